@@ -1,0 +1,1 @@
+//! one loaded configuration (stub)

@@ -1,0 +1,153 @@
+//! Loading and validating `rules.yaml`.
+//!
+//! `load` reads the file, interpolates `${VAR}` / `${VAR:-default}`, parses it into raw serde
+//! structs (unknown keys are errors, duplicate keys are errors), then validates and compiles
+//! everything into a [`Config`]. Every problem is reported at once, each with
+//! `file:line:col` and the rule or target it belongs to. Secrets never appear in an error.
+//! Nothing here does I/O after the file is read.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::rules::RuleSet;
+use crate::secret::Secret;
+
+/// A validated, compiled configuration.
+#[derive(Debug)]
+pub struct Config {
+    /// The file it was loaded from.
+    pub source: PathBuf,
+    /// SHA-256 (hex) of the file's text after interpolation; exported as a metric on reload.
+    pub hash: String,
+    pub server: ServerConfig,
+    pub monitorqa: Option<MonitorqaConfig>,
+    pub defaults: Defaults,
+    /// Targets by name, in name order.
+    pub targets: BTreeMap<String, TargetConfig>,
+    pub rules: RuleSet,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: Option<SocketAddr>,
+    /// The webhook token MonitorQA presents (path segment, `?token=` or Bearer).
+    pub token: Option<Secret>,
+    /// For `POST /-/reload` and `/api/`; must differ from `token`.
+    pub admin_token: Option<Secret>,
+    pub data_dir: Option<PathBuf>,
+    /// Request body limit in bytes (default 1 MiB).
+    pub max_body_bytes: u64,
+    /// Identical events within this window are one event (default 10 min).
+    pub dedup_window: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct MonitorqaConfig {
+    pub api_key: Secret,
+    /// Default `https://api-external.monitorqa.com`.
+    pub base_url: String,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Defaults {
+    pub retry: RetryPolicy,
+    pub timeout: Duration,
+}
+
+/// When to give up on a delivery, and how long to wait between attempts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub initial: Duration,
+    pub max: Duration,
+    pub max_age: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 12,
+            initial: Duration::from_secs(2),
+            max: Duration::from_secs(600),
+            max_age: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// At most `count` requests per `per`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub count: u32,
+    pub per: Duration,
+}
+
+/// One entry of `targets:`, validated.
+#[derive(Debug, Clone)]
+pub struct TargetConfig {
+    pub name: String,
+    pub kind: TargetKind,
+    pub timeout: Duration,
+    pub rate_limit: Option<RateLimit>,
+    pub retry: RetryPolicy,
+    /// A raw payload template (`templates/<name>.<kind>.hbs`) instead of the message layout.
+    pub payload_template: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailProvider {
+    Sendgrid,
+    Mailgun,
+    Postmark,
+    Resend,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailgunRegion {
+    Us,
+    Eu,
+}
+
+/// What each kind of target needs. URLs that carry a secret are `Secret`s.
+#[derive(Debug, Clone)]
+pub enum TargetKind {
+    /// Incoming webhook (`url`), or chat.postMessage (`token` + `channel`, `base_url` optional).
+    Slack {
+        url: Option<Secret>,
+        token: Option<Secret>,
+        channel: Option<String>,
+        base_url: Option<String>,
+    },
+    /// Workflows webhook URL.
+    Teams { url: Secret },
+    Email {
+        provider: EmailProvider,
+        api_key: Secret,
+        from: String,
+        to: Vec<String>,
+        /// Override of the provider's API base URL (tests point it at 127.0.0.1).
+        base_url: Option<String>,
+        /// Mailgun only: the sending domain and its region.
+        domain: Option<String>,
+        region: MailgunRegion,
+    },
+    /// A generic JSON POST.
+    Webhook {
+        url: Secret,
+        headers: Vec<(String, Secret)>,
+    },
+}
+
+impl TargetKind {
+    /// `slack`, `teams`, `email` or `webhook`: the word used in `rules.yaml` and file names.
+    pub fn name(&self) -> &'static str {
+        match self {
+            TargetKind::Slack { .. } => "slack",
+            TargetKind::Teams { .. } => "teams",
+            TargetKind::Email { .. } => "email",
+            TargetKind::Webhook { .. } => "webhook",
+        }
+    }
+}

@@ -1,0 +1,42 @@
+//! # mqa-relay
+//!
+//! Turns MonitorQA webhooks into Slack, Microsoft Teams and email notifications.
+//!
+//! The modules, in the order one event flows through them:
+//!
+//! 1. [`server`]: the warp routes and the hardened accept loop. `POST /webhook/<token>`
+//!    authenticates, caps the body and hands the bytes to intake; also health, reload and admin.
+//! 2. [`event`]: the MonitorQA envelope `{event, data, company}`: parsing with precise errors,
+//!    the dedup key, and the template context.
+//! 3. [`pipeline::intake`]: turns a parsed event into a durable row and answers only when it is
+//!    durable (group commit in the store).
+//! 4. [`store`]: the event, delivery and attempt tables (embedded SQLite today, PostgreSQL
+//!    later, behind one type); group commit, leased claims, per-target lanes.
+//! 5. [`pipeline::router`]: takes new events, matches them against the current [`rules`] and
+//!    writes one delivery per (rule, target) in the transaction that marks the event routed.
+//! 6. [`rules`]: compiled matchers (event type, company, `where` conditions), indexed by event
+//!    type. Pure and synchronous.
+//! 7. [`pipeline::sender`]: per target, claims due deliveries, renders them with [`template`],
+//!    builds the request with [`targets`], sends, classifies the answer and writes it back. The
+//!    one owner of backoff and rate limits.
+//! 8. [`template`]: Handlebars message templates (title, text, fields, link, colour), escaping
+//!    per markup, helpers, built-in defaults for every event type.
+//! 9. [`targets`]: one module per target kind: pure request building and a status → outcome
+//!    table. No retries, no sleeping, no store.
+//!
+//! Around them: [`config`] loads and validates `rules.yaml` (every error at once, with
+//! `file:line:col`), [`secret`] keeps tokens and webhook URLs out of logs, [`app`] bundles one
+//! loaded configuration so reload can swap it atomically, and [`cli`] holds the `serve`,
+//! `check`, `test` and `send` commands, thin wrappers over the calls `serve` uses.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod event;
+pub mod pipeline;
+pub mod rules;
+pub mod secret;
+pub mod server;
+pub mod store;
+pub mod targets;
+pub mod template;

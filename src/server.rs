@@ -1,0 +1,1 @@
+//! warp routes and the hardened accept loop (stub)
