@@ -1,1 +1,84 @@
-//! one loaded configuration (stub)
+//! One loaded configuration ([`App`]) and the running relay's shared state ([`Relay`]).
+//!
+//! Reload builds a whole new `App` from the rules file and swaps it atomically; on any error the
+//! old one keeps serving. Every part that needs "the rules now" calls [`Relay::app`] once per
+//! unit of work (a request, an event) and keeps that snapshot for the unit's length.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use arc_swap::ArcSwap;
+use tokio::sync::Notify;
+
+use crate::config::{self, Config, ConfigErrors};
+use crate::store::Store;
+
+/// Everything one configuration file yields, validated and compiled.
+#[derive(Debug)]
+pub struct App {
+    pub config: Config,
+}
+
+impl App {
+    /// Loads and validates the rules file (and, later, its templates and targets).
+    pub fn load(path: &Path) -> Result<App, ConfigErrors> {
+        let config = config::load(path)?;
+        Ok(App { config })
+    }
+}
+
+/// The running relay: the current `App`, the store, and the signals between the loops.
+pub struct Relay {
+    app: ArcSwap<App>,
+    rules_path: PathBuf,
+    pub store: Store,
+    draining: AtomicBool,
+    reload_lock: std::sync::Mutex<()>,
+    /// Wakes the router when intake stored a new event.
+    pub new_events: Notify,
+}
+
+impl Relay {
+    pub fn new(app: App, rules_path: PathBuf, store: Store) -> Arc<Relay> {
+        Arc::new(Relay {
+            app: ArcSwap::from_pointee(app),
+            rules_path,
+            store,
+            draining: AtomicBool::new(false),
+            reload_lock: std::sync::Mutex::new(()),
+            new_events: Notify::new(),
+        })
+    }
+
+    /// The configuration current at this moment.
+    pub fn app(&self) -> Arc<App> {
+        self.app.load_full()
+    }
+
+    pub fn rules_path(&self) -> &Path {
+        &self.rules_path
+    }
+
+    /// Loads the rules file again and swaps it in; on error the current `App` stays.
+    /// Blocking (reads a file): call it from `spawn_blocking` in async code.
+    pub fn reload(&self) -> Result<Arc<App>, ConfigErrors> {
+        // One reload at a time, so two concurrent reloads cannot swap in an older file last.
+        let _guard = self
+            .reload_lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let app = Arc::new(App::load(&self.rules_path)?);
+        self.app.store(app.clone());
+        Ok(app)
+    }
+
+    /// True once shutdown began: intake answers 503 so MonitorQA retries elsewhere/later.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+}
