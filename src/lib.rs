@@ -33,6 +33,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod event;
+pub mod metrics;
 pub mod pipeline;
 pub mod rules;
 pub mod secret;

@@ -1,0 +1,89 @@
+//! The command line: `serve`, `check`, `test`. Each command is a thin wrapper over the library
+//! calls `serve` itself uses, so `check` and `test` can never disagree with the running relay.
+
+mod check;
+mod serve;
+mod test_cmd;
+
+pub use serve::ServeArgs;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Turns MonitorQA webhooks into Slack, Microsoft Teams and email notifications.
+#[derive(Debug, Parser)]
+#[command(name = "mqa-relay", version, about)]
+pub struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "MQA_RELAY_LOG_FORMAT")]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the relay: receive webhooks, route, deliver.
+    Serve(ServeArgs),
+    /// Validate a rules file; print every problem with file:line:col. Exit 0 valid, 1 invalid.
+    Check {
+        /// The rules file.
+        #[arg(long, default_value = "rules.yaml", env = "MQA_RELAY_RULES")]
+        rules: PathBuf,
+    },
+    /// Show which rules match sample events and which targets they notify.
+    Test {
+        /// The rules file.
+        #[arg(long, default_value = "rules.yaml", env = "MQA_RELAY_RULES")]
+        rules: PathBuf,
+        /// For every rule that did not match, print its first failing condition.
+        #[arg(long)]
+        explain: bool,
+        /// One JSON document per event instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Event files (MonitorQA webhook bodies).
+        #[arg(required = true)]
+        events: Vec<PathBuf>,
+    },
+}
+
+/// Runs the parsed command line and returns the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Serve(args) => {
+            init_logging(cli.log_format);
+            serve::run(args)
+        }
+        Command::Check { rules } => check::run(&rules),
+        Command::Test {
+            rules,
+            explain,
+            json,
+            events,
+        } => test_cmd::run(&rules, &events, explain, json),
+    }
+}
+
+/// Installs the tracing subscriber: `RUST_LOG` filters (default `info`), text or JSON lines.
+pub fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let result = match format {
+        LogFormat::Text => builder.with_target(false).try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+    // A second init (tests calling run twice) keeps the first subscriber; nothing to report.
+    drop(result);
+}
