@@ -12,6 +12,7 @@ use arc_swap::ArcSwap;
 use tokio::sync::Notify;
 
 use crate::config::{self, Config, ConfigErrors};
+use crate::metrics::Metrics;
 use crate::store::Store;
 
 /// Everything one configuration file yields, validated and compiled.
@@ -37,10 +38,15 @@ pub struct Relay {
     reload_lock: std::sync::Mutex<()>,
     /// Wakes the router when intake stored a new event.
     pub new_events: Notify,
+    /// Bumped by the router when it wrote new deliveries; senders watch it.
+    pub new_deliveries: tokio::sync::watch::Sender<u64>,
+    pub metrics: Metrics,
 }
 
 impl Relay {
     pub fn new(app: App, rules_path: PathBuf, store: Store) -> Arc<Relay> {
+        let metrics = Metrics::new();
+        metrics.config_loaded(true, Some(&app.config.hash), unix_seconds());
         Arc::new(Relay {
             app: ArcSwap::from_pointee(app),
             rules_path,
@@ -48,6 +54,8 @@ impl Relay {
             draining: AtomicBool::new(false),
             reload_lock: std::sync::Mutex::new(()),
             new_events: Notify::new(),
+            new_deliveries: tokio::sync::watch::Sender::new(0),
+            metrics,
         })
     }
 
@@ -68,9 +76,20 @@ impl Relay {
             .reload_lock
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let app = Arc::new(App::load(&self.rules_path)?);
-        self.app.store(app.clone());
-        Ok(app)
+        let now = unix_seconds();
+        match App::load(&self.rules_path) {
+            Ok(app) => {
+                let app = Arc::new(app);
+                self.metrics
+                    .config_loaded(true, Some(&app.config.hash), now);
+                self.app.store(app.clone());
+                Ok(app)
+            }
+            Err(errors) => {
+                self.metrics.config_loaded(false, None, now);
+                Err(errors)
+            }
+        }
     }
 
     /// True once shutdown began: intake answers 503 so MonitorQA retries elsewhere/later.
@@ -81,4 +100,18 @@ impl Relay {
     pub fn start_draining(&self) {
         self.draining.store(true, Ordering::SeqCst);
     }
+}
+
+/// Wakes every sender lane: new deliveries may be due.
+impl Relay {
+    pub fn wake_senders(&self) {
+        self.new_deliveries.send_modify(|n| *n = n.wrapping_add(1));
+    }
+}
+
+fn unix_seconds() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
