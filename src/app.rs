@@ -102,8 +102,8 @@ impl Relay {
     }
 }
 
-/// Wakes every sender lane: new deliveries may be due.
 impl Relay {
+    /// Wakes every sender lane: new deliveries may be due.
     pub fn wake_senders(&self) {
         self.new_deliveries.send_modify(|n| *n = n.wrapping_add(1));
     }
