@@ -158,10 +158,11 @@ fn parse_bracket(chars: &mut Peekable<Chars<'_>>) -> Result<Segment, String> {
     if inside == "*" {
         return Ok(Segment::Each);
     }
-    if !inside.is_empty() && inside.bytes().all(|b| b.is_ascii_digit()) {
-        if let Ok(i) = inside.parse() {
-            return Ok(Segment::Index(i));
-        }
+    if !inside.is_empty()
+        && inside.bytes().all(|b| b.is_ascii_digit())
+        && let Ok(i) = inside.parse()
+    {
+        return Ok(Segment::Index(i));
     }
     Err(format!(
         "`[{}]` is not an index: use `[N]` for one element or `[*]` for every element",
