@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use regex::Regex;
 use serde_json::{Number, Value};
 
-use super::explain::{display_list, display_value};
+use super::explain::{cap, display_list, display_value};
 
 /// Every operator a condition may use, in the order error messages list them.
 pub(crate) const KNOWN: &[&str] = &[
@@ -230,7 +230,25 @@ fn regex(operand: &Value) -> Result<Regex, OperandError> {
             kind(operand)
         )));
     };
-    Regex::new(pattern).map_err(|e| OperandError::new(format!("invalid regex: {e}")))
+    Regex::new(pattern)
+        .map_err(|e| OperandError::new(format!("invalid regex: {}", regex_error(pattern, &e))))
+}
+
+/// The regex crate's message, which quotes the pattern with a caret under the problem; for a
+/// long pattern only its `error:` line, so the message stays short.
+fn regex_error(pattern: &str, error: &regex::Error) -> String {
+    let message = error.to_string();
+    if pattern.chars().count() <= 60 {
+        return message;
+    }
+    let summary: Vec<&str> = message
+        .lines()
+        .filter(|l| l.starts_with("error:"))
+        .collect();
+    match summary.is_empty() {
+        true => cap(&message),
+        false => summary.join("; "),
+    }
 }
 
 fn boolean(operand: &Value) -> Result<bool, OperandError> {

@@ -29,6 +29,13 @@ fn a_bad_regex_is_reported_with_the_regex_crates_message() {
 }
 
 #[test]
+fn a_long_bad_regex_is_not_quoted_in_full() {
+    let pattern = format!("({}", "a".repeat(300));
+    let e = one_error(json!({"data.x": {"regex": pattern}}));
+    assert_eq!(e.message, "invalid regex: error: unclosed group");
+}
+
+#[test]
 fn an_empty_events_list_is_an_error() {
     let errors = compile_errors(spec("r", &[], Value::Null));
     assert_eq!(errors.len(), 1);
@@ -286,7 +293,11 @@ fn a_null_or_empty_where_always_holds() {
     use super::{compile, event};
     use crate::rules::RuleSet;
     for where_ in [Value::Null, json!({})] {
-        let set = RuleSet::new(vec![compile(spec("r", &["*"], where_))]);
+        let spec = RuleSpec {
+            where_: Some(where_),
+            ..spec("r", &["*"], Value::Null)
+        };
+        let set = RuleSet::new(vec![compile(spec)]);
         assert_eq!(set.evaluate(&event(json!({}))).len(), 1);
     }
 }
