@@ -21,11 +21,14 @@ impl Condition {
                     return None;
                 }
                 let first = alternatives.first().and_then(|c| c.failure(event));
-                Some(format!(
-                    "any: none of {} alternatives held (first: {})",
-                    alternatives.len(),
-                    first.unwrap_or_default()
-                ))
+                let n = alternatives.len();
+                let noun = if n == 1 {
+                    "alternative"
+                } else {
+                    "alternatives"
+                };
+                let first = first.unwrap_or_default();
+                Some(format!("any: none of {n} {noun} held (first: {first})"))
             }
             Condition::Not(inner) => inner
                 .success(event)
