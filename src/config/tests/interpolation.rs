@@ -1,0 +1,2 @@
+//! `${VAR}`, `${VAR:-default}` and `$${`.
+//! (Filled in below.)
