@@ -15,6 +15,7 @@ pub(crate) struct Fields<'a> {
     at: Pos,
     what: &'a str,
     context: Option<&'a str>,
+    allowed: &'a [&'a str],
 }
 
 impl<'a> Fields<'a> {
@@ -33,7 +34,11 @@ impl<'a> Fields<'a> {
             Value::Invalid => return None,
             _ => {
                 let found = node.kind_name();
-                report.error(node.pos, context, format!("{what} must be a mapping, found {found}"));
+                report.error(
+                    node.pos,
+                    context,
+                    format!("{what} must be a mapping, found {found}"),
+                );
                 return None;
             }
         };
@@ -43,11 +48,13 @@ impl<'a> Fields<'a> {
             at,
             what,
             context,
+            allowed: &[],
         })
     }
 
     /// Reports every key not in `allowed`, with the closest allowed one and the whole list.
-    pub fn allow(&self, allowed: &[&str], report: &mut Report) {
+    pub fn allow(&mut self, allowed: &'a [&'a str], report: &mut Report) {
+        self.allowed = allowed;
         for entry in self.entries {
             if !allowed.contains(&entry.key.as_str()) {
                 let hint = did_you_mean(&entry.key, allowed.iter().copied());
@@ -94,8 +101,15 @@ impl<'a> Fields<'a> {
         self.get(key).is_some()
     }
 
-    /// Reports that `key` is required; `hint` (may be empty) says what it is for.
+    /// Reports that `key` is required; `hint` (may be empty) says what it is for. Nothing is
+    /// reported when an unknown key is a misspelling of it: that key's error says it already.
     pub fn missing(&self, key: &str, hint: &str, report: &mut Report) {
+        let misspelt = self.entries.iter().any(|e| {
+            !self.allowed.contains(&e.key.as_str()) && !did_you_mean(&e.key, [key]).is_empty()
+        });
+        if misspelt {
+            return;
+        }
         let message = format!("{} needs `{key}`{hint}", self.what);
         report.error(self.at, self.context, message);
     }
@@ -188,7 +202,10 @@ impl<'a> Fields<'a> {
                 Some(text) => out.push((text, item.pos)),
                 None if matches!(item.value, Value::Invalid) => {}
                 None => {
-                    let message = format!("each entry of `{key}` must be a string, found {}", item.kind_name());
+                    let message = format!(
+                        "each entry of `{key}` must be a string, found {}",
+                        item.kind_name()
+                    );
                     report.error(item.pos, self.context, message);
                 }
             }
@@ -196,7 +213,13 @@ impl<'a> Fields<'a> {
         Some(out)
     }
 
-    fn wrong_type<T>(&self, key: &str, node: &Node, expected: &str, report: &mut Report) -> Option<T> {
+    fn wrong_type<T>(
+        &self,
+        key: &str,
+        node: &Node,
+        expected: &str,
+        report: &mut Report,
+    ) -> Option<T> {
         if !matches!(node.value, Value::Invalid) {
             let message = format!("`{key}` must be {expected}, found {}", node.kind_name());
             report.error(node.pos, self.context, message);

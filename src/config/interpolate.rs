@@ -120,10 +120,12 @@ fn raw_name(rule: &Node) -> Option<&str> {
     let Value::Map(entries) = &rule.value else {
         return None;
     };
-    entries.iter().find_map(|e| match (&*e.key, &e.value.value) {
-        ("name", Value::Str(name)) => Some(name.as_str()),
-        _ => None,
-    })
+    entries
+        .iter()
+        .find_map(|e| match (&*e.key, &e.value.value) {
+            ("name", Value::Str(name)) => Some(name.as_str()),
+            _ => None,
+        })
 }
 
 fn expand_node(node: &mut Node, context: Option<&str>, env: Env<'_>, report: &mut Report) {

@@ -32,5 +32,9 @@ pub(crate) fn locate(rule: &Node, path: &[String]) -> Pos {
             None => break,
         }
     }
-    if node.is_scalar() && node.pos.line > 0 { node.pos } else { at }
+    if node.is_scalar() && node.pos.line > 0 {
+        node.pos
+    } else {
+        at
+    }
 }

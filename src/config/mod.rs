@@ -254,18 +254,20 @@ pub fn parse(
     };
     interpolate::expand_document(&mut root, env, &mut report);
     let hash = hex::encode(Sha256::digest(root.to_json().to_string()));
-    let Some(doc) = Fields::open(&root, FIRST, "the file", None, &mut report) else {
+    let Some(mut doc) = Fields::open(&root, FIRST, "the file", None, &mut report) else {
         return Err(report.into_errors());
     };
     doc.allow(TOP_KEYS, &mut report);
-    let section = |key: &'static str, report: &mut Report| {
-        let node = doc.get(key)?;
-        Fields::open(node, doc.key_pos(key), SECTION_NAMES[key_index(key)], None, report)
+    // `what` names the section in messages.
+    let section = |key: &str, what: &'static str, report: &mut Report| {
+        Fields::open(doc.get(key)?, doc.key_pos(key), what, None, report)
     };
-    let server = sections::server(section("server", &mut report).as_ref(), &mut report);
-    let monitorqa = section("monitorqa", &mut report)
-        .and_then(|f| sections::monitorqa(&f, &mut report));
-    let defaults = sections::defaults(section("defaults", &mut report).as_ref(), &mut report);
+    let server = section("server", "`server`", &mut report);
+    let server = sections::server(server, &mut report);
+    let monitorqa = section("monitorqa", "`monitorqa`", &mut report)
+        .and_then(|f| sections::monitorqa(f, &mut report));
+    let defaults = section("defaults", "`defaults`", &mut report);
+    let defaults = sections::defaults(defaults, &mut report);
     let targets = targets::build(doc.get("targets"), &defaults, &mut report);
     let rules = rules::build(doc.get("rules"), &targets.names, &mut report);
     report.finish()?;
@@ -282,9 +284,3 @@ pub fn parse(
 
 /// Line 1, column 1: where problems with the file as a whole point.
 const FIRST: Pos = Pos { line: 1, column: 1 };
-
-const SECTION_NAMES: &[&str] = &["`server`", "`monitorqa`", "`defaults`", "`targets`", "`rules`"];
-
-fn key_index(key: &str) -> usize {
-    TOP_KEYS.iter().position(|k| *k == key).unwrap_or(0)
-}

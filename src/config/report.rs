@@ -67,7 +67,10 @@ pub(crate) fn rule_context(index: usize, name: Option<&str>) -> String {
 }
 
 /// `; did you mean `x`?` when one of `candidates` is close to `word`, else nothing.
-pub(crate) fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+pub(crate) fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> String {
     let limit = (word.chars().count().div_ceil(3)).clamp(1, 3);
     candidates
         .into_iter()

@@ -8,7 +8,9 @@ use super::targets::template_name;
 use super::yaml::{Node, Pos, Value};
 use crate::rules::{Rule, RuleSpec};
 
-const RULE_KEYS: &[&str] = &["name", "events", "company", "where", "notify", "template", "stop"];
+const RULE_KEYS: &[&str] = &[
+    "name", "events", "company", "where", "notify", "template", "stop",
+];
 
 /// Checks and compiles every rule; `targets` are the names of all targets in the file.
 pub(crate) fn build(section: Option<&Node>, targets: &[String], report: &mut Report) -> Vec<Rule> {
@@ -16,7 +18,10 @@ pub(crate) fn build(section: Option<&Node>, targets: &[String], report: &mut Rep
         None | Some((_, Value::Null | Value::Invalid)) => return Vec::new(),
         Some((_, Value::Seq(items))) => items,
         Some((node, _)) => {
-            let message = format!("`rules` must be a list of rules, found {}", node.kind_name());
+            let message = format!(
+                "`rules` must be a list of rules, found {}",
+                node.kind_name()
+            );
             report.error(node.pos, None, message);
             return Vec::new();
         }
@@ -46,10 +51,15 @@ fn rule(
         _ => None,
     };
     let context = rule_context(index, raw_name.as_deref());
-    let f = Fields::open(node, node.pos, "rule", Some(&context), report)?;
+    let mut f = Fields::open(node, node.pos, "rule", Some(&context), report)?;
     f.allow(RULE_KEYS, report);
     let name = unique_name(&f, names, report);
-    let events = required_list(&f, "events", " (event types, globs like CORRECTIVE_ACTION_*, or \"*\")", report);
+    let events = required_list(
+        &f,
+        "events",
+        " (event types, globs like CORRECTIVE_ACTION_*, or \"*\")",
+        report,
+    );
     let company = f.text_list("company", report).unwrap_or_default();
     let where_ = where_map(&f, report);
     let notify = notify(&f, targets, report);
@@ -96,10 +106,15 @@ fn required_list(f: &Fields, key: &str, hint: &str, report: &mut Report) -> Vec<
         return Vec::new();
     }
     let items = f.text_list(key, report).unwrap_or_default();
-    if let Some(node) = f.get(key) {
-        if items.is_empty() && matches!(&node.value, Value::Seq(list) if list.is_empty()) {
-            f.problem(node, format!("`{key}` is empty{hint}"), report);
-        }
+    if let Some(
+        node @ Node {
+            value: Value::Seq(list),
+            ..
+        },
+    ) = f.get(key)
+        && list.is_empty()
+    {
+        f.problem(node, format!("`{key}` is empty{hint}"), report);
     }
     for (item, pos) in &items {
         if item.trim().is_empty() {
@@ -137,7 +152,10 @@ fn where_map(f: &Fields, report: &mut Report) -> Option<serde_json::Value> {
         }
         Value::Invalid => None,
         _ => {
-            let message = format!("`where` must be a mapping of path to condition, found {}", node.kind_name());
+            let message = format!(
+                "`where` must be a mapping of path to condition, found {}",
+                node.kind_name()
+            );
             f.problem(node, message, report);
             None
         }

@@ -9,7 +9,14 @@ use super::values;
 use super::yaml::{Node, Value};
 use super::{Defaults, MonitorqaConfig, RetryPolicy, ServerConfig};
 
-const SERVER_KEYS: &[&str] = &["listen", "token", "admin_token", "data_dir", "max_body", "dedup_window"];
+const SERVER_KEYS: &[&str] = &[
+    "listen",
+    "token",
+    "admin_token",
+    "data_dir",
+    "max_body",
+    "dedup_window",
+];
 const MONITORQA_KEYS: &[&str] = &["api_key", "base_url", "timeout"];
 const DEFAULTS_KEYS: &[&str] = &["retry", "timeout"];
 const RETRY_KEYS: &[&str] = &["max_attempts", "initial", "max", "max_age"];
@@ -20,7 +27,7 @@ const DEFAULT_MONITORQA_URL: &str = "https://api-external.monitorqa.com";
 const DEFAULT_MONITORQA_TIMEOUT: Duration = Duration::from_secs(3);
 const DEFAULT_TARGET_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub(crate) fn server(section: Option<&Fields>, report: &mut Report) -> ServerConfig {
+pub(crate) fn server(section: Option<Fields>, report: &mut Report) -> ServerConfig {
     let mut server = ServerConfig {
         listen: None,
         token: None,
@@ -29,7 +36,7 @@ pub(crate) fn server(section: Option<&Fields>, report: &mut Report) -> ServerCon
         max_body_bytes: DEFAULT_MAX_BODY,
         dedup_window: DEFAULT_DEDUP_WINDOW,
     };
-    let Some(f) = section else { return server };
+    let Some(mut f) = section else { return server };
     f.allow(SERVER_KEYS, report);
     server.listen = f.text("listen", report).and_then(|(text, pos)| {
         let parsed = text.trim().parse::<SocketAddr>().ok();
@@ -41,13 +48,14 @@ pub(crate) fn server(section: Option<&Fields>, report: &mut Report) -> ServerCon
     });
     server.token = f.secret("token", false, report);
     server.admin_token = f.secret("admin_token", false, report);
-    if let (Some(token), Some(admin), Some(node)) = (&server.token, &server.admin_token, f.get("admin_token")) {
-        if token.expose() == admin.expose() {
-            f.problem(node, "`admin_token` must differ from `token`", report);
-        }
+    if let (Some(token), Some(admin), Some(node)) =
+        (&server.token, &server.admin_token, f.get("admin_token"))
+        && token.ct_eq(admin.expose().as_bytes())
+    {
+        f.problem(node, "`admin_token` must differ from `token`", report);
     }
     server.data_dir = f.text("data_dir", report).map(|(text, _)| text.into());
-    if let Some(bytes) = max_body(f, report) {
+    if let Some(bytes) = max_body(&f, report) {
         server.max_body_bytes = bytes;
     }
     if let Some(window) = f.duration("dedup_window", report) {
@@ -59,10 +67,15 @@ pub(crate) fn server(section: Option<&Fields>, report: &mut Report) -> ServerCon
 fn max_body(f: &Fields, report: &mut Report) -> Option<u64> {
     let node = f.get("max_body")?;
     let parsed = match &node.value {
-        Value::Number(n) => n.as_u64().ok_or_else(|| "`max_body` must be a positive number of bytes".to_string()),
+        Value::Number(n) => n
+            .as_u64()
+            .ok_or_else(|| "`max_body` must be a positive number of bytes".to_string()),
         Value::Str(s) => values::size(s).map_err(|e| format!("`max_body`: {e}")),
         Value::Invalid => return None,
-        _ => Err(format!("`max_body` must be a size, found {}", node.kind_name())),
+        _ => Err(format!(
+            "`max_body` must be a size, found {}",
+            node.kind_name()
+        )),
     };
     match parsed {
         Ok(0) => f.problem(node, "`max_body` must be more than 0 bytes", report),
@@ -72,11 +85,11 @@ fn max_body(f: &Fields, report: &mut Report) -> Option<u64> {
     None
 }
 
-pub(crate) fn monitorqa(section: &Fields, report: &mut Report) -> Option<MonitorqaConfig> {
+pub(crate) fn monitorqa(mut section: Fields, report: &mut Report) -> Option<MonitorqaConfig> {
     section.allow(MONITORQA_KEYS, report);
     let api_key = section.secret("api_key", true, report);
-    let base_url = url(section, "base_url", report);
-    let timeout = positive_duration(section, "timeout", report);
+    let base_url = url(&section, "base_url", report);
+    let timeout = positive_duration(&section, "timeout", report);
     Some(MonitorqaConfig {
         api_key: api_key?,
         base_url: base_url.unwrap_or_else(|| DEFAULT_MONITORQA_URL.to_string()),
@@ -84,17 +97,25 @@ pub(crate) fn monitorqa(section: &Fields, report: &mut Report) -> Option<Monitor
     })
 }
 
-pub(crate) fn defaults(section: Option<&Fields>, report: &mut Report) -> Defaults {
+pub(crate) fn defaults(section: Option<Fields>, report: &mut Report) -> Defaults {
     let mut defaults = Defaults {
         retry: RetryPolicy::default(),
         timeout: DEFAULT_TARGET_TIMEOUT,
     };
-    let Some(f) = section else { return defaults };
+    let Some(mut f) = section else {
+        return defaults;
+    };
     f.allow(DEFAULTS_KEYS, report);
     if let Some(node) = f.get("retry") {
-        defaults.retry = retry(node, f.key_pos("retry"), defaults.retry, f.context(), report);
+        defaults.retry = retry(
+            node,
+            f.key_pos("retry"),
+            defaults.retry,
+            f.context(),
+            report,
+        );
     }
-    if let Some(timeout) = positive_duration(f, "timeout", report) {
+    if let Some(timeout) = positive_duration(&f, "timeout", report) {
         defaults.timeout = timeout;
     }
     defaults
@@ -108,7 +129,7 @@ pub(crate) fn retry(
     context: Option<&str>,
     report: &mut Report,
 ) -> RetryPolicy {
-    let Some(f) = Fields::open(node, at, "`retry`", context, report) else {
+    let Some(mut f) = Fields::open(node, at, "`retry`", context, report) else {
         return base;
     };
     f.allow(RETRY_KEYS, report);
@@ -116,14 +137,22 @@ pub(crate) fn retry(
     if let Some(n) = f.number("max_attempts", report) {
         match u32::try_from(n) {
             Ok(n) if n >= 1 => policy.max_attempts = n,
-            _ => f.problem(node, "`max_attempts` must be between 1 and 4294967295", report),
+            _ => f.problem(
+                node,
+                "`max_attempts` must be between 1 and 4294967295",
+                report,
+            ),
         }
     }
     policy.initial = positive_duration(&f, "initial", report).unwrap_or(policy.initial);
     policy.max = positive_duration(&f, "max", report).unwrap_or(policy.max);
     policy.max_age = positive_duration(&f, "max_age", report).unwrap_or(policy.max_age);
     if policy.initial > policy.max {
-        f.problem(node, "retry `initial` must not be longer than `max`", report);
+        f.problem(
+            node,
+            "retry `initial` must not be longer than `max`",
+            report,
+        );
     }
     policy
 }

@@ -9,7 +9,7 @@ use super::RateLimit;
 /// `"2s"`, `"10m"`, `"24h"`, `"1h 30m"` (humantime).
 pub(crate) fn duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text.trim())
-        .map_err(|e| format!("`{text}` is not a duration ({e}); write e.g. \"10s\", \"5m\" or \"24h\""))
+        .map_err(|_| format!("`{text}` is not a duration; write e.g. \"10s\", \"5m\" or \"24h\""))
 }
 
 /// `1048576`, `"512KiB"`, `"1MiB"`, `"1MB"`, `"64 KB"`: a number of bytes.
@@ -58,7 +58,9 @@ pub(crate) fn rate_limit(text: &str) -> Result<RateLimit, String> {
         other => humantime::parse_duration(other).map_err(|_| problem())?,
     };
     if count == 0 || per.is_zero() {
-        return Err(format!("rate limit `{text}` must allow at least 1 request in a non-zero period"));
+        return Err(format!(
+            "rate limit `{text}` must allow at least 1 request in a non-zero period"
+        ));
     }
     Ok(RateLimit { count, per })
 }

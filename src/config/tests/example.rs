@@ -35,7 +35,11 @@ fn load_reads_the_example_file_from_disk() {
 fn load_of_a_missing_file_says_it_cannot_read_it() {
     let errors = load(Path::new("/nonexistent/rules.yaml")).expect_err("no such file");
     assert_eq!(errors.errors.len(), 1);
-    assert!(errors.to_string().starts_with("cannot read /nonexistent/rules.yaml"));
+    assert!(
+        errors
+            .to_string()
+            .starts_with("cannot read /nonexistent/rules.yaml")
+    );
 }
 
 #[test]
@@ -88,12 +92,17 @@ fn server_values_are_read_with_units() {
     assert_eq!(config.server.max_body_bytes, 512 * 1024);
     assert_eq!(config.server.dedup_window, Duration::from_secs(3600));
     assert_eq!(config.server.data_dir, Some("/var/lib/relay".into()));
-    assert_eq!(valid("server:\n  max_body: 2048\n").server.max_body_bytes, 2048);
+    assert_eq!(
+        valid("server:\n  max_body: 2048\n").server.max_body_bytes,
+        2048
+    );
 }
 
 #[test]
 fn monitorqa_gets_its_default_base_url_and_timeout() {
-    let monitorqa = valid("monitorqa:\n  api_key: k\n").monitorqa.expect("section present");
+    let monitorqa = valid("monitorqa:\n  api_key: k\n")
+        .monitorqa
+        .expect("section present");
     assert_eq!(monitorqa.base_url, "https://api-external.monitorqa.com");
     assert_eq!(monitorqa.timeout, Duration::from_secs(3));
     assert_eq!(monitorqa.api_key.expose(), "k");
@@ -106,7 +115,10 @@ fn mailgun_region_defaults_to_us_and_to_may_be_one_address() {
          \x20   from: a@mg.example\n    to: b@example.com\n",
     );
     let TargetKind::Email {
-        provider, region, to, ..
+        provider,
+        region,
+        to,
+        ..
     } = &config.targets["m"].kind
     else {
         panic!("not an email target");

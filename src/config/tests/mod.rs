@@ -18,7 +18,9 @@ fn parse_with(text: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigErrors>
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    parse(text, Path::new("rules.yaml"), &|name| env.get(name).cloned())
+    parse(text, Path::new("rules.yaml"), &|name| {
+        env.get(name).cloned()
+    })
 }
 
 fn valid(text: &str) -> Config {
@@ -43,7 +45,10 @@ fn errors_with(text: &str, vars: &[(&str, &str)]) -> Vec<ConfigError> {
 fn single_error_at(text: &str, line: usize) -> String {
     let errors = errors(text);
     assert_eq!(errors.len(), 1, "expected one error, got: {errors:#?}");
-    let location = errors[0].location.as_ref().expect("the error has a location");
+    let location = errors[0]
+        .location
+        .as_ref()
+        .expect("the error has a location");
     assert_eq!(location.line, line, "wrong line in: {}", errors[0]);
     errors[0].to_string()
 }

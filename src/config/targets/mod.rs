@@ -1,6 +1,8 @@
 //! The `targets:` section: one [`TargetConfig`] per entry, checked per kind. URLs, API keys,
 //! tokens and header values are secrets: messages name the key (and at most a URL's host).
 
+mod email;
+
 use std::collections::BTreeMap;
 
 use super::fields::{Fields, scalar_text};
@@ -8,16 +10,31 @@ use super::report::{Report, did_you_mean, target_context};
 use super::sections::{self, positive_duration, retry};
 use super::values::{self, host_within};
 use super::yaml::{Entry, Node, Pos, Value};
-use super::{Defaults, EmailProvider, MailgunRegion, TargetConfig, TargetKind};
+use super::{Defaults, TargetConfig, TargetKind};
 use crate::secret::Secret;
 
 const KINDS: &[&str] = &["slack", "teams", "email", "webhook"];
-const COMMON_KEYS: &[&str] = &["kind", "timeout", "rate_limit", "retry", "payload_template"];
-const SLACK_KEYS: &[&str] = &["url", "token", "channel", "base_url"];
-const TEAMS_KEYS: &[&str] = &["url"];
-const EMAIL_KEYS: &[&str] = &["provider", "api_key", "from", "to", "base_url", "domain", "region"];
-const WEBHOOK_KEYS: &[&str] = &["url", "headers"];
-const PROVIDERS: &[&str] = &["sendgrid", "mailgun", "postmark", "resend"];
+// Each kind's keys: first those every kind takes, then its own.
+#[rustfmt::skip]
+const SLACK_KEYS: &[&str] = &[
+    "kind", "timeout", "rate_limit", "retry", "payload_template",
+    "url", "token", "channel", "base_url",
+];
+#[rustfmt::skip]
+const TEAMS_KEYS: &[&str] = &[
+    "kind", "timeout", "rate_limit", "retry", "payload_template",
+    "url",
+];
+#[rustfmt::skip]
+const EMAIL_KEYS: &[&str] = &[
+    "kind", "timeout", "rate_limit", "retry", "payload_template",
+    "provider", "api_key", "from", "to", "base_url", "domain", "region",
+];
+#[rustfmt::skip]
+const WEBHOOK_KEYS: &[&str] = &[
+    "kind", "timeout", "rate_limit", "retry", "payload_template",
+    "url", "headers",
+];
 
 /// The targets that passed their checks, and the names of all targets written in the file
 /// (so a rule naming a target with a problem is not reported a second time).
@@ -26,7 +43,11 @@ pub(crate) struct Targets {
     pub names: Vec<String>,
 }
 
-pub(crate) fn build(section: Option<&Node>, defaults: &super::Defaults, report: &mut Report) -> Targets {
+pub(crate) fn build(
+    section: Option<&Node>,
+    defaults: &super::Defaults,
+    report: &mut Report,
+) -> Targets {
     let mut targets = Targets {
         built: BTreeMap::new(),
         names: Vec::new(),
@@ -35,7 +56,10 @@ pub(crate) fn build(section: Option<&Node>, defaults: &super::Defaults, report: 
         None | Some((_, Value::Null | Value::Invalid)) => return targets,
         Some((_, Value::Map(entries))) => entries,
         Some((node, _)) => {
-            let message = format!("`targets` must be a mapping of name to target, found {}", node.kind_name());
+            let message = format!(
+                "`targets` must be a mapping of name to target, found {}",
+                node.kind_name()
+            );
             report.error(node.pos, None, message);
             return targets;
         }
@@ -44,7 +68,8 @@ pub(crate) fn build(section: Option<&Node>, defaults: &super::Defaults, report: 
         let context = target_context(&entry.key);
         if let Some(first) = entries[..i].iter().find(|e| e.key == entry.key) {
             let (line, column) = (first.key_pos.line, first.key_pos.column);
-            let message = format!("duplicate target name (first defined at line {line}, column {column})");
+            let message =
+                format!("duplicate target name (first defined at line {line}, column {column})");
             report.error(entry.key_pos, Some(&context), message);
             continue;
         }
@@ -56,16 +81,21 @@ pub(crate) fn build(section: Option<&Node>, defaults: &super::Defaults, report: 
     targets
 }
 
-fn target(entry: &Entry, context: &str, defaults: &Defaults, report: &mut Report) -> Option<TargetConfig> {
-    let f = Fields::open(&entry.value, entry.key_pos, "target", Some(context), report)?;
+fn target(
+    entry: &Entry,
+    context: &str,
+    defaults: &Defaults,
+    report: &mut Report,
+) -> Option<TargetConfig> {
+    let mut f = Fields::open(&entry.value, entry.key_pos, "target", Some(context), report)?;
     let kind = kind_word(&f, report)?;
-    let specific = match kind.as_str() {
+    let allowed = match kind.as_str() {
         "slack" => SLACK_KEYS,
         "teams" => TEAMS_KEYS,
         "email" => EMAIL_KEYS,
         _ => WEBHOOK_KEYS,
     };
-    f.allow(&[COMMON_KEYS, specific].concat(), report);
+    f.allow(allowed, report);
     let timeout = positive_duration(&f, "timeout", report).unwrap_or(defaults.timeout);
     let rate_limit = f.text("rate_limit", report).and_then(|(text, pos)| {
         values::rate_limit(&text)
@@ -73,14 +103,20 @@ fn target(entry: &Entry, context: &str, defaults: &Defaults, report: &mut Report
             .ok()
     });
     let retry = match f.get("retry") {
-        Some(node) => retry(node, f.key_pos("retry"), defaults.retry, Some(context), report),
+        Some(node) => retry(
+            node,
+            f.key_pos("retry"),
+            defaults.retry,
+            Some(context),
+            report,
+        ),
         None => defaults.retry,
     };
     let payload_template = template_name(&f, "payload_template", report);
     let kind = match kind.as_str() {
         "slack" => slack(&f, report),
         "teams" => teams(&f, report),
-        "email" => email(&f, report),
+        "email" => email::email(&f, report),
         _ => webhook(&f, report),
     }?;
     Some(TargetConfig {
@@ -104,7 +140,11 @@ fn kind_word(f: &Fields, report: &mut Report) -> Option<String> {
         return Some(kind);
     }
     let hint = did_you_mean(&kind, KINDS.iter().copied());
-    report.error(pos, f.context(), format!("unknown kind `{kind}`{hint}{one_of}"));
+    report.error(
+        pos,
+        f.context(),
+        format!("unknown kind `{kind}`{hint}{one_of}"),
+    );
     None
 }
 
@@ -121,7 +161,12 @@ pub(crate) fn template_name(f: &Fields, key: &str, report: &mut Report) -> Optio
 }
 
 /// A secret http(s) URL and its host.
-fn secret_url(f: &Fields, key: &str, required: bool, report: &mut Report) -> Option<(Secret, String)> {
+fn secret_url(
+    f: &Fields,
+    key: &str,
+    required: bool,
+    report: &mut Report,
+) -> Option<(Secret, String)> {
     let secret = f.secret(key, required, report)?;
     let node = f.get(key)?;
     match values::http_host(secret.expose()) {
@@ -165,7 +210,9 @@ fn slack(f: &Fields, report: &mut Report) -> Option<TargetKind> {
 
 fn teams(f: &Fields, report: &mut Report) -> Option<TargetKind> {
     let (url, host) = secret_url(f, "url", true, report)?;
-    let retired = if host_within(&host, "webhook.office.com") || host_within(&host, "outlook.office.com") {
+    let retired = if host_within(&host, "webhook.office.com")
+        || host_within(&host, "outlook.office.com")
+    {
         Some(format!(
             "`url` is an Office 365 connector webhook (host `{host}`); those connectors were retired \
              in May 2026. Create a Teams Workflows webhook with the \"Send webhook alerts to a \
@@ -186,87 +233,6 @@ fn teams(f: &Fields, report: &mut Report) -> Option<TargetKind> {
     Some(TargetKind::Teams { url })
 }
 
-fn email(f: &Fields, report: &mut Report) -> Option<TargetKind> {
-    let provider = provider(f, report);
-    let api_key = f.secret("api_key", true, report);
-    let from = f.required_text("from", report).map(|(from, _)| from);
-    let to = recipients(f, report);
-    let base_url = sections::url(f, "base_url", report);
-    let domain = f.text("domain", report).map(|(domain, _)| domain);
-    let region = region(f, report);
-    let is_mailgun = provider == Some(EmailProvider::Mailgun);
-    if is_mailgun && domain.is_none() && !f.has("domain") {
-        f.missing("domain", " (the Mailgun sending domain)", report);
-    }
-    if provider.is_some() && !is_mailgun {
-        for key in ["domain", "region"].into_iter().filter(|k| f.has(k)) {
-            let message = format!("`{key}` only applies to provider mailgun");
-            report.error(f.key_pos(key), f.context(), message);
-        }
-    }
-    Some(TargetKind::Email {
-        provider: provider?,
-        api_key: api_key?,
-        from: from?,
-        to: to?,
-        base_url,
-        domain,
-        region: region.unwrap_or(MailgunRegion::Us),
-    })
-}
-
-fn provider(f: &Fields, report: &mut Report) -> Option<EmailProvider> {
-    let one_of = format!(" (one of: {})", PROVIDERS.join(", "));
-    if !f.has("provider") {
-        f.missing("provider", &one_of, report);
-        return None;
-    }
-    let (word, pos) = f.text("provider", report)?;
-    let provider = match word.as_str() {
-        "sendgrid" => EmailProvider::Sendgrid,
-        "mailgun" => EmailProvider::Mailgun,
-        "postmark" => EmailProvider::Postmark,
-        "resend" => EmailProvider::Resend,
-        _ => {
-            let hint = did_you_mean(&word, PROVIDERS.iter().copied());
-            let message = format!("unknown email provider `{word}`{hint}{one_of}");
-            report.error(pos, f.context(), message);
-            return None;
-        }
-    };
-    Some(provider)
-}
-
-fn region(f: &Fields, report: &mut Report) -> Option<MailgunRegion> {
-    let (word, pos) = f.text("region", report)?;
-    match word.as_str() {
-        "us" => Some(MailgunRegion::Us),
-        "eu" => Some(MailgunRegion::Eu),
-        _ => {
-            report.error(pos, f.context(), format!("unknown region `{word}` (one of: us, eu)"));
-            None
-        }
-    }
-}
-
-fn recipients(f: &Fields, report: &mut Report) -> Option<Vec<String>> {
-    if !f.has("to") {
-        f.missing("to", " (one address or a list)", report);
-        return None;
-    }
-    let to = f.text_list("to", report)?;
-    if to.is_empty() {
-        f.problem(f.get("to")?, "`to` is empty: give at least one address", report);
-        return None;
-    }
-    for (address, pos) in &to {
-        if !address.contains('@') {
-            report.error(*pos, f.context(), format!("`to`: `{address}` is not an email address"));
-        }
-    }
-    Some(to.into_iter().map(|(address, _)| address).collect())
-}
-
 fn webhook(f: &Fields, report: &mut Report) -> Option<TargetKind> {
     let url = secret_url(f, "url", true, report);
     let headers = match f.get("headers") {
@@ -277,7 +243,12 @@ fn webhook(f: &Fields, report: &mut Report) -> Option<TargetKind> {
     Some(TargetKind::Webhook { url, headers })
 }
 
-fn headers(node: &Node, at: Pos, context: Option<&str>, report: &mut Report) -> Vec<(String, Secret)> {
+fn headers(
+    node: &Node,
+    at: Pos,
+    context: Option<&str>,
+    report: &mut Report,
+) -> Vec<(String, Secret)> {
     let Some(f) = Fields::open(node, at, "`headers`", context, report) else {
         return Vec::new();
     };
@@ -289,7 +260,11 @@ fn headers(node: &Node, at: Pos, context: Option<&str>, report: &mut Report) -> 
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c));
         if !valid_name {
-            report.error(entry.key_pos, context, format!("`{name}` is not a valid header name"));
+            report.error(
+                entry.key_pos,
+                context,
+                format!("`{name}` is not a valid header name"),
+            );
         }
         match scalar_text(&entry.value) {
             Some(value) if value.contains(['\r', '\n']) => {
@@ -299,7 +274,10 @@ fn headers(node: &Node, at: Pos, context: Option<&str>, report: &mut Report) -> 
             Some(value) => headers.push((name.clone(), Secret::new(value))),
             None if matches!(entry.value.value, Value::Invalid) => {}
             None => {
-                let message = format!("header `{name}` must be a string, found {}", entry.value.kind_name());
+                let message = format!(
+                    "header `{name}` must be a string, found {}",
+                    entry.value.kind_name()
+                );
                 report.error(entry.value.pos, context, message);
             }
         }
