@@ -1,9 +1,9 @@
 //! Loading and validating `rules.yaml`.
 //!
 //! [`load`] reads the file and hands it to [`parse`], which is pure: it parses the YAML into a
-//! tree that remembers where every key and value is ([`yaml`]), expands `${VAR}` /
-//! `${VAR:-default}` inside the parsed values ([`interpolate`]), then reads and checks each
-//! section ([`sections`], [`targets`], [`rules`]) into a [`Config`]. Unknown and repeated keys
+//! tree that remembers where every key and value is (`yaml`), expands `${VAR}` /
+//! `${VAR:-default}` inside the parsed values (`interpolate`), then reads and checks each
+//! section (`sections`, `targets`, `rules`) into a [`Config`]. Unknown and repeated keys
 //! are errors. Every problem is reported at once, in file order, each with `file:line:col` and
 //! the rule or target it belongs to. Secrets never appear in an error.
 
