@@ -6,7 +6,7 @@ use super::locate::locate;
 use super::report::{Report, did_you_mean, rule_context};
 use super::targets::template_name;
 use super::yaml::{Node, Pos, Value};
-use crate::rules::{Rule, RuleSpec};
+use crate::rules::{Rule, RuleError, RuleSpec};
 
 const RULE_KEYS: &[&str] = &[
     "name", "events", "company", "where", "notify", "template", "stop",
@@ -65,6 +65,8 @@ fn rule(
     let notify = notify(&f, targets, report);
     let template = template_name(&f, "template", report);
     let stop = f.boolean("stop", report).unwrap_or(false);
+    // An absent or empty `events` was reported above; the engine would say it again.
+    let events_reported = events.is_empty();
     let spec = RuleSpec {
         name: name.unwrap_or_default(),
         events: events.into_iter().map(|(event, _)| event).collect(),
@@ -77,7 +79,9 @@ fn rule(
     match Rule::compile(spec) {
         Ok(rule) => Some(rule),
         Err(errors) => {
-            for error in errors {
+            let already =
+                |e: &RuleError| events_reported && e.path.first().is_some_and(|p| p == "events");
+            for error in errors.into_iter().filter(|e| !already(e)) {
                 report.error(locate(node, &error.path), Some(&context), error.message);
             }
             None

@@ -270,3 +270,38 @@ fn a_where_that_is_not_a_mapping_and_events_that_are_missing_are_both_reported()
         ]
     );
 }
+
+#[test]
+fn rules_engine_errors_point_at_the_offending_key_or_value() {
+    let text = format!(
+        "{SLACK}rules:\n  - name: r1\n    events: [AUDIT_EXPIRED, \"BAD[\"]\n    where:\n      \
+         data.correctiveAction.name: {{ regex: \"(unclosed\" }}\n      \
+         data.correctiveAction.priority: {{ gt: [1, 2] }}\n      \
+         company.name: {{ startswith: x }}\n    notify: kitchen-slack\n"
+    );
+    let shown: Vec<String> = errors(&text).iter().map(ToString::to_string).collect();
+    assert_eq!(shown.len(), 4, "{shown:#?}");
+    assert!(
+        shown[0].starts_with("rules.yaml:7:29: rule \"r1\": "),
+        "{}",
+        shown[0]
+    );
+    assert!(
+        shown[1].starts_with("rules.yaml:9:44: rule \"r1\": "),
+        "{}",
+        shown[1]
+    );
+    assert!(shown[1].contains("regex"), "{}", shown[1]);
+    assert!(
+        shown[2].starts_with("rules.yaml:10:41: rule \"r1\": "),
+        "{}",
+        shown[2]
+    );
+    assert!(shown[2].contains("gt"), "{}", shown[2]);
+    assert!(
+        shown[3].starts_with("rules.yaml:11:35: rule \"r1\": "),
+        "{}",
+        shown[3]
+    );
+    assert!(shown[3].contains("startswith"), "{}", shown[3]);
+}
