@@ -9,14 +9,14 @@ use warp::http::{HeaderMap, StatusCode};
 use warp::reject::Rejection;
 use warp::reply::Response;
 
+use super::at;
 use super::auth::{self, Credential};
 use super::reply::{ApiError, json_response, respond};
 use crate::app::Relay;
 
 /// `GET /healthz`: 200 while the process serves requests at all.
 pub(super) fn healthz() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    warp::path("healthz")
-        .and(warp::path::end())
+    at("/healthz")
         .and(warp::get())
         .map(|| json_response(StatusCode::OK, &json!({ "status": "ok" })))
 }
@@ -25,8 +25,7 @@ pub(super) fn healthz() -> impl Filter<Extract = (Response,), Error = Rejection>
 pub(super) fn readyz(
     relay: Arc<Relay>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    warp::path("readyz")
-        .and(warp::path::end())
+    at("/readyz")
         .and(warp::get())
         .map(move || respond(readiness(&relay)))
 }
@@ -47,9 +46,7 @@ fn readiness(relay: &Relay) -> Result<Response, ApiError> {
 pub(super) fn reload(
     relay: Arc<Relay>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    warp::path("-")
-        .and(warp::path("reload"))
-        .and(warp::path::end())
+    at("/-/reload")
         .and(warp::post())
         .and(warp::header::headers_cloned())
         .then(move |headers: HeaderMap| {

@@ -88,3 +88,17 @@ pub fn routes_with(
         .recover(reply::recover)
         .unify()
 }
+
+/// Matches exactly `path`. Used instead of warp's segment filters, which trace-log every
+/// segment they compare, so a token sent to any path would reach the logs.
+fn at(path: &'static str) -> impl Filter<Extract = (), Error = warp::Rejection> + Clone {
+    warp::path::full()
+        .and_then(move |full: warp::path::FullPath| async move {
+            if full.as_str() == path {
+                Ok(())
+            } else {
+                Err(warp::reject::not_found())
+            }
+        })
+        .untuple_one()
+}

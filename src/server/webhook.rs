@@ -14,6 +14,7 @@ use futures_util::{Stream, StreamExt};
 use serde_json::json;
 use warp::Filter;
 use warp::http::{HeaderMap, StatusCode, header};
+use warp::path::FullPath;
 use warp::reject::Rejection;
 use warp::reply::Response;
 
@@ -27,9 +28,7 @@ pub(super) fn route(
     relay: Arc<Relay>,
     body_timeout: Duration,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + Send + Sync + 'static {
-    warp::path("webhook")
-        .and(path_token())
-        .and(warp::path::end())
+    webhook_path()
         .and(warp::post())
         .and(raw_query())
         .and(warp::header::headers_cloned())
@@ -45,13 +44,19 @@ pub(super) fn route(
         )
 }
 
-/// The segment after `/webhook/`, if there is one.
-fn path_token() -> impl Filter<Extract = (Option<String>,), Error = std::convert::Infallible> + Clone
-{
-    warp::path::param::<String>()
-        .map(Some)
-        .or(warp::any().map(|| None))
-        .unify()
+/// `/webhook` (no token in the path) or `/webhook/<token>`. Matched on the full path rather
+/// than with warp's segment filters, which trace-log the segments they see (the token).
+fn webhook_path() -> impl Filter<Extract = (Option<String>,), Error = Rejection> + Clone {
+    warp::path::full().and_then(|full: FullPath| async move {
+        match full.as_str().strip_prefix("/webhook") {
+            Some("" | "/") => Ok(None),
+            Some(rest) => match rest.strip_prefix('/') {
+                Some(token) if !token.contains('/') => Ok(Some(token.to_string())),
+                _ => Err(warp::reject::not_found()),
+            },
+            None => Err(warp::reject::not_found()),
+        }
+    })
 }
 
 /// The raw query string, empty when there is none.
