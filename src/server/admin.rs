@@ -56,7 +56,8 @@ pub(super) fn reload(
 }
 
 const ADMIN_AUTH: auth::Messages = auth::Messages {
-    not_configured: "",
+    // Not reached: an unset admin token answers 403 before the check.
+    not_configured: "server.admin_token is not set",
     missing: "missing admin token: send Authorization: Bearer <admin_token>",
     wrong: "wrong admin token",
 };
