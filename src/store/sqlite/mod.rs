@@ -163,3 +163,6 @@ pub(super) fn now_ms() -> i64 {
 pub(super) fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
+
+#[cfg(test)]
+mod tests;
