@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use serde_json::{Value, json};
 
 use super::limits::{truncate_bytes, truncate_chars};
-use super::verdict::{by_status, excerpt};
+use super::verdict::{by_status, excerpt, url_secret_parts};
 use super::{BuildError, Content, HttpRequest, HttpResponse, RequestBody, Verdict};
 use crate::secret::Secret;
 use crate::template::{Markup, Message};
@@ -78,7 +78,7 @@ impl Teams {
     }
 
     pub(super) fn secrets(&self) -> Vec<&str> {
-        vec![self.url.expose()]
+        url_secret_parts(self.url.expose())
     }
 }
 

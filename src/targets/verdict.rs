@@ -100,6 +100,27 @@ pub(crate) fn scrub(text: &str, secrets: &[&str]) -> String {
     out
 }
 
+/// The parts of a secret URL that are secret on their own, besides the whole URL: every
+/// query value and the last path segment, when at least 8 characters long (a Teams `sig`, the
+/// last segment of a Slack webhook path). A provider that echoes only those stays scrubbed.
+pub(crate) fn url_secret_parts(url: &str) -> Vec<&str> {
+    let mut parts = vec![url];
+    let without_fragment = url.split('#').next().unwrap_or(url);
+    let (path, query) = without_fragment
+        .split_once('?')
+        .unwrap_or((without_fragment, ""));
+    if let Some(last) = path.trim_end_matches('/').rsplit('/').next() {
+        parts.push(last);
+    }
+    parts.extend(
+        query
+            .split('&')
+            .filter_map(|pair| pair.split_once('=').map(|(_, v)| v)),
+    );
+    parts.retain(|p| p.len() >= 8);
+    parts
+}
+
 /// A status that says "not now" rather than "never": timeout, rate limit, server error.
 pub(crate) fn is_transient(status: u16) -> bool {
     status == 408 || status == 429 || (500..=599).contains(&status)
@@ -220,6 +241,16 @@ mod tests {
     fn scrub_removes_every_secret() {
         let text = scrub("bad key SG.abc for SG.abc", &["SG.abc", ""]);
         assert_eq!(text, "bad key <redacted> for <redacted>");
+    }
+
+    #[test]
+    fn the_secret_parts_of_a_url_are_its_last_segment_and_query_values() {
+        let parts = url_secret_parts(
+            "https://h.example/a/services/B1/hookSecret99?api-version=1&sig=sigSecret99",
+        );
+        assert!(parts.contains(&"hookSecret99"));
+        assert!(parts.contains(&"sigSecret99"));
+        assert!(!parts.contains(&"1"));
     }
 
     #[test]

@@ -10,7 +10,7 @@
 
 use std::time::SystemTime;
 
-use super::verdict::{by_status, excerpt};
+use super::verdict::{by_status, excerpt, url_secret_parts};
 use super::{BuildError, Content, HeaderText, HttpRequest, HttpResponse, RequestBody, Verdict};
 use crate::secret::Secret;
 
@@ -55,7 +55,7 @@ impl Webhook {
     }
 
     pub(super) fn secrets(&self) -> Vec<&str> {
-        let mut out = vec![self.url.expose()];
+        let mut out = url_secret_parts(self.url.expose());
         out.extend(self.headers.iter().map(|(_, v)| v.expose()));
         out
     }

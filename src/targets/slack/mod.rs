@@ -10,6 +10,7 @@ use std::time::SystemTime;
 
 use serde_json::{Map, Value};
 
+use super::verdict::url_secret_parts;
 use super::{BuildError, Content, HeaderText, HttpRequest, HttpResponse, RequestBody, Verdict};
 use crate::secret::Secret;
 use crate::template::Markup;
@@ -104,7 +105,7 @@ impl Slack {
 
     pub(super) fn secrets(&self) -> Vec<&str> {
         match &self.destination {
-            Destination::Webhook(url) => vec![url.expose()],
+            Destination::Webhook(url) => url_secret_parts(url.expose()),
             Destination::Api { token, .. } => vec![token.expose()],
             Destination::Incomplete => Vec::new(),
         }
