@@ -172,6 +172,7 @@ fn prepare(
         builder = builder.header(name.as_str(), value.expose());
     }
     Ok(match &req.body {
+        // Serializing a `Value` cannot fail (its keys are strings), so the default is unused.
         RequestBody::Json(value) => builder
             .header("content-type", "application/json; charset=utf-8")
             .body(serde_json::to_vec(value).unwrap_or_default()),

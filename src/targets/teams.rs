@@ -293,3 +293,70 @@ fn card_color(color: &str) -> Option<&'static str> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(text: String, facts: usize) -> Message {
+        Message {
+            title: "Audit expired".to_string(),
+            text,
+            fields: (0..facts)
+                .map(|i| (format!("Fact {i}"), "\"quoted\" ".repeat(200)))
+                .collect(),
+            link: None,
+            color: Some("warning".to_string()),
+        }
+    }
+
+    #[test]
+    fn the_card_fits_the_budget_even_when_escaping_inflates_it() {
+        let m = message("\u{1}\"".repeat(20_000), 40);
+        let body = message_body(&m, &m);
+        assert!(serde_json::to_vec(&body).unwrap().len() <= CARD_BUDGET);
+        let card = &body["attachments"][0]["content"];
+        assert_eq!(card["body"][0]["color"], "Warning");
+    }
+
+    #[test]
+    fn facts_beyond_the_budget_are_counted_in_a_last_fact() {
+        let m = message(String::new(), 30);
+        let body = message_body(&m, &m);
+        assert!(serde_json::to_vec(&body).unwrap().len() <= CARD_BUDGET);
+        let facts = body["attachments"][0]["content"]["body"][1]["facts"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let last = facts.last().unwrap();
+        assert_eq!(last["title"], "…");
+        assert!(last["value"].as_str().unwrap().ends_with(" more"));
+    }
+
+    #[test]
+    fn a_small_card_is_left_whole() {
+        let m = message("All good.".to_string(), 2);
+        let body = message_body(&m, &m);
+        assert_eq!(
+            body["attachments"][0]["content"]["body"][1]["text"],
+            "All good."
+        );
+        assert_eq!(
+            body["attachments"][0]["content"]["body"][2]["facts"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
+    }
+
+    #[test]
+    fn connector_hosts_are_recognised() {
+        assert!(is_legacy_connector(
+            "https://northwind.webhook.office.com/webhookb2/x"
+        ));
+        assert!(!is_legacy_connector(
+            "https://x.environment.api.powerplatform.com/powerautomate/x"
+        ));
+    }
+}

@@ -149,3 +149,85 @@ fn link_block(plain: &Message) -> Option<Value> {
         }],
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::template::Link;
+
+    fn msg(text: &str, fields: usize) -> Message {
+        Message {
+            title: "Audit expired".to_string(),
+            text: text.to_string(),
+            fields: (0..fields)
+                .map(|i| (format!("F{i}"), format!("v{i}")))
+                .collect(),
+            link: Some(Link {
+                url: "https://app.monitorqa.com/x".to_string(),
+                label: String::new(),
+            }),
+            color: None,
+        }
+    }
+
+    fn block_text_total(body: &Value) -> usize {
+        let blocks = body["blocks"].as_array().unwrap();
+        let count = |v: &Value| v.as_str().map_or(0, |s| s.chars().count());
+        blocks
+            .iter()
+            .map(|b| {
+                count(&b["text"]["text"])
+                    + b["fields"]
+                        .as_array()
+                        .map_or(0, |f| f.iter().map(|x| count(&x["text"])).sum())
+            })
+            .sum()
+    }
+
+    #[test]
+    fn eleven_fields_make_two_field_sections() {
+        let m = msg("", 11);
+        let body = message_body(&m, &m);
+        let blocks = body["blocks"].as_array().unwrap();
+        let sections: Vec<_> = blocks.iter().filter(|b| b["fields"].is_array()).collect();
+        assert_eq!(sections.len(), 2);
+        assert_eq!(sections[0]["fields"].as_array().unwrap().len(), 10);
+        assert_eq!(sections[1]["fields"].as_array().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn long_text_is_split_into_sections_within_the_limits() {
+        let m = msg(&"word ".repeat(4000), 0);
+        let body = message_body(&m, &m);
+        let sections: Vec<&str> = body["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b["type"] == "section")
+            .map(|b| b["text"]["text"].as_str().unwrap())
+            .collect();
+        assert!(sections.len() >= 3);
+        assert!(sections.iter().all(|s| s.chars().count() <= MAX_SECTION));
+        assert!(sections.last().unwrap().ends_with('…'));
+        assert!(block_text_total(&body) <= BLOCK_TEXT_BUDGET);
+    }
+
+    #[test]
+    fn a_button_without_a_label_says_open() {
+        let m = msg("x", 0);
+        let body = message_body(&m, &m);
+        let actions = body["blocks"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(actions["elements"][0]["text"]["text"], "Open");
+    }
+
+    #[test]
+    fn a_link_that_is_not_a_web_url_gets_no_button() {
+        let mut m = msg("x", 0);
+        m.link = Some(Link {
+            url: "javascript:alert(1)".to_string(),
+            label: "x".to_string(),
+        });
+        let body = message_body(&m, &m);
+        assert!(!body.to_string().contains("actions"));
+    }
+}
