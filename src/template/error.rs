@@ -3,7 +3,8 @@
 //! a payload that is not JSON). Both say where, so `check` can point at the line.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// A template that cannot be loaded, or that failed `check` against a sample event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,14 +58,14 @@ pub struct RenderError {
     /// empty when the template itself is unknown.
     pub part: String,
     /// The template file (or `(builtin) <name>.yaml`), when the template exists.
-    pub file: Option<PathBuf>,
+    pub file: Option<Arc<Path>>,
     /// Line and column in that file, when Handlebars reports them.
     pub line: Option<usize>,
     pub column: Option<usize>,
     pub message: String,
 }
 
-fn location(file: &Option<PathBuf>, line: Option<usize>, column: Option<usize>) -> String {
+fn location(file: &Option<Arc<Path>>, line: Option<usize>, column: Option<usize>) -> String {
     let mut out = match file {
         Some(f) => f.display().to_string(),
         None => "templates".to_owned(),
@@ -101,10 +102,10 @@ impl RenderError {
     /// The same problem as a [`TemplateError`], for `check`; `context` says what was rendered
     /// (e.g. `rendering sample AUDIT_EXPIRED for slack`).
     pub fn to_template_error(&self, context: &str) -> TemplateError {
-        let file = self
-            .file
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(&self.template));
+        let file = match &self.file {
+            Some(f) => f.to_path_buf(),
+            None => PathBuf::from(&self.template),
+        };
         let message = format!("{context}{}: {}", part_suffix(&self.part), self.message);
         TemplateError::new(file, message).at(self.line, self.column)
     }

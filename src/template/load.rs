@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use handlebars::template::Template;
 
@@ -59,13 +59,14 @@ impl Templates {
                     pos: part.pos,
                 });
             }
-            let file = source.file;
+            let file = Arc::from(source.file.as_path());
             messages.insert(name, MessageTemplate { file, parts });
         }
         let mut payloads = BTreeMap::new();
         for ((name, kind), (file, template)) in sources.payloads {
             let key = format!("{name}.{kind}.hbs");
             engines.register_payload(&key, template);
+            let file = Arc::from(file.as_path());
             payloads.insert((name, kind), PayloadTemplate { file, key });
         }
         Templates {

@@ -82,7 +82,8 @@ mod tests;
 mod time;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::Path;
+use std::sync::Arc;
 
 pub use defaults::{EVENT_KINDS, UNKNOWN_EVENT};
 pub use error::{RenderError, TemplateError};
@@ -144,7 +145,7 @@ pub struct Templates {
 
 /// A registered message template: where it came from and the registry key of each part.
 struct MessageTemplate {
-    file: PathBuf,
+    file: Arc<Path>,
     parts: Vec<PartRef>,
 }
 
@@ -155,7 +156,7 @@ struct PartRef {
 }
 
 struct PayloadTemplate {
-    file: PathBuf,
+    file: Arc<Path>,
     key: String,
 }
 

@@ -225,7 +225,8 @@ fn compile(source: &str, pos: Option<Pos>) -> Result<Template, CompileError> {
         let (line, col) = Pos::map(pos, line, col);
         let message = match e.reason() {
             TemplateErrorReason::InvalidSyntax(_) => {
-                "invalid Handlebars syntax (an unclosed `{{`, or a stray `}}`?)".to_owned()
+                "invalid Handlebars syntax (a `{{` without `}}`, or a block without its `{{/…}}`?)"
+                    .to_owned()
             }
             other => other.to_string(),
         };
@@ -271,11 +272,12 @@ fn yaml_error(file: &Path, e: &serde_saphyr::Error) -> TemplateError {
     let line = location.and_then(|l| usize::try_from(l.line()).ok());
     let col = location.and_then(|l| usize::try_from(l.column()).ok());
     let text = e.to_string();
-    let message = text
-        .lines()
-        .next()
-        .unwrap_or("invalid YAML")
-        .trim()
-        .to_owned();
+    let first = text.lines().next().unwrap_or("invalid YAML").trim();
+    // Drop an "error: line N column M: " prefix: the location is reported separately.
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let message = match first.split_once(": ") {
+        Some((prefix, rest)) if prefix.starts_with("line ") => rest.to_owned(),
+        _ => first.to_owned(),
+    };
     TemplateError::new(file, message).at(line, col)
 }

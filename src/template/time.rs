@@ -31,7 +31,7 @@ pub fn local_time(utc: &str, zone: Option<&str>, format: Option<&str>) -> Result
     let zoned: Zoned = timestamp.to_zoned(tz);
     let format = format.unwrap_or(DEFAULT_FORMAT);
     let text = jiff::fmt::strtime::format(format, &zoned)
-        .map_err(|e| format!("local_time: bad format {format:?}: {e}"))?;
+        .map_err(|e| format!("bad format {format:?}: {e}"))?;
     Ok(text + &note)
 }
 
