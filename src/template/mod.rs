@@ -22,7 +22,7 @@
 //! absent: `{{#if audit}}…{{/if}}` or `{{default audit.number "…"}}`.
 //!
 //! **Escaping by construction.** There is one Handlebars registry per [`Markup`], each with its
-//! own escape function ([`escape`]); `{{value}}` and every helper's result are escaped for it,
+//! own escape function; `{{value}}` and every helper's result are escaped for it,
 //! while the template's own text is kept. Unescaped `{{{…}}}`/`{{&…}}` and partials are refused
 //! at load. Values keep their newlines: as `\n` (plain, Slack), as a paragraph break (Teams)
 //! or as `<br>` (HTML). `link.url` and `color` are rendered without markup: the URL must come
@@ -114,7 +114,9 @@ impl Markup {
 pub struct Message {
     /// In the markup (values escaped), trimmed.
     pub title: String,
-    /// In the markup, trimmed.
+    /// In the markup, trimmed. Newlines from values are already line breaks for the markup
+    /// (`<br>` for HTML, a blank line for Teams); the template's own newlines are kept as `\n`,
+    /// which a target whose markup ignores single newlines (Teams) must turn into breaks.
     pub text: String,
     /// Ordered `(label, value)` pairs; empty values are dropped at render time. Labels are
     /// the template's own text; values are in the markup.

@@ -303,3 +303,9 @@ fn every_sample_event_is_embedded() {
         assert!(crate::template::sample_event(kind).is_some(), "{kind}");
     }
 }
+
+#[test]
+fn templates_can_be_shared_between_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Templates>();
+}
