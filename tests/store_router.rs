@@ -41,7 +41,7 @@ fn app() -> App {
         targets: BTreeMap::new(),
         rules: RuleSet::new(vec![]),
     };
-    App { config }
+    App::new(config, mqa_relay::template::Templates::builtin())
 }
 
 async fn relay(dir: &tempfile::TempDir) -> Arc<Relay> {

@@ -66,7 +66,11 @@ pub async fn relay_with(server: ServerConfig) -> TestRelay {
         targets: BTreeMap::new(),
         rules: RuleSet::new(vec![]),
     };
-    let relay = Relay::new(App { config }, rules_path, store);
+    let relay = Relay::new(
+        App::new(config, mqa_relay::template::Templates::builtin()),
+        rules_path,
+        store,
+    );
     TestRelay { relay, dir }
 }
 

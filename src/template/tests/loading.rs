@@ -58,10 +58,12 @@ fn the_example_templates_in_the_repository_load_and_render() {
         t.check_against_samples("urgent-action", &[event.clone(), with_audit_action()])
             .is_empty()
     );
-    let body = t.render_payload("erp", "webhook", &event).unwrap();
+    let body = t.render_payload("erp-payload", "webhook", &event).unwrap();
     assert_eq!(body["action"]["priorityName"], "High");
     assert_eq!(body["action"]["assignees"][0]["name"], "Tomás Ortega");
-    assert!(t.contains_payload("erp", "webhook") && !t.contains_payload("erp", "slack"));
+    assert!(
+        t.contains_payload("erp-payload", "webhook") && !t.contains_payload("erp-payload", "slack")
+    );
     assert!(t.check_default_templates().is_empty());
 }
 
