@@ -2,6 +2,8 @@
 //! calls `serve` itself uses, so `check` and `test` can never disagree with the running relay.
 
 mod check;
+mod payload;
+mod send;
 pub mod serve;
 mod test_cmd;
 
@@ -50,9 +52,23 @@ pub enum Command {
         /// One JSON document per event instead of text.
         #[arg(long)]
         json: bool,
+        /// Also write each target's payload into this directory (docs pictures use them).
+        #[arg(long, value_name = "DIR")]
+        payload_dir: Option<PathBuf>,
         /// Event files (MonitorQA webhook bodies).
         #[arg(required = true)]
         events: Vec<PathBuf>,
+    },
+    /// Render and really send one message to one target, and print the provider's answer.
+    Send {
+        /// The rules file.
+        #[arg(long, default_value = "rules.yaml", env = "MQA_RELAY_RULES")]
+        rules: PathBuf,
+        /// The target to send to, by name.
+        #[arg(long)]
+        target: String,
+        /// The event to send (default: a sample event of a type the target's rules handle).
+        event: Option<PathBuf>,
     },
 }
 
@@ -68,8 +84,21 @@ pub fn run(cli: Cli) -> ExitCode {
             rules,
             explain,
             json,
+            payload_dir,
             events,
-        } => test_cmd::run(&rules, &events, explain, json),
+        } => {
+            let opts = test_cmd::TestOptions {
+                explain,
+                json,
+                payload_dir,
+            };
+            test_cmd::run(&rules, &events, &opts)
+        }
+        Command::Send {
+            rules,
+            target,
+            event,
+        } => send::run(&rules, &target, event.as_deref()),
     }
 }
 

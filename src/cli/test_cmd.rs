@@ -1,13 +1,17 @@
-//! `mqa-relay test`: which rules match each event file, which targets they notify, and with
-//! `--explain` why every other rule did not match. Uses the same loading and matching as `serve`.
+//! `mqa-relay test`: which rules match each event file, which targets they notify and the exact
+//! body each target would receive, and with `--explain` why every other rule did not match.
+//! Uses the same loading, matching and composing as `serve`; nothing is sent.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use serde::Serialize;
+use serde_json::Value;
 
+use super::payload::{body_json, email_parts};
 use crate::app::App;
 use crate::event::Event;
+use crate::pipeline::compose::{self, DeliveryInfo};
 use crate::rules::Explanation;
 
 /// The result for one event, as printed by `--json`.
@@ -23,10 +27,30 @@ pub struct EventReport {
 #[derive(Debug, Serialize)]
 pub struct MatchReport {
     pub rule: String,
-    pub targets: Vec<String>,
+    pub targets: Vec<TargetReport>,
 }
 
-pub fn run(rules: &Path, events: &[PathBuf], explain: bool, json: bool) -> ExitCode {
+/// What one target would receive: the request body, or why it cannot be built.
+#[derive(Debug, Serialize)]
+pub struct TargetReport {
+    pub target: String,
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// How `test` was asked to show its results.
+#[derive(Debug, Clone, Default)]
+pub struct TestOptions {
+    pub explain: bool,
+    pub json: bool,
+    /// Also write every payload to `<dir>/<event file stem>.<kind>.json` (for the docs pictures).
+    pub payload_dir: Option<PathBuf>,
+}
+
+pub fn run(rules: &Path, events: &[PathBuf], opts: &TestOptions) -> ExitCode {
     let app = match App::load(rules) {
         Ok(app) => app,
         Err(errors) => {
@@ -36,9 +60,15 @@ pub fn run(rules: &Path, events: &[PathBuf], explain: bool, json: bool) -> ExitC
     };
     let mut failed = false;
     for path in events {
-        match report(&app, path, explain) {
-            Ok(r) if json => println!("{}", serde_json::to_string(&r).unwrap_or_default()),
-            Ok(r) => print_text(&r),
+        match report(&app, path, opts.explain) {
+            Ok(r) => {
+                failed |= r
+                    .matches
+                    .iter()
+                    .flat_map(|m| &m.targets)
+                    .any(|t| t.error.is_some());
+                show(&r, opts);
+            }
             Err(message) => {
                 eprintln!("{}: {message}", path.display());
                 failed = true;
@@ -52,7 +82,20 @@ pub fn run(rules: &Path, events: &[PathBuf], explain: bool, json: bool) -> ExitC
     }
 }
 
-/// Matches one event file against the loaded rules.
+fn show(r: &EventReport, opts: &TestOptions) {
+    if opts.json {
+        println!("{}", serde_json::to_string(r).unwrap_or_default());
+    } else {
+        print_text(r);
+    }
+    if let Some(dir) = &opts.payload_dir
+        && let Err(e) = write_payloads(r, dir)
+    {
+        eprintln!("cannot write payloads to {}: {e}", dir.display());
+    }
+}
+
+/// Matches one event file against the loaded rules and composes every target's request.
 pub fn report(app: &App, path: &Path, explain: bool) -> Result<EventReport, String> {
     let body = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
     let event = Event::parse(&body).map_err(|e| e.to_string())?;
@@ -63,7 +106,11 @@ pub fn report(app: &App, path: &Path, explain: bool) -> Result<EventReport, Stri
         .into_iter()
         .map(|m| MatchReport {
             rule: m.rule.to_string(),
-            targets: m.targets.to_vec(),
+            targets: m
+                .targets
+                .iter()
+                .map(|t| target_report(app, m.rule, t, m.template, &value))
+                .collect(),
         })
         .collect();
     Ok(EventReport {
@@ -74,15 +121,97 @@ pub fn report(app: &App, path: &Path, explain: bool) -> Result<EventReport, Stri
     })
 }
 
+fn target_report(
+    app: &App,
+    rule: &str,
+    target: &str,
+    template: Option<&str>,
+    event: &Value,
+) -> TargetReport {
+    let info = DeliveryInfo {
+        event_id: "test",
+        rule,
+        target,
+        ..Default::default()
+    };
+    let ctx = compose::context(event, &info);
+    let kind = app
+        .targets
+        .get(target)
+        .map(|t| t.kind_name())
+        .unwrap_or("unknown");
+    let (payload, error) = match compose::request_for(app, target, template, &ctx, "test") {
+        Ok(request) => (Some(body_json(&request)), None),
+        Err(e) => (None, Some(e)),
+    };
+    TargetReport {
+        target: target.to_string(),
+        kind: kind.to_string(),
+        payload,
+        error,
+    }
+}
+
 fn print_text(r: &EventReport) {
     println!("{}: {}", r.file, r.event);
     if r.matches.is_empty() {
         println!("  no rule matches");
     }
     for m in &r.matches {
-        println!("  matches  {} -> {}", m.rule, m.targets.join(", "));
+        let names: Vec<&str> = m.targets.iter().map(|t| t.target.as_str()).collect();
+        println!("  matches  {} -> {}", m.rule, names.join(", "));
+        for t in &m.targets {
+            print_target(t);
+        }
     }
     for e in r.explain.iter().flatten() {
         println!("  skipped  {}: {}", e.rule, e.reason);
+    }
+}
+
+fn print_target(t: &TargetReport) {
+    match (&t.payload, &t.error) {
+        (_, Some(error)) => println!("    {} ({}): cannot be sent: {error}", t.target, t.kind),
+        (Some(payload), None) => {
+            println!("    {} ({}) would receive:", t.target, t.kind);
+            let pretty = serde_json::to_string_pretty(payload).unwrap_or_default();
+            for line in pretty.lines() {
+                println!("      {line}");
+            }
+        }
+        (None, None) => {}
+    }
+}
+
+fn write_payloads(r: &EventReport, dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let stem = Path::new(&r.file)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("event");
+    for t in r.matches.iter().flat_map(|m| &m.targets) {
+        let Some(payload) = &t.payload else { continue };
+        match email_parts(payload) {
+            Some((subject, html)) if t.kind == "email" => {
+                std::fs::write(dir.join(format!("{stem}.email.html")), html)?;
+                let header =
+                    serde_json::json!({ "subject": subject, "from": payload_from(payload) });
+                std::fs::write(dir.join(format!("{stem}.email.json")), header.to_string())?;
+            }
+            _ => {
+                let text = serde_json::to_string_pretty(payload).unwrap_or_default();
+                std::fs::write(dir.join(format!("{stem}.{}.json", t.kind)), text)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn payload_from(payload: &Value) -> Value {
+    let from = payload.get("from").or_else(|| payload.get("From")).cloned();
+    match from {
+        Some(Value::Object(o)) => o.get("email").cloned().unwrap_or(Value::Null),
+        Some(v) => v,
+        None => Value::Null,
     }
 }

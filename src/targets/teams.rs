@@ -184,7 +184,7 @@ impl Card {
             });
         Card {
             title: truncate_chars(teams.title.trim(), MAX_TITLE),
-            text: teams.text.clone(),
+            text: markdown_breaks(&teams.text),
             facts,
             hidden_facts: teams.fields.len().saturating_sub(MAX_FACTS),
             color: teams.color.as_deref().and_then(card_color),
@@ -275,6 +275,13 @@ impl Card {
     }
 }
 
+/// Adaptive Card text is Markdown, where a single newline does not break the line: every line
+/// break of the message becomes a paragraph break, so lines read as the template wrote them.
+fn markdown_breaks(text: &str) -> String {
+    let lines: Vec<&str> = text.split('\n').filter(|l| !l.trim().is_empty()).collect();
+    lines.join("\n\n")
+}
+
 /// `text` shortened by at least `over` bytes, ending in "…".
 fn cut_bytes(text: &str, over: usize) -> String {
     let keep = text.len().saturating_sub(over);
@@ -297,6 +304,13 @@ fn card_color(color: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_line_of_the_text_becomes_its_own_paragraph() {
+        assert_eq!(markdown_breaks("a\nb"), "a\n\nb");
+        assert_eq!(markdown_breaks("a\n\n\nb\n"), "a\n\nb");
+        assert_eq!(markdown_breaks("one line"), "one line");
+    }
 
     fn message(text: String, facts: usize) -> Message {
         Message {
