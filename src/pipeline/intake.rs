@@ -22,15 +22,44 @@ pub enum IntakeError {
     Store(#[from] StoreError),
 }
 
+impl IntakeError {
+    /// A stable label for the rejection metric and the JSON error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            IntakeError::Envelope(e) => e.code(),
+            IntakeError::Draining => "draining",
+            IntakeError::Store(_) => "store_unavailable",
+        }
+    }
+}
+
 /// Parses and durably stores one event. Returns only once the event is durable.
 pub async fn accept(relay: &Relay, body: &[u8]) -> Result<Ingested, IntakeError> {
+    let result = store(relay, body).await;
+    match &result {
+        Err(e) => relay.metrics.event_rejected(e.code()),
+        Ok((_, ingested)) if ingested.duplicate => relay.metrics.event_deduplicated(),
+        Ok((event, _)) => relay.metrics.event_received(&event.kind),
+    }
+    result.map(|(_, ingested)| ingested)
+}
+
+async fn store(relay: &Relay, body: &[u8]) -> Result<(Event, Ingested), IntakeError> {
     if relay.is_draining() {
         return Err(IntakeError::Draining);
     }
     let event = Event::parse(body)?;
     let ingested = relay.store.ingest(&event).await?;
+    tracing::info!(
+        event_id = %ingested.id,
+        kind = %event.kind,
+        company = event.company_name().unwrap_or(""),
+        duplicate = ingested.duplicate,
+        "event {}",
+        if ingested.duplicate { "received again (MonitorQA retry), not routed twice" } else { "received" }
+    );
     if !ingested.duplicate {
         relay.new_events.notify_one();
     }
-    Ok(ingested)
+    Ok((event, ingested))
 }

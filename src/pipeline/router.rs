@@ -26,6 +26,9 @@ pub async fn route_pending(relay: &Relay, limit: usize) -> Result<usize, StoreEr
     for stored in &events {
         route_one(relay, stored).await?;
     }
+    if !events.is_empty() {
+        relay.wake_senders();
+    }
     Ok(events.len())
 }
 
@@ -33,12 +36,12 @@ async fn route_one(relay: &Relay, stored: &StoredEvent) -> Result<(), StoreError
     let app = relay.app();
     let matches = app.config.rules.evaluate(&stored.event.to_value());
     let (rules, deliveries) = plan(&matches);
-    tracing::debug!(
-        event = %stored.id,
+    tracing::info!(
+        event_id = %stored.id,
         kind = %stored.event.kind,
-        rules = rules.len(),
+        rules = ?rules,
         deliveries = deliveries.len(),
-        "routed"
+        "event routed"
     );
     relay
         .store
