@@ -17,8 +17,9 @@ use std::time::Duration;
 use crate::event::Event;
 
 pub use types::{
-    AttemptRecord, Claim, DeliveryRecord, DeliveryState, EventDetails, Ingested, NewDelivery,
-    Outcome, StoreCounts, StoredEvent, WriterStats,
+    AttemptRecord, Claim, DeadFilter, DeadLetterError, DeliveryDetails, DeliveryRecord,
+    DeliveryState, EventDetails, EventFilter, EventSummary, Ingested, NewDelivery, Outcome,
+    QueueStat, StoreCounts, StoredEvent, WriterStats,
 };
 
 /// Why a store call failed. Callers branch on it: `Unavailable` means "try again later" (intake
@@ -172,6 +173,80 @@ impl Store {
     pub async fn counts(&self) -> Result<StoreCounts, StoreError> {
         match &*self.backend {
             Backend::Sqlite(s) => s.counts().await,
+        }
+    }
+
+    /// Events, newest first, with how their deliveries stand.
+    pub async fn list_events(&self, filter: &EventFilter) -> Result<Vec<EventSummary>, StoreError> {
+        match &*self.backend {
+            Backend::Sqlite(s) => s.list_events(filter).await,
+        }
+    }
+
+    /// The open dead letters (dead, not dropped, not replayed), oldest first.
+    pub async fn dead_letters(
+        &self,
+        filter: &DeadFilter,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        match &*self.backend {
+            Backend::Sqlite(s) => s.dead_letters(filter).await,
+        }
+    }
+
+    /// One delivery with its attempts and its event.
+    pub async fn delivery(&self, id: i64) -> Result<Option<DeliveryDetails>, StoreError> {
+        match &*self.backend {
+            Backend::Sqlite(s) => s.delivery(id).await,
+        }
+    }
+
+    /// Replays an open dead letter: a new pending delivery, due now, at the tail of its
+    /// target's lane, pointing at the original. Returns the new delivery's id.
+    pub async fn replay(
+        &self,
+        id: i64,
+        now_ms: i64,
+    ) -> Result<Result<i64, DeadLetterError>, StoreError> {
+        match &*self.backend {
+            Backend::Sqlite(s) => s.replay(id, now_ms).await,
+        }
+    }
+
+    /// Drops an open dead letter: it leaves the list and may be pruned.
+    pub async fn drop_dead(
+        &self,
+        id: i64,
+        now_ms: i64,
+    ) -> Result<Result<(), DeadLetterError>, StoreError> {
+        match &*self.backend {
+            Backend::Sqlite(s) => s.drop_dead(id, now_ms).await,
+        }
+    }
+
+    /// Unfinished deliveries per target, and the number of open dead letters.
+    pub async fn queue_stats(&self) -> Result<(Vec<QueueStat>, u64), StoreError> {
+        match &*self.backend {
+            Backend::Sqlite(s) => s.queue_stats().await,
+        }
+    }
+
+    /// Keeps what the MonitorQA API lookup found for an event, for its deliveries' templates.
+    pub async fn save_enrichment(
+        &self,
+        event_id: &str,
+        enrichment: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        match &*self.backend {
+            Backend::Sqlite(s) => s.save_enrichment(event_id, enrichment).await,
+        }
+    }
+
+    /// Retention: deletes events received before `before_ms` that need nobody any more (every
+    /// delivery delivered, dropped, or dead and replayed). Open dead letters are kept until
+    /// dropped. Returns how many events were deleted.
+    pub async fn prune(&self, before_ms: i64) -> Result<u64, StoreError> {
+        match &*self.backend {
+            Backend::Sqlite(s) => s.prune(before_ms).await,
         }
     }
 

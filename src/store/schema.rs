@@ -82,8 +82,17 @@ CREATE TABLE attempts (
 );
 "#;
 
+/// Version 2: what the MonitorQA API lookup found for an event (kept so that every delivery
+/// renders what routing saw), and dead letters an operator dropped (kept until pruned, so a
+/// replay's pointer to its original stays valid).
+const V2: &str = r#"
+ALTER TABLE events ADD COLUMN enrichment TEXT;
+ALTER TABLE deliveries ADD COLUMN dropped_at BIGINT;
+CREATE INDEX deliveries_replay_of ON deliveries (replay_of) WHERE replay_of IS NOT NULL;
+"#;
+
 /// Every migration in order; the schema version after applying `MIGRATIONS[i]` is `i + 1`.
-pub(super) const MIGRATIONS: &[&str] = &[V1];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this binary writes.
 pub(super) fn current_version() -> i64 {

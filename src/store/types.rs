@@ -18,6 +18,91 @@ pub struct StoredEvent {
     pub id: String,
     pub received_at: i64,
     pub event: Event,
+    /// What the MonitorQA API lookup added at routing (`{"audit": …}` / `{"action": …}`).
+    pub enrichment: Option<serde_json::Value>,
+}
+
+impl StoredEvent {
+    /// The event as rules and templates see it: the envelope plus what enrichment added.
+    pub fn context(&self) -> serde_json::Value {
+        let mut value = self.event.to_value();
+        if let (serde_json::Value::Object(map), Some(serde_json::Value::Object(extra))) =
+            (&mut value, &self.enrichment)
+        {
+            for (k, v) in extra {
+                map.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+        value
+    }
+}
+
+/// Which events `list_events` returns, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub limit: usize,
+    /// Only this event type.
+    pub kind: Option<String>,
+    /// Only this company, by name or id.
+    pub company: Option<String>,
+}
+
+/// One event in a listing: what it was and how its deliveries stand.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EventSummary {
+    pub id: String,
+    pub received_at: i64,
+    pub kind: String,
+    pub company_id: Option<String>,
+    pub company_name: Option<String>,
+    pub routed_at: Option<i64>,
+    pub deliveries: u64,
+    pub delivered: u64,
+    pub waiting: u64,
+    pub dead: u64,
+}
+
+/// Which dead letters `dead_letters` returns, oldest first.
+#[derive(Debug, Clone, Default)]
+pub struct DeadFilter {
+    pub limit: usize,
+    pub target: Option<String>,
+    /// Only those that died at or after this time (ms).
+    pub since_ms: Option<i64>,
+}
+
+/// One delivery with its attempts and its event.
+#[derive(Debug, Clone)]
+pub struct DeliveryDetails {
+    pub delivery: DeliveryRecord,
+    pub attempts: Vec<AttemptRecord>,
+    pub event: StoredEvent,
+    /// The delivery that replayed this one, if any.
+    pub replayed_by: Option<i64>,
+    pub dropped_at: Option<i64>,
+}
+
+/// Why a dead letter could not be replayed or dropped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeadLetterError {
+    #[error("no delivery {0}")]
+    NotFound(i64),
+    #[error("delivery {0} is not dead (only dead deliveries can be replayed or dropped)")]
+    NotDead(i64),
+    #[error("delivery {0} was already replayed as delivery {1}")]
+    AlreadyReplayed(i64, i64),
+    #[error("delivery {0} was dropped")]
+    Dropped(i64),
+}
+
+/// The queue of one target, for metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueStat {
+    pub target: String,
+    /// Pending and sending deliveries.
+    pub depth: u64,
+    /// When the oldest of them was created (ms), if any.
+    pub oldest_created_at: Option<i64>,
 }
 
 /// One delivery the router asks for: a matched rule sends the event to one target.

@@ -4,6 +4,7 @@
 //! outcomes) takes the single connection of `write`, so they queue fairly instead of fighting
 //! over the file lock; reads use their own connections and never block the writer (WAL).
 
+mod admin;
 mod lanes;
 mod read;
 mod writer;

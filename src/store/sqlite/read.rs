@@ -13,7 +13,7 @@ use crate::store::{
     StoredEvent,
 };
 
-const DELIVERY_COLUMNS: &str = "id, event_id, rule, target, template, state, attempts,
+pub(super) const DELIVERY_COLUMNS: &str = "id, event_id, rule, target, template, state, attempts,
      next_attempt_at, created_at, updated_at, finished_at, last_status, last_error, replay_of";
 
 impl SqliteStore {
@@ -22,7 +22,7 @@ impl SqliteStore {
         limit: usize,
     ) -> Result<Vec<StoredEvent>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, received_at, body FROM events WHERE routed_at IS NULL
+            "SELECT id, received_at, body, enrichment FROM events WHERE routed_at IS NULL
              ORDER BY received_at, id LIMIT $1",
         )
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
@@ -37,7 +37,7 @@ impl SqliteStore {
         id: &str,
     ) -> Result<Option<EventDetails>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, received_at, body, routed_at, matched_rules FROM events WHERE id = $1",
+            "SELECT id, received_at, body, enrichment, routed_at, matched_rules FROM events WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.read)
@@ -126,7 +126,10 @@ impl SqliteStore {
         rows.iter().map(delivery_record).collect()
     }
 
-    async fn attempts_of(&self, delivery_id: i64) -> Result<Vec<AttemptRecord>, StoreError> {
+    pub(super) async fn attempts_of(
+        &self,
+        delivery_id: i64,
+    ) -> Result<Vec<AttemptRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT attempt, started_at, finished_at, outcome, status, error, provider_id
              FROM attempts WHERE delivery_id = $1 ORDER BY attempt",
@@ -144,7 +147,7 @@ pub(super) async fn event_by_id(
     conn: impl SqliteExecutor<'_>,
     id: &str,
 ) -> Result<Option<StoredEvent>, StoreError> {
-    let row = sqlx::query("SELECT id, received_at, body FROM events WHERE id = $1")
+    let row = sqlx::query("SELECT id, received_at, body, enrichment FROM events WHERE id = $1")
         .bind(id)
         .fetch_optional(conn)
         .await
@@ -152,20 +155,26 @@ pub(super) async fn event_by_id(
     row.as_ref().map(stored_event).transpose()
 }
 
-fn stored_event(row: &SqliteRow) -> Result<StoredEvent, StoreError> {
+pub(super) fn stored_event(row: &SqliteRow) -> Result<StoredEvent, StoreError> {
     let id: String = row.try_get("id").map_err(classify)?;
     let body: String = row.try_get("body").map_err(classify)?;
     let unreadable = |e: String| StoreError::Other(format!("event {id}: unreadable body: {e}"));
     let value = serde_json::from_str(&body).map_err(|e| unreadable(e.to_string()))?;
     let event = Event::from_value(value).map_err(|e| unreadable(e.to_string()))?;
+    let enrichment: Option<String> = row.try_get("enrichment").map_err(classify)?;
+    let enrichment = match enrichment {
+        Some(json) => Some(serde_json::from_str(&json).map_err(|e| unreadable(e.to_string()))?),
+        None => None,
+    };
     Ok(StoredEvent {
         received_at: row.try_get("received_at").map_err(classify)?,
         id,
         event,
+        enrichment,
     })
 }
 
-fn delivery_record(row: &SqliteRow) -> Result<DeliveryRecord, StoreError> {
+pub(super) fn delivery_record(row: &SqliteRow) -> Result<DeliveryRecord, StoreError> {
     let state: String = row.try_get("state").map_err(classify)?;
     let attempts: i64 = row.try_get("attempts").map_err(classify)?;
     Ok(DeliveryRecord {
