@@ -30,6 +30,7 @@
 //! loaded configuration so reload can swap it atomically, and [`cli`] holds the `serve`,
 //! `check`, `test` and `send` commands, thin wrappers over the calls `serve` uses.
 
+pub mod admin;
 pub mod app;
 pub mod cli;
 pub mod config;

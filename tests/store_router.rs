@@ -32,6 +32,7 @@ fn app() -> App {
             data_dir: None,
             max_body_bytes: 1 << 20,
             dedup_window: Duration::from_secs(600),
+            retention: Duration::from_secs(14 * 24 * 3600),
         },
         monitorqa: None,
         defaults: Defaults {

@@ -14,6 +14,7 @@ use tokio::sync::Notify;
 use std::collections::BTreeMap;
 
 use crate::config::{self, Config, ConfigErrors};
+use crate::enrich::Enricher;
 use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::targets::Target;
@@ -28,6 +29,8 @@ pub struct App {
     pub templates: Templates,
     /// One per entry of `targets:`, by name.
     pub targets: BTreeMap<String, Target>,
+    /// The MonitorQA API lookup, when `monitorqa.api_key` is set.
+    pub enricher: Option<Enricher>,
 }
 
 impl std::fmt::Debug for App {
@@ -58,10 +61,12 @@ impl App {
             .iter()
             .map(|(n, c)| (n.clone(), Target::from_config(c)))
             .collect();
+        let enricher = config.monitorqa.as_ref().map(Enricher::new);
         App {
             config,
             templates,
             targets,
+            enricher,
         }
     }
 }

@@ -63,6 +63,9 @@ pub struct ServerConfig {
     pub max_body_bytes: u64,
     /// Identical events within this window are one event (default 10 min).
     pub dedup_window: Duration,
+    /// Delivered events and their history are deleted after this long (default 14 days);
+    /// open dead letters are kept until dropped.
+    pub retention: Duration,
 }
 
 #[derive(Debug, Clone)]

@@ -16,6 +16,7 @@ const SERVER_KEYS: &[&str] = &[
     "data_dir",
     "max_body",
     "dedup_window",
+    "retention",
 ];
 const MONITORQA_KEYS: &[&str] = &["api_key", "base_url", "timeout"];
 const DEFAULTS_KEYS: &[&str] = &["retry", "timeout"];
@@ -23,6 +24,7 @@ const RETRY_KEYS: &[&str] = &["max_attempts", "initial", "max", "max_age"];
 
 const DEFAULT_MAX_BODY: u64 = 1 << 20;
 const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(600);
+const DEFAULT_RETENTION: Duration = Duration::from_secs(14 * 24 * 3600);
 const DEFAULT_MONITORQA_URL: &str = "https://api-external.monitorqa.com";
 const DEFAULT_MONITORQA_TIMEOUT: Duration = Duration::from_secs(3);
 const DEFAULT_TARGET_TIMEOUT: Duration = Duration::from_secs(10);
@@ -35,6 +37,7 @@ pub(crate) fn server(section: Option<Fields>, report: &mut Report) -> ServerConf
         data_dir: None,
         max_body_bytes: DEFAULT_MAX_BODY,
         dedup_window: DEFAULT_DEDUP_WINDOW,
+        retention: DEFAULT_RETENTION,
     };
     let Some(mut f) = section else { return server };
     f.allow(SERVER_KEYS, report);
@@ -60,6 +63,9 @@ pub(crate) fn server(section: Option<Fields>, report: &mut Report) -> ServerConf
     }
     if let Some(window) = f.duration("dedup_window", report) {
         server.dedup_window = window;
+    }
+    if let Some(retention) = f.duration("retention", report) {
+        server.retention = retention;
     }
     server
 }

@@ -39,7 +39,7 @@ pub fn context(event: &Value, info: &DeliveryInfo<'_>) -> Value {
     ctx
 }
 
-/// The context of a claimed delivery, from its stored event.
+/// The context of a claimed delivery: its stored event with what enrichment found.
 pub fn claim_context(claim: &Claim) -> Value {
     let info = DeliveryInfo {
         event_id: &claim.event.id,
@@ -48,7 +48,7 @@ pub fn claim_context(claim: &Claim) -> Value {
         rule: &claim.rule,
         target: &claim.target,
     };
-    context(&claim.event.event.to_value(), &info)
+    context(&claim.event.context(), &info)
 }
 
 /// What a target is given to send: a raw payload, the event itself (webhook targets), or a

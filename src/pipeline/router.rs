@@ -1,15 +1,22 @@
 //! The router: new events become deliveries, one per (matched rule, target).
 //!
 //! For each unrouted event, oldest first, it takes the configuration current at that moment
-//! (once per event), evaluates the rules, and writes the deliveries in the same transaction
-//! that marks the event routed. It renders and sends nothing.
+//! (once per batch), looks up what the event only names (the MonitorQA API, when configured:
+//! see [`crate::enrich`]), evaluates the rules on the enriched event, and writes the
+//! deliveries in the same transaction that marks the event routed. It renders and sends
+//! nothing. Lookups of a batch run concurrently, so a slow API delays routing by one lookup's
+//! time, not one per event; a failed lookup routes the event without enrichment.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::app::Relay;
+use futures_util::StreamExt;
+use serde_json::{Map, Value};
+
+use crate::app::{App, Relay};
+use crate::enrich::{self, Enrichment};
 use crate::rules::Match;
 use crate::store::{NewDelivery, StoreError, StoredEvent};
 
@@ -19,12 +26,16 @@ const TICK: Duration = Duration::from_secs(1);
 const ERROR_PAUSE: Duration = Duration::from_secs(1);
 /// Events taken per round of the loop.
 const BATCH: usize = 256;
+/// MonitorQA API lookups in flight at once.
+const LOOKUPS: usize = 16;
 
 /// Routes up to `limit` unrouted events, oldest first. Returns how many it routed.
 pub async fn route_pending(relay: &Relay, limit: usize) -> Result<usize, StoreError> {
     let events = relay.store.unrouted(limit).await?;
-    for stored in &events {
-        route_one(relay, stored).await?;
+    let app = relay.app();
+    let enriched = enrich_all(relay, &app, &events).await;
+    for (stored, enrichment) in events.iter().zip(enriched) {
+        route_one(relay, &app, stored, enrichment).await?;
     }
     if !events.is_empty() {
         relay.wake_senders();
@@ -32,9 +43,60 @@ pub async fn route_pending(relay: &Relay, limit: usize) -> Result<usize, StoreEr
     Ok(events.len())
 }
 
-async fn route_one(relay: &Relay, stored: &StoredEvent) -> Result<(), StoreError> {
-    let app = relay.app();
-    let matches = app.config.rules.evaluate(&stored.event.to_value());
+/// Looks up every event of the batch that needs it, concurrently; `None` where nothing was
+/// needed or found.
+async fn enrich_all(relay: &Relay, app: &App, events: &[StoredEvent]) -> Vec<Option<Value>> {
+    let Some(enricher) = &app.enricher else {
+        return vec![None; events.len()];
+    };
+    // Collected first: a lazy `map` in the stream trips the compiler's `Send` check (a known
+    // limitation with closures returning futures over borrowed items).
+    let lookups: Vec<_> = events
+        .iter()
+        .map(|stored| lookup(relay, enricher, stored))
+        .collect();
+    futures_util::stream::iter(lookups)
+        .buffered(LOOKUPS)
+        .collect()
+        .await
+}
+
+async fn lookup(relay: &Relay, enricher: &enrich::Enricher, stored: &StoredEvent) -> Option<Value> {
+    if stored.enrichment.is_some() {
+        // Looked up before a restart interrupted routing: keep what was found.
+        return stored.enrichment.clone();
+    }
+    if matches!(enrich::plan(&stored.event), enrich::Plan::NotNeeded) {
+        return None;
+    }
+    let found = enricher.enrich(&stored.event).await;
+    relay.metrics.enrichment(found.outcome.label());
+    as_object(&found)
+}
+
+/// The enrichment as the object merged into the event's context (`{"audit": …}`).
+fn as_object(found: &Enrichment) -> Option<Value> {
+    let mut map = Value::Object(Map::new());
+    enrich::apply(found, &mut map);
+    map.as_object()
+        .is_some_and(|m| !m.is_empty())
+        .then_some(map)
+}
+
+async fn route_one(
+    relay: &Relay,
+    app: &App,
+    stored: &StoredEvent,
+    enrichment: Option<Value>,
+) -> Result<(), StoreError> {
+    let mut stored = stored.clone();
+    if enrichment.is_some() && stored.enrichment.is_none() {
+        stored.enrichment = enrichment;
+        if let Some(found) = &stored.enrichment {
+            relay.store.save_enrichment(&stored.id, found).await?;
+        }
+    }
+    let matches = app.config.rules.evaluate(&stored.context());
     let (rules, deliveries) = plan(&matches);
     tracing::info!(
         event_id = %stored.id,

@@ -33,6 +33,7 @@ pub fn server_config(token: Option<&str>, admin_token: Option<&str>) -> ServerCo
         data_dir: None,
         max_body_bytes: 1024 * 1024,
         dedup_window: Duration::from_secs(600),
+        retention: Duration::from_secs(14 * 24 * 3600),
     }
 }
 
