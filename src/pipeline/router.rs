@@ -43,7 +43,9 @@ async fn route_one(relay: &Relay, stored: &StoredEvent) -> Result<(), StoreError
     relay
         .store
         .mark_routed(&stored.id, &rules, &deliveries)
-        .await
+        .await?;
+    relay.wake_senders();
+    Ok(())
 }
 
 /// The names of the matched rules and one delivery per (rule, target), in rule order.
