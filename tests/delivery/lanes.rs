@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use mqa_relay::store::DeliveryState;
 
-use crate::app::{DEADLINE, action_number, config, gaps, numbered_action, sample, spawn_app};
+use crate::app::{
+    DEADLINE, action_number, config, eventually, gaps, numbered_action, sample, spawn_app,
+};
 use crate::support::mock::Answer;
 use crate::support::providers::{SlackWebhook, WebhookReceiver};
 
@@ -88,7 +90,14 @@ async fn a_target_that_is_down_or_hangs_does_not_hold_back_a_healthy_one() {
     assert_eq!(order, [1, 2, 3, 4]);
     down.wait_for(3, DEADLINE).await;
     hung.wait_for(2, DEADLINE).await;
-    let delivered = app.deliveries_in(DeliveryState::Delivered).await;
+    let delivered = eventually(
+        "the healthy target's 4 deliveries to be recorded",
+        async || {
+            let delivered = app.deliveries_in(DeliveryState::Delivered).await;
+            (delivered.len() >= 4).then_some(delivered)
+        },
+    )
+    .await;
     assert_eq!(delivered.len(), 4);
     assert!(
         delivered.iter().all(|d| d.target == "healthy"),
