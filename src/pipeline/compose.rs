@@ -112,7 +112,9 @@ pub fn request_for(
 }
 
 /// The idempotency key of a delivery (Resend's `Idempotency-Key`): stable across retries of
-/// the same delivery, new for a replayed one.
-pub fn delivery_key(delivery_id: i64) -> String {
-    format!("mqa-relay-delivery-{delivery_id}")
+/// the same delivery, new for a replayed one. The event id (a UUID) makes it unique beyond
+/// this store: delivery ids start again at 1 in a new data directory or another installation
+/// sharing the provider account, and a reused key makes the provider skip or refuse the mail.
+pub fn delivery_key(event_id: &str, delivery_id: i64) -> String {
+    format!("mqa-relay-{event_id}-{delivery_id}")
 }

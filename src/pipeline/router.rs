@@ -108,7 +108,9 @@ async fn route_one(
     relay
         .store
         .mark_routed(&stored.id, &rules, &deliveries)
-        .await
+        .await?;
+    relay.wake_senders();
+    Ok(())
 }
 
 /// The names of the matched rules and one delivery per (rule, target), in rule order.

@@ -187,7 +187,7 @@ impl Lane {
             return;
         };
         let ctx = compose::claim_context(&claim);
-        let key = compose::delivery_key(claim.delivery_id);
+        let key = compose::delivery_key(&claim.event.id, claim.delivery_id);
         let prepared =
             compose::request_for(app, &self.target, claim.template.as_deref(), &ctx, &key);
         let (verdict, status) = match prepared {

@@ -30,6 +30,8 @@ pub struct Recorded {
     /// Header names are lower case.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// When the request arrived (its body read).
+    pub at: Instant,
 }
 
 impl Recorded {
@@ -374,6 +376,7 @@ fn routes<P: Provider>(
                             })
                             .collect(),
                         body: body.to_vec(),
+                        at: Instant::now(),
                     };
                     match respond(&state, req) {
                         Some(reply) => into_response(reply),

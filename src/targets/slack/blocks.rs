@@ -34,8 +34,9 @@ pub const MAX_FALLBACK: usize = 3000;
 pub const MAX_BUTTON_TEXT: usize = 75;
 pub const MAX_URL: usize = 3000;
 
-/// The body for a message: `plain` gives the header, the fallback text and the link;
-/// `mrkdwn` gives the sections and fields.
+/// The body for a message: `plain` gives the header and the link; `mrkdwn` gives the
+/// sections, the fields and the top-level `text` (Slack parses that text as mrkdwn too, so an
+/// event value in it must be escaped, or `<!channel>` would notify everyone).
 pub fn message_body(plain: &Message, mrkdwn: &Message) -> Value {
     let mut blocks = Vec::new();
     let header = header_block(&plain.title);
@@ -48,7 +49,7 @@ pub fn message_body(plain: &Message, mrkdwn: &Message) -> Value {
     blocks.extend(field_blocks);
     blocks.extend(link_block(plain));
     json!({
-        "text": fallback_text(plain),
+        "text": fallback_text(mrkdwn),
         "blocks": blocks,
         "unfurl_links": false,
         "unfurl_media": false,
@@ -57,11 +58,11 @@ pub fn message_body(plain: &Message, mrkdwn: &Message) -> Value {
 
 /// The notification text: the title, else the start of the text; never empty (Slack answers
 /// `no_text` to a message without one).
-fn fallback_text(plain: &Message) -> String {
-    let source = if plain.title.trim().is_empty() {
-        plain.text.trim()
+fn fallback_text(mrkdwn: &Message) -> String {
+    let source = if mrkdwn.title.trim().is_empty() {
+        mrkdwn.text.trim()
     } else {
-        plain.title.trim()
+        mrkdwn.title.trim()
     };
     if source.is_empty() {
         return "Notification".to_string();

@@ -1,0 +1,149 @@
+//! No secret in any log line or stored error: deliveries that fail against providers that
+//! reject (and even echo back) their credentials, with every log line of the relay captured at
+//! DEBUG/TRACE level.
+
+use mqa_relay::store::DeliveryState;
+
+use crate::app::{config, logs, sample, spawn_app};
+use crate::support::mail_providers::{Mailgun, Postmark, SendGrid};
+use crate::support::mock::{Answer, Reply};
+use crate::support::providers::{SlackApi, SlackWebhook, TeamsWorkflow, closed_port_url};
+
+const HOOK_SECRET: &str = "slackHookSecret7Q3xZ9";
+const BOT_TOKEN: &str = "xoxb-distinct-bot-token-4R8kP2";
+const TEAMS_SIG: &str = "teamsSigSecret9W2vL5";
+const SENDGRID_KEY: &str = "SG.distinctKeyId.distinctKeySecret6T1mN4";
+const POSTMARK_TOKEN: &str = "postmark-distinct-token-2H7cV3";
+const MAILGUN_KEY: &str = "key-mailgun-distinct-secret-5B9xQ1";
+const PATH_SECRET: &str = "webhookPathSecret3J8dH1";
+const QUERY_SECRET: &str = "webhookQuerySecret5F2sA6";
+const HEADER_SECRET: &str = "webhookHeaderSecret8K4qP7";
+
+#[tokio::test]
+async fn failed_deliveries_leave_no_secret_in_the_logs_or_the_store() {
+    let logs = logs();
+    let slack = SlackWebhook::start().await;
+    let hook_path = format!("/services/T0MQA0001/B0MQA0001/{HOOK_SECRET}");
+    slack.with(|s| s.hook_path = hook_path.clone());
+    // Slack echoes the whole hook path back in its error.
+    slack.script([Answer::raw(Reply::text(
+        404,
+        "text/html",
+        &format!("no_active_hooks for {hook_path}"),
+    ))]);
+    let slack_api = SlackApi::start().await;
+    let teams = TeamsWorkflow::start().await;
+    let teams_url = teams.url().replace(TeamsWorkflow::SIG, TEAMS_SIG);
+    let sendgrid = SendGrid::start().await;
+    // SendGrid echoes the key it was given.
+    let echo = serde_json::json!({"errors": [{"message": format!("invalid key {SENDGRID_KEY}")}]});
+    sendgrid.script([Answer::raw(Reply::json(401, &echo))]);
+    let postmark = Postmark::start().await;
+    let mailgun = Mailgun::start().await;
+    let closed = closed_port_url().await;
+    let webhook_url = format!("{closed}/{PATH_SECRET}?key={QUERY_SECRET}");
+
+    let mail = |provider: &str, key: &str, base: String, extra: &str| {
+        format!(
+            "{{ kind: email, provider: {provider}, api_key: \"{key}\", base_url: \"{base}\", \
+             from: alerts@northwind.example, to: qa@northwind.example{extra} }}"
+        )
+    };
+    let retry = "retry: { max_attempts: 2, initial: 100ms }";
+    let targets = [
+        (
+            "hook",
+            format!(
+                "{{ kind: slack, url: \"{}{hook_path}\" }}",
+                slack.base_url()
+            ),
+        ),
+        (
+            "bot",
+            format!(
+                "{{ kind: slack, token: \"{BOT_TOKEN}\", channel: {}, base_url: \"{}\" }}",
+                SlackApi::CHANNEL,
+                slack_api.base_url()
+            ),
+        ),
+        ("teams", format!("{{ kind: teams, url: \"{teams_url}\" }}")),
+        (
+            "sendgrid",
+            mail("sendgrid", SENDGRID_KEY, sendgrid.base_url(), ""),
+        ),
+        (
+            "postmark",
+            mail("postmark", POSTMARK_TOKEN, postmark.base_url(), ""),
+        ),
+        (
+            "mailgun",
+            mail(
+                "mailgun",
+                MAILGUN_KEY,
+                mailgun.base_url(),
+                ", domain: mg.northwind.example",
+            ),
+        ),
+        (
+            "erp",
+            format!(
+                "{{ kind: webhook, url: \"{webhook_url}\", {retry}, \
+                 headers: {{ Authorization: \"Bearer {HEADER_SECRET}\" }} }}"
+            ),
+        ),
+    ];
+    let app = spawn_app(&config(&targets, "*")).await;
+    let id = app.ack(&sample("corrective_action_rejected")).await;
+    let deliveries = app
+        .wait_states(&id, DeliveryState::Dead, targets.len())
+        .await;
+
+    let mailgun_basic = mqa_relay::targets::http::base64(format!("api:{MAILGUN_KEY}").as_bytes());
+    let secrets = [
+        HOOK_SECRET,
+        BOT_TOKEN,
+        TEAMS_SIG,
+        SENDGRID_KEY,
+        POSTMARK_TOKEN,
+        MAILGUN_KEY,
+        &mailgun_basic,
+        PATH_SECRET,
+        QUERY_SECRET,
+        HEADER_SECRET,
+    ];
+    let mut stored = Vec::new();
+    for (delivery, attempts) in &deliveries {
+        stored.push(delivery.last_error.clone().unwrap_or_default());
+        stored.extend(attempts.iter().filter_map(|a| a.error.clone()));
+    }
+    assert_eq!(stored.len(), targets.len() + 8, "{stored:#?}");
+    let text = logs.text();
+    assert!(
+        text.contains(&format!("event_id={id}")) && text.contains("delivery dead"),
+        "the log capture sees the deliveries"
+    );
+    for secret in secrets {
+        assert!(!text.contains(secret), "a log line shows {secret}");
+        for error in &stored {
+            assert!(
+                !error.contains(secret),
+                "a stored error shows {secret}: {error}"
+            );
+        }
+    }
+    // The errors still say what went wrong.
+    let error_of = |target: &str| {
+        deliveries
+            .iter()
+            .find(|(d, _)| d.target == target)
+            .and_then(|(d, _)| d.last_error.clone())
+            .unwrap_or_default()
+    };
+    assert!(error_of("hook").contains("no_active_hooks"));
+    assert!(error_of("bot").contains("invalid_auth"));
+    assert!(error_of("teams").contains("401"));
+    assert!(error_of("sendgrid").contains("invalid key"));
+    assert!(error_of("postmark").contains("401"));
+    assert!(error_of("mailgun").contains("401"));
+    assert!(error_of("erp").contains("could not connect"));
+}
