@@ -87,7 +87,7 @@ pub fn delivery_details_json(app: &App, d: &DeliveryDetails) -> Value {
         target: &d.delivery.target,
     };
     let ctx = compose::context(&d.event.context(), &info);
-    let key = compose::delivery_key(d.delivery.id);
+    let key = compose::delivery_key(&d.event.id, d.delivery.id);
     let payload = compose::request_for(
         app,
         &d.delivery.target,

@@ -108,9 +108,7 @@ async fn route_one(
     relay
         .store
         .mark_routed(&stored.id, &rules, &deliveries)
-        .await?;
-    relay.wake_senders();
-    Ok(())
+        .await
 }
 
 /// The names of the matched rules and one delivery per (rule, target), in rule order.
