@@ -2,6 +2,7 @@
 //! calls `serve` itself uses, so `check` and `test` can never disagree with the running relay.
 
 mod check;
+mod dlq;
 pub mod payload;
 mod send;
 pub mod serve;
@@ -55,9 +56,19 @@ pub enum Command {
         /// Also write each target's payload into this directory (docs pictures use them).
         #[arg(long, value_name = "DIR")]
         payload_dir: Option<PathBuf>,
+        /// Look the events up in the MonitorQA API first (needs monitorqa.api_key), as serve does.
+        #[arg(long)]
+        enrich: bool,
         /// Event files (MonitorQA webhook bodies).
         #[arg(required = true)]
         events: Vec<PathBuf>,
+    },
+    /// The dead-letter list: list, show, replay, drop.
+    Dlq {
+        #[command(flatten)]
+        store: dlq::StoreArgs,
+        #[command(subcommand)]
+        command: dlq::DlqCommand,
     },
     /// Render and really send one message to one target, and print the provider's answer.
     Send {
@@ -85,12 +96,14 @@ pub fn run(cli: Cli) -> ExitCode {
             explain,
             json,
             payload_dir,
+            enrich,
             events,
         } => {
             let opts = test_cmd::TestOptions {
                 explain,
                 json,
                 payload_dir,
+                enrich,
             };
             test_cmd::run(&rules, &events, &opts)
         }
@@ -99,6 +112,7 @@ pub fn run(cli: Cli) -> ExitCode {
             target,
             event,
         } => send::run(&rules, &target, event.as_deref()),
+        Command::Dlq { store, command } => dlq::run(&store, command),
     }
 }
 

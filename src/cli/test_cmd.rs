@@ -48,6 +48,8 @@ pub struct TestOptions {
     pub json: bool,
     /// Also write every payload to `<dir>/<event file stem>.<kind>.json` (for the docs pictures).
     pub payload_dir: Option<PathBuf>,
+    /// Look events up in the MonitorQA API first, as the router does.
+    pub enrich: bool,
 }
 
 pub fn run(rules: &Path, events: &[PathBuf], opts: &TestOptions) -> ExitCode {
@@ -58,9 +60,24 @@ pub fn run(rules: &Path, events: &[PathBuf], opts: &TestOptions) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if opts.enrich && app.enricher.is_none() {
+        eprintln!("--enrich needs monitorqa.api_key in {}", rules.display());
+        return ExitCode::from(1);
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
     let mut failed = false;
     for path in events {
-        match report(&app, path, opts.explain) {
+        let result = runtime.block_on(report(&app, path, opts.explain, opts.enrich));
+        match result {
             Ok(r) => {
                 failed |= r
                     .matches
@@ -95,11 +112,26 @@ fn show(r: &EventReport, opts: &TestOptions) {
     }
 }
 
-/// Matches one event file against the loaded rules and composes every target's request.
-pub fn report(app: &App, path: &Path, explain: bool) -> Result<EventReport, String> {
+/// Matches one event file against the loaded rules and composes every target's request;
+/// with `enrich`, looks the event up in the MonitorQA API first, exactly as the router does.
+pub async fn report(
+    app: &App,
+    path: &Path,
+    explain: bool,
+    enrich: bool,
+) -> Result<EventReport, String> {
     let body = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
     let event = Event::parse(&body).map_err(|e| e.to_string())?;
-    let value = event.to_value();
+    let mut value = event.to_value();
+    if let (true, Some(enricher)) = (enrich, &app.enricher) {
+        let found = enricher.enrich(&event).await;
+        eprintln!(
+            "{}: MonitorQA lookup: {}",
+            path.display(),
+            found.outcome.label()
+        );
+        crate::enrich::apply(&found, &mut value);
+    }
     let rules = &app.config.rules;
     let matches = rules
         .evaluate(&value)

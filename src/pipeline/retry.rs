@@ -20,7 +20,8 @@ pub struct Decision {
 pub struct Attempt {
     /// 1 for the first attempt.
     pub number: u32,
-    /// When the event was acknowledged (ms since the epoch).
+    /// When the delivery was queued (ms since the epoch): at routing, right after the event
+    /// was acknowledged, or when a dead letter was replayed. `max_age` counts from here.
     pub acknowledged_at_ms: i64,
     pub now_ms: i64,
     /// The HTTP status, when there was an answer.
@@ -91,8 +92,8 @@ fn retry(
     if next_ms > deadline {
         let age = humantime::format_duration(policy.max_age);
         let error = format!(
-            "gave up after {} attempts: the next try would be more than {age} after the event \
-             arrived; last error: {reason}",
+            "gave up after {} attempts: the next try would be more than {age} after the \
+             delivery was queued; last error: {reason}",
             at.number
         );
         return Decision {

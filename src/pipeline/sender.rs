@@ -192,11 +192,22 @@ impl Lane {
             compose::request_for(app, &self.target, claim.template.as_deref(), &ctx, &key);
         let (verdict, status) = match prepared {
             Err(reason) => (Verdict::Dead { reason }, None),
+            // Claimed again after leases ran out (the relay died during earlier sends): the
+            // attempts are used up without an answer; stop rather than loop for ever.
+            Ok(_) if claim.attempt > cfg.retry.max_attempts => {
+                let reason = format!(
+                    "gave up: attempt {} exceeds max_attempts {}; earlier attempts were cut off \
+                     (the relay stopped while sending)",
+                    claim.attempt, cfg.retry.max_attempts
+                );
+                (Verdict::Dead { reason }, None)
+            }
             Ok(request) => self.send(target, cfg, &request).await,
         };
         let at = Attempt {
             number: claim.attempt,
-            acknowledged_at_ms: claim.event.received_at,
+            // A replay is a new delivery: its age counts from when it was queued.
+            acknowledged_at_ms: claim.created_at,
             now_ms: now_ms(),
             status,
         };

@@ -31,12 +31,18 @@ pub(super) fn readyz(
 }
 
 fn readiness(relay: &Relay) -> Result<Response, ApiError> {
-    // A `Relay` always holds a loaded, validated configuration; draining is the only
-    // reason not to be ready (for now: a store check can join here).
+    // A `Relay` always holds a loaded, validated configuration; draining, or a store whose
+    // last group commit failed (disk full, read-only), are the reasons not to be ready.
     if relay.is_draining() {
         return Err(ApiError::unavailable(
             "draining",
             "the relay is shutting down",
+        ));
+    }
+    if relay.store.writer_stats().failing {
+        return Err(ApiError::unavailable(
+            "store_unwritable",
+            "the store's last write failed (disk full or read-only?); events are refused with 503",
         ));
     }
     Ok(json_response(StatusCode::OK, &json!({ "status": "ready" })))

@@ -7,12 +7,17 @@
 //! | `GET /healthz` | 200 `{"status":"ok"}` |
 //! | `GET /readyz` | 200, or 503 while draining |
 //! | `POST /-/reload` (Bearer admin token) | 200 `{"status":"reloaded","config_hash"}`, 400, 401, 403 |
+//! | `GET /metrics` | Prometheus text |
+//! | `/api/…` (Bearer admin token) | events, deliveries, dead letters: see [`api`] |
 //!
 //! Unknown paths answer 404 and wrong methods 405, both as JSON errors. The server matches no
 //! rules and renders nothing: it hands bodies to [`crate::pipeline::intake`].
 
 mod accept;
 mod admin;
+mod api;
+
+pub use api::parse_since;
 mod auth;
 pub mod reply;
 mod webhook;
@@ -83,7 +88,11 @@ pub fn routes_with(
         .unify()
         .or(admin::readyz(relay.clone()))
         .unify()
-        .or(admin::reload(relay))
+        .or(admin::reload(relay.clone()))
+        .unify()
+        .or(api::metrics(relay.clone()))
+        .unify()
+        .or(api::api(relay))
         .unify()
         .recover(reply::recover)
         .unify()

@@ -268,4 +268,6 @@ pub struct WriterStats {
     pub events: u64,
     /// The most events one committed transaction held.
     pub largest_batch: u64,
+    /// The last group commit failed: the store cannot take events now.
+    pub failing: bool,
 }

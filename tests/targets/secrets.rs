@@ -210,7 +210,9 @@ async fn hostile_values_survive_as_json_in_every_kind() {
     });
     crate::deliver(&t, &content_for(&t, render)).await;
     let got = teams.received()[0].json();
-    assert_eq!(got["attachments"][0]["content"]["body"][1]["text"], hostile);
+    // Adaptive Card text is Markdown: each line break becomes a paragraph break.
+    let paragraphs = hostile.replace('\n', "\n\n");
+    assert_eq!(got["attachments"][0]["content"]["body"][1]["text"], paragraphs);
     assert_eq!(
         got["attachments"][0]["content"]["body"][2]["facts"][0]["title"],
         hostile

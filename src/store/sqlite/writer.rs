@@ -40,6 +40,8 @@ struct Counters {
     batches: AtomicU64,
     events: AtomicU64,
     largest_batch: AtomicU64,
+    /// The last group commit failed (disk full, read-only...): readiness says so.
+    failing: std::sync::atomic::AtomicBool,
 }
 
 pub(super) struct Writer {
@@ -84,6 +86,7 @@ impl Writer {
             batches: self.counters.batches.load(Ordering::Relaxed),
             events: self.counters.events.load(Ordering::Relaxed),
             largest_batch: self.counters.largest_batch.load(Ordering::Relaxed),
+            failing: self.counters.failing.load(Ordering::Relaxed),
         }
     }
 
@@ -143,6 +146,7 @@ impl Task {
         match self.write(&rows).await {
             Ok(answers) => {
                 self.count(answers.len());
+                self.counters.failing.store(false, Ordering::Relaxed);
                 for ((_, reply), answer) in batch.into_iter().zip(answers) {
                     // The caller may have given up waiting; the event is stored regardless.
                     let _ = reply.send(Ok(answer));
@@ -150,6 +154,7 @@ impl Task {
             }
             Err(err) => {
                 let err = classify(err);
+                self.counters.failing.store(true, Ordering::Relaxed);
                 tracing::error!(error = %err, events = batch.len(), "group commit failed");
                 for (_, reply) in batch {
                     let _ = reply.send(Err(err.clone()));

@@ -1,0 +1,179 @@
+//! `mqa-relay dlq`: the dead-letter list, on the store a running relay uses (SQLite allows a
+//! second process to read and write it safely). Replays are picked up by the running relay's
+//! senders within seconds; they are rendered with the current templates when sent.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+use crate::admin;
+use crate::app::App;
+use crate::store::{DeadFilter, Store, StoreOptions};
+
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// Dead deliveries not yet replayed or dropped, oldest first.
+    List {
+        /// Only this target.
+        #[arg(long)]
+        target: Option<String>,
+        /// Only those that died since: a duration back from now (2h, 1d) or an RFC 3339 time.
+        #[arg(long)]
+        since: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One delivery: its event, attempts, errors, and the payload a replay would send.
+    Show { id: i64 },
+    /// Send dead deliveries again (as new deliveries at the tail of their target's queue).
+    Replay {
+        /// The delivery to replay.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<i64>,
+        /// Replay every open dead letter (of `--target`, if given).
+        #[arg(long)]
+        all: bool,
+        #[arg(long, requires = "all")]
+        target: Option<String>,
+    },
+    /// Remove a dead delivery from the list (it is pruned with its event later).
+    Drop { id: i64 },
+}
+
+/// Where the store is: `--data-dir`, else the rules file's `server.data_dir`, else `./data`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StoreArgs {
+    /// The rules file (for `server.data_dir` and, for `show`, the templates).
+    #[arg(long, default_value = "rules.yaml", env = "MQA_RELAY_RULES")]
+    pub rules: PathBuf,
+    /// The store's directory (overrides server.data_dir).
+    #[arg(long, env = "MQA_RELAY_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+pub fn run(args: &StoreArgs, command: DlqCommand) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(dlq(args, command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn dlq(args: &StoreArgs, command: DlqCommand) -> Result<(), String> {
+    let app = App::load(&args.rules).ok();
+    let data_dir = data_dir(args, app.as_ref());
+    if !data_dir.join("relay.db").exists() {
+        return Err(format!(
+            "no store in {} (use --data-dir)",
+            data_dir.display()
+        ));
+    }
+    let store = Store::open_sqlite(&data_dir, StoreOptions::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    let result = execute(&store, app.as_ref(), command).await;
+    store.close().await;
+    result
+}
+
+fn data_dir(args: &StoreArgs, app: Option<&App>) -> PathBuf {
+    args.data_dir
+        .clone()
+        .or_else(|| app.and_then(|a| a.config.server.data_dir.clone()))
+        .unwrap_or_else(|| Path::new("./data").to_path_buf())
+}
+
+async fn execute(store: &Store, app: Option<&App>, command: DlqCommand) -> Result<(), String> {
+    let err = |e: crate::store::StoreError| e.to_string();
+    match command {
+        DlqCommand::List {
+            target,
+            since,
+            limit,
+            json,
+        } => {
+            let since_ms = match since {
+                Some(s) => {
+                    Some(crate::server::parse_since(&s, admin::now_ms()).map_err(|e| e.message)?)
+                }
+                None => None,
+            };
+            let filter = DeadFilter {
+                limit,
+                target,
+                since_ms,
+            };
+            let dead = store.dead_letters(&filter).await.map_err(err)?;
+            if json {
+                let list: Vec<_> = dead.iter().map(|d| admin::delivery_json(d, &[])).collect();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&list).unwrap_or_default()
+                );
+            } else if dead.is_empty() {
+                println!("no dead deliveries");
+            } else {
+                for d in &dead {
+                    let when = d.finished_at.map(admin::time).unwrap_or_default();
+                    let error = d.last_error.as_deref().unwrap_or("");
+                    println!("{:>6}  {when}  {}  {}  {error}", d.id, d.target, d.rule);
+                }
+            }
+        }
+        DlqCommand::Show { id } => {
+            let Some(details) = store.delivery(id).await.map_err(err)? else {
+                return Err(format!("no delivery {id}"));
+            };
+            let value = match app {
+                Some(app) => admin::delivery_details_json(app, &details),
+                None => admin::delivery_json(&details.delivery, &details.attempts),
+            };
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&value).unwrap_or_default()
+            );
+        }
+        DlqCommand::Replay { id: Some(id), .. } => {
+            let new_id = store.replay(id, admin::now_ms()).await.map_err(err)?;
+            let new_id = new_id.map_err(|e| e.to_string())?;
+            println!("delivery {id} replayed as delivery {new_id}");
+        }
+        DlqCommand::Replay {
+            id: None, target, ..
+        } => {
+            let done = admin::replay_all(store, target.as_deref())
+                .await
+                .map_err(err)?;
+            for (old, new) in &done {
+                println!("delivery {old} replayed as delivery {new}");
+            }
+            println!("{} replayed", done.len());
+        }
+        DlqCommand::Drop { id } => {
+            store
+                .drop_dead(id, admin::now_ms())
+                .await
+                .map_err(err)?
+                .map_err(|e| e.to_string())?;
+            println!("delivery {id} dropped");
+        }
+    }
+    Ok(())
+}
