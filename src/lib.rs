@@ -14,6 +14,7 @@
 //!    later, behind one type); group commit, leased claims, per-target lanes.
 //! 5. [`pipeline::router`]: takes new events, matches them against the current [`rules`] and
 //!    writes one delivery per (rule, target) in the transaction that marks the event routed.
+//!    - [`enrich`]: before matching, looks up id-only events in the MonitorQA API (cached).
 //! 6. [`rules`]: compiled matchers (event type, company, `where` conditions), indexed by event
 //!    type. Pure and synchronous.
 //! 7. [`pipeline::sender`]: per target, claims due deliveries, renders them with [`template`],
@@ -32,6 +33,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod enrich;
 pub mod event;
 pub mod metrics;
 pub mod pipeline;

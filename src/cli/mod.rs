@@ -2,7 +2,7 @@
 //! calls `serve` itself uses, so `check` and `test` can never disagree with the running relay.
 
 mod check;
-mod serve;
+pub mod serve;
 mod test_cmd;
 
 pub use serve::ServeArgs;

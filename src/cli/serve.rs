@@ -1,15 +1,189 @@
-//! `mqa-relay serve` (start-up wiring lands with the server and the store).
+//! `mqa-relay serve`: load the rules, open the store, start the loops and the server, and
+//! answer signals: SIGHUP reloads the rules, SIGTERM/SIGINT drain and stop.
+//!
+//! [`start`] is the same start-up as a library call, so tests can run a whole relay in-process
+//! on port 0 and stop it cleanly.
+
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, anyhow};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::{App, Relay};
+use crate::pipeline::router;
+use crate::server::{self, ServerOptions};
+use crate::store::{Store, StoreOptions};
+
+const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+const DEFAULT_DATA_DIR: &str = "./data";
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
     /// The rules file.
     #[arg(long, default_value = "rules.yaml", env = "MQA_RELAY_RULES")]
     pub rules: PathBuf,
+    /// Address to listen on (overrides server.listen; default 127.0.0.1:8080).
+    #[arg(long, env = "MQA_RELAY_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Directory of the embedded store (overrides server.data_dir; default ./data).
+    #[arg(long, env = "MQA_RELAY_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
 }
 
-pub fn run(_args: ServeArgs) -> ExitCode {
-    eprintln!("serve is not available in this build yet");
-    ExitCode::from(1)
+pub fn run(args: ServeArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(serve_until_signal(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// A relay started by [`start`].
+pub struct Running {
+    pub addr: SocketAddr,
+    pub relay: Arc<Relay>,
+    pub shutdown: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Drains and stops: intake answers 503, in-flight requests finish (up to the drain
+    /// deadline), the loops stop, the store flushes.
+    pub async fn stop(self) {
+        self.relay.start_draining();
+        self.shutdown.cancel();
+        for task in self.tasks {
+            if let Err(e) = task.await {
+                tracing::error!("a task ended abnormally: {e}");
+            }
+        }
+        self.relay.store.close().await;
+    }
+}
+
+/// Loads everything and starts the server and the loops. Errors are for a person: the rules
+/// file's problems, a port in use, an unwritable data directory.
+pub async fn start(args: ServeArgs) -> anyhow::Result<Running> {
+    let rules_path = args.rules.clone();
+    let app = tokio::task::spawn_blocking(move || App::load(&rules_path))
+        .await?
+        .map_err(|errors| anyhow!("{errors}\n{} cannot be loaded", args.rules.display()))?;
+    let server_cfg = app.config.server.clone();
+    if server_cfg.token.is_none() {
+        return Err(anyhow!(
+            "server.token is not set in {}: MonitorQA posts to /webhook/<token>, so the relay \
+             needs one (e.g. token: ${{RELAY_TOKEN}})",
+            args.rules.display()
+        ));
+    }
+    let listen = match args.listen.or(server_cfg.listen) {
+        Some(addr) => addr,
+        None => DEFAULT_LISTEN.parse().context("default listen address")?,
+    };
+    let data_dir = args
+        .data_dir
+        .or(server_cfg.data_dir)
+        .unwrap_or(DEFAULT_DATA_DIR.into());
+    let opts = StoreOptions {
+        dedup_window: server_cfg.dedup_window,
+        ..StoreOptions::default()
+    };
+    let store = Store::open_sqlite(&data_dir, opts)
+        .await
+        .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    log_loaded(&app, &args.rules);
+    let relay = Relay::new(app, args.rules, store);
+    let shutdown = CancellationToken::new();
+    let tasks = vec![
+        tokio::spawn(router::run(relay.clone(), shutdown.clone())),
+        tokio::spawn(serve_http(listener, relay.clone(), shutdown.clone())),
+        tokio::spawn(crate::pipeline::sender::run(
+            relay.clone(),
+            shutdown.clone(),
+        )),
+    ];
+    tracing::info!(%addr, data_dir = %data_dir.display(), "listening on {addr}");
+    Ok(Running {
+        addr,
+        relay,
+        shutdown,
+        tasks,
+    })
+}
+
+async fn serve_http(listener: TcpListener, relay: Arc<Relay>, shutdown: CancellationToken) {
+    if let Err(e) = server::serve(listener, relay, shutdown, ServerOptions::default()).await {
+        tracing::error!("the HTTP server stopped: {e}");
+    }
+}
+
+fn log_loaded(app: &App, path: &std::path::Path) {
+    let c = &app.config;
+    tracing::info!(
+        rules = c.rules.rules().len(),
+        targets = c.targets.len(),
+        config_hash = %c.hash,
+        "loaded {}",
+        path.display()
+    );
+}
+
+/// `serve`: start, then wait for signals. SIGHUP reloads; SIGTERM or SIGINT stops.
+async fn serve_until_signal(args: ServeArgs) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let running = start(args).await?;
+    loop {
+        tokio::select! {
+            _ = hup.recv() => reload(&running.relay).await,
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+    }
+    tracing::info!("shutting down: draining requests and in-flight work");
+    running.stop().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Reloads the rules file; on error the running configuration stays and the error is logged.
+pub async fn reload(relay: &Arc<Relay>) {
+    let r = relay.clone();
+    match tokio::task::spawn_blocking(move || r.reload()).await {
+        Ok(Ok(app)) => {
+            tracing::info!(config_hash = %app.config.hash, "configuration reloaded");
+        }
+        Ok(Err(errors)) => {
+            let n = errors.errors.len();
+            tracing::error!(
+                problems = n,
+                "reload failed, the previous configuration keeps serving:\n{errors}"
+            );
+        }
+        Err(e) => tracing::error!("reload task failed: {e}"),
+    }
 }

@@ -1,18 +1,40 @@
 //! Loading and validating `rules.yaml`.
 //!
-//! `load` reads the file, interpolates `${VAR}` / `${VAR:-default}`, parses it into raw serde
-//! structs (unknown keys are errors, duplicate keys are errors), then validates and compiles
-//! everything into a [`Config`]. Every problem is reported at once, each with
-//! `file:line:col` and the rule or target it belongs to. Secrets never appear in an error.
-//! Nothing here does I/O after the file is read.
+//! [`load`] reads the file and hands it to [`parse`], which is pure: it parses the YAML into a
+//! tree that remembers where every key and value is (`yaml`), expands `${VAR}` /
+//! `${VAR:-default}` inside the parsed values (`interpolate`), then reads and checks each
+//! section (`sections`, `targets`, `rules`) into a [`Config`]. Unknown and repeated keys
+//! are errors. Every problem is reported at once, in file order, each with `file:line:col` and
+//! the rule or target it belongs to. Secrets never appear in an error.
+
+mod fields;
+mod interpolate;
+mod locate;
+mod report;
+mod rules;
+mod sections;
+mod targets;
+mod values;
+mod yaml;
+
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use sha2::{Digest, Sha256};
 
 use crate::rules::RuleSet;
 use crate::secret::Secret;
+use fields::Fields;
+use report::Report;
+use yaml::{Node, Pos, Value};
+
+/// The top-level keys of `rules.yaml`.
+const TOP_KEYS: &[&str] = &["server", "monitorqa", "defaults", "targets", "rules"];
 
 /// A validated, compiled configuration.
 #[derive(Debug)]
@@ -201,12 +223,64 @@ impl std::fmt::Display for ConfigErrors {
 }
 
 /// Reads, interpolates from the process environment, parses and validates a rules file.
-pub fn load(path: &std::path::Path) -> Result<Config, ConfigErrors> {
-    Err(ConfigErrors {
+pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigErrors {
         errors: vec![ConfigError {
             location: None,
             context: None,
-            message: format!("cannot load {} yet", path.display()),
+            message: format!("cannot read {}: {e}", path.display()),
         }],
+    })?;
+    parse(&text, path, &|name| std::env::var(name).ok())
+}
+
+/// Parses and validates the text of a rules file; `file` is only used in locations, `env`
+/// looks up the variables named in `${VAR}`. No I/O.
+pub fn parse(
+    text: &str,
+    file: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigErrors> {
+    let mut report = Report::new(file);
+    let mut root = match yaml::parse(text) {
+        Ok(root) => root.unwrap_or(Node {
+            pos: FIRST,
+            value: Value::Null,
+        }),
+        Err((pos, message)) => {
+            report.error(pos, None, message);
+            return Err(report.into_errors());
+        }
+    };
+    interpolate::expand_document(&mut root, env, &mut report);
+    let hash = hex::encode(Sha256::digest(root.to_json().to_string()));
+    let Some(mut doc) = Fields::open(&root, FIRST, "the file", None, &mut report) else {
+        return Err(report.into_errors());
+    };
+    doc.allow(TOP_KEYS, &mut report);
+    // `what` names the section in messages.
+    let section = |key: &str, what: &'static str, report: &mut Report| {
+        Fields::open(doc.get(key)?, doc.key_pos(key), what, None, report)
+    };
+    let server = section("server", "`server`", &mut report);
+    let server = sections::server(server, &mut report);
+    let monitorqa = section("monitorqa", "`monitorqa`", &mut report)
+        .and_then(|f| sections::monitorqa(f, &mut report));
+    let defaults = section("defaults", "`defaults`", &mut report);
+    let defaults = sections::defaults(defaults, &mut report);
+    let targets = targets::build(doc.get("targets"), &defaults, &mut report);
+    let rules = rules::build(doc.get("rules"), &targets.names, &mut report);
+    report.finish()?;
+    Ok(Config {
+        source: file.to_path_buf(),
+        hash,
+        server,
+        monitorqa,
+        defaults,
+        targets: targets.built,
+        rules: RuleSet::new(rules),
     })
 }
+
+/// Line 1, column 1: where problems with the file as a whole point.
+const FIRST: Pos = Pos { line: 1, column: 1 };

@@ -1,4 +1,13 @@
-//! The long-running loops: intake, router and senders. The one owner of backoff and rate limits.
+//! The long-running loops, and the pure steps they are made of.
+//!
+//! - [`intake`]: a request body becomes a durable event.
+//! - [`router`]: new events are matched against the rules; deliveries are written.
+//! - [`sender`]: per target, due deliveries are sent; outcomes written back.
+//! - [`compose`] (pure): the context, message and request of one delivery.
+//! - [`retry`] (pure): a target's verdict becomes the delivery's next state. The one owner of
+//!   backoff.
+pub mod compose;
 pub mod intake;
+pub mod retry;
 pub mod router;
 pub mod sender;

@@ -1,1 +1,320 @@
-//! sender (stub)
+//! Senders: one lane per target that claims the oldest due delivery, renders it, sends it,
+//! classifies the answer and writes the outcome back.
+//!
+//! Per target, deliveries leave in the order their events were acknowledged: the lane works
+//! on its head and nothing overtakes it (a head that keeps failing ends dead at its retry
+//! limit, so it cannot block the lane for ever). Lanes are independent: a slow or dead target
+//! never delays another. Rate limits are paced here, in one place; backoff is decided by
+//! [`super::retry`]. Everything a lane knows between attempts is in the store, so retries
+//! survive a restart.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::compose;
+use super::retry::{self, Attempt};
+use crate::app::{App, Relay};
+use crate::config::{RateLimit, TargetConfig};
+use crate::store::{Claim, Outcome};
+use crate::targets::{self, HttpRequest, Target, Verdict};
+
+/// Runs one lane per target until `shutdown`; lanes appear for targets added by a reload and
+/// for targets that still have queued deliveries.
+pub async fn run(relay: Arc<Relay>, shutdown: CancellationToken) {
+    let client = http_client();
+    let mut lanes: HashMap<String, JoinHandle<()>> = HashMap::new();
+    let mut wake = relay.new_deliveries.subscribe();
+    loop {
+        for name in lane_names(&relay).await {
+            let finished = lanes.get(&name).is_none_or(|h| h.is_finished());
+            if finished {
+                let lane = Lane::new(relay.clone(), name.clone(), client.clone());
+                lanes.insert(name, tokio::spawn(lane.run(shutdown.clone())));
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = wake.changed() => {}
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+        }
+    }
+    for (_, handle) in lanes {
+        if let Err(e) = handle.await {
+            tracing::error!("a sender lane ended abnormally: {e}");
+        }
+    }
+}
+
+fn http_client() -> reqwest::Client {
+    targets::http::client().unwrap_or_default()
+}
+
+/// Targets of the current configuration, plus any with queued work (a target removed by a
+/// reload still needs its queue dealt with).
+async fn lane_names(relay: &Relay) -> Vec<String> {
+    let mut names: Vec<String> = relay.app().config.targets.keys().cloned().collect();
+    match relay.store.targets_with_work().await {
+        Ok(queued) => names.extend(queued),
+        Err(e) => tracing::warn!("cannot list targets with queued deliveries: {e}"),
+    }
+    names.sort();
+    names.dedup();
+    names
+}
+
+struct Lane {
+    relay: Arc<Relay>,
+    target: String,
+    client: reqwest::Client,
+    owner: String,
+    next_send: Option<Instant>,
+}
+
+enum Step {
+    /// An attempt was made; look again at once.
+    Worked,
+    /// Nothing claimable; wait this long at most.
+    Idle(Duration),
+}
+
+impl Lane {
+    fn new(relay: Arc<Relay>, target: String, client: reqwest::Client) -> Lane {
+        let owner = format!("{}:{}", std::process::id(), uuid::Uuid::now_v7());
+        Lane {
+            relay,
+            target,
+            client,
+            owner,
+            next_send: None,
+        }
+    }
+
+    async fn run(mut self, shutdown: CancellationToken) {
+        let mut wake = self.relay.new_deliveries.subscribe();
+        while !shutdown.is_cancelled() {
+            if let Some(at) = self.next_send {
+                // Pacing for the target's rate limit.
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep_until(at.into()) => {}
+                }
+            }
+            let wait = match self.step().await {
+                Step::Worked => continue,
+                Step::Idle(wait) => wait,
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = wake.changed() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// Claims the head of the lane if it is due, and makes one attempt.
+    async fn step(&mut self) -> Step {
+        let app = self.relay.app();
+        let Some(cfg) = app.config.targets.get(&self.target) else {
+            return self.step_orphan().await;
+        };
+        let lease = cfg.timeout + Duration::from_secs(30);
+        let claim = match self
+            .relay
+            .store
+            .claim_next(&self.target, now_ms(), lease, &self.owner)
+            .await
+        {
+            Ok(Some(claim)) => claim,
+            Ok(None) => return Step::Idle(self.idle_wait().await),
+            Err(e) => {
+                tracing::warn!(target_name = %self.target, "cannot claim a delivery: {e}");
+                return Step::Idle(Duration::from_secs(1));
+            }
+        };
+        self.attempt(&app, cfg, claim).await;
+        self.next_send = pace(effective_rate_limit(cfg));
+        Step::Worked
+    }
+
+    /// How long until the head becomes due (capped, so a reload or a lease expiry is noticed).
+    async fn idle_wait(&self) -> Duration {
+        let cap = Duration::from_secs(5);
+        match self.relay.store.next_due_at(&self.target).await {
+            Ok(Some(at)) => {
+                Duration::from_millis(u64::try_from(at - now_ms()).unwrap_or(0)).min(cap)
+            }
+            _ => cap,
+        }
+    }
+
+    /// The target is gone from the configuration: its queued deliveries end visibly as dead.
+    async fn step_orphan(&mut self) -> Step {
+        let lease = Duration::from_secs(30);
+        match self
+            .relay
+            .store
+            .claim_next(&self.target, now_ms(), lease, &self.owner)
+            .await
+        {
+            Ok(Some(claim)) => {
+                let error = format!(
+                    "target {:?} is no longer in the configuration; replay it once the target is back",
+                    self.target
+                );
+                self.finish(
+                    &claim,
+                    Outcome::Dead {
+                        status: None,
+                        error,
+                    },
+                    None,
+                    0,
+                )
+                .await;
+                Step::Worked
+            }
+            _ => Step::Idle(Duration::from_secs(5)),
+        }
+    }
+
+    async fn attempt(&mut self, app: &App, cfg: &TargetConfig, claim: Claim) {
+        let started = Instant::now();
+        let Some(target) = app.targets.get(&self.target) else {
+            return;
+        };
+        let ctx = compose::claim_context(&claim);
+        let key = compose::delivery_key(claim.delivery_id);
+        let prepared =
+            compose::request_for(app, &self.target, claim.template.as_deref(), &ctx, &key);
+        let (verdict, status) = match prepared {
+            Err(reason) => (Verdict::Dead { reason }, None),
+            Ok(request) => self.send(target, cfg, &request).await,
+        };
+        let at = Attempt {
+            number: claim.attempt,
+            acknowledged_at_ms: claim.event.received_at,
+            now_ms: now_ms(),
+            status,
+        };
+        let decision = retry::decide(&cfg.retry, verdict, at, fastrand::f64());
+        if let Some(until) = decision.block_target_until
+            && let Err(e) = self.relay.store.block_target(&self.target, until).await
+        {
+            tracing::warn!(target_name = %self.target, "cannot pause the target: {e}");
+        }
+        let elapsed = started.elapsed().as_millis() as u64;
+        self.finish(&claim, decision.outcome, status, elapsed).await;
+    }
+
+    async fn send(
+        &self,
+        target: &Target,
+        cfg: &TargetConfig,
+        request: &HttpRequest,
+    ) -> (Verdict, Option<u16>) {
+        match targets::execute(&self.client, request, cfg.timeout).await {
+            Ok(response) => (
+                target.classify(&response, SystemTime::now()),
+                Some(response.status),
+            ),
+            Err(err) => (targets::classify_transport(&err), None),
+        }
+    }
+
+    /// Writes the outcome back (only if our lease still holds), then logs and counts it.
+    async fn finish(&self, claim: &Claim, outcome: Outcome, status: Option<u16>, ms: u64) {
+        let applied = match self.relay.store.finish(claim, &outcome, now_ms()).await {
+            Ok(applied) => applied,
+            Err(e) => {
+                // The lease expires and the delivery is claimed again: at least once, not lost.
+                tracing::error!(
+                    delivery_id = claim.delivery_id,
+                    "cannot record the outcome: {e}"
+                );
+                return;
+            }
+        };
+        log_attempt(claim, &outcome, status, ms, applied);
+        if !applied {
+            return;
+        }
+        let metrics = &self.relay.metrics;
+        metrics.attempt(&self.target, outcome_label(&outcome));
+        if matches!(outcome, Outcome::Delivered { .. }) {
+            let secs = (now_ms() - claim.event.received_at).max(0) as f64 / 1000.0;
+            metrics.delivered_after(&self.target, secs);
+        }
+    }
+}
+
+fn outcome_label(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Delivered { .. } => "delivered",
+        Outcome::Retry { .. } => "retry",
+        Outcome::Dead { .. } => "dead",
+    }
+}
+
+fn log_attempt(claim: &Claim, outcome: &Outcome, status: Option<u16>, ms: u64, applied: bool) {
+    let (label, detail) = match outcome {
+        Outcome::Delivered { .. } => ("delivered", String::new()),
+        Outcome::Retry { at_ms, error, .. } => {
+            let wait = Duration::from_millis(u64::try_from(at_ms - now_ms()).unwrap_or(0));
+            (
+                "retry",
+                format!(
+                    "{error}; next try in {}",
+                    humantime::format_duration(round_s(wait))
+                ),
+            )
+        }
+        Outcome::Dead { error, .. } => ("dead", error.clone()),
+    };
+    tracing::info!(
+        event_id = %claim.event.id,
+        delivery_id = claim.delivery_id,
+        rule = %claim.rule,
+        target_name = %claim.target,
+        attempt = claim.attempt,
+        outcome = label,
+        status = status.map(i64::from).unwrap_or(0),
+        duration_ms = ms,
+        stale = !applied,
+        "delivery {label}{}{detail}",
+        if detail.is_empty() { "" } else { ": " },
+    );
+}
+
+fn round_s(d: Duration) -> Duration {
+    Duration::from_secs(d.as_secs())
+}
+
+/// The configured rate limit, or the provider's documented pace (Slack and Teams: about one
+/// message per second per webhook).
+fn effective_rate_limit(cfg: &TargetConfig) -> Option<RateLimit> {
+    cfg.rate_limit.or(match cfg.kind.name() {
+        "slack" | "teams" => Some(RateLimit {
+            count: 1,
+            per: Duration::from_secs(1),
+        }),
+        _ => None,
+    })
+}
+
+/// The earliest next send under `limit`: requests are spaced evenly (`per / count`).
+fn pace(limit: Option<RateLimit>) -> Option<Instant> {
+    let limit = limit?;
+    let gap = limit.per / limit.count.max(1);
+    Some(Instant::now() + gap)
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

@@ -139,6 +139,12 @@ impl Rule {
             && self.condition.holds(event)
     }
 
+    /// Whether this rule's `events` name the event type (ignoring company and `where`): the
+    /// event types whose sample events `check` renders this rule's template against.
+    pub fn handles(&self, event_type: &str) -> bool {
+        self.events.matches(event_type)
+    }
+
     /// The first reason this rule does not match, in words; `None` if it matches.
     fn mismatch(&self, event: &Value) -> Option<String> {
         let kind = event_type(event);

@@ -3,18 +3,27 @@
 //! One type, [`Store`], over the embedded SQLite file (today) and PostgreSQL (later, for several
 //! replicas). Intake's writes go through a group-commit writer: many events per transaction and
 //! fsync, each caller answered only once its event is durable. Deliveries are leased, not locked,
-//! for the length of a send. The store knows nothing of target kinds.
-//!
-//! (Interface stub: the SQLite implementation replaces the bodies below.)
+//! for the length of a send; a target row is the lane (per-target FIFO, Retry-After pauses).
+//! The store knows nothing of target kinds, rules or retry policy: callers decide, it records.
+
+mod schema;
+mod sqlite;
+mod types;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::event::Event;
 
+pub use types::{
+    AttemptRecord, Claim, DeliveryRecord, DeliveryState, EventDetails, Ingested, NewDelivery,
+    Outcome, StoreCounts, StoredEvent, WriterStats,
+};
+
 /// Why a store call failed. Callers branch on it: `Unavailable` means "try again later" (intake
 /// answers 503 so MonitorQA retries), anything else is a bug or corruption.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("the store is unavailable: {0}")]
     Unavailable(String),
@@ -39,24 +48,145 @@ impl Default for StoreOptions {
     }
 }
 
-/// What intake learns when it stores an event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ingested {
-    pub id: String,
-    /// True when this is a MonitorQA retry of an event already stored within the window.
-    pub duplicate: bool,
+/// The durable store. Cheap to clone: every clone shares one backend.
+#[derive(Clone)]
+pub struct Store {
+    backend: Arc<Backend>,
 }
 
-#[derive(Clone)]
-pub struct Store {}
+/// The databases a store can live in. PostgreSQL (several replicas, `FOR UPDATE SKIP LOCKED`
+/// claims) joins as a second variant over the same tables.
+enum Backend {
+    Sqlite(sqlite::SqliteStore),
+}
 
 impl Store {
-    pub async fn open_sqlite(_data_dir: &Path, _opts: StoreOptions) -> Result<Store, StoreError> {
-        Err(StoreError::Other("not implemented".into()))
+    /// Opens (creating if needed) `<data_dir>/relay.db`: WAL, `synchronous=FULL`, schema migrated
+    /// to the version this binary knows.
+    pub async fn open_sqlite(data_dir: &Path, opts: StoreOptions) -> Result<Store, StoreError> {
+        let backend = Backend::Sqlite(sqlite::SqliteStore::open(data_dir, opts).await?);
+        Ok(Store {
+            backend: Arc::new(backend),
+        })
     }
 
-    /// Stores one event durably (group commit) and returns its id.
-    pub async fn ingest(&self, _event: &Event) -> Result<Ingested, StoreError> {
-        Err(StoreError::Other("not implemented".into()))
+    /// Stores one event durably (group commit) and returns its id. Returns only once the event
+    /// is committed; an identical event within the dedup window yields the first one's id.
+    pub async fn ingest(&self, event: &Event) -> Result<Ingested, StoreError> {
+        match &*self.backend {
+            Backend::Sqlite(s) => s.ingest(event).await,
+        }
+    }
+
+    /// Up to `limit` events not yet routed, oldest first.
+    pub async fn unrouted(&self, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
+        match &*self.backend {
+            Backend::Sqlite(s) => s.unrouted(limit).await,
+        }
+    }
+
+    /// In one transaction: one pending delivery (due now) per `NewDelivery`, and the event marked
+    /// routed with the names of the rules that matched. A second call for the same event does
+    /// nothing.
+    pub async fn mark_routed(
+        &self,
+        event_id: &str,
+        matched_rules: &[String],
+        deliveries: &[NewDelivery],
+    ) -> Result<(), StoreError> {
+        match &*self.backend {
+            Backend::Sqlite(s) => s.mark_routed(event_id, matched_rules, deliveries).await,
+        }
+    }
+
+    /// Claims the head of `target`'s lane if it is ready: the oldest unfinished delivery, when
+    /// it is pending and due or its lease expired, and the target is not blocked. `None`
+    /// otherwise (a head that is not ready holds the whole lane: per-target FIFO).
+    pub async fn claim_next(
+        &self,
+        target: &str,
+        now_ms: i64,
+        lease: Duration,
+        owner: &str,
+    ) -> Result<Option<Claim>, StoreError> {
+        match &*self.backend {
+            Backend::Sqlite(s) => s.claim_next(target, now_ms, lease, owner).await,
+        }
+    }
+
+    /// Writes a claim's outcome and its attempt row. Returns false, changing nothing, when the
+    /// claim is stale (the lease was taken over, or the delivery is no longer sending).
+    pub async fn finish(
+        &self,
+        claim: &Claim,
+        outcome: &Outcome,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        match &*self.backend {
+            Backend::Sqlite(s) => s.finish(claim, outcome, now_ms).await,
+        }
+    }
+
+    /// Pauses the whole lane of `target` until `until_ms` (a 429's Retry-After). A block never
+    /// shortens an existing one.
+    pub async fn block_target(&self, target: &str, until_ms: i64) -> Result<(), StoreError> {
+        match &*self.backend {
+            Backend::Sqlite(s) => s.block_target(target, until_ms).await,
+        }
+    }
+
+    /// When the head of `target`'s lane becomes claimable (may be in the past: claim now), or
+    /// `None` when the lane is empty.
+    pub async fn next_due_at(&self, target: &str) -> Result<Option<i64>, StoreError> {
+        match &*self.backend {
+            Backend::Sqlite(s) => s.next_due_at(target).await,
+        }
+    }
+
+    /// Targets that have unfinished deliveries, by name.
+    pub async fn targets_with_work(&self) -> Result<Vec<String>, StoreError> {
+        match &*self.backend {
+            Backend::Sqlite(s) => s.targets_with_work().await,
+        }
+    }
+
+    /// One event with its matched rules, deliveries and their attempts.
+    pub async fn event(&self, id: &str) -> Result<Option<EventDetails>, StoreError> {
+        match &*self.backend {
+            Backend::Sqlite(s) => s.event(id).await,
+        }
+    }
+
+    /// Up to `limit` deliveries in `state`, oldest first (the dead-letter list, admin views).
+    pub async fn deliveries_by_state(
+        &self,
+        state: DeliveryState,
+        limit: usize,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        match &*self.backend {
+            Backend::Sqlite(s) => s.deliveries_by_state(state, limit).await,
+        }
+    }
+
+    /// How many events and deliveries are in each state.
+    pub async fn counts(&self) -> Result<StoreCounts, StoreError> {
+        match &*self.backend {
+            Backend::Sqlite(s) => s.counts().await,
+        }
+    }
+
+    /// How many group commits the writer made and how many events they held.
+    pub fn writer_stats(&self) -> WriterStats {
+        match &*self.backend {
+            Backend::Sqlite(s) => s.writer_stats(),
+        }
+    }
+
+    /// Clean shutdown: the writer commits what is queued, stops, and the connections close.
+    /// Later calls answer `Unavailable`.
+    pub async fn close(&self) {
+        match &*self.backend {
+            Backend::Sqlite(s) => s.close().await,
+        }
     }
 }

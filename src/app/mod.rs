@@ -11,22 +11,64 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use arc_swap::ArcSwap;
 use tokio::sync::Notify;
 
+use std::collections::BTreeMap;
+
 use crate::config::{self, Config, ConfigErrors};
 use crate::metrics::Metrics;
 use crate::store::Store;
+use crate::targets::Target;
+use crate::template::Templates;
+
+mod check;
 
 /// Everything one configuration file yields, validated and compiled.
-#[derive(Debug)]
 pub struct App {
     pub config: Config,
+    /// The built-in templates, overridden by the files in `templates/` beside the rules file.
+    pub templates: Templates,
+    /// One per entry of `targets:`, by name.
+    pub targets: BTreeMap<String, Target>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
 }
 
 impl App {
-    /// Loads and validates the rules file (and, later, its templates and targets).
+    /// Loads the rules file and the templates beside it, and checks them together: every
+    /// template a rule or target uses is rendered against the sample events it can meet, and
+    /// every target's request is built (strict mode). All problems are reported at once.
     pub fn load(path: &Path) -> Result<App, ConfigErrors> {
         let config = config::load(path)?;
-        Ok(App { config })
+        let dir = templates_dir(path);
+        let templates = Templates::load_dir(&dir).map_err(check::template_errors)?;
+        let app = App::new(config, templates);
+        check::strict(&app)?;
+        Ok(app)
     }
+
+    /// Assembles an `App` from a validated config and loaded templates (no strict check).
+    pub fn new(config: Config, templates: Templates) -> App {
+        let targets = config
+            .targets
+            .iter()
+            .map(|(n, c)| (n.clone(), Target::from_config(c)))
+            .collect();
+        App {
+            config,
+            templates,
+            targets,
+        }
+    }
+}
+
+/// `templates/` in the directory of the rules file.
+pub fn templates_dir(rules: &Path) -> PathBuf {
+    rules.parent().unwrap_or(Path::new(".")).join("templates")
 }
 
 /// The running relay: the current `App`, the store, and the signals between the loops.

@@ -1,0 +1,183 @@
+//! Strict mode: every template a configuration uses is rendered against the sample events of
+//! every event type it can meet, and every target's request is built from the result, so a
+//! typo is an error at load (`check`, start-up, reload), never a broken message at 3 a.m.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use super::App;
+use crate::config::{ConfigError, ConfigErrors, Location};
+use crate::pipeline::compose::{self, DeliveryInfo};
+use crate::rules::Rule;
+use crate::template::{TemplateError, sample_events};
+
+/// Template load errors as configuration errors.
+pub fn template_errors(errors: Vec<TemplateError>) -> ConfigErrors {
+    ConfigErrors {
+        errors: errors.into_iter().map(|e| from_template(e, None)).collect(),
+    }
+}
+
+fn from_template(e: TemplateError, context: Option<String>) -> ConfigError {
+    let location = e.line.map(|line| Location {
+        file: e.file.clone(),
+        line,
+        column: e.column.unwrap_or(1),
+    });
+    let message = if location.is_some() {
+        e.message
+    } else {
+        format!("{}: {}", e.file.display(), e.message)
+    };
+    ConfigError {
+        location,
+        context,
+        message,
+    }
+}
+
+/// Renders and builds every (rule, target, sample event) the configuration can produce.
+pub fn strict(app: &App) -> Result<(), ConfigErrors> {
+    let mut errors: Vec<ConfigError> = app
+        .templates
+        .check_default_templates()
+        .into_iter()
+        .map(|e| from_template(e, None))
+        .collect();
+    let samples = sample_events();
+    let mut seen = BTreeSet::new();
+    for rule in app.config.rules.rules() {
+        errors.extend(check_rule(app, rule, &samples, &mut seen));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ConfigErrors { errors })
+    }
+}
+
+fn check_rule(
+    app: &App,
+    rule: &Rule,
+    samples: &[(String, Value)],
+    seen: &mut BTreeSet<String>,
+) -> Vec<ConfigError> {
+    let context = || Some(format!("rule {:?}", rule.name));
+    if let Some(name) = &rule.template
+        && !app.templates.contains(name)
+    {
+        let known: Vec<&str> = app.templates.names().collect();
+        let message = format!(
+            "template `{name}` does not exist: add templates/{name}.yaml (known: {})",
+            known.join(", ")
+        );
+        return vec![ConfigError {
+            location: None,
+            context: context(),
+            message,
+        }];
+    }
+    let mut errors = Vec::new();
+    let relevant = samples.iter().filter(|(_, ev)| handles(rule, ev));
+    for (sample_name, event) in relevant {
+        for target in &rule.notify {
+            // The same (template, target, sample) needs checking once.
+            let key = format!("{:?}/{target}/{sample_name}", rule.template);
+            if !seen.insert(key) {
+                continue;
+            }
+            if let Err(message) = build(app, rule, target, event) {
+                let message =
+                    format!("with sample event {sample_name}, target `{target}`: {message}");
+                errors.push(ConfigError {
+                    location: None,
+                    context: context(),
+                    message,
+                });
+            }
+        }
+    }
+    errors
+}
+
+fn handles(rule: &Rule, event: &Value) -> bool {
+    event
+        .get("event")
+        .and_then(Value::as_str)
+        .is_some_and(|t| rule.handles(t))
+}
+
+fn build(app: &App, rule: &Rule, target: &str, event: &Value) -> Result<(), String> {
+    let info = DeliveryInfo {
+        event_id: "check",
+        rule: &rule.name,
+        target,
+        ..Default::default()
+    };
+    let ctx = compose::context(event, &info);
+    compose::request_for(app, target, rule.template.as_deref(), &ctx, "check").map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &std::path::Path, name: &str, text: &str) {
+        std::fs::create_dir_all(dir.join("templates")).unwrap();
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+
+    const TARGETS: &str =
+        "targets:\n  hook:\n    kind: slack\n    url: https://hooks.slack.com/services/T/B/X\n";
+
+    #[test]
+    fn a_rule_naming_a_missing_template_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let rules = format!(
+            "{TARGETS}rules:\n  - name: r\n    events: AUDIT_EXPIRED\n    notify: hook\n    template: nope\n"
+        );
+        write(dir.path(), "rules.yaml", &rules);
+        let err = App::load(&dir.path().join("rules.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("rule \"r\": template `nope` does not exist"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_template_with_a_typo_fails_at_load_with_its_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let rules = format!(
+            "{TARGETS}rules:\n  - name: r\n    events: CORRECTIVE_ACTION_*\n    notify: hook\n    template: mine\n"
+        );
+        write(dir.path(), "rules.yaml", &rules);
+        write(
+            dir.path(),
+            "templates/mine.yaml",
+            "title: \"{{data.correctiveAction.nmae}}\"\ntext: hi\n",
+        );
+        let err = App::load(&dir.path().join("rules.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("rule \"r\""), "{err}");
+        assert!(err.contains("nmae"), "{err}");
+        assert!(
+            err.contains("corrective_action_"),
+            "names the sample event: {err}"
+        );
+    }
+
+    #[test]
+    fn the_example_configuration_passes_strict_mode() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules.example.yaml");
+        let app = App::load(&path);
+        assert!(
+            app.is_ok(),
+            "{}",
+            app.err().map(|e| e.to_string()).unwrap_or_default()
+        );
+    }
+}

@@ -1,0 +1,97 @@
+//! Collecting problems: every check adds to one [`Report`] instead of stopping at the first,
+//! and names are suggested by edit distance ("did you mean `notify`?").
+
+use std::path::Path;
+
+use super::yaml::Pos;
+use super::{ConfigError, ConfigErrors, Location};
+
+/// Every problem found so far in one file.
+pub(crate) struct Report<'f> {
+    file: &'f Path,
+    errors: Vec<ConfigError>,
+}
+
+impl<'f> Report<'f> {
+    pub fn new(file: &'f Path) -> Self {
+        Report {
+            file,
+            errors: Vec::new(),
+        }
+    }
+
+    /// Records a problem at `pos` (line 0: no location). `message` must not contain a secret.
+    pub fn error(&mut self, pos: Pos, context: Option<&str>, message: impl Into<String>) {
+        let location = (pos.line > 0).then(|| Location {
+            file: self.file.to_path_buf(),
+            line: pos.line,
+            column: pos.column,
+        });
+        self.errors.push(ConfigError {
+            location,
+            context: context.map(str::to_owned),
+            message: message.into(),
+        });
+    }
+
+    /// `Ok` if nothing was reported, else every problem in file order.
+    pub fn finish(self) -> Result<(), ConfigErrors> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(self.into_errors())
+        }
+    }
+
+    /// The problems in file order (those without a location first).
+    pub fn into_errors(mut self) -> ConfigErrors {
+        self.errors
+            .sort_by_key(|e| e.location.as_ref().map(|l| (l.line, l.column)));
+        ConfigErrors {
+            errors: self.errors,
+        }
+    }
+}
+
+/// `target "name"`, the context of problems inside one target.
+pub(crate) fn target_context(name: &str) -> String {
+    format!("target \"{name}\"")
+}
+
+/// `rule "name"`, or `rule #3` (1-based) for a rule without a usable name.
+pub(crate) fn rule_context(index: usize, name: Option<&str>) -> String {
+    match name {
+        Some(name) if !name.trim().is_empty() => format!("rule \"{name}\""),
+        _ => format!("rule #{}", index + 1),
+    }
+}
+
+/// `; did you mean `x`?` when one of `candidates` is close to `word`, else nothing.
+pub(crate) fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> String {
+    let limit = (word.chars().count().div_ceil(3)).clamp(1, 3);
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(&word.to_lowercase(), &c.to_lowercase()), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| format!("; did you mean `{c}`?"))
+        .unwrap_or_default()
+}
+
+/// Levenshtein distance over characters.
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != *cb);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}

@@ -1,0 +1,181 @@
+//! The `server`, `monitorqa` and `defaults` sections, and retry policies (also used per target).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::fields::Fields;
+use super::report::Report;
+use super::values;
+use super::yaml::{Node, Value};
+use super::{Defaults, MonitorqaConfig, RetryPolicy, ServerConfig};
+
+const SERVER_KEYS: &[&str] = &[
+    "listen",
+    "token",
+    "admin_token",
+    "data_dir",
+    "max_body",
+    "dedup_window",
+];
+const MONITORQA_KEYS: &[&str] = &["api_key", "base_url", "timeout"];
+const DEFAULTS_KEYS: &[&str] = &["retry", "timeout"];
+const RETRY_KEYS: &[&str] = &["max_attempts", "initial", "max", "max_age"];
+
+const DEFAULT_MAX_BODY: u64 = 1 << 20;
+const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(600);
+const DEFAULT_MONITORQA_URL: &str = "https://api-external.monitorqa.com";
+const DEFAULT_MONITORQA_TIMEOUT: Duration = Duration::from_secs(3);
+const DEFAULT_TARGET_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub(crate) fn server(section: Option<Fields>, report: &mut Report) -> ServerConfig {
+    let mut server = ServerConfig {
+        listen: None,
+        token: None,
+        admin_token: None,
+        data_dir: None,
+        max_body_bytes: DEFAULT_MAX_BODY,
+        dedup_window: DEFAULT_DEDUP_WINDOW,
+    };
+    let Some(mut f) = section else { return server };
+    f.allow(SERVER_KEYS, report);
+    server.listen = f.text("listen", report).and_then(|(text, pos)| {
+        let parsed = text.trim().parse::<SocketAddr>().ok();
+        if parsed.is_none() {
+            let message = format!("`listen`: `{text}` is not an address like 127.0.0.1:8080");
+            report.error(pos, f.context(), message);
+        }
+        parsed
+    });
+    server.token = f.secret("token", false, report);
+    server.admin_token = f.secret("admin_token", false, report);
+    if let (Some(token), Some(admin), Some(node)) =
+        (&server.token, &server.admin_token, f.get("admin_token"))
+        && token.ct_eq(admin.expose().as_bytes())
+    {
+        f.problem(node, "`admin_token` must differ from `token`", report);
+    }
+    server.data_dir = f.text("data_dir", report).map(|(text, _)| text.into());
+    if let Some(bytes) = max_body(&f, report) {
+        server.max_body_bytes = bytes;
+    }
+    if let Some(window) = f.duration("dedup_window", report) {
+        server.dedup_window = window;
+    }
+    server
+}
+
+fn max_body(f: &Fields, report: &mut Report) -> Option<u64> {
+    let node = f.get("max_body")?;
+    let parsed = match &node.value {
+        Value::Number(n) => n
+            .as_u64()
+            .ok_or_else(|| "`max_body` must be a positive number of bytes".to_string()),
+        Value::Str(s) => values::size(s).map_err(|e| format!("`max_body`: {e}")),
+        Value::Invalid => return None,
+        _ => Err(format!(
+            "`max_body` must be a size, found {}",
+            node.kind_name()
+        )),
+    };
+    match parsed {
+        Ok(0) => f.problem(node, "`max_body` must be more than 0 bytes", report),
+        Ok(bytes) => return Some(bytes),
+        Err(message) => f.problem(node, message, report),
+    }
+    None
+}
+
+pub(crate) fn monitorqa(mut section: Fields, report: &mut Report) -> Option<MonitorqaConfig> {
+    section.allow(MONITORQA_KEYS, report);
+    let api_key = section.secret("api_key", true, report);
+    let base_url = url(&section, "base_url", report);
+    let timeout = positive_duration(&section, "timeout", report);
+    Some(MonitorqaConfig {
+        api_key: api_key?,
+        base_url: base_url.unwrap_or_else(|| DEFAULT_MONITORQA_URL.to_string()),
+        timeout: timeout.unwrap_or(DEFAULT_MONITORQA_TIMEOUT),
+    })
+}
+
+pub(crate) fn defaults(section: Option<Fields>, report: &mut Report) -> Defaults {
+    let mut defaults = Defaults {
+        retry: RetryPolicy::default(),
+        timeout: DEFAULT_TARGET_TIMEOUT,
+    };
+    let Some(mut f) = section else {
+        return defaults;
+    };
+    f.allow(DEFAULTS_KEYS, report);
+    if let Some(node) = f.get("retry") {
+        defaults.retry = retry(
+            node,
+            f.key_pos("retry"),
+            defaults.retry,
+            f.context(),
+            report,
+        );
+    }
+    if let Some(timeout) = positive_duration(&f, "timeout", report) {
+        defaults.timeout = timeout;
+    }
+    defaults
+}
+
+/// `base` with the keys given in the `retry:` mapping `node` replaced.
+pub(crate) fn retry(
+    node: &Node,
+    at: super::yaml::Pos,
+    base: RetryPolicy,
+    context: Option<&str>,
+    report: &mut Report,
+) -> RetryPolicy {
+    let Some(mut f) = Fields::open(node, at, "`retry`", context, report) else {
+        return base;
+    };
+    f.allow(RETRY_KEYS, report);
+    let mut policy = base;
+    if let Some(n) = f.number("max_attempts", report) {
+        match u32::try_from(n) {
+            Ok(n) if n >= 1 => policy.max_attempts = n,
+            _ => f.problem(
+                node,
+                "`max_attempts` must be between 1 and 4294967295",
+                report,
+            ),
+        }
+    }
+    policy.initial = positive_duration(&f, "initial", report).unwrap_or(policy.initial);
+    policy.max = positive_duration(&f, "max", report).unwrap_or(policy.max);
+    policy.max_age = positive_duration(&f, "max_age", report).unwrap_or(policy.max_age);
+    if policy.initial > policy.max {
+        f.problem(
+            node,
+            "retry `initial` must not be longer than `max`",
+            report,
+        );
+    }
+    policy
+}
+
+/// A duration that must be more than zero.
+pub(crate) fn positive_duration(f: &Fields, key: &str, report: &mut Report) -> Option<Duration> {
+    let duration = f.duration(key, report)?;
+    if duration.is_zero() {
+        let node = f.get(key)?;
+        f.problem(node, format!("`{key}` must be longer than 0s"), report);
+        return None;
+    }
+    Some(duration)
+}
+
+/// An optional http(s) URL that is not a secret (an API base URL).
+pub(crate) fn url(f: &Fields, key: &str, report: &mut Report) -> Option<String> {
+    let (text, pos) = f.text(key, report)?;
+    match values::http_host(&text) {
+        Ok(_) => Some(text.trim_end_matches('/').to_string()),
+        Err(problem) => {
+            report.error(pos, f.context(), problem.message(key));
+            None
+        }
+    }
+}

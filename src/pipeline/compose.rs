@@ -1,0 +1,118 @@
+//! Composing the request for one delivery: the template context, the rendered message (or raw
+//! payload, or the event itself), and the target's HTTP request. Pure: the sender, `check`,
+//! `test` and `send` all call this, so what they show is exactly what `serve` sends.
+
+use serde_json::{Value, json};
+
+use crate::app::App;
+use crate::config::TargetConfig;
+use crate::store::Claim;
+use crate::targets::{Content, HttpRequest, Rendered, Target};
+use crate::template::Templates;
+
+/// What the relay knows about one delivery, beyond the event itself.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryInfo<'a> {
+    pub event_id: &'a str,
+    pub received_at: i64,
+    pub delivery_id: i64,
+    pub rule: &'a str,
+    pub target: &'a str,
+}
+
+/// The template context of a delivery: the event (`event`, `data`, `company`, and `audit` /
+/// `action` when enriched) plus `relay: {event_id, received_at, delivery_id, rule, target}`.
+pub fn context(event: &Value, info: &DeliveryInfo<'_>) -> Value {
+    let mut ctx = event.clone();
+    if let Value::Object(map) = &mut ctx {
+        map.insert(
+            "relay".into(),
+            json!({
+                "event_id": info.event_id,
+                "received_at": info.received_at,
+                "delivery_id": info.delivery_id,
+                "rule": info.rule,
+                "target": info.target,
+            }),
+        );
+    }
+    ctx
+}
+
+/// The context of a claimed delivery, from its stored event.
+pub fn claim_context(claim: &Claim) -> Value {
+    let info = DeliveryInfo {
+        event_id: &claim.event.id,
+        received_at: claim.event.received_at,
+        delivery_id: claim.delivery_id,
+        rule: &claim.rule,
+        target: &claim.target,
+    };
+    context(&claim.event.event.to_value(), &info)
+}
+
+/// What a target is given to send: a raw payload, the event itself (webhook targets), or a
+/// message rendered in every markup the target needs. `template` is the rule's template; the
+/// default for the event type is used when it is `None`.
+pub fn content_for(
+    templates: &Templates,
+    target: &Target,
+    cfg: &TargetConfig,
+    template: Option<&str>,
+    ctx: &Value,
+) -> Result<Content, String> {
+    if let Some(name) = &cfg.payload_template {
+        let payload = templates
+            .render_payload(name, target.kind_name(), ctx)
+            .map_err(|e| e.to_string())?;
+        return Ok(Content::Payload(payload));
+    }
+    if target.markups().is_empty() {
+        let mut event = ctx.clone();
+        if let Value::Object(map) = &mut event {
+            map.remove("relay");
+        }
+        return Ok(Content::Event(event));
+    }
+    let kind = ctx.get("event").and_then(Value::as_str).unwrap_or("");
+    let name = template
+        .map(str::to_string)
+        .unwrap_or_else(|| Templates::default_name(kind));
+    let mut rendered = Vec::with_capacity(target.markups().len());
+    for markup in target.markups() {
+        let message = templates
+            .render(&name, *markup, ctx)
+            .map_err(|e| e.to_string())?;
+        rendered.push((*markup, message));
+    }
+    Ok(Content::Message(Rendered::new(rendered)))
+}
+
+/// Renders and builds the request for one delivery to the named target. An error is permanent
+/// (the same template fails the same way next time): it says why, and nothing is sent.
+pub fn request_for(
+    app: &App,
+    target_name: &str,
+    template: Option<&str>,
+    ctx: &Value,
+    delivery_key: &str,
+) -> Result<HttpRequest, String> {
+    let (Some(cfg), Some(target)) = (
+        app.config.targets.get(target_name),
+        app.targets.get(target_name),
+    ) else {
+        return Err(format!(
+            "target {target_name:?} is not in the configuration"
+        ));
+    };
+    let content = content_for(&app.templates, target, cfg, template, ctx)?;
+    target
+        .build(&content, delivery_key)
+        .map_err(|e| e.to_string())
+}
+
+/// The idempotency key of a delivery (Resend's `Idempotency-Key`): stable across retries of
+/// the same delivery, new for a replayed one.
+pub fn delivery_key(delivery_id: i64) -> String {
+    format!("mqa-relay-delivery-{delivery_id}")
+}

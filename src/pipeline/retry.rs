@@ -1,0 +1,250 @@
+//! When to try again: the one place that turns a target's verdict into the next state of a
+//! delivery. Pure: the clock and the jitter are arguments, so every branch is a unit test.
+
+use std::time::Duration;
+
+use crate::config::RetryPolicy;
+use crate::store::Outcome;
+use crate::targets::{RetryScope, Verdict};
+
+/// What the sender writes back after one attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub outcome: Outcome,
+    /// A 429 that pauses the whole target (Slack means it that way): no claims before this.
+    pub block_target_until: Option<i64>,
+}
+
+/// One attempt's facts.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt {
+    /// 1 for the first attempt.
+    pub number: u32,
+    /// When the event was acknowledged (ms since the epoch).
+    pub acknowledged_at_ms: i64,
+    pub now_ms: i64,
+    /// The HTTP status, when there was an answer.
+    pub status: Option<u16>,
+}
+
+/// Exponential backoff: `initial · 2^(n-1)`, capped at `max`, with "equal jitter" (half fixed,
+/// half random) so that many deliveries failing together do not retry together.
+/// `jitter` is in `[0, 1)`.
+pub fn backoff(policy: &RetryPolicy, attempt: u32, jitter: f64) -> Duration {
+    let exp = attempt.saturating_sub(1).min(32);
+    let base = policy
+        .initial
+        .saturating_mul(1u32 << exp.min(31))
+        .min(policy.max);
+    let half = base / 2;
+    half + half.mul_f64(jitter.clamp(0.0, 1.0))
+}
+
+/// Turns a verdict into the delivery's next state under `policy`.
+pub fn decide(policy: &RetryPolicy, verdict: Verdict, at: Attempt, jitter: f64) -> Decision {
+    let status = at.status;
+    match verdict {
+        Verdict::Delivered { provider_id } => Decision {
+            outcome: Outcome::Delivered {
+                status,
+                provider_id,
+            },
+            block_target_until: None,
+        },
+        Verdict::Dead { reason } => Decision {
+            outcome: Outcome::Dead {
+                status,
+                error: reason,
+            },
+            block_target_until: None,
+        },
+        Verdict::Retry {
+            after,
+            scope,
+            reason,
+        } => retry(policy, after, scope, reason, at, jitter),
+    }
+}
+
+fn retry(
+    policy: &RetryPolicy,
+    after: Option<Duration>,
+    scope: RetryScope,
+    reason: String,
+    at: Attempt,
+    jitter: f64,
+) -> Decision {
+    let status = at.status;
+    // A wait the provider asked for is honoured as is; otherwise our own backoff.
+    let wait = after.unwrap_or_else(|| backoff(policy, at.number, jitter));
+    let next_ms = at.now_ms.saturating_add(duration_ms(wait));
+    if at.number >= policy.max_attempts {
+        let error = format!("gave up after {} attempts; last error: {reason}", at.number);
+        return Decision {
+            outcome: Outcome::Dead { status, error },
+            block_target_until: None,
+        };
+    }
+    let deadline = at
+        .acknowledged_at_ms
+        .saturating_add(duration_ms(policy.max_age));
+    if next_ms > deadline {
+        let age = humantime::format_duration(policy.max_age);
+        let error = format!(
+            "gave up after {} attempts: the next try would be more than {age} after the event \
+             arrived; last error: {reason}",
+            at.number
+        );
+        return Decision {
+            outcome: Outcome::Dead { status, error },
+            block_target_until: None,
+        };
+    }
+    let block = matches!(scope, RetryScope::Target).then_some(next_ms);
+    Decision {
+        outcome: Outcome::Retry {
+            at_ms: next_ms,
+            status,
+            error: reason,
+        },
+        block_target_until: block,
+    }
+}
+
+fn duration_ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: 5,
+            initial: Duration::from_secs(2),
+            max: Duration::from_secs(60),
+            max_age: Duration::from_secs(3600),
+        }
+    }
+
+    fn attempt(number: u32) -> Attempt {
+        Attempt {
+            number,
+            acknowledged_at_ms: 1_000_000,
+            now_ms: 1_000_000,
+            status: Some(503),
+        }
+    }
+
+    fn retry_verdict(after: Option<Duration>, scope: RetryScope) -> Verdict {
+        Verdict::Retry {
+            after,
+            scope,
+            reason: "Slack answered 503".into(),
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let p = policy();
+        assert_eq!(backoff(&p, 1, 1.0), Duration::from_secs(2));
+        assert_eq!(backoff(&p, 2, 1.0), Duration::from_secs(4));
+        assert_eq!(backoff(&p, 3, 1.0), Duration::from_secs(8));
+        assert_eq!(backoff(&p, 10, 1.0), Duration::from_secs(60));
+        assert_eq!(backoff(&p, 200, 1.0), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn jitter_keeps_at_least_half_of_the_backoff() {
+        let p = policy();
+        assert_eq!(backoff(&p, 3, 0.0), Duration::from_secs(4));
+        let mid = backoff(&p, 3, 0.5);
+        assert!(mid > Duration::from_secs(4) && mid < Duration::from_secs(8));
+    }
+
+    #[test]
+    fn a_retry_is_scheduled_after_the_backoff() {
+        let d = decide(
+            &policy(),
+            retry_verdict(None, RetryScope::Delivery),
+            attempt(2),
+            1.0,
+        );
+        assert_eq!(
+            d.outcome,
+            Outcome::Retry {
+                at_ms: 1_004_000,
+                status: Some(503),
+                error: "Slack answered 503".into()
+            }
+        );
+        assert_eq!(d.block_target_until, None);
+    }
+
+    #[test]
+    fn retry_after_from_the_provider_wins_over_backoff_and_pauses_the_target() {
+        let v = retry_verdict(Some(Duration::from_secs(30)), RetryScope::Target);
+        let d = decide(&policy(), v, attempt(1), 0.0);
+        assert!(matches!(
+            d.outcome,
+            Outcome::Retry {
+                at_ms: 1_030_000,
+                ..
+            }
+        ));
+        assert_eq!(d.block_target_until, Some(1_030_000));
+    }
+
+    #[test]
+    fn the_last_attempt_goes_dead_with_the_last_error() {
+        let d = decide(
+            &policy(),
+            retry_verdict(None, RetryScope::Delivery),
+            attempt(5),
+            0.5,
+        );
+        let Outcome::Dead { error, status } = d.outcome else {
+            panic!("expected dead")
+        };
+        assert_eq!(status, Some(503));
+        assert!(error.contains("gave up after 5 attempts"), "{error}");
+        assert!(error.contains("Slack answered 503"), "{error}");
+    }
+
+    #[test]
+    fn a_retry_beyond_max_age_goes_dead() {
+        let mut a = attempt(2);
+        a.now_ms = a.acknowledged_at_ms + 3_599_000;
+        let d = decide(&policy(), retry_verdict(None, RetryScope::Delivery), a, 0.0);
+        assert!(matches!(d.outcome, Outcome::Dead { .. }), "{d:?}");
+    }
+
+    #[test]
+    fn delivered_and_dead_pass_through() {
+        let d = decide(
+            &policy(),
+            Verdict::Delivered {
+                provider_id: Some("m-1".into()),
+            },
+            attempt(1),
+            0.0,
+        );
+        assert_eq!(
+            d.outcome,
+            Outcome::Delivered {
+                status: Some(503),
+                provider_id: Some("m-1".into())
+            }
+        );
+        let d = decide(
+            &policy(),
+            Verdict::Dead {
+                reason: "404 no_service".into(),
+            },
+            attempt(1),
+            0.0,
+        );
+        assert!(matches!(d.outcome, Outcome::Dead { ref error, .. } if error == "404 no_service"));
+    }
+}

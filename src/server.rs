@@ -1,1 +1,0 @@
-//! warp routes and the hardened accept loop (stub)

@@ -1,0 +1,106 @@
+//! Operational routes: `GET /healthz` (the process is up), `GET /readyz` (it takes events) and
+//! `POST /-/reload` (reload `rules.yaml`, guarded by `server.admin_token`).
+
+use std::sync::Arc;
+
+use serde_json::json;
+use warp::Filter;
+use warp::http::{HeaderMap, StatusCode};
+use warp::reject::Rejection;
+use warp::reply::Response;
+
+use super::at;
+use super::auth::{self, Credential};
+use super::reply::{ApiError, json_response, respond};
+use crate::app::Relay;
+
+/// `GET /healthz`: 200 while the process serves requests at all.
+pub(super) fn healthz() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    at("/healthz")
+        .and(warp::get())
+        .map(|| json_response(StatusCode::OK, &json!({ "status": "ok" })))
+}
+
+/// `GET /readyz`: 200 when a configuration is loaded and the relay is not draining, else 503.
+pub(super) fn readyz(
+    relay: Arc<Relay>,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    at("/readyz")
+        .and(warp::get())
+        .map(move || respond(readiness(&relay)))
+}
+
+fn readiness(relay: &Relay) -> Result<Response, ApiError> {
+    // A `Relay` always holds a loaded, validated configuration; draining is the only
+    // reason not to be ready (for now: a store check can join here).
+    if relay.is_draining() {
+        return Err(ApiError::unavailable(
+            "draining",
+            "the relay is shutting down",
+        ));
+    }
+    Ok(json_response(StatusCode::OK, &json!({ "status": "ready" })))
+}
+
+/// `POST /-/reload` with `Authorization: Bearer <admin_token>`.
+pub(super) fn reload(
+    relay: Arc<Relay>,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    at("/-/reload")
+        .and(warp::post())
+        .and(warp::header::headers_cloned())
+        .then(move |headers: HeaderMap| {
+            let relay = relay.clone();
+            async move { respond(handle_reload(relay, &headers).await) }
+        })
+}
+
+const ADMIN_AUTH: auth::Messages = auth::Messages {
+    // Not reached: an unset admin token answers 403 before the check.
+    not_configured: "server.admin_token is not set",
+    missing: "missing admin token: send Authorization: Bearer <admin_token>",
+    wrong: "wrong admin token",
+};
+
+async fn handle_reload(relay: Arc<Relay>, headers: &HeaderMap) -> Result<Response, ApiError> {
+    let admin_token = relay.app().config.server.admin_token.clone();
+    let Some(admin_token) = admin_token.filter(|t| !t.is_empty()) else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "reload_disabled",
+            "reload over HTTP is off until server.admin_token is set; reload with SIGHUP",
+        ));
+    };
+    auth::check(
+        Some(&admin_token),
+        Credential::bearer(headers).as_ref(),
+        ADMIN_AUTH,
+    )?;
+    let outcome = tokio::task::spawn_blocking(move || relay.reload())
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "reload task failed");
+            ApiError::internal("the reload did not complete")
+        })?;
+    match outcome {
+        Ok(app) => {
+            tracing::info!(config_hash = %app.config.hash, "configuration reloaded over HTTP");
+            Ok(json_response(
+                StatusCode::OK,
+                &json!({ "status": "reloaded", "config_hash": app.config.hash }),
+            ))
+        }
+        Err(errors) => {
+            let problems: Vec<String> = errors.errors.iter().map(ToString::to_string).collect();
+            tracing::warn!(
+                problems = problems.len(),
+                "reload rejected; the old configuration stays"
+            );
+            let message = match problems.len() {
+                1 => "1 problem".to_string(),
+                n => format!("{n} problems"),
+            };
+            Err(ApiError::bad_request("invalid_config", message).with_problems(problems))
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! The HTTP server: warp routes with thin handlers, one rejection handler that answers JSON
+//! errors, and the hardened accept loop that serves them.
+//!
+//! | route | answers |
+//! |---|---|
+//! | `POST /webhook/<token>` (or `/webhook` + `?token=` / Bearer) | 202 `{"id"}`, 400, 401, 408, 413, 415, 503 |
+//! | `GET /healthz` | 200 `{"status":"ok"}` |
+//! | `GET /readyz` | 200, or 503 while draining |
+//! | `POST /-/reload` (Bearer admin token) | 200 `{"status":"reloaded","config_hash"}`, 400, 401, 403 |
+//!
+//! Unknown paths answer 404 and wrong methods 405, both as JSON errors. The server matches no
+//! rules and renders nothing: it hands bodies to [`crate::pipeline::intake`].
+
+mod accept;
+mod admin;
+mod auth;
+pub mod reply;
+mod webhook;
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use warp::Filter;
+use warp::reply::Response;
+
+use crate::app::Relay;
+
+/// Time limits of the server. The defaults keep a whole webhook answer under MonitorQA's 10 s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerOptions {
+    /// A client must send its request headers within this time, or the connection is closed.
+    pub header_read_timeout: Duration,
+    /// The webhook body must arrive within this time, or the answer is 408.
+    pub request_timeout: Duration,
+    /// After shutdown, in-flight requests get this long to finish before their connections close.
+    pub drain_deadline: Duration,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            header_read_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(8),
+            drain_deadline: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Serves the routes on `listener` until `shutdown` is cancelled, then stops accepting, lets
+/// in-flight requests finish for at most `opts.drain_deadline`, and returns.
+///
+/// The caller decides when intake refuses new events ([`Relay::start_draining`]); a typical
+/// shutdown drains first (readyz turns 503, webhooks answer 503), then cancels `shutdown`.
+pub async fn serve(
+    listener: TcpListener,
+    relay: Arc<Relay>,
+    shutdown: CancellationToken,
+    opts: ServerOptions,
+) -> std::io::Result<()> {
+    let routes = routes_with(relay.clone(), opts);
+    accept::run(listener, routes, relay, shutdown, opts).await
+}
+
+/// All routes with the default [`ServerOptions`] (for `warp::test`).
+pub fn routes(
+    relay: Arc<Relay>,
+) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {
+    routes_with(relay, ServerOptions::default())
+}
+
+/// All routes, with the webhook body read bounded by `opts.request_timeout`.
+pub fn routes_with(
+    relay: Arc<Relay>,
+    opts: ServerOptions,
+) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {
+    // Each route matches its path before its method, so an unknown path is a 404 and a known
+    // path with the wrong method a 405.
+    webhook::route(relay.clone(), opts.request_timeout)
+        .or(admin::healthz())
+        .unify()
+        .or(admin::readyz(relay.clone()))
+        .unify()
+        .or(admin::reload(relay))
+        .unify()
+        .recover(reply::recover)
+        .unify()
+}
+
+/// Matches exactly `path`. Used instead of warp's segment filters, which trace-log every
+/// segment they compare, so a token sent to any path would reach the logs.
+fn at(path: &'static str) -> impl Filter<Extract = (), Error = warp::Rejection> + Clone {
+    warp::path::full()
+        .and_then(move |full: warp::path::FullPath| async move {
+            if full.as_str() == path {
+                Ok(())
+            } else {
+                Err(warp::reject::not_found())
+            }
+        })
+        .untuple_one()
+}

@@ -1,0 +1,92 @@
+//! The tables, embedded in the binary, and their migration at open.
+//!
+//! Each entry of [`MIGRATIONS`] moves the schema one version up; SQLite records the version in
+//! `PRAGMA user_version` (PostgreSQL will use a one-row table). The SQL is kept portable:
+//! `BIGINT` milliseconds, `TEXT` JSON, `$n` parameters; where PostgreSQL differs, a comment says
+//! how.
+
+/// Version 1: events, the dedup index, target lanes, deliveries and attempts.
+const V1: &str = r#"
+-- One row per acknowledged event. `body` is the canonical JSON of the envelope
+-- (PostgreSQL: JSONB). `matched_rules` is a JSON array, set together with `routed_at`.
+CREATE TABLE events (
+    id            TEXT PRIMARY KEY,           -- UUID v7: time-ordered
+    received_at   BIGINT NOT NULL,            -- ms since the Unix epoch
+    kind          TEXT NOT NULL,
+    company_id    TEXT,
+    company_name  TEXT,
+    body          TEXT NOT NULL,
+    dedup_key     TEXT NOT NULL,
+    routed_at     BIGINT,
+    matched_rules TEXT
+);
+CREATE INDEX events_unrouted ON events (received_at, id) WHERE routed_at IS NULL;
+CREATE INDEX events_received_at ON events (received_at);
+CREATE INDEX events_dedup_key ON events (dedup_key);
+
+-- The dedup index: the last stored event per content key. A new event claims the key with
+-- INSERT .. ON CONFLICT DO UPDATE .. WHERE the old one is outside the window, so two writers
+-- (PostgreSQL replicas) cannot both store the same event.
+CREATE TABLE dedup (
+    dedup_key   TEXT PRIMARY KEY,
+    event_id    TEXT NOT NULL,
+    received_at BIGINT NOT NULL
+);
+CREATE INDEX dedup_received_at ON dedup (received_at);
+
+-- A target's lane: the Retry-After pause (`blocked_until`) and rate-limit state
+-- (`next_allowed_at`). PostgreSQL claims lock this row (FOR UPDATE) to keep the lane FIFO.
+CREATE TABLE targets (
+    name            TEXT PRIMARY KEY,
+    blocked_until   BIGINT NOT NULL DEFAULT 0,
+    next_allowed_at BIGINT NOT NULL DEFAULT 0
+);
+
+-- One row per (event, rule, target). PostgreSQL: id BIGINT GENERATED ALWAYS AS IDENTITY.
+CREATE TABLE deliveries (
+    id              INTEGER PRIMARY KEY,
+    event_id        TEXT NOT NULL REFERENCES events (id),
+    rule            TEXT NOT NULL,
+    target          TEXT NOT NULL,
+    template        TEXT,
+    state           TEXT NOT NULL
+                    CHECK (state IN ('pending', 'sending', 'delivered', 'dead')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT NOT NULL,
+    lease_owner     TEXT,
+    lease_until     BIGINT,
+    lease_seq       BIGINT NOT NULL DEFAULT 0,
+    created_at      BIGINT NOT NULL,
+    updated_at      BIGINT NOT NULL,
+    finished_at     BIGINT,
+    last_status     INTEGER,
+    last_error      TEXT,
+    replay_of       BIGINT REFERENCES deliveries (id)
+);
+-- The claim: the head of each lane among unfinished rows.
+CREATE INDEX deliveries_lane ON deliveries (target, id) WHERE state IN ('pending', 'sending');
+CREATE INDEX deliveries_event ON deliveries (event_id);
+-- The dead-letter list and pruning of finished rows.
+CREATE INDEX deliveries_finished ON deliveries (state, finished_at);
+
+CREATE TABLE attempts (
+    delivery_id BIGINT NOT NULL REFERENCES deliveries (id),
+    attempt     INTEGER NOT NULL,
+    started_at  BIGINT NOT NULL,
+    finished_at BIGINT NOT NULL,
+    outcome     TEXT NOT NULL CHECK (outcome IN ('delivered', 'retry', 'dead')),
+    status      INTEGER,
+    error       TEXT,
+    provider_id TEXT,
+    PRIMARY KEY (delivery_id, attempt)
+);
+"#;
+
+/// Every migration in order; the schema version after applying `MIGRATIONS[i]` is `i + 1`.
+pub(super) const MIGRATIONS: &[&str] = &[V1];
+
+/// The schema version this binary writes.
+pub(super) fn current_version() -> i64 {
+    // The list is a short constant: its length fits in an i64.
+    MIGRATIONS.len() as i64
+}

@@ -1,0 +1,168 @@
+//! The embedded SQLite backend: one write connection, a small read pool, WAL, `synchronous=FULL`.
+//!
+//! SQLite has one writer. Every write (the group-commit writer's batches, routing, claims,
+//! outcomes) takes the single connection of `write`, so they queue fairly instead of fighting
+//! over the file lock; reads use their own connections and never block the writer (WAL).
+
+mod lanes;
+mod read;
+mod writer;
+
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use super::schema;
+use super::{StoreError, StoreOptions, WriterStats};
+use crate::event::Event;
+use crate::store::Ingested;
+
+/// How long a connection waits for the file lock before answering "busy".
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Readers: the router, senders, admin and metrics read concurrently.
+const READ_CONNECTIONS: u32 = 4;
+
+pub(super) struct SqliteStore {
+    write: SqlitePool,
+    read: SqlitePool,
+    writer: writer::Writer,
+}
+
+impl SqliteStore {
+    pub(super) async fn open(data_dir: &Path, opts: StoreOptions) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            StoreError::Unavailable(format!("cannot create {}: {e}", data_dir.display()))
+        })?;
+        let file = data_dir.join("relay.db");
+        let options = SqliteConnectOptions::new()
+            .filename(&file)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .map_err(classify)?;
+        migrate(&write).await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(READ_CONNECTIONS)
+            .connect_with(options)
+            .await
+            .map_err(classify)?;
+        let writer = writer::Writer::start(write.clone(), opts);
+        Ok(SqliteStore {
+            write,
+            read,
+            writer,
+        })
+    }
+
+    pub(super) async fn ingest(&self, event: &Event) -> Result<Ingested, StoreError> {
+        self.writer.ingest(event).await
+    }
+
+    pub(super) fn writer_stats(&self) -> WriterStats {
+        self.writer.stats()
+    }
+
+    pub(super) async fn close(&self) {
+        self.writer.close().await;
+        self.write.close().await;
+        self.read.close().await;
+    }
+}
+
+/// Brings the schema to the version this binary knows, one migration per transaction.
+async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
+    let version: i64 = sqlx::query_scalar("PRAGMA user_version")
+        .fetch_one(pool)
+        .await
+        .map_err(classify)?;
+    if version > schema::current_version() {
+        return Err(StoreError::Other(format!(
+            "the database has schema version {version}, newer than this binary's {}",
+            schema::current_version()
+        )));
+    }
+    for (index, sql) in schema::MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(version_index(version))
+    {
+        let mut tx = pool.begin().await.map_err(classify)?;
+        sqlx::raw_sql(*sql)
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+        // PRAGMA takes no parameters; the number is ours, not input.
+        let set = format!("PRAGMA user_version = {}", index + 1);
+        sqlx::raw_sql(sqlx::AssertSqlSafe(set))
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+        tx.commit().await.map_err(classify)?;
+    }
+    Ok(())
+}
+
+fn version_index(version: i64) -> usize {
+    usize::try_from(version).unwrap_or(0)
+}
+
+/// Disk full, read-only, I/O errors, a locked or unopenable file, a closed pool: the store may
+/// recover, so the caller should try again later. Everything else is a bug or corruption.
+pub(super) fn classify(err: sqlx::Error) -> StoreError {
+    // Primary SQLite result codes (the low byte of the extended code).
+    const PERM: i32 = 3;
+    const BUSY: i32 = 5;
+    const LOCKED: i32 = 6;
+    const NOMEM: i32 = 7;
+    const READONLY: i32 = 8;
+    const IOERR: i32 = 10;
+    const FULL: i32 = 13;
+    const CANTOPEN: i32 = 14;
+    let transient = match &err {
+        sqlx::Error::Database(db) => {
+            let primary = db
+                .code()
+                .and_then(|c| c.parse::<i32>().ok())
+                .map(|c| c & 0xff);
+            matches!(
+                primary,
+                Some(PERM | BUSY | LOCKED | NOMEM | READONLY | IOERR | FULL | CANTOPEN)
+            )
+        }
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        _ => false,
+    };
+    if transient {
+        StoreError::Unavailable(err.to_string())
+    } else {
+        StoreError::Other(err.to_string())
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub(super) fn now_ms() -> i64 {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// A duration in milliseconds, saturating.
+pub(super) fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,61 @@
+//! Failure tests that need the backend's own connection: a full disk, simulated with
+//! `PRAGMA max_page_count` on the write connection (tests run as root, where a read-only file
+//! mode does not stop writes).
+
+use serde_json::json;
+
+use super::SqliteStore;
+use crate::event::Event;
+use crate::store::{StoreError, StoreOptions};
+
+/// An event large enough (about 64 KiB) to need new pages.
+fn big_event(n: u64) -> Event {
+    let mut e = Event::parse(br#"{"event":"AUDIT_COMPLETED","data":{},"company":{}}"#).unwrap();
+    e.data.insert("sequence".into(), json!(n));
+    e.data.insert("notes".into(), json!("x".repeat(64 * 1024)));
+    e
+}
+
+/// Caps the file at its current size, or lifts the cap.
+async fn cap_file(store: &SqliteStore, capped: bool) {
+    let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
+        .fetch_one(&store.write)
+        .await
+        .unwrap();
+    let limit = if capped { pages } else { 1 << 30 };
+    let set = format!("PRAGMA max_page_count = {limit}");
+    sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(set))
+        .fetch_one(&store.write)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_acknowledges_nothing_and_the_writer_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path(), StoreOptions::default())
+        .await
+        .unwrap();
+    store.ingest(&big_event(0)).await.unwrap();
+
+    cap_file(&store, true).await;
+    let events = [big_event(1), big_event(2), big_event(3)];
+    let (a, b, c) = tokio::join!(
+        store.ingest(&events[0]),
+        store.ingest(&events[1]),
+        store.ingest(&events[2]),
+    );
+    for result in [a, b, c] {
+        assert!(
+            matches!(result, Err(StoreError::Unavailable(_))),
+            "{result:?}"
+        );
+    }
+    assert_eq!(store.counts().await.unwrap().events, 1);
+
+    cap_file(&store, false).await;
+    let stored = store.ingest(&big_event(1)).await.unwrap();
+    assert!(!stored.duplicate, "a failed event must not count as seen");
+    assert_eq!(store.counts().await.unwrap().events, 2);
+    assert!(store.event(&stored.id).await.unwrap().is_some());
+}

@@ -1,0 +1,186 @@
+//! The values the store takes and returns: events as stored, deliveries, claims and outcomes.
+//!
+//! Plain data, independent of the backend. Times are milliseconds since the Unix epoch.
+
+use crate::event::Event;
+
+/// What intake learns when it stores an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ingested {
+    pub id: String,
+    /// True when this is a MonitorQA retry of an event already stored within the window.
+    pub duplicate: bool,
+}
+
+/// An event as stored: its id (UUID v7), when it was acknowledged, and the envelope.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    pub id: String,
+    pub received_at: i64,
+    pub event: Event,
+}
+
+/// One delivery the router asks for: a matched rule sends the event to one target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDelivery {
+    pub rule: String,
+    pub target: String,
+    pub template: Option<String>,
+}
+
+/// Where a delivery is in its life. `Delivered` and `Dead` are final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeliveryState {
+    Pending,
+    Sending,
+    Delivered,
+    Dead,
+}
+
+impl DeliveryState {
+    /// The word stored in the `state` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Sending => "sending",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Dead => "dead",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DeliveryState> {
+        match s {
+            "pending" => Some(DeliveryState::Pending),
+            "sending" => Some(DeliveryState::Sending),
+            "delivered" => Some(DeliveryState::Delivered),
+            "dead" => Some(DeliveryState::Dead),
+            _ => None,
+        }
+    }
+}
+
+/// A leased delivery, ready to send. Its outcome is written back with [`super::Store::finish`],
+/// which checks `delivery_id` and `lease_seq`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Claim {
+    pub delivery_id: i64,
+    pub lease_seq: i64,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    pub rule: String,
+    pub target: String,
+    pub template: Option<String>,
+    pub event: StoredEvent,
+    /// When the delivery row was created (for a maximum age).
+    pub created_at: i64,
+    /// When this claim was made (the attempt's start).
+    pub claimed_at: i64,
+}
+
+/// How one attempt ended, as the sender decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Delivered {
+        status: Option<u16>,
+        provider_id: Option<String>,
+    },
+    /// Try again at `at_ms` (backoff, or the server's Retry-After).
+    Retry {
+        at_ms: i64,
+        status: Option<u16>,
+        error: String,
+    },
+    /// Give up: a permanent error, or attempts/age exhausted.
+    Dead { status: Option<u16>, error: String },
+}
+
+impl Outcome {
+    /// The word stored in the attempt's `outcome` column.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Delivered { .. } => "delivered",
+            Outcome::Retry { .. } => "retry",
+            Outcome::Dead { .. } => "dead",
+        }
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Outcome::Delivered { status, .. }
+            | Outcome::Retry { status, .. }
+            | Outcome::Dead { status, .. } => *status,
+        }
+    }
+
+    pub fn error(&self) -> Option<&str> {
+        match self {
+            Outcome::Delivered { .. } => None,
+            Outcome::Retry { error, .. } | Outcome::Dead { error, .. } => Some(error),
+        }
+    }
+}
+
+/// One recorded attempt of a delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptRecord {
+    pub attempt: u32,
+    pub started_at: i64,
+    pub finished_at: i64,
+    /// `delivered`, `retry` or `dead`.
+    pub outcome: String,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub provider_id: Option<String>,
+}
+
+/// A delivery row as the CLI and admin show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRecord {
+    pub id: i64,
+    pub event_id: String,
+    pub rule: String,
+    pub target: String,
+    pub template: Option<String>,
+    pub state: DeliveryState,
+    pub attempts: u32,
+    pub next_attempt_at: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub finished_at: Option<i64>,
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+    /// The dead delivery this one replays.
+    pub replay_of: Option<i64>,
+}
+
+/// Everything known about one event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventDetails {
+    pub event: StoredEvent,
+    pub routed_at: Option<i64>,
+    pub matched_rules: Vec<String>,
+    /// Each delivery with its attempts, in creation order.
+    pub deliveries: Vec<(DeliveryRecord, Vec<AttemptRecord>)>,
+}
+
+/// Row counts for tests, metrics and `dlq`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreCounts {
+    pub events: u64,
+    pub unrouted: u64,
+    pub pending: u64,
+    pub sending: u64,
+    pub delivered: u64,
+    pub dead: u64,
+}
+
+/// What the group-commit writer has done since open.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Transactions committed.
+    pub batches: u64,
+    /// Events answered by committed transactions (duplicates included).
+    pub events: u64,
+    /// The most events one committed transaction held.
+    pub largest_batch: u64,
+}

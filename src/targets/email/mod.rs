@@ -1,0 +1,195 @@
+//! Email over HTTP: one rendered message becomes a subject, an HTML part and a text part, sent
+//! through SendGrid, Mailgun, Postmark or Resend (one module each: request and answer table).
+//!
+//! The layout is shared ([`layout`]); a raw payload cannot be sent by email.
+
+pub mod layout;
+pub mod mailgun;
+pub mod postmark;
+pub mod resend;
+pub mod sendgrid;
+
+use std::time::SystemTime;
+
+use super::limits::truncate_chars;
+use super::{BuildError, Content, HttpRequest, HttpResponse, Verdict};
+use crate::config::{EmailProvider, MailgunRegion, TargetKind};
+use crate::secret::Secret;
+use crate::template::Markup;
+
+/// HTML for the HTML part, Plain for the subject and the text part.
+pub const MARKUPS: &[Markup] = &[Markup::Html, Markup::Plain];
+
+/// Longest subject; longer titles are cut with "…".
+pub const MAX_SUBJECT: usize = 200;
+
+/// An email target.
+#[derive(Debug, Clone)]
+pub struct Email {
+    provider: EmailProvider,
+    api_key: Secret,
+    from: String,
+    to: Vec<String>,
+    base_url: Option<String>,
+    domain: Option<String>,
+    region: MailgunRegion,
+}
+
+/// One mail, ready for any provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mail {
+    pub from: String,
+    pub to: Vec<String>,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+impl Email {
+    /// The email target of an `email` kind (any other kind gives an unusable target).
+    pub fn from_kind(kind: &TargetKind) -> Email {
+        match kind {
+            TargetKind::Email {
+                provider,
+                api_key,
+                from,
+                to,
+                base_url,
+                domain,
+                region,
+            } => Email {
+                provider: *provider,
+                api_key: api_key.clone(),
+                from: from.clone(),
+                to: to.clone(),
+                base_url: base_url.clone(),
+                domain: domain.clone(),
+                region: *region,
+            },
+            _ => Email {
+                provider: EmailProvider::Sendgrid,
+                api_key: Secret::default(),
+                from: String::new(),
+                to: Vec::new(),
+                base_url: None,
+                domain: None,
+                region: MailgunRegion::Us,
+            },
+        }
+    }
+
+    pub fn provider(&self) -> EmailProvider {
+        self.provider
+    }
+
+    pub(super) fn build(&self, content: &Content, key: &str) -> Result<HttpRequest, BuildError> {
+        let Content::Message(rendered) = content else {
+            return Err(super::unsupported("email", content));
+        };
+        if self.to.is_empty() || self.from.trim().is_empty() {
+            return Err(BuildError::Config(
+                "an email target needs `from` and at least one `to` address".to_string(),
+            ));
+        }
+        let plain = rendered.require(Markup::Plain)?;
+        let html = rendered.require(Markup::Html)?;
+        let mail = Mail {
+            from: self.from.clone(),
+            to: self.to.clone(),
+            subject: subject(&plain.title),
+            text: layout::text(plain),
+            html: layout::html(html, plain),
+        };
+        let base = self.base_url.as_deref();
+        match self.provider {
+            EmailProvider::Sendgrid => Ok(sendgrid::request(base, &self.api_key, &mail, key)),
+            EmailProvider::Mailgun => mailgun::request(
+                base,
+                self.region,
+                self.domain.as_deref(),
+                &self.api_key,
+                &mail,
+                key,
+            ),
+            EmailProvider::Postmark => Ok(postmark::request(base, &self.api_key, &mail, key)),
+            EmailProvider::Resend => Ok(resend::request(base, &self.api_key, &mail, key)),
+        }
+    }
+
+    pub(super) fn classify(&self, resp: &HttpResponse, now: SystemTime) -> Verdict {
+        match self.provider {
+            EmailProvider::Sendgrid => sendgrid::classify(resp, now),
+            EmailProvider::Mailgun => mailgun::classify(resp, now),
+            EmailProvider::Postmark => postmark::classify(resp, now),
+            EmailProvider::Resend => resend::classify(resp, now),
+        }
+    }
+
+    pub(super) fn secrets(&self) -> Vec<&str> {
+        vec![self.api_key.expose()]
+    }
+}
+
+/// The subject: the title on one line, cut to [`MAX_SUBJECT`]; never empty.
+pub fn subject(title: &str) -> String {
+    let line = title.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.is_empty() {
+        return "Notification".to_string();
+    }
+    truncate_chars(&line, MAX_SUBJECT)
+}
+
+/// `("Name", "addr")` from `Name <addr>`, or `(None, addr)` from a bare address.
+pub fn split_address(address: &str) -> (Option<String>, String) {
+    let address = address.trim();
+    if let Some(open) = address.rfind('<')
+        && let Some(rest) = address[open + 1..].strip_suffix('>')
+    {
+        let name = address[..open].trim().trim_matches('"').trim();
+        let name = (!name.is_empty()).then(|| name.to_string());
+        return (name, rest.trim().to_string());
+    }
+    (None, address.to_string())
+}
+
+/// The provider's base URL: the configured one (without a trailing `/`) or the default.
+fn base(configured: Option<&str>, default: &str) -> String {
+    configured
+        .unwrap_or(default)
+        .trim_end_matches('/')
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_with_a_display_name_are_split() {
+        assert_eq!(
+            split_address("MonitorQA alerts <alerts@northwind.example>"),
+            (
+                Some("MonitorQA alerts".to_string()),
+                "alerts@northwind.example".to_string()
+            )
+        );
+        assert_eq!(
+            split_address("\"QA, Managers\" <qa@northwind.example>"),
+            (
+                Some("QA, Managers".to_string()),
+                "qa@northwind.example".to_string()
+            )
+        );
+        assert_eq!(
+            split_address("qa@northwind.example"),
+            (None, "qa@northwind.example".to_string())
+        );
+    }
+
+    #[test]
+    fn the_subject_is_one_short_line() {
+        assert_eq!(subject("Audit\nexpired"), "Audit expired");
+        assert_eq!(subject("  "), "Notification");
+        assert_eq!(subject(&"x".repeat(500)).chars().count(), MAX_SUBJECT);
+    }
+}

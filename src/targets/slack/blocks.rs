@@ -1,0 +1,233 @@
+//! The Slack layout of a message: a header, the text in mrkdwn sections, the fields two by two,
+//! a button to the link, and a short plain `text` for notifications and screen readers.
+//!
+//! Every Block Kit limit is enforced here by cutting with a visible "…", so Slack never
+//! rejects the message for its size: ≤50 blocks, header ≤150, section ≤3,000, ≤10 fields per
+//! section of ≤2,000 each, and the whole well under Slack's undocumented ~12k aggregate cap.
+
+use serde_json::{Value, json};
+
+use crate::targets::limits::{split_chars, truncate_chars};
+use crate::template::Message;
+
+/// Most blocks Slack accepts in one message.
+pub const MAX_BLOCKS: usize = 50;
+/// Longest header text.
+pub const MAX_HEADER: usize = 150;
+/// Longest section text Slack accepts.
+pub const MAX_SECTION: usize = 3000;
+/// The size long text is split at (a margin under [`MAX_SECTION`]).
+pub const SECTION_SPLIT: usize = 2900;
+/// Longest field text.
+pub const MAX_FIELD: usize = 2000;
+/// Fields per section.
+pub const FIELDS_PER_SECTION: usize = 10;
+/// Fields shown; more are counted in a context line.
+pub const MAX_FIELDS: usize = 20;
+/// All field texts together.
+pub const FIELDS_BUDGET: usize = 4000;
+/// All block text together: under the ~12–13k where Slack answers `msg_blocks_too_long`.
+pub const BLOCK_TEXT_BUDGET: usize = 11_000;
+/// The top-level notification text.
+pub const MAX_FALLBACK: usize = 3000;
+/// Button label and URL limits.
+pub const MAX_BUTTON_TEXT: usize = 75;
+pub const MAX_URL: usize = 3000;
+
+/// The body for a message: `plain` gives the header, the fallback text and the link;
+/// `mrkdwn` gives the sections and fields.
+pub fn message_body(plain: &Message, mrkdwn: &Message) -> Value {
+    let mut blocks = Vec::new();
+    let header = header_block(&plain.title);
+    let header_len = header.as_ref().map_or(0, |(_, n)| *n);
+    blocks.extend(header.map(|(b, _)| b));
+    let (field_blocks, fields_len) = field_blocks(&mrkdwn.fields);
+    let text_budget = BLOCK_TEXT_BUDGET.saturating_sub(header_len + fields_len);
+    let room = MAX_BLOCKS - 2 - field_blocks.len();
+    blocks.extend(text_sections(&mrkdwn.text, text_budget, room));
+    blocks.extend(field_blocks);
+    blocks.extend(link_block(plain));
+    json!({
+        "text": fallback_text(plain),
+        "blocks": blocks,
+        "unfurl_links": false,
+        "unfurl_media": false,
+    })
+}
+
+/// The notification text: the title, else the start of the text; never empty (Slack answers
+/// `no_text` to a message without one).
+fn fallback_text(plain: &Message) -> String {
+    let source = if plain.title.trim().is_empty() {
+        plain.text.trim()
+    } else {
+        plain.title.trim()
+    };
+    if source.is_empty() {
+        return "Notification".to_string();
+    }
+    truncate_chars(source, MAX_FALLBACK)
+}
+
+/// A header block and its length, unless the title is blank.
+fn header_block(title: &str) -> Option<(Value, usize)> {
+    let title = title.split_whitespace().collect::<Vec<_>>().join(" ");
+    if title.is_empty() {
+        return None;
+    }
+    let text = truncate_chars(&title, MAX_HEADER);
+    let len = text.chars().count();
+    let block =
+        json!({"type": "header", "text": {"type": "plain_text", "text": text, "emoji": true}});
+    Some((block, len))
+}
+
+/// The text as sections of ≤[`SECTION_SPLIT`] characters, cut to `budget` characters and
+/// `max_blocks` sections, with "…" where it was cut.
+fn text_sections(text: &str, budget: usize, max_blocks: usize) -> Vec<Value> {
+    if text.trim().is_empty() || max_blocks == 0 {
+        return Vec::new();
+    }
+    let cap = budget.min(max_blocks * SECTION_SPLIT);
+    let text = truncate_chars(text.trim_end(), cap);
+    split_chars(&text, SECTION_SPLIT)
+        .into_iter()
+        .filter(|piece| !piece.trim().is_empty())
+        .map(|piece| json!({"type": "section", "text": {"type": "mrkdwn", "text": piece}}))
+        .collect()
+}
+
+/// Sections of `*Label*\nvalue` fields, ten per section, and the characters they use. Beyond
+/// [`MAX_FIELDS`], a context line says how many were left out.
+fn field_blocks(fields: &[(String, String)]) -> (Vec<Value>, usize) {
+    if fields.is_empty() {
+        return (Vec::new(), 0);
+    }
+    let shown = &fields[..fields.len().min(MAX_FIELDS)];
+    let each = (FIELDS_BUDGET / shown.len()).min(MAX_FIELD);
+    let mut used = 0;
+    let mut blocks: Vec<Value> = shown
+        .chunks(FIELDS_PER_SECTION)
+        .map(|chunk| {
+            let items: Vec<Value> = chunk
+                .iter()
+                .map(|(label, value)| {
+                    let text = truncate_chars(&format!("*{label}*\n{value}"), each);
+                    used += text.chars().count();
+                    json!({"type": "mrkdwn", "text": text})
+                })
+                .collect();
+            json!({"type": "section", "fields": items})
+        })
+        .collect();
+    let hidden = fields.len() - shown.len();
+    if hidden > 0 {
+        let note = format!("…and {hidden} more fields");
+        used += note.chars().count();
+        blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": note}]}));
+    }
+    (blocks, used)
+}
+
+/// A button to the link, when there is a web link short enough for Slack.
+fn link_block(plain: &Message) -> Option<Value> {
+    let link = plain.link.as_ref()?;
+    let url = link.url.trim();
+    if !crate::targets::is_web_url(url) || url.chars().count() > MAX_URL {
+        return None;
+    }
+    let label = match link.label.trim() {
+        "" => "Open",
+        label => label,
+    };
+    Some(json!({
+        "type": "actions",
+        "elements": [{
+            "type": "button",
+            "text": {"type": "plain_text", "text": truncate_chars(label, MAX_BUTTON_TEXT), "emoji": true},
+            "url": url,
+        }],
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::template::Link;
+
+    fn msg(text: &str, fields: usize) -> Message {
+        Message {
+            title: "Audit expired".to_string(),
+            text: text.to_string(),
+            fields: (0..fields)
+                .map(|i| (format!("F{i}"), format!("v{i}")))
+                .collect(),
+            link: Some(Link {
+                url: "https://app.monitorqa.com/x".to_string(),
+                label: String::new(),
+            }),
+            color: None,
+        }
+    }
+
+    fn block_text_total(body: &Value) -> usize {
+        let blocks = body["blocks"].as_array().unwrap();
+        let count = |v: &Value| v.as_str().map_or(0, |s| s.chars().count());
+        blocks
+            .iter()
+            .map(|b| {
+                count(&b["text"]["text"])
+                    + b["fields"]
+                        .as_array()
+                        .map_or(0, |f| f.iter().map(|x| count(&x["text"])).sum())
+            })
+            .sum()
+    }
+
+    #[test]
+    fn eleven_fields_make_two_field_sections() {
+        let m = msg("", 11);
+        let body = message_body(&m, &m);
+        let blocks = body["blocks"].as_array().unwrap();
+        let sections: Vec<_> = blocks.iter().filter(|b| b["fields"].is_array()).collect();
+        assert_eq!(sections.len(), 2);
+        assert_eq!(sections[0]["fields"].as_array().unwrap().len(), 10);
+        assert_eq!(sections[1]["fields"].as_array().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn long_text_is_split_into_sections_within_the_limits() {
+        let m = msg(&"word ".repeat(4000), 0);
+        let body = message_body(&m, &m);
+        let sections: Vec<&str> = body["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b["type"] == "section")
+            .map(|b| b["text"]["text"].as_str().unwrap())
+            .collect();
+        assert!(sections.len() >= 3);
+        assert!(sections.iter().all(|s| s.chars().count() <= MAX_SECTION));
+        assert!(sections.last().unwrap().ends_with('…'));
+        assert!(block_text_total(&body) <= BLOCK_TEXT_BUDGET);
+    }
+
+    #[test]
+    fn a_button_without_a_label_says_open() {
+        let m = msg("x", 0);
+        let body = message_body(&m, &m);
+        let actions = body["blocks"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(actions["elements"][0]["text"]["text"], "Open");
+    }
+
+    #[test]
+    fn a_link_that_is_not_a_web_url_gets_no_button() {
+        let mut m = msg("x", 0);
+        m.link = Some(Link {
+            url: "javascript:alert(1)".to_string(),
+            label: "x".to_string(),
+        });
+        let body = message_body(&m, &m);
+        assert!(!body.to_string().contains("actions"));
+    }
+}

@@ -1,0 +1,362 @@
+//! Microsoft Teams: an Adaptive Card (1.4, full width) posted to a Workflows webhook.
+//!
+//! The URL carries its own `sig` credential, so no `Authorization` header is ever sent (Power
+//! Automate rejects a request with two). The serialized card is kept under [`CARD_BUDGET`] by
+//! cutting the text, then the facts, then the title, with a visible "…". A retired Office 365
+//! connector URL (`*.webhook.office.com`) is recognised and reported with a migration hint.
+
+use std::time::SystemTime;
+
+use serde_json::{Value, json};
+
+use super::limits::{truncate_bytes, truncate_chars};
+use super::verdict::{by_status, excerpt, url_secret_parts};
+use super::{BuildError, Content, HttpRequest, HttpResponse, RequestBody, Verdict};
+use crate::secret::Secret;
+use crate::template::{Markup, Message};
+
+/// Teams Markdown for the card, Plain for the link URL and the notification fallback.
+pub const MARKUPS: &[Markup] = &[Markup::Teams, Markup::Plain];
+
+/// The largest serialized request body built (Teams' own limit is about 28 KB).
+pub const CARD_BUDGET: usize = 24 * 1024;
+/// Facts shown; more are counted in a last "…" fact.
+pub const MAX_FACTS: usize = 30;
+/// Longest fact value and title before any budget cut.
+pub const MAX_FACT_VALUE: usize = 2000;
+pub const MAX_TITLE: usize = 500;
+
+/// A Teams Workflows target.
+#[derive(Debug, Clone)]
+pub struct Teams {
+    url: Secret,
+    /// The URL is a retired Office 365 connector.
+    legacy_connector: bool,
+}
+
+impl Teams {
+    pub fn new(url: Secret) -> Teams {
+        let legacy_connector = is_legacy_connector(url.expose());
+        Teams {
+            url,
+            legacy_connector,
+        }
+    }
+
+    pub(super) fn build(&self, content: &Content) -> Result<HttpRequest, BuildError> {
+        let body = match content {
+            Content::Message(rendered) => message_body(
+                rendered.require(Markup::Teams)?,
+                rendered.require(Markup::Plain)?,
+            ),
+            Content::Payload(payload) => payload.clone(),
+            Content::Event(_) => return Err(super::unsupported("teams", content)),
+        };
+        Ok(HttpRequest {
+            url: self.url.clone(),
+            headers: Vec::new(),
+            body: RequestBody::Json(body),
+        })
+    }
+
+    /// 2xx (202 from Workflows) is delivered; 429 pauses the target; 408/5xx are retried;
+    /// other 4xx are permanent, explained from `{"error":{"code","message"}}`.
+    pub(super) fn classify(&self, resp: &HttpResponse, now: SystemTime) -> Verdict {
+        if self.legacy_connector {
+            return classify_connector(resp);
+        }
+        if (200..300).contains(&resp.status) {
+            return Verdict::delivered(None);
+        }
+        by_status(
+            "Teams",
+            resp.status,
+            &error_detail(&resp.body),
+            &resp.headers,
+            now,
+        )
+    }
+
+    pub(super) fn secrets(&self) -> Vec<&str> {
+        url_secret_parts(self.url.expose())
+    }
+}
+
+/// Hosts of the Office 365 connectors retired in May 2026.
+fn is_legacy_connector(url: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    let host = url.host_str().unwrap_or("").to_ascii_lowercase();
+    host.ends_with(".webhook.office.com") || host == "outlook.office.com"
+}
+
+const MIGRATE: &str = "Office 365 connector URLs (*.webhook.office.com) stopped working in May \
+    2026; create a Workflows webhook in the channel (Workflows → \"Send webhook alerts to a \
+    channel\") and use its URL";
+
+/// A connector answers 200 with body `1` on success, and often 200 with an error text.
+fn classify_connector(resp: &HttpResponse) -> Verdict {
+    let body = resp.body.trim();
+    if (200..300).contains(&resp.status) && body == "1" {
+        return Verdict::delivered(None);
+    }
+    if body.contains("HTTP error 429") || resp.status == 429 {
+        return Verdict::pause_target(None, format!("Teams connector throttled: {MIGRATE}"));
+    }
+    Verdict::dead(format!(
+        "Teams answered {} {}: {MIGRATE}",
+        resp.status,
+        excerpt(body)
+    ))
+}
+
+/// `code: message` from a Power Automate error body, with a hint for known codes.
+fn error_detail(body: &str) -> String {
+    let Ok(json) = serde_json::from_str::<Value>(body) else {
+        return excerpt(body);
+    };
+    let code = json["error"]["code"].as_str().unwrap_or("");
+    let message = json["error"]["message"].as_str().unwrap_or("");
+    let hint = match code {
+        "DirectApiAuthorizationRequired" => {
+            " (the URL lacks its sig parameter, or the flow only accepts signed-in users: set \
+             \"Who can trigger the flow\" to Anyone)"
+        }
+        "DirectApiRequestHasMoreThanOneAuthorization" => {
+            " (the request carried a second credential besides the URL's sig)"
+        }
+        "WorkflowTriggerIsNotEnabled" | "WorkflowNotEnabled" => " (the flow is turned off)",
+        "WorkflowNotFound" | "TriggerNotFound" => " (the flow was deleted or its URL regenerated)",
+        _ => "",
+    };
+    let text = match (code, message) {
+        ("", "") => excerpt(body),
+        ("", m) => m.to_string(),
+        (c, "") => c.to_string(),
+        (c, m) => format!("{c}: {m}"),
+    };
+    format!("{}{hint}", excerpt(&text))
+}
+
+/// The Workflows request for a message.
+pub fn message_body(teams: &Message, plain: &Message) -> Value {
+    let card = Card::new(teams, plain).fit(CARD_BUDGET);
+    card.envelope()
+}
+
+/// The parts of a card, kept separately so they can be cut to fit.
+struct Card {
+    title: String,
+    text: String,
+    facts: Vec<(String, String)>,
+    /// Facts left out, shown as a last "…" fact.
+    hidden_facts: usize,
+    color: Option<&'static str>,
+    link: Option<(String, String)>,
+    fallback: String,
+}
+
+impl Card {
+    fn new(teams: &Message, plain: &Message) -> Card {
+        let facts = teams
+            .fields
+            .iter()
+            .take(MAX_FACTS)
+            .map(|(l, v)| {
+                (
+                    truncate_chars(l, MAX_TITLE),
+                    truncate_chars(v, MAX_FACT_VALUE),
+                )
+            })
+            .collect();
+        let link = plain
+            .link
+            .as_ref()
+            .filter(|l| super::is_web_url(&l.url))
+            .map(|l| {
+                let label = if l.label.trim().is_empty() {
+                    "Open"
+                } else {
+                    l.label.trim()
+                };
+                (label.to_string(), l.url.trim().to_string())
+            });
+        Card {
+            title: truncate_chars(teams.title.trim(), MAX_TITLE),
+            text: teams.text.clone(),
+            facts,
+            hidden_facts: teams.fields.len().saturating_sub(MAX_FACTS),
+            color: teams.color.as_deref().and_then(card_color),
+            link,
+            fallback: truncate_chars(plain.title.trim(), 200),
+        }
+    }
+
+    /// Cuts the text, then facts, then the title until the request is at most `budget` bytes.
+    fn fit(mut self, budget: usize) -> Card {
+        for _ in 0..64 {
+            let size = serde_json::to_vec(&self.envelope()).map_or(0, |v| v.len());
+            if size <= budget {
+                break;
+            }
+            let over = size - budget + 16;
+            if self.text.chars().count() > 1 {
+                self.text = cut_bytes(&self.text, over);
+            } else if !self.facts.is_empty() {
+                self.facts.pop();
+                self.hidden_facts += 1;
+            } else if self.title.chars().count() > 1 {
+                self.title = cut_bytes(&self.title, over);
+                self.fallback = truncate_bytes(&self.fallback, 64);
+            } else {
+                // Only the link can be this large.
+                self.link = None;
+            }
+        }
+        self
+    }
+
+    fn envelope(&self) -> Value {
+        json!({
+            "type": "message",
+            "attachments": [{
+                "contentType": "application/vnd.microsoft.card.adaptive",
+                "contentUrl": null,
+                "content": self.card(),
+            }],
+        })
+    }
+
+    fn card(&self) -> Value {
+        let mut card = json!({
+            "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+            "type": "AdaptiveCard",
+            "version": "1.4",
+            "msteams": {"width": "Full"},
+            "body": self.body(),
+        });
+        if !self.fallback.is_empty() {
+            card["fallbackText"] = json!(self.fallback);
+        }
+        if let Some((label, url)) = &self.link {
+            card["actions"] = json!([{"type": "Action.OpenUrl", "title": label, "url": url}]);
+        }
+        card
+    }
+
+    fn body(&self) -> Vec<Value> {
+        let mut body = Vec::new();
+        if !self.title.is_empty() {
+            let mut title = json!({
+                "type": "TextBlock", "text": self.title, "size": "Large",
+                "weight": "Bolder", "wrap": true, "style": "heading",
+            });
+            if let Some(color) = self.color {
+                title["color"] = json!(color);
+            }
+            body.push(title);
+        }
+        if !self.text.trim().is_empty() {
+            body.push(json!({"type": "TextBlock", "text": self.text, "wrap": true}));
+        }
+        let mut facts: Vec<Value> = self
+            .facts
+            .iter()
+            .map(|(title, value)| json!({"title": title, "value": value}))
+            .collect();
+        if self.hidden_facts > 0 {
+            facts.push(json!({"title": "…", "value": format!("{} more", self.hidden_facts)}));
+        }
+        if !facts.is_empty() {
+            body.push(json!({"type": "FactSet", "facts": facts}));
+        }
+        body
+    }
+}
+
+/// `text` shortened by at least `over` bytes, ending in "…".
+fn cut_bytes(text: &str, over: usize) -> String {
+    let keep = text.len().saturating_sub(over);
+    if keep <= '…'.len_utf8() {
+        return "…".to_string();
+    }
+    truncate_bytes(text, keep)
+}
+
+/// The TextBlock colour for a message colour: danger, warning and good have one.
+fn card_color(color: &str) -> Option<&'static str> {
+    match color.trim().to_ascii_lowercase().as_str() {
+        "danger" | "attention" | "red" => Some("Attention"),
+        "warning" | "orange" | "yellow" => Some("Warning"),
+        "good" | "success" | "green" => Some("Good"),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(text: String, facts: usize) -> Message {
+        Message {
+            title: "Audit expired".to_string(),
+            text,
+            fields: (0..facts)
+                .map(|i| (format!("Fact {i}"), "\"quoted\" ".repeat(200)))
+                .collect(),
+            link: None,
+            color: Some("warning".to_string()),
+        }
+    }
+
+    #[test]
+    fn the_card_fits_the_budget_even_when_escaping_inflates_it() {
+        let m = message("\u{1}\"".repeat(20_000), 40);
+        let body = message_body(&m, &m);
+        assert!(serde_json::to_vec(&body).unwrap().len() <= CARD_BUDGET);
+        let card = &body["attachments"][0]["content"];
+        assert_eq!(card["body"][0]["color"], "Warning");
+    }
+
+    #[test]
+    fn facts_beyond_the_budget_are_counted_in_a_last_fact() {
+        let m = message(String::new(), 30);
+        let body = message_body(&m, &m);
+        assert!(serde_json::to_vec(&body).unwrap().len() <= CARD_BUDGET);
+        let facts = body["attachments"][0]["content"]["body"][1]["facts"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let last = facts.last().unwrap();
+        assert_eq!(last["title"], "…");
+        assert!(last["value"].as_str().unwrap().ends_with(" more"));
+    }
+
+    #[test]
+    fn a_small_card_is_left_whole() {
+        let m = message("All good.".to_string(), 2);
+        let body = message_body(&m, &m);
+        assert_eq!(
+            body["attachments"][0]["content"]["body"][1]["text"],
+            "All good."
+        );
+        assert_eq!(
+            body["attachments"][0]["content"]["body"][2]["facts"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
+    }
+
+    #[test]
+    fn connector_hosts_are_recognised() {
+        assert!(is_legacy_connector(
+            "https://northwind.webhook.office.com/webhookb2/x"
+        ));
+        assert!(!is_legacy_connector(
+            "https://x.environment.api.powerplatform.com/powerautomate/x"
+        ));
+    }
+}

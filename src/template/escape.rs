@@ -1,0 +1,113 @@
+//! Escaping of event values, one function per output format.
+//!
+//! Each Handlebars registry applies one of these to every `{{value}}` it writes (and to the
+//! output of every value helper), so event content arrives as literal text whatever it holds.
+//! The template's own text is never passed through them.
+//!
+//! Newlines inside values: kept as `\n` for plain text and Slack, doubled for Teams (a single
+//! newline in an Adaptive Card TextBlock is a soft break that renders as a space), and turned
+//! into `<br>` for HTML, so a multi-line answer reads as several lines everywhere.
+
+/// Plain text: nothing to escape.
+pub fn plain(s: &str) -> String {
+    s.to_owned()
+}
+
+/// Slack mrkdwn: exactly `&`, `<` and `>` (Slack's control characters: mentions such as
+/// `<!channel>` and links `<url|label>` need `<`). Slack has no escape for `*`, `_`, `~` or
+/// `` ` ``: a value such as `*bold*` arrives as that text but Slack may style it.
+pub fn slack(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Microsoft Teams Adaptive Card TextBlock (a CommonMark subset: bold, italic, lists, links;
+/// Teams renders no HTML in cards). CommonMark backslash escapes neutralise:
+/// emphasis and code (`\ * _ ~ `` ` ``), links and images (`[ ]`), tag-like or autolink `<`,
+/// entity references (`&name;`), line-leading block syntax (`# - + = > |` and `1.` / `1)`),
+/// table pipes, and `{{` (the card's own DATE()/TIME() substitution). Everything else is kept.
+pub fn teams(s: &str) -> String {
+    let normalized = s.replace("\r\n", "\n").replace('\r', "\n");
+    let lines: Vec<String> = normalized.split('\n').map(teams_line).collect();
+    lines.join("\n\n")
+}
+
+fn teams_line(line: &str) -> String {
+    let chars: Vec<char> = line.chars().collect();
+    let mut out = String::with_capacity(line.len() + 8);
+    let start = chars
+        .iter()
+        .take_while(|c| **c == ' ' || **c == '\t')
+        .count();
+    let list_dot = ordered_list_marker(&chars[start..]).map(|i| start + i);
+    for (i, &c) in chars.iter().enumerate() {
+        let at_line_start = i == start;
+        let escape = match c {
+            '\\' | '*' | '_' | '`' | '~' | '[' | ']' | '|' => true,
+            '#' | '-' | '+' | '=' | '>' => at_line_start,
+            '.' | ')' => list_dot == Some(i),
+            '<' => chars
+                .get(i + 1)
+                .is_some_and(|n| n.is_ascii_alphabetic() || matches!(n, '/' | '!' | '?')),
+            '&' => is_entity_reference(&chars[i + 1..]),
+            '{' => chars.get(i + 1) == Some(&'{'),
+            _ => false,
+        };
+        if escape {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// For `12. text` or `3) text`: the index of the `.`/`)` that makes a line an ordered list.
+fn ordered_list_marker(chars: &[char]) -> Option<usize> {
+    let digits = chars.iter().take_while(|c| c.is_ascii_digit()).count();
+    let marker = chars.get(digits)?;
+    let followed_by_space = chars.get(digits + 1).is_none_or(|c| c.is_whitespace());
+    (digits > 0 && matches!(marker, '.' | ')') && followed_by_space).then_some(digits)
+}
+
+/// `amp;`, `#38;`, `#x26;` after an `&`: what a Markdown renderer would decode.
+fn is_entity_reference(rest: &[char]) -> bool {
+    let body = rest
+        .iter()
+        .take(32)
+        .take_while(|c| c.is_ascii_alphanumeric() || **c == '#')
+        .count();
+    body > 0 && rest.get(body) == Some(&';')
+}
+
+/// HTML text and attribute values: `& < > " '`, and newlines as `<br>`.
+pub fn html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let normalized = s.replace("\r\n", "\n");
+    for c in normalized.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '\n' => out.push_str("<br>"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// The inside of a JSON string literal (no surrounding quotes), for raw payload templates.
+pub fn json_string(s: &str) -> String {
+    let quoted = serde_json::Value::String(s.to_owned()).to_string();
+    // A serialised JSON string always starts and ends with `"`.
+    quoted[1..quoted.len() - 1].to_owned()
+}

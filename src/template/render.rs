@@ -1,0 +1,166 @@
+//! Rendering a loaded template against one event: a [`Message`] for a markup, or a raw JSON
+//! payload. Pure; a failure is a [`RenderError`], never message text.
+
+use handlebars::{Context, RenderErrorReason};
+use serde_json::Value;
+
+use super::error::RenderError;
+use super::helpers::truncate_chars;
+use super::source::{Pos, Role};
+use super::{Link, Markup, Message, MessageTemplate, PartRef, Templates};
+
+impl Templates {
+    /// Renders message template `name` for `markup` against `ctx` (the event as JSON).
+    pub fn render(&self, name: &str, markup: Markup, ctx: &Value) -> Result<Message, RenderError> {
+        let template = self
+            .messages
+            .get(name)
+            .ok_or_else(|| RenderError::unknown(name, "message template"))?;
+        let context = Context::from(ctx.clone());
+        let mut message = Message::default();
+        let (mut url, mut label) = (String::new(), String::new());
+        for part in &template.parts {
+            let registry = match part.role {
+                Role::LinkUrl | Role::Color => self.engines.for_markup(Markup::Plain),
+                _ => self.engines.for_markup(markup),
+            };
+            let rendered = registry
+                .render_with_context(&part.key, &context)
+                .map_err(|e| part_error(name, template, part, e))?;
+            let out = rendered.trim().to_owned();
+            match &part.role {
+                Role::Title => message.title = out,
+                Role::Text => message.text = out,
+                Role::Field(label) if !out.is_empty() => message.fields.push((label.clone(), out)),
+                Role::Field(_) => {}
+                Role::LinkUrl => url = out,
+                Role::LinkLabel => label = out,
+                Role::Color => {
+                    message.color = color(&out).map_err(|m| invalid(name, template, part, m))?
+                }
+            }
+        }
+        if !url.is_empty() {
+            let link_part = template.parts.iter().find(|p| p.role == Role::LinkUrl);
+            if let Err(m) = check_url(&url) {
+                return Err(match link_part {
+                    Some(part) => invalid(name, template, part, m),
+                    None => RenderError::unknown(name, "link"),
+                });
+            }
+            message.link = Some(Link { url, label });
+        }
+        Ok(message)
+    }
+
+    /// Renders raw payload template `<name>.<kind>.hbs` against `ctx`; the result must be JSON.
+    pub fn render_payload(
+        &self,
+        name: &str,
+        kind: &str,
+        ctx: &Value,
+    ) -> Result<Value, RenderError> {
+        let template = self
+            .payloads
+            .get(&(name.to_owned(), kind.to_owned()))
+            .ok_or_else(|| {
+                RenderError::unknown(&format!("{name}.{kind}.hbs"), "payload template")
+            })?;
+        let error = |message: String, line: Option<usize>, column: Option<usize>| RenderError {
+            template: name.to_owned(),
+            part: format!("payload ({kind})"),
+            file: Some(template.file.clone()),
+            line,
+            column,
+            message,
+        };
+        let rendered = self
+            .engines
+            .json()
+            .render_with_context(&template.key, &Context::from(ctx.clone()))
+            .map_err(|e| {
+                let (line, column) = Pos::map(Some(Pos::FILE_START), e.line_no, e.column_no);
+                error(describe(e.reason()), line, column)
+            })?;
+        serde_json::from_str(&rendered).map_err(|e| {
+            let msg = format!(
+                "the rendered body is not valid JSON: {e} (line {} of the output)",
+                e.line()
+            );
+            error(msg, None, None)
+        })
+    }
+}
+
+fn part_error(
+    name: &str,
+    template: &MessageTemplate,
+    part: &PartRef,
+    e: handlebars::RenderError,
+) -> RenderError {
+    let (line, column) = Pos::map(part.pos, e.line_no, e.column_no);
+    RenderError {
+        template: name.to_owned(),
+        part: part.role.to_string(),
+        file: Some(template.file.clone()),
+        line,
+        column,
+        message: describe(e.reason()),
+    }
+}
+
+fn invalid(name: &str, template: &MessageTemplate, part: &PartRef, message: String) -> RenderError {
+    let (line, column) = Pos::map(part.pos, None, None);
+    RenderError {
+        template: name.to_owned(),
+        part: part.role.to_string(),
+        file: Some(template.file.clone()),
+        line,
+        column,
+        message,
+    }
+}
+
+/// Handlebars' reasons, reworded where a template author needs to know what to do.
+fn describe(reason: &RenderErrorReason) -> String {
+    match reason {
+        RenderErrorReason::MissingVariable(Some(path)) => format!(
+            "`{path}` is not in the event (if it may be absent, test it with {{{{#if {path}}}}} or use {{{{default {path} \"…\"}}}})"
+        ),
+        RenderErrorReason::MissingVariable(None) => "a value is not in the event".to_owned(),
+        RenderErrorReason::HelperNotFound(name) => format!("unknown helper `{name}`"),
+        other => other.to_string(),
+    }
+}
+
+/// `good`, `warning`, `danger` or `#rrggbb`; empty means no colour.
+fn color(s: &str) -> Result<Option<String>, String> {
+    let lower = s.to_ascii_lowercase();
+    let hex = lower.strip_prefix('#').filter(|h| h.len() == 6);
+    match lower.as_str() {
+        "" => Ok(None),
+        "good" | "warning" | "danger" => Ok(Some(lower)),
+        _ if hex.is_some_and(|h| h.chars().all(|c| c.is_ascii_hexdigit())) => Ok(Some(lower)),
+        _ => Err(format!(
+            "the colour must be good, warning, danger or #rrggbb, got {:?}",
+            truncate_chars(s, 40)
+        )),
+    }
+}
+
+/// An absolute http(s) URL with nothing in it that could break out of where a target puts it.
+fn check_url(url: &str) -> Result<(), String> {
+    let lower = url.to_ascii_lowercase();
+    let scheme_ok = lower.starts_with("https://") || lower.starts_with("http://");
+    let bad_char = url
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | '`'));
+    if scheme_ok && !bad_char {
+        Ok(())
+    } else {
+        Err(format!(
+            "the link must be an absolute http(s) URL without spaces or <>\"`, got {:?}",
+            truncate_chars(url, 80)
+        ))
+    }
+}

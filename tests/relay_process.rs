@@ -1,0 +1,254 @@
+//! The real `mqa-relay` binary, driven as an operator would: started on port 0 with a rules
+//! file, killed with SIGKILL, reloaded with SIGHUP, checked with `check` and `test`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mqa_relay::store::{Store, StoreOptions};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mqa-relay");
+const TOKEN: &str = "test-webhook-token-7f3a";
+
+fn sample(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/events")
+        .join(name);
+    std::fs::read(path).expect("sample event")
+}
+
+/// Polls `f` every 50 ms until it returns Some, or panics after `limit`.
+async fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// One running relay process with its own rules file, data directory and log file.
+struct RelayProcess {
+    child: Child,
+    addr: String,
+    log: PathBuf,
+}
+
+impl RelayProcess {
+    async fn start(dir: &Path, run: u32) -> RelayProcess {
+        let log = dir.join(format!("relay-{run}.log"));
+        let child = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--rules"])
+            .arg(dir.join("rules.yaml"))
+            .arg("--data-dir")
+            .arg(dir.join("data"))
+            .env("RUST_LOG", "info")
+            .env("RELAY_TOKEN", TOKEN)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("spawn mqa-relay");
+        let addr = wait_for("the relay to listen", Duration::from_secs(30), || {
+            let text = std::fs::read_to_string(&log).ok()?;
+            let rest = text.split("listening on ").nth(1)?;
+            Some(rest.split_whitespace().next()?.to_string())
+        })
+        .await;
+        RelayProcess { child, addr, log }
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn signal(&self, sig: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{sig}"), self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -{sig} failed");
+    }
+
+    /// Posts a body to the webhook; returns the status and the JSON answer.
+    async fn post(&self, body: &[u8]) -> (u16, serde_json::Value) {
+        let url = format!("http://{}/webhook/{TOKEN}", self.addr);
+        let resp = reqwest::Client::new()
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body.to_vec())
+            .send()
+            .await
+            .expect("post");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Waits for the process to exit by itself; returns its exit code.
+    async fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        let child = &mut self.child;
+        wait_for("the relay to exit", limit, || {
+            child.try_wait().ok().flatten()
+        })
+        .await
+        .code()
+    }
+}
+
+impl Drop for RelayProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn write_rules(dir: &Path, rules: &str) {
+    let text = format!(
+        "server:\n  token: ${{RELAY_TOKEN}}\n\
+         targets:\n  kitchen:\n    kind: webhook\n    url: http://127.0.0.1:9/kitchen\n  \
+         quality:\n    kind: webhook\n    url: http://127.0.0.1:9/quality\n\
+         rules:\n{rules}"
+    );
+    std::fs::write(dir.join("rules.yaml"), text).expect("write rules");
+}
+
+const RULES_TO_KITCHEN: &str =
+    "  - name: everything to the kitchen\n    events: \"*\"\n    notify: [kitchen]\n";
+const RULES_TO_QUALITY: &str =
+    "  - name: everything to quality\n    events: \"*\"\n    notify: [quality]\n";
+
+/// The targets of the deliveries the store holds for one event, once it is routed.
+async fn routed_targets(store: &Store, id: &str) -> Option<Vec<String>> {
+    let details = store.event(id).await.ok()??;
+    details.routed_at?;
+    let mut targets: Vec<String> = details
+        .deliveries
+        .iter()
+        .map(|(d, _)| d.target.clone())
+        .collect();
+    targets.sort();
+    Some(targets)
+}
+
+async fn wait_routed(dir: &Path, id: &str) -> Vec<String> {
+    let store = Store::open_sqlite(&dir.join("data"), StoreOptions::default())
+        .await
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        if let Some(t) = routed_targets(&store, id).await {
+            store.close().await;
+            return t;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "event {id} was never routed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn acknowledged_events_survive_sigkill_and_are_routed_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    write_rules(dir.path(), RULES_TO_KITCHEN);
+    let relay = RelayProcess::start(dir.path(), 1).await;
+    let mut ids = Vec::new();
+    for name in [
+        "audit_expired.json",
+        "corrective_action_rejected.json",
+        "template_created.json",
+    ] {
+        let (status, body) = relay.post(&sample(name)).await;
+        assert_eq!(status, 202, "{body}");
+        ids.push(body["id"].as_str().expect("an id").to_string());
+    }
+    relay.signal("KILL");
+    drop(relay);
+
+    let mut relay = RelayProcess::start(dir.path(), 2).await;
+    for id in &ids {
+        assert_eq!(
+            wait_routed(dir.path(), id).await,
+            vec!["kitchen".to_string()]
+        );
+    }
+    relay.signal("TERM");
+    assert_eq!(relay.wait_exit(Duration::from_secs(30)).await, Some(0));
+}
+
+#[tokio::test]
+async fn sighup_swaps_the_rules_and_a_broken_file_keeps_the_old_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    write_rules(dir.path(), RULES_TO_KITCHEN);
+    let relay = RelayProcess::start(dir.path(), 1).await;
+    let (_, first) = relay.post(&sample("audit_expired.json")).await;
+    let first = first["id"].as_str().unwrap().to_string();
+    assert_eq!(wait_routed(dir.path(), &first).await, vec!["kitchen"]);
+
+    write_rules(dir.path(), RULES_TO_QUALITY);
+    relay.signal("HUP");
+    wait_for("the reload", Duration::from_secs(20), || {
+        relay
+            .log_text()
+            .contains("configuration reloaded")
+            .then_some(())
+    })
+    .await;
+    let (_, second) = relay.post(&sample("audit_deleted.json")).await;
+    let second = second["id"].as_str().unwrap().to_string();
+    assert_eq!(wait_routed(dir.path(), &second).await, vec!["quality"]);
+
+    std::fs::write(dir.path().join("rules.yaml"), "rules:\n  - name: [broken\n").unwrap();
+    relay.signal("HUP");
+    wait_for("the failed reload", Duration::from_secs(20), || {
+        relay.log_text().contains("reload failed").then_some(())
+    })
+    .await;
+    let (status, third) = relay.post(&sample("audit_assigned.json")).await;
+    assert_eq!(status, 202, "the old rules keep serving: {third}");
+    let third = third["id"].as_str().unwrap().to_string();
+    assert_eq!(wait_routed(dir.path(), &third).await, vec!["quality"]);
+}
+
+#[test]
+fn check_reports_every_mistake_with_its_line() {
+    let file =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/config/five_mistakes.yaml");
+    let out = Command::new(BIN)
+        .args(["check", "--rules"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let prefix = format!("{}:", file.display());
+    let lines: Vec<usize> = stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix(&prefix)?.split(':').next()?.parse().ok())
+        .collect();
+    assert_eq!(lines, vec![4, 9, 10, 18, 21], "{stderr}");
+    assert!(stderr.ends_with("5 problems\n"), "{stderr}");
+}
+
+#[test]
+fn check_accepts_the_example_rules_without_any_environment() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules.example.yaml");
+    let out = Command::new(BIN)
+        .args(["check", "--rules"])
+        .arg(&file)
+        .env_clear()
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1,0 +1,127 @@
+//! The access log over a real socket: one line per request, and never a token, at TRACE level.
+//!
+//! A binary of its own: tracing caches per-callsite interest process-wide, so a test running in
+//! parallel without a subscriber could make this test's subscriber miss lines.
+
+mod server_common;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mqa_relay::server::ServerOptions;
+use server_common::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const BOUND: Duration = Duration::from_secs(15);
+
+/// Sends one request with `Connection: close` and waits until the server closes.
+async fn exchange(addr: SocketAddr, request: &str) {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let read_all = async {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stream.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(BOUND, read_all)
+        .await
+        .expect("the server answers and closes");
+}
+
+fn post(path: &str, extra_headers: &str, body: &str) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: relay.test\r\nConnection: close\r\n\
+         Content-Type: application/json\r\n{extra_headers}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// A log sink shared between the subscriber and the test.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let mut buffer = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        buffer.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl LogBuffer {
+    fn text(&self) -> String {
+        let buffer = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        String::from_utf8_lossy(&buffer).into_owned()
+    }
+}
+
+// Single-threaded runtime: every task (server, connections) runs on this thread, under the
+// subscriber set as default below.
+#[tokio::test(flavor = "current_thread")]
+async fn the_access_log_shows_each_request_but_never_a_token() {
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let t = relay().await;
+    let server = spawn_server(t.relay.clone(), ServerOptions::default()).await;
+    let bearer = format!("Authorization: Bearer {TOKEN}\r\n");
+    let admin = format!("Authorization: Bearer {ADMIN_TOKEN}\r\n");
+    let requests = [
+        post(&format!("/webhook/{TOKEN}"), "", AUDIT_EXPIRED),
+        post(&format!("/webhook?source=mqa&token={TOKEN}"), "", "{"),
+        post("/webhook", &bearer, "[]"),
+        post(&format!("/webhooks/{TOKEN}"), "", AUDIT_EXPIRED),
+        post("/-/reload", &admin, ""),
+        post(&format!("/{TOKEN}"), "", "{}"),
+    ];
+    for request in &requests {
+        exchange(server.addr, request).await;
+    }
+    server.shutdown.cancel();
+    let _ = tokio::time::timeout(BOUND, server.task).await;
+
+    let text = logs.text();
+    assert!(!text.contains(TOKEN), "the webhook token leaked:\n{text}");
+    assert!(
+        !text.contains(ADMIN_TOKEN),
+        "the admin token leaked:\n{text}"
+    );
+    let access: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("mqa_relay::access"))
+        .collect();
+    assert_eq!(access.len(), requests.len(), "{text}");
+    let first = access[0];
+    for part in [
+        "method=POST",
+        "path=/webhook/<redacted>",
+        "status=202",
+        "duration_ms=",
+        "remote=127.0.0.1:",
+    ] {
+        assert!(first.contains(part), "{part} missing in: {first}");
+    }
+    assert!(
+        access[1].contains("path=/webhook?source=mqa&token=<redacted>"),
+        "{}",
+        access[1]
+    );
+    assert!(access[3].contains("status=404"), "{}", access[3]);
+    assert!(access[5].contains("path=/<redacted>"), "{}", access[5]);
+}

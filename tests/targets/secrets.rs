@@ -1,0 +1,218 @@
+//! No secret (webhook URL, API key, token, header value) appears in a verdict reason, a build
+//! error, a transport error or any Debug output, even when a provider echoes it back.
+
+use std::time::{Duration, SystemTime};
+
+use mqa_relay::config::{EmailProvider, MailgunRegion, TargetKind};
+use mqa_relay::secret::Secret;
+use mqa_relay::targets::{Content, HttpResponse, Target, execute, http};
+use serde_json::json;
+
+use crate::support::providers::closed_port_url;
+use crate::{content_for, sample, target};
+
+const HOOK: &str = "https://hooks.slack.com/services/T0SECRET/B0SECRET/hookSecretValue42";
+const TOKEN: &str = "xoxb-token-secret-value-42";
+const TEAMS: &str = "https://x.environment.api.powerplatform.com/powerautomate/automations/direct/workflows/wf/triggers/manual/paths/invoke?sig=teamsSigSecret42";
+const KEY: &str = "api-key-secret-value-42";
+const HEADER: &str = "header-secret-value-42";
+const SECRETS: [&str; 6] = [
+    "hookSecretValue42",
+    TOKEN,
+    "teamsSigSecret42",
+    KEY,
+    HEADER,
+    "T0SECRET",
+];
+
+const WEBHOOK: &str = "https://erp.internal/hook/pathSecret?token=hookSecretValue42";
+
+fn all_targets() -> Vec<Target> {
+    all_targets_with_secrets()
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect()
+}
+
+/// Every kind of target, with the secret values it is configured with (for URLs: the whole
+/// URL and its token part alone).
+fn all_targets_with_secrets() -> Vec<(Target, Vec<&'static str>)> {
+    let mut targets = vec![
+        (
+            target(TargetKind::Slack {
+                url: Some(Secret::new(HOOK)),
+                token: None,
+                channel: None,
+                base_url: None,
+            }),
+            vec![HOOK, "hookSecretValue42"],
+        ),
+        (
+            target(TargetKind::Slack {
+                url: None,
+                token: Some(Secret::new(TOKEN)),
+                channel: Some("C1".into()),
+                base_url: None,
+            }),
+            vec![TOKEN],
+        ),
+        (
+            target(TargetKind::Teams {
+                url: Secret::new(TEAMS),
+            }),
+            vec![TEAMS, "teamsSigSecret42"],
+        ),
+        (
+            target(TargetKind::Webhook {
+                url: Secret::new(WEBHOOK),
+                headers: vec![("Authorization".into(), Secret::new(HEADER))],
+            }),
+            vec![WEBHOOK, "hookSecretValue42", HEADER],
+        ),
+    ];
+    for provider in [
+        EmailProvider::Sendgrid,
+        EmailProvider::Mailgun,
+        EmailProvider::Postmark,
+        EmailProvider::Resend,
+    ] {
+        let email = target(TargetKind::Email {
+            provider,
+            api_key: Secret::new(KEY),
+            from: "alerts@northwind.example".into(),
+            to: vec!["qa@northwind.example".into()],
+            base_url: None,
+            domain: Some("mg.northwind.example".into()),
+            region: MailgunRegion::Eu,
+        });
+        targets.push((email, vec![KEY]));
+    }
+    targets
+}
+
+fn assert_clean(text: &str) {
+    for s in SECRETS {
+        assert!(!text.contains(s), "{s:?} leaked in {text:?}");
+    }
+}
+
+#[test]
+fn reasons_never_contain_a_secret_even_when_the_provider_echoes_it() {
+    for (t, secrets) in all_targets_with_secrets() {
+        let echo = format!("bad credentials {}", secrets.join(" "));
+        assert_no_secret_in_any_reason(&t, &echo);
+    }
+}
+
+fn assert_no_secret_in_any_reason(t: &Target, echo: &str) {
+    let bodies = [
+        echo.to_string(),
+        json!({"ok": false, "error": echo}).to_string(),
+        json!({"error": {"code": "X", "message": echo}}).to_string(),
+        json!({"errors": [{"message": echo}]}).to_string(),
+        json!({"message": echo, "name": "validation_error"}).to_string(),
+        json!({"ErrorCode": 300, "Message": echo}).to_string(),
+    ];
+    for status in [200, 400, 401, 403, 404, 422, 429, 500] {
+        for body in &bodies {
+            let v = t.classify(&HttpResponse::new(status, body.clone()), SystemTime::now());
+            if let Some(reason) = v.reason() {
+                assert_clean(reason);
+            }
+            assert_clean(&format!("{v:?}"));
+        }
+    }
+}
+
+#[test]
+fn debug_of_targets_and_requests_shows_no_secret() {
+    for t in all_targets() {
+        assert_clean(&format!("{t:?}"));
+        if let Ok(req) = t.build(&content_for(&t, sample), "k") {
+            assert_clean(&format!("{req:?}"));
+        }
+        if let Ok(req) = t.build(&Content::Event(json!({})), "k") {
+            assert_clean(&format!("{req:?}"));
+        }
+    }
+}
+
+#[test]
+fn build_errors_show_no_secret() {
+    for t in all_targets() {
+        for content in [
+            Content::Payload(json!({})),
+            Content::Event(json!({})),
+            content_for(&t, sample),
+        ] {
+            if let Err(e) = t.build(&content, "k") {
+                assert_clean(&e.to_string());
+                assert_clean(&format!("{e:?}"));
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn transport_errors_show_no_secret() {
+    let url = closed_port_url().await;
+    let secret_url = format!("{url}/hookSecretValue42?token={TOKEN}");
+    let t = target(TargetKind::Webhook {
+        url: Secret::new(&secret_url),
+        headers: vec![("Authorization".into(), Secret::new(HEADER))],
+    });
+    let req = t.build(&Content::Event(json!({})), "k").unwrap();
+    let err = execute(&http::client().unwrap(), &req, Duration::from_secs(5))
+        .await
+        .unwrap_err();
+    assert_clean(&err.to_string());
+    assert_clean(&format!("{err:?}"));
+    let bad = target(TargetKind::Webhook {
+        url: Secret::new("not a url hookSecretValue42"),
+        headers: vec![],
+    });
+    let req = bad.build(&Content::Event(json!({})), "k").unwrap();
+    let err = execute(&http::client().unwrap(), &req, Duration::from_secs(5))
+        .await
+        .unwrap_err();
+    assert_clean(&err.to_string());
+}
+
+#[tokio::test]
+async fn hostile_values_survive_as_json_in_every_kind() {
+    use crate::support::providers::{SlackWebhook, TeamsWorkflow};
+    let hostile = "He said \"hi\" \\ back\nslash </script> {{x}} \u{2028} 🙂 \u{0}";
+    let render = |m| mqa_relay::template::Message {
+        title: hostile.to_string(),
+        text: hostile.to_string(),
+        fields: vec![(hostile.to_string(), hostile.to_string())],
+        ..sample(m)
+    };
+    let slack = SlackWebhook::start().await;
+    let t = target(TargetKind::Slack {
+        url: Some(Secret::new(slack.url())),
+        token: None,
+        channel: None,
+        base_url: None,
+    });
+    let (_, v) = crate::deliver(&t, &content_for(&t, render)).await;
+    assert!(
+        matches!(v, mqa_relay::targets::Verdict::Delivered { .. }),
+        "{v:?}"
+    );
+    let got = slack.received()[0].json();
+    assert_eq!(got["text"], hostile);
+    assert_eq!(got["blocks"][1]["text"]["text"], hostile);
+
+    let teams = TeamsWorkflow::start().await;
+    let t = target(TargetKind::Teams {
+        url: Secret::new(teams.url()),
+    });
+    crate::deliver(&t, &content_for(&t, render)).await;
+    let got = teams.received()[0].json();
+    assert_eq!(got["attachments"][0]["content"]["body"][1]["text"], hostile);
+    assert_eq!(
+        got["attachments"][0]["content"]["body"][2]["facts"][0]["title"],
+        hostile
+    );
+}

@@ -1,0 +1,116 @@
+//! The generic webhook target against a receiver, and its answer table.
+
+use std::time::{Duration, SystemTime};
+
+use mqa_relay::config::TargetKind;
+use mqa_relay::secret::Secret;
+use mqa_relay::targets::{Content, HttpResponse, RetryScope, Target, Verdict};
+use serde_json::json;
+
+use crate::support::mock::Answer;
+use crate::support::providers::WebhookReceiver;
+use crate::{content_for, deliver, json_body, reason, sample, target};
+
+fn webhook(url: &str) -> Target {
+    target(TargetKind::Webhook {
+        url: Secret::new(url),
+        headers: vec![("X-Api-Key".to_string(), Secret::new("erp-header-secret"))],
+    })
+}
+
+fn event() -> serde_json::Value {
+    json!({"event": "AUDIT_EXPIRED", "data": {"auditId": "a3c1e7d2"},
+           "company": {"id": "5f0c2a8e", "name": "Northwind Foods"}})
+}
+
+#[tokio::test]
+async fn a_webhook_gets_the_event_as_json_with_its_headers_and_2xx_is_delivered() {
+    let mock = WebhookReceiver::start().await;
+    let t = webhook(&mock.url());
+    assert!(t.markups().is_empty());
+    let (req, verdict) = deliver(&t, &Content::Event(event())).await;
+    assert_eq!(verdict, Verdict::Delivered { provider_id: None });
+    assert_eq!(*json_body(&req), event());
+    let got = &mock.received()[0];
+    assert_eq!(got.path, "/hooks/monitorqa");
+    assert_eq!(got.header("x-api-key"), Some("erp-header-secret"));
+    assert_eq!(got.json(), event());
+}
+
+#[tokio::test]
+async fn a_webhook_503_then_retry_after_date_then_ok_is_read_answer_by_answer() {
+    let mock = WebhookReceiver::start().await;
+    let at = SystemTime::now() + Duration::from_secs(60);
+    mock.script([Answer::status(503), Answer::retry_at(503, at), Answer::ok()]);
+    let t = webhook(&mock.url());
+    let content = Content::Payload(json!({"custom": true}));
+    let (_, first) = deliver(&t, &content).await;
+    assert!(
+        matches!(
+            first,
+            Verdict::Retry {
+                after: None,
+                scope: RetryScope::Delivery,
+                ..
+            }
+        ),
+        "{first:?}"
+    );
+    let (_, second) = deliver(&t, &content).await;
+    assert!(
+        matches!(
+            second,
+            Verdict::Retry { after: Some(a), scope: RetryScope::Delivery, .. }
+                if a > Duration::from_secs(55) && a <= Duration::from_secs(60)
+        ),
+        "{second:?}"
+    );
+    let (_, third) = deliver(&t, &content).await;
+    assert_eq!(third, Verdict::Delivered { provider_id: None });
+}
+
+#[test]
+fn webhook_answers_are_classified_by_the_table() {
+    let t = webhook("https://erp.internal/hooks/monitorqa");
+    let c = |s| {
+        t.classify(
+            &HttpResponse::new(s, "{\"error\":\"x\"}"),
+            SystemTime::UNIX_EPOCH,
+        )
+    };
+    for s in [200, 201, 202, 204] {
+        assert_eq!(c(s), Verdict::Delivered { provider_id: None }, "{s}");
+    }
+    for s in [408, 500, 502, 503, 504] {
+        assert!(
+            matches!(
+                c(s),
+                Verdict::Retry {
+                    scope: RetryScope::Delivery,
+                    ..
+                }
+            ),
+            "{s}"
+        );
+    }
+    assert!(matches!(
+        c(429),
+        Verdict::Retry {
+            scope: RetryScope::Target,
+            ..
+        }
+    ));
+    for s in [301, 400, 401, 403, 404, 410, 422] {
+        assert!(matches!(c(s), Verdict::Dead { .. }), "{s}");
+    }
+    assert_eq!(
+        reason(&c(404)),
+        "The webhook answered 404 {\"error\":\"x\"}"
+    );
+}
+
+#[test]
+fn a_webhook_does_not_take_a_rendered_message() {
+    let t = webhook("https://erp.internal/hooks/monitorqa");
+    assert!(t.build(&content_for(&t, sample), "k").is_err());
+}
