@@ -79,8 +79,8 @@ fn split(text: &str) -> Result<(Vec<u8>, Vec<u8>)> {
     let Some(at) = json.find(&quoted) else {
         bail!("marker not found after serialising");
     };
-    let suffix = json[at + quoted.len()..].as_bytes().to_vec();
-    Ok((json[..at].as_bytes().to_vec(), suffix))
+    let suffix = json.as_bytes()[at + quoted.len()..].to_vec();
+    Ok((json.as_bytes()[..at].to_vec(), suffix))
 }
 
 /// Finds the `benchSeq` number in any JSON body (raw, or escaped inside a string: `\"benchSeq\":12`).

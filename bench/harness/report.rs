@@ -68,8 +68,8 @@ fn scenario_table(results: &Results) -> String {
     let null_rate = results.null.as_ref().map(|f| f.ack_rate);
     let mut out = String::from(
         "\n### Throughput, latency, cost\n\n\
-         | scenario | server | offered | s | acked/s | vs 202 | delivered/s | ack p50 ms | ack p99 ms | e2e p50 ms | e2e p99 ms | CPU ms/event | peak RSS MiB | final RSS MiB | failed | exactly once |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+         | scenario | server | offered | s | acked/s | vs 202 | delivered/s | ack p50 ms | ack p99 ms | e2e p50 ms | e2e p99 ms | CPU ms/event | peak RSS MiB | final RSS MiB | acked | failed | exactly once |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for f in all_figures(results) {
         let ratio = null_rate.map_or("".into(), |n| format!("{:.0} %", 100.0 * f.ack_rate / n));
@@ -84,7 +84,7 @@ fn scenario_table(results: &Results) -> String {
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {:.1} | {:.0} | {ratio} | {delivered} | {:.2} | {:.2} | {e2e50} | {e2e99} | {:.3} | {:.1} | {:.1} | {} | {once} |",
+            "| {} | {} | {} | {:.1} | {:.0} | {ratio} | {delivered} | {:.2} | {:.2} | {e2e50} | {e2e99} | {:.3} | {:.1} | {:.1} | {} | {} of {} | {once} |",
             f.scenario,
             f.server,
             f.offered,
@@ -95,7 +95,9 @@ fn scenario_table(results: &Results) -> String {
             f.cpu_ms_per_event,
             f.peak_rss_mib,
             f.final_rss_mib,
+            f.acked,
             f.errors,
+            f.sent,
         );
     }
     let errors: Vec<_> = all_figures(results)
