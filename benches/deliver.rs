@@ -7,9 +7,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use mqa_relay::config::{
-    EmailProvider, MailgunRegion, RetryPolicy, TargetConfig, TargetKind,
-};
+use mqa_relay::config::{EmailProvider, MailgunRegion, RetryPolicy, TargetConfig, TargetKind};
 use mqa_relay::pipeline::compose::{self, DeliveryInfo};
 use mqa_relay::secret::Secret;
 use mqa_relay::targets::{Content, Target};
@@ -40,7 +38,12 @@ fn targets() -> Vec<(TargetConfig, Target)> {
                 base_url: None,
             },
         ),
-        target_config("teams", TargetKind::Teams { url: url("workflows/1") }),
+        target_config(
+            "teams",
+            TargetKind::Teams {
+                url: url("workflows/1"),
+            },
+        ),
         target_config(
             "email",
             TargetKind::Email {

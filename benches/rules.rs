@@ -57,7 +57,11 @@ fn spec(name: String, events: &[&str], company: &[&str], where_: Option<Value>) 
 fn background_rule(i: usize, event_types: &[&str]) -> RuleSpec {
     let kind = event_types[i % event_types.len()];
     let second = event_types[(i + 5) % event_types.len()];
-    let events: Vec<&str> = if i % 3 == 0 { vec![kind, second] } else { vec![kind] };
+    let events: Vec<&str> = if i.is_multiple_of(3) {
+        vec![kind, second]
+    } else {
+        vec![kind]
+    };
     let company = format!("Company {:04}", i % 997);
     let where_ = match i {
         _ if i % 25 == 7 => Some(json!({"any": [

@@ -56,7 +56,8 @@ impl EventStream {
             let value: Value = serde_json::from_slice(&body)?;
             let kind = value["event"].as_str().unwrap_or("UNKNOWN");
             let company = value["company"]["name"].as_str().unwrap_or("unknown");
-            let labels = serde_json::json!({"alertname": "MonitorQA", "event": kind, "company": company});
+            let labels =
+                serde_json::json!({"alertname": "MonitorQA", "event": kind, "company": company});
             let labels = serde_json::to_string(&labels)?;
             let open = labels.trim_end_matches('}');
             parts.push((

@@ -55,7 +55,11 @@ struct RunArgs {
     #[arg(long)]
     quick: bool,
     /// Scenarios to run (comma-separated): null, max, fixed, sustained, reload, alertmanager.
-    #[arg(long, value_delimiter = ',', default_value = "null,max,fixed,sustained,reload,alertmanager")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "null,max,fixed,sustained,reload,alertmanager"
+    )]
     only: Vec<String>,
     /// Connections of the closed-loop (maximum rate) runs.
     #[arg(long, default_value_t = 32)]
@@ -69,6 +73,7 @@ struct Profile {
     fixed: Duration,
     sustained: Duration,
     reload: Duration,
+    drain: Duration,
 }
 
 const FULL: Profile = Profile {
@@ -77,6 +82,7 @@ const FULL: Profile = Profile {
     fixed: Duration::from_secs(30),
     sustained: Duration::from_secs(120),
     reload: Duration::from_secs(30),
+    drain: Duration::from_secs(60),
 };
 
 const QUICK: Profile = Profile {
@@ -85,6 +91,7 @@ const QUICK: Profile = Profile {
     fixed: Duration::from_secs(5),
     sustained: Duration::from_secs(15),
     reload: Duration::from_secs(5),
+    drain: Duration::from_secs(20),
 };
 
 const RATES: [u64; 2] = [1_000, 5_000];
@@ -112,17 +119,27 @@ async fn run(args: RunArgs) -> Result<()> {
         closed_connections: args.connections,
         open_connections: 128,
         max_events: 2_000_000,
+        drain: profile.drain,
     };
     let wants = |name: &str| args.only.iter().any(|o| o == name);
     let mut results = Results::default();
-    println!("## mqa-relay load benchmark\n\n{}", report::machine(profile.name));
+    println!(
+        "## mqa-relay load benchmark\n\n{}",
+        report::machine(profile.name)
+    );
     if wants("null") {
         eprintln!("202 server, maximum rate, {:?}", profile.max);
         results.null = Some(scenarios::null_server(&setup, profile.max).await?);
     }
     if wants("max") {
         eprintln!("relay, maximum rate, {:?}", profile.max);
-        results.max = Some(scenarios::relay(&setup, relay_run("max rate", Schedule::Closed, profile.max, None)).await?);
+        results.max = Some(
+            scenarios::relay(
+                &setup,
+                relay_run("max rate", Schedule::Closed, profile.max, None),
+            )
+            .await?,
+        );
     }
     if wants("fixed") {
         for rate in RATES {
@@ -133,21 +150,38 @@ async fn run(args: RunArgs) -> Result<()> {
     }
     if wants("sustained") {
         eprintln!("relay, sustained 1000/s, {:?}", profile.sustained);
-        let run = relay_run("sustained", Schedule::Open { rate: 1_000 }, profile.sustained, None);
+        let run = relay_run(
+            "sustained",
+            Schedule::Open { rate: 1_000 },
+            profile.sustained,
+            None,
+        );
         results.sustained = Some(scenarios::relay(&setup, run).await?);
     }
     if wants("reload") {
         for rate in RATES {
-            eprintln!("relay, {rate}/s with a reload every second, {:?}", profile.reload);
-            let run = relay_run("reload", Schedule::Open { rate }, profile.reload, Some(10_000));
+            eprintln!(
+                "relay, {rate}/s with a reload every second, {:?}",
+                profile.reload
+            );
+            let run = relay_run(
+                "reload",
+                Schedule::Open { rate },
+                profile.reload,
+                Some(10_000),
+            );
             results.reload.push(scenarios::relay(&setup, run).await?);
         }
     }
     if wants("alertmanager") && setup.alertmanager.is_some() {
         eprintln!("Alertmanager, maximum rate and 1000/s");
-        results.alertmanager.push(scenarios::alertmanager(&setup, Schedule::Closed, profile.max).await?);
+        results
+            .alertmanager
+            .push(scenarios::alertmanager(&setup, Schedule::Closed, profile.max).await?);
         let fixed = Schedule::Open { rate: 1_000 };
-        results.alertmanager.push(scenarios::alertmanager(&setup, fixed, profile.fixed).await?);
+        results
+            .alertmanager
+            .push(scenarios::alertmanager(&setup, fixed, profile.fixed).await?);
     }
     println!("{}", report::render(&results));
     Ok(())
@@ -155,7 +189,12 @@ async fn run(args: RunArgs) -> Result<()> {
 
 /// A relay run; `reload_rules` = Some(n) starts it with an n-rule file and sends SIGHUP every
 /// second.
-fn relay_run(scenario: &str, schedule: Schedule, duration: Duration, reload_rules: Option<usize>) -> RelayRun {
+fn relay_run(
+    scenario: &str,
+    schedule: Schedule,
+    duration: Duration,
+    reload_rules: Option<usize>,
+) -> RelayRun {
     RelayRun {
         scenario: scenario.to_owned(),
         schedule,

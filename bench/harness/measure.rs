@@ -33,8 +33,9 @@ pub struct Delivery {
     pub delivered_rate: f64,
     pub e2e_p50_ms: f64,
     pub e2e_p99_ms: f64,
-    /// Acknowledged events that never arrived.
-    pub lost: u64,
+    /// Acknowledged events that had not arrived when the drain deadline passed (still in the
+    /// relay's durable queue, or lost: a longer drain tells which).
+    pub undelivered: u64,
     /// Extra arrivals of an event that had already arrived.
     pub duplicates: u64,
     /// Arrivals of events the generator saw fail (stored before the answer was lost).
@@ -47,7 +48,7 @@ pub struct Delivery {
 
 impl Delivery {
     pub fn exactly_once(&self) -> bool {
-        self.lost == 0 && self.duplicates == 0 && self.unknown == 0
+        self.undelivered == 0 && self.duplicates == 0 && self.unknown == 0
     }
 }
 
@@ -92,7 +93,7 @@ pub fn delivery(load: &LoadResult, arrivals: &Arrivals) -> Delivery {
         let count = u64::from(arrivals.count(seq));
         out.duplicates += count.saturating_sub(1);
         if count == 0 {
-            out.lost += u64::from(acked_ns != 0);
+            out.undelivered += u64::from(acked_ns != 0);
             continue;
         }
         out.delivered += 1;

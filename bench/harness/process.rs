@@ -40,7 +40,9 @@ impl Server {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .env("NO_COLOR", "1");
-        let mut child = command.spawn().with_context(|| format!("starting {command:?}"))?;
+        let mut child = command
+            .spawn()
+            .with_context(|| format!("starting {command:?}"))?;
         let log = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = std::sync::mpsc::channel();
         if let Some(out) = child.stdout.take() {
@@ -55,7 +57,10 @@ impl Server {
                 let _ = child.kill();
                 let lines = log.lock().map(|l| l.clone()).unwrap_or_default();
                 let text: Vec<_> = lines.into_iter().map(|(_, l)| l).collect();
-                bail!("no `listening on` line within 30 s; output:\n{}", text.join("\n"));
+                bail!(
+                    "no `listening on` line within 30 s; output:\n{}",
+                    text.join("\n")
+                );
             }
         };
         Ok(Server {
@@ -199,9 +204,18 @@ mod tests {
     fn the_address_is_read_from_text_and_json_log_lines() {
         let text = "2026-11-20T06:41:52Z  INFO listening on 127.0.0.1:8080";
         let json = r#"{"message":"listening on 127.0.0.1:4000","level":"INFO"}"#;
-        assert_eq!(listening_addr(text), Some("127.0.0.1:8080".parse().unwrap()));
-        assert_eq!(listening_addr(json), Some("127.0.0.1:4000".parse().unwrap()));
+        assert_eq!(
+            listening_addr(text),
+            Some("127.0.0.1:8080".parse().unwrap())
+        );
+        assert_eq!(
+            listening_addr(json),
+            Some("127.0.0.1:4000".parse().unwrap())
+        );
         let logfmt = r#"level=info msg="Listening on" address=127.0.0.1:9093"#;
-        assert_eq!(listening_addr(logfmt), Some("127.0.0.1:9093".parse().unwrap()));
+        assert_eq!(
+            listening_addr(logfmt),
+            Some("127.0.0.1:9093".parse().unwrap())
+        );
     }
 }

@@ -28,6 +28,8 @@ pub struct Setup {
     pub closed_connections: usize,
     pub open_connections: usize,
     pub max_events: u64,
+    /// How long to wait after the load for every acknowledged event to reach the sink.
+    pub drain: Duration,
 }
 
 /// One relay run.
@@ -112,7 +114,7 @@ pub async fn relay(setup: &Setup, run: RelayRun) -> Result<RelayOutcome> {
         Some(task) => task.await?,
         None => Vec::new(),
     };
-    drain(&result, &arrivals).await;
+    drain(&result, &arrivals, setup.drain).await;
     let after = server.usage();
     let rss = sampler.await?;
 
@@ -139,7 +141,11 @@ pub async fn relay(setup: &Setup, run: RelayRun) -> Result<RelayOutcome> {
 
 /// Alertmanager (Debian's package) with one Slack receiver pointing at the sink; each event
 /// posted as one alert of its own group.
-pub async fn alertmanager(setup: &Setup, schedule: Schedule, duration: Duration) -> Result<Figures> {
+pub async fn alertmanager(
+    setup: &Setup,
+    schedule: Schedule,
+    duration: Duration,
+) -> Result<Figures> {
     let Some(binary) = &setup.alertmanager else {
         anyhow::bail!("no Alertmanager binary");
     };
@@ -148,11 +154,16 @@ pub async fn alertmanager(setup: &Setup, schedule: Schedule, duration: Duration)
     let dir = tempfile::tempdir_in(setup.work.path())?;
     let config = dir.path().join("alertmanager.yml");
     std::fs::write(&config, rules_file::alertmanager_config(sink))?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let mut command = Command::new(binary);
     command
         .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.path={}", dir.path().join("data").display()))
+        .arg(format!(
+            "--storage.path={}",
+            dir.path().join("data").display()
+        ))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .arg("--cluster.listen-address=");
     let server = tokio::task::spawn_blocking(move || Server::start(command))
@@ -161,7 +172,7 @@ pub async fn alertmanager(setup: &Setup, schedule: Schedule, duration: Duration)
     let plan = plan(setup, &server, "/api/v2/alerts", schedule, duration);
     let before = server.usage();
     let result = load::run(plan, setup.alerts.clone()).await;
-    drain(&result, &arrivals).await;
+    drain(&result, &arrivals, setup.drain).await;
     let after = server.usage();
     let offered = offered(schedule, connections(setup, schedule));
     let scenario = match schedule {
@@ -181,7 +192,13 @@ fn connections(setup: &Setup, schedule: Schedule) -> usize {
     }
 }
 
-fn plan(setup: &Setup, server: &Server, path: &str, schedule: Schedule, duration: Duration) -> Plan {
+fn plan(
+    setup: &Setup,
+    server: &Server,
+    path: &str,
+    schedule: Schedule,
+    duration: Duration,
+) -> Plan {
     let max_events = match schedule {
         Schedule::Closed => setup.max_events,
         Schedule::Open { rate } => (rate * duration.as_secs()).min(setup.max_events),
@@ -206,10 +223,10 @@ async fn drive(
     (result, before, server.usage())
 }
 
-/// Waits until every acknowledged event has arrived at the sink (or 120 s pass), then a little
-/// longer so that a duplicate would be seen too.
-async fn drain(result: &LoadResult, arrivals: &Arrivals) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+/// Waits until every acknowledged event has arrived at the sink (or `limit` passes), then a
+/// little longer so that a duplicate would be seen too.
+async fn drain(result: &LoadResult, arrivals: &Arrivals, limit: Duration) {
+    let deadline = tokio::time::Instant::now() + limit;
     while arrivals.total() < result.acked() && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
