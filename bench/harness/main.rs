@@ -1,0 +1,205 @@
+//! `mqa-bench`: the load harness of mqa-relay (not the relay). Runs, on 127.0.0.1 only and
+//! bounded in count and time: the do-nothing 202 server, the release relay at the maximum rate
+//! and at fixed rates, a sustained run, a reload-under-load run, and optionally Alertmanager;
+//! prints the results as Markdown. `bench/run.sh` builds everything and calls it.
+
+mod client;
+mod clock;
+mod events;
+mod load;
+mod measure;
+mod process;
+mod report;
+mod rules_file;
+mod scenarios;
+mod servers;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use load::Schedule;
+use report::Results;
+use scenarios::{RelayRun, Setup};
+
+#[derive(Debug, Parser)]
+#[command(name = "mqa-bench", about = "Load harness for mqa-relay")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Run the suite and print Markdown tables.
+    Run(RunArgs),
+    /// The do-nothing 202 server (started by `run` as its own process).
+    NullServer,
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// The release relay binary.
+    #[arg(long, default_value = "target/release/mqa-relay")]
+    relay: PathBuf,
+    /// The sample events.
+    #[arg(long, default_value = "examples/events")]
+    events: PathBuf,
+    /// Alertmanager's binary; when given, the same stream is run through it.
+    #[arg(long)]
+    alertmanager: Option<PathBuf>,
+    /// Short durations (seconds instead of tens of seconds).
+    #[arg(long)]
+    quick: bool,
+    /// Scenarios to run (comma-separated): null, max, fixed, sustained, reload, alertmanager.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "null,max,fixed,sustained,reload,alertmanager"
+    )]
+    only: Vec<String>,
+    /// Connections of the closed-loop (maximum rate) runs.
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
+}
+
+/// How long each part runs.
+struct Profile {
+    name: &'static str,
+    max: Duration,
+    fixed: Duration,
+    sustained: Duration,
+    reload: Duration,
+    drain: Duration,
+}
+
+const FULL: Profile = Profile {
+    name: "full",
+    max: Duration::from_secs(10),
+    fixed: Duration::from_secs(30),
+    sustained: Duration::from_secs(120),
+    reload: Duration::from_secs(30),
+    drain: Duration::from_secs(60),
+};
+
+const QUICK: Profile = Profile {
+    name: "quick",
+    max: Duration::from_secs(3),
+    fixed: Duration::from_secs(5),
+    sustained: Duration::from_secs(15),
+    reload: Duration::from_secs(5),
+    drain: Duration::from_secs(20),
+};
+
+const RATES: [u64; 2] = [1_000, 5_000];
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    match cli.command {
+        Cmd::NullServer => runtime.block_on(servers::run_null_server()),
+        Cmd::Run(args) => runtime.block_on(run(args)),
+    }
+}
+
+async fn run(args: RunArgs) -> Result<()> {
+    let profile = if args.quick { QUICK } else { FULL };
+    let setup = Setup {
+        relay: args.relay.clone(),
+        alertmanager: args.alertmanager.clone(),
+        events: Arc::new(events::EventStream::load(&args.events)?),
+        alerts: Arc::new(events::EventStream::load_as_alerts(&args.events)?),
+        work: tempfile::tempdir()?,
+        closed_connections: args.connections,
+        open_connections: 128,
+        max_events: 2_000_000,
+        drain: profile.drain,
+    };
+    let wants = |name: &str| args.only.iter().any(|o| o == name);
+    let mut results = Results::default();
+    println!(
+        "## mqa-relay load benchmark\n\n{}",
+        report::machine(profile.name)
+    );
+    if wants("null") {
+        eprintln!("202 server, maximum rate, {:?}", profile.max);
+        results.null = Some(scenarios::null_server(&setup, profile.max).await?);
+    }
+    if wants("max") {
+        eprintln!("relay, maximum rate, {:?}", profile.max);
+        results.max = Some(
+            scenarios::relay(
+                &setup,
+                relay_run("max rate", Schedule::Closed, profile.max, None),
+            )
+            .await?,
+        );
+    }
+    if wants("fixed") {
+        for rate in RATES {
+            eprintln!("relay, {rate}/s, {:?}", profile.fixed);
+            let run = relay_run("fixed rate", Schedule::Open { rate }, profile.fixed, None);
+            results.fixed.push(scenarios::relay(&setup, run).await?);
+        }
+    }
+    if wants("sustained") {
+        eprintln!("relay, sustained 1000/s, {:?}", profile.sustained);
+        let run = relay_run(
+            "sustained",
+            Schedule::Open { rate: 1_000 },
+            profile.sustained,
+            None,
+        );
+        results.sustained = Some(scenarios::relay(&setup, run).await?);
+    }
+    if wants("reload") {
+        for rate in RATES {
+            eprintln!(
+                "relay, {rate}/s with a reload every second, {:?}",
+                profile.reload
+            );
+            let run = relay_run(
+                "reload",
+                Schedule::Open { rate },
+                profile.reload,
+                Some(10_000),
+            );
+            results.reload.push(scenarios::relay(&setup, run).await?);
+        }
+    }
+    if wants("alertmanager") && setup.alertmanager.is_some() {
+        eprintln!("Alertmanager, maximum rate and 1000/s");
+        results
+            .alertmanager
+            .push(scenarios::alertmanager(&setup, Schedule::Closed, profile.max).await?);
+        let fixed = Schedule::Open { rate: 1_000 };
+        results
+            .alertmanager
+            .push(scenarios::alertmanager(&setup, fixed, profile.fixed).await?);
+    }
+    println!("{}", report::render(&results));
+    Ok(())
+}
+
+/// A relay run; `reload_rules` = Some(n) starts it with an n-rule file and sends SIGHUP every
+/// second.
+fn relay_run(
+    scenario: &str,
+    schedule: Schedule,
+    duration: Duration,
+    reload_rules: Option<usize>,
+) -> RelayRun {
+    RelayRun {
+        scenario: scenario.to_owned(),
+        schedule,
+        duration,
+        rules: reload_rules.unwrap_or(1),
+        reload_every: reload_rules.map(|_| Duration::from_secs(1)),
+    }
+}

@@ -1,0 +1,300 @@
+//! The Markdown report: the machine, one table of every scenario, the sustained run's memory,
+//! the reloads, and each target with its measured ratio and whether it was met.
+
+use std::fmt::Write;
+
+use crate::measure::Figures;
+use crate::scenarios::RelayOutcome;
+
+/// Everything one run of the suite measured.
+#[derive(Default)]
+pub struct Results {
+    pub null: Option<Figures>,
+    pub max: Option<RelayOutcome>,
+    pub fixed: Vec<RelayOutcome>,
+    pub sustained: Option<RelayOutcome>,
+    pub reload: Vec<RelayOutcome>,
+    pub alertmanager: Vec<Figures>,
+}
+
+pub fn machine(profile: &str) -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map_or("unknown", |(_, m)| m.trim())
+        .to_owned();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let date = std::process::Command::new("date")
+        .arg("-u")
+        .arg("+%Y-%m-%d %H:%M UTC")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .unwrap_or_default();
+    format!(
+        "- machine: {cores} cores, {model}\n- date: {}\n- profile: {profile}\n",
+        date.trim()
+    )
+}
+
+pub fn render(results: &Results) -> String {
+    let mut out = String::new();
+    out.push_str(&scenario_table(results));
+    out.push_str(&sustained_section(results));
+    out.push_str(&reload_section(results));
+    out.push_str(&targets_section(results));
+    out
+}
+
+fn all_figures(results: &Results) -> Vec<&Figures> {
+    let relay = results
+        .max
+        .iter()
+        .chain(&results.fixed)
+        .chain(&results.sustained)
+        .chain(&results.reload)
+        .map(|o| &o.figures);
+    results
+        .null
+        .iter()
+        .chain(relay)
+        .chain(&results.alertmanager)
+        .collect()
+}
+
+fn scenario_table(results: &Results) -> String {
+    let null_rate = results.null.as_ref().map(|f| f.ack_rate);
+    let mut out = String::from(
+        "\n### Throughput, latency, cost\n\n\
+         | scenario | server | offered | s | acked/s | vs 202 | delivered/s | ack p50 ms | ack p99 ms | e2e p50 ms | e2e p99 ms | CPU ms/event | peak RSS MiB | final RSS MiB | acked | failed | exactly once |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for f in all_figures(results) {
+        let ratio = null_rate.map_or("".into(), |n| format!("{:.0} %", 100.0 * f.ack_rate / n));
+        let (delivered, e2e50, e2e99, once) = match &f.delivery {
+            Some(d) => (
+                format!("{:.0}", d.delivered_rate),
+                format!("{:.2}", d.e2e_p50_ms),
+                format!("{:.2}", d.e2e_p99_ms),
+                once_text(d),
+            ),
+            None => ("".into(), "".into(), "".into(), "".into()),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {:.1} | {:.0} | {ratio} | {delivered} | {:.2} | {:.2} | {e2e50} | {e2e99} | {:.3} | {:.1} | {:.1} | {} | {} of {} | {once} |",
+            f.scenario,
+            f.server,
+            f.offered,
+            f.seconds,
+            f.ack_rate,
+            f.ack_p50_ms,
+            f.ack_p99_ms,
+            f.cpu_ms_per_event,
+            f.peak_rss_mib,
+            f.final_rss_mib,
+            f.acked,
+            f.errors,
+            f.sent,
+        );
+    }
+    let errors: Vec<_> = all_figures(results)
+        .into_iter()
+        .filter_map(|f| {
+            Some(format!(
+                "- {} / {}: {}",
+                f.scenario,
+                f.server,
+                f.first_error.as_ref()?
+            ))
+        })
+        .collect();
+    if !errors.is_empty() {
+        let _ = write!(
+            out,
+            "\nFirst failure per scenario:\n{}\n",
+            errors.join("\n")
+        );
+    }
+    out
+}
+
+fn once_text(d: &crate::measure::Delivery) -> String {
+    if d.exactly_once() {
+        format!("yes ({} events)", d.delivered)
+    } else {
+        format!(
+            "NO: {} not arrived by the deadline, {} duplicates, {} unknown",
+            d.undelivered, d.duplicates, d.unknown
+        )
+    }
+}
+
+/// RSS growth over the second half of the sustained run, in percent.
+fn rss_growth(rss: &[(f64, f64)]) -> Option<(f64, f64, f64)> {
+    let half = rss.len() / 2;
+    let middle = rss.get(half)?.1;
+    let last = rss.last()?.1;
+    Some((middle, last, 100.0 * (last - middle) / middle))
+}
+
+fn sustained_section(results: &Results) -> String {
+    let Some(run) = &results.sustained else {
+        return String::new();
+    };
+    let mut out =
+        String::from("\n### Sustained run: RSS over time\n\n| t (s) | RSS MiB |\n|---|---|\n");
+    let step = (run.rss.len() / 12).max(1);
+    for (t, rss) in run.rss.iter().step_by(step).chain(run.rss.last()) {
+        let _ = writeln!(out, "| {t:.0} | {rss:.1} |");
+    }
+    if let Some((middle, last, growth)) = rss_growth(&run.rss) {
+        let _ = writeln!(
+            out,
+            "\nRSS at mid-run {middle:.1} MiB, at the end {last:.1} MiB: {growth:+.1} % over the second half."
+        );
+    }
+    out
+}
+
+fn reload_section(results: &Results) -> String {
+    if results.reload.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "\n### Reload under load (10 000 rules, SIGHUP every second)\n\n\
+         | offered | SIGHUPs | reload log lines seen | reload p50 ms | reload max ms | failed requests | exactly once |\n|---|---|---|---|---|---|---|\n",
+    );
+    for run in &results.reload {
+        let mut ms = run.reload_ms.clone();
+        ms.sort_by(f64::total_cmp);
+        let p50 = ms
+            .get(ms.len() / 2)
+            .map_or("n/a".into(), |v| format!("{v:.0}"));
+        let max = ms.last().map_or("n/a".into(), |v| format!("{v:.0}"));
+        let once = run
+            .figures
+            .delivery
+            .as_ref()
+            .map_or(String::new(), once_text);
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {p50} | {max} | {} | {once} |",
+            run.figures.offered,
+            run.reloads_sent,
+            run.reload_ms.len(),
+            run.figures.errors
+        );
+    }
+    for line in results.reload.iter().flat_map(|r| &r.error_lines).take(5) {
+        let _ = writeln!(out, "\n    {line}");
+    }
+    out
+}
+
+fn mark(met: bool) -> &'static str {
+    if met { "met" } else { "NOT met" }
+}
+
+fn targets_section(results: &Results) -> String {
+    let mut out = String::from("\n### Targets\n\n| target | measured | result |\n|---|---|---|\n");
+    if let (Some(null), Some(max)) = (&results.null, &results.max) {
+        let ratio = max.figures.ack_rate / null.ack_rate;
+        let _ = writeln!(
+            out,
+            "| durable acked/s >= 50 % of the 202 server | {:.0} / {:.0} = {:.0} % | {} |",
+            max.figures.ack_rate,
+            null.ack_rate,
+            100.0 * ratio,
+            mark(ratio >= 0.5)
+        );
+    }
+    if let Some(run) = &results.sustained {
+        let last = run.rss.last().map_or(0.0, |s| s.1);
+        let _ = writeln!(
+            out,
+            "| RSS <= 50 MiB after the sustained run | {last:.1} MiB | {} |",
+            mark(last <= 50.0)
+        );
+        if let Some((_, _, growth)) = rss_growth(&run.rss) {
+            let _ = writeln!(
+                out,
+                "| RSS flat in the sustained run (< 10 % growth over its second half) | {growth:+.1} % | {} |",
+                mark(growth < 10.0)
+            );
+        }
+    }
+    for run in &results.reload {
+        let _ = writeln!(out, "{}", reload_target(run));
+    }
+    out.push_str(&alertmanager_targets(results));
+    out
+}
+
+/// Failed requests are known at once; lost ones only once the queue has drained.
+fn reload_target(run: &RelayOutcome) -> String {
+    let f = &run.figures;
+    let Some(d) = &f.delivery else {
+        return String::new();
+    };
+    let (measured, verdict) = match (f.errors, d.duplicates + d.unknown, d.undelivered) {
+        (0, 0, 0) => ("0 failed, 0 lost, 0 duplicated".to_owned(), "met"),
+        (0, 0, queued) => (
+            format!("0 failed, 0 duplicated; {queued} still queued at the drain deadline"),
+            "failed: met; lost: not shown",
+        ),
+        (failed, extra, queued) => (
+            format!("{failed} failed, {extra} duplicated or unknown, {queued} not arrived"),
+            "NOT met",
+        ),
+    };
+    format!(
+        "| reload at {}: zero failed or lost requests | {measured} | {verdict} |",
+        f.offered
+    )
+}
+
+fn alertmanager_targets(results: &Results) -> String {
+    let mut out = String::new();
+    let relay_max = results.max.as_ref().map(|o| &o.figures);
+    let am_max = results
+        .alertmanager
+        .iter()
+        .find(|f| f.offered.starts_with("max"));
+    if let (Some(relay), Some(am)) = (relay_max, am_max) {
+        let relay_rate = relay.delivery.as_ref().map_or(0.0, |d| d.delivered_rate);
+        let am_rate = am.delivery.as_ref().map_or(0.0, |d| d.delivered_rate);
+        let ratio = relay_rate / am_rate;
+        let _ = writeln!(
+            out,
+            "| delivered/s >= 10x Alertmanager's | {relay_rate:.0} / {am_rate:.0} = {ratio:.1}x | {} |",
+            mark(ratio >= 10.0)
+        );
+        let cpu = am.cpu_ms_per_event / relay.cpu_ms_per_event;
+        let _ = writeln!(
+            out,
+            "| CPU per event <= 1/10 of Alertmanager's | {:.3} vs {:.3} ms = 1/{cpu:.1} | {} |",
+            relay.cpu_ms_per_event,
+            am.cpu_ms_per_event,
+            mark(cpu >= 10.0)
+        );
+    }
+    let relay_1000 = results
+        .fixed
+        .iter()
+        .map(|o| &o.figures)
+        .find(|f| f.offered == "1000/s");
+    let am_1000 = results.alertmanager.iter().find(|f| f.offered == "1000/s");
+    if let (Some(relay), Some(am)) = (relay_1000, am_1000) {
+        let _ = writeln!(
+            out,
+            "| ack p99 at 1 000/s no worse than Alertmanager's | {:.2} vs {:.2} ms | {} |",
+            relay.ack_p99_ms,
+            am.ack_p99_ms,
+            mark(relay.ack_p99_ms <= am.ack_p99_ms)
+        );
+    }
+    out
+}

@@ -1,0 +1,72 @@
+//! The rules files the relay runs with: one rule routing every event to the sink, optionally
+//! followed by background rules (other companies, some `where`, some regexes) that never match
+//! the sample events, so a 10 000-rule file still delivers each event exactly once.
+
+use std::fmt::Write;
+use std::net::SocketAddr;
+
+pub const TOKEN: &str = "bench-token-6f1d2c9a4b7e";
+
+const TYPES: [&str; 15] = [
+    "AUDIT_ASSIGNED",
+    "AUDIT_COMPLETED",
+    "AUDIT_DELETED",
+    "AUDIT_EXPIRED",
+    "AUDIT_RESCHEDULED",
+    "CORRECTIVE_ACTION_APPROVED",
+    "CORRECTIVE_ACTION_ASSIGNED",
+    "CORRECTIVE_ACTION_CREATED",
+    "CORRECTIVE_ACTION_DELETED",
+    "CORRECTIVE_ACTION_EXPIRED",
+    "CORRECTIVE_ACTION_REJECTED",
+    "CORRECTIVE_ACTION_SUBMITTED",
+    "CORRECTIVE_ACTION_UPDATED",
+    "TEMPLATE_CREATED",
+    "TEMPLATE_DELETED",
+];
+
+/// A rules file with `rules` rules in all; the first sends every event to the sink as a
+/// generic webhook (the relay posts the event JSON, marker included).
+pub fn relay_rules(sink: SocketAddr, rules: usize) -> String {
+    let mut yaml = format!(
+        "server:\n  token: {TOKEN}\n\
+         targets:\n  sink:\n    kind: webhook\n    url: http://{sink}/sink\n\
+         rules:\n  - name: every event to the sink\n    events: [\"*\"]\n    notify: [sink]\n"
+    );
+    for i in 1..rules {
+        background_rule(&mut yaml, i);
+    }
+    yaml
+}
+
+fn background_rule(yaml: &mut String, i: usize) {
+    let kind = TYPES[i % TYPES.len()];
+    // Writing to a String cannot fail.
+    let _ = write!(
+        yaml,
+        "  - name: background {i}\n    events: [{kind}]\n    company: Company {:04}\n",
+        i % 997
+    );
+    if i % 10 == 3 {
+        let _ = write!(
+            yaml,
+            "    where:\n      data.correctiveAction.auditObject.name: {{ regex: \"(?i)store #{}\\\\b\" }}\n",
+            i % 50
+        );
+    } else if i % 4 == 1 {
+        yaml.push_str(
+            "    where:\n      data.correctiveAction.priority: { gte: 2 }\n      \
+             data.correctiveAction.tags[*].name: { any_of: [Cold chain, Hygiene] }\n",
+        );
+    }
+    yaml.push_str("    notify: [sink]\n");
+}
+
+/// An Alertmanager configuration: every alert its own group (one notification per event, as
+/// the relay sends), sent at once to a Slack receiver pointing at the sink.
+pub fn alertmanager_config(sink: SocketAddr) -> String {
+    format!(
+        "route:\n  receiver: sink\n  group_by: [benchSeq]\n  group_wait: 0s\n  group_interval: 1m\n  repeat_interval: 24h\n\
+         receivers:\n  - name: sink\n    slack_configs:\n      - api_url: http://{sink}/slack\n        channel: '#bench'\n        send_resolved: false\n        title: 'benchSeq={{{{ .GroupLabels.benchSeq }}}}'\n"
+    )
+}

@@ -1,0 +1,277 @@
+//! The scenarios: one server under test, a fresh sink and data directory each, driven by the
+//! generator, drained, and measured. Every loop here is bounded by a count or a deadline.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tempfile::TempDir;
+
+use crate::clock;
+use crate::events::EventStream;
+use crate::load::{self, LoadResult, Plan, Schedule};
+use crate::measure::{self, Figures};
+use crate::process::{self, Server, Usage};
+use crate::rules_file;
+use crate::servers::{self, Arrivals};
+
+/// What every scenario needs.
+pub struct Setup {
+    pub relay: PathBuf,
+    pub alertmanager: Option<PathBuf>,
+    pub events: Arc<EventStream>,
+    pub alerts: Arc<EventStream>,
+    pub work: TempDir,
+    pub closed_connections: usize,
+    pub open_connections: usize,
+    pub max_events: u64,
+    /// How long to wait after the load for every acknowledged event to reach the sink.
+    pub drain: Duration,
+}
+
+/// One relay run.
+pub struct RelayRun {
+    pub scenario: String,
+    pub schedule: Schedule,
+    pub duration: Duration,
+    /// Rules in the file (1 = only the rule to the sink).
+    pub rules: usize,
+    /// Send SIGHUP this often during the load.
+    pub reload_every: Option<Duration>,
+}
+
+/// A relay run's figures plus what was sampled along the way.
+pub struct RelayOutcome {
+    pub figures: Figures,
+    /// (seconds since the load started, RSS MiB), about once a second.
+    pub rss: Vec<(f64, f64)>,
+    /// Milliseconds from each SIGHUP to the relay's next log line about a reload.
+    pub reload_ms: Vec<f64>,
+    pub reloads_sent: usize,
+    /// Log lines that mention an error or a failed reload.
+    pub error_lines: Vec<String>,
+}
+
+pub fn offered(schedule: Schedule, connections: usize) -> String {
+    match schedule {
+        Schedule::Closed => format!("max ({connections} conns)"),
+        Schedule::Open { rate } => format!("{rate}/s"),
+    }
+}
+
+/// The do-nothing 202 server, as its own process, at the maximum rate.
+pub async fn null_server(setup: &Setup, duration: Duration) -> Result<Figures> {
+    let exe = std::env::current_exe()?;
+    let mut command = Command::new(exe);
+    command.arg("null-server");
+    let server = tokio::task::spawn_blocking(move || Server::start(command)).await??;
+    let plan = plan(setup, &server, "/webhook/any", Schedule::Closed, duration);
+    let (result, before, after) = drive(&server, plan, setup.events.clone()).await;
+    server.stop()?;
+    let offered = offered(Schedule::Closed, setup.closed_connections);
+    Ok(measure::figures(
+        "HTTP limit",
+        "202 server",
+        &offered,
+        &result,
+        before,
+        after,
+    ))
+}
+
+/// The release relay with the durable store, every event routed to the sink.
+pub async fn relay(setup: &Setup, run: RelayRun) -> Result<RelayOutcome> {
+    let arrivals = Arc::new(Arrivals::new(setup.max_events as usize));
+    let sink = servers::start_sink(arrivals.clone()).await?;
+    let dir = tempfile::tempdir_in(setup.work.path())?;
+    let rules_path = dir.path().join("rules.yaml");
+    std::fs::write(&rules_path, rules_file::relay_rules(sink, run.rules))?;
+    let mut command = Command::new(&setup.relay);
+    command
+        .arg("serve")
+        .arg("--rules")
+        .arg(&rules_path)
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data"));
+    let server = tokio::task::spawn_blocking(move || Server::start(command))
+        .await?
+        .context("starting the relay")?;
+    let path = format!("/webhook/{}", rules_file::TOKEN);
+    let plan = plan(setup, &server, &path, run.schedule, run.duration);
+
+    let running = Arc::new(AtomicBool::new(true));
+    let sampler = tokio::spawn(sample_rss(server.pid(), running.clone()));
+    let reloader = run
+        .reload_every
+        .map(|every| tokio::spawn(send_reloads(server.pid(), every, running.clone())));
+    let before = server.usage();
+    let result = load::run(plan, setup.events.clone()).await;
+    running.store(false, Ordering::Relaxed);
+    let reload_times = match reloader {
+        Some(task) => task.await?,
+        None => Vec::new(),
+    };
+    drain(&result, &arrivals, setup.drain).await;
+    let after = server.usage();
+    let rss = sampler.await?;
+
+    let offered = offered(run.schedule, connections(setup, run.schedule));
+    let mut figures = measure::figures(&run.scenario, "relay", &offered, &result, before, after);
+    figures.delivery = Some(measure::delivery(&result, &arrivals));
+    let reload_ms = reload_delays(&server, &reload_times);
+    let error_lines = server
+        .lines_since(0, "")
+        .into_iter()
+        .map(|(_, l)| l)
+        .filter(|l| l.contains("ERROR") || l.contains("WARN") || l.contains("\"level\":\"error"))
+        .take(20)
+        .collect();
+    server.stop()?;
+    Ok(RelayOutcome {
+        figures,
+        rss,
+        reload_ms,
+        reloads_sent: reload_times.len(),
+        error_lines,
+    })
+}
+
+/// Alertmanager (Debian's package) with one Slack receiver pointing at the sink; each event
+/// posted as one alert of its own group.
+pub async fn alertmanager(
+    setup: &Setup,
+    schedule: Schedule,
+    duration: Duration,
+) -> Result<Figures> {
+    let Some(binary) = &setup.alertmanager else {
+        anyhow::bail!("no Alertmanager binary");
+    };
+    let arrivals = Arc::new(Arrivals::new(setup.max_events as usize));
+    let sink = servers::start_sink(arrivals.clone()).await?;
+    let dir = tempfile::tempdir_in(setup.work.path())?;
+    let config = dir.path().join("alertmanager.yml");
+    std::fs::write(&config, rules_file::alertmanager_config(sink))?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut command = Command::new(binary);
+    command
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--cluster.listen-address=");
+    let server = tokio::task::spawn_blocking(move || Server::start(command))
+        .await?
+        .context("starting Alertmanager")?;
+    let plan = plan(setup, &server, "/api/v2/alerts", schedule, duration);
+    let before = server.usage();
+    let result = load::run(plan, setup.alerts.clone()).await;
+    drain(&result, &arrivals, setup.drain).await;
+    let after = server.usage();
+    let offered = offered(schedule, connections(setup, schedule));
+    let scenario = match schedule {
+        Schedule::Closed => "max rate",
+        Schedule::Open { .. } => "fixed rate",
+    };
+    let mut figures = measure::figures(scenario, "Alertmanager", &offered, &result, before, after);
+    figures.delivery = Some(measure::delivery(&result, &arrivals));
+    server.stop()?;
+    Ok(figures)
+}
+
+fn connections(setup: &Setup, schedule: Schedule) -> usize {
+    match schedule {
+        Schedule::Closed => setup.closed_connections,
+        Schedule::Open { .. } => setup.open_connections,
+    }
+}
+
+fn plan(
+    setup: &Setup,
+    server: &Server,
+    path: &str,
+    schedule: Schedule,
+    duration: Duration,
+) -> Plan {
+    let max_events = match schedule {
+        Schedule::Closed => setup.max_events,
+        Schedule::Open { rate } => (rate * duration.as_secs()).min(setup.max_events),
+    };
+    Plan {
+        addr: server.addr,
+        path: path.to_owned(),
+        connections: connections(setup, schedule),
+        duration,
+        schedule,
+        max_events,
+    }
+}
+
+async fn drive(
+    server: &Server,
+    plan: Plan,
+    events: Arc<EventStream>,
+) -> (LoadResult, Usage, Usage) {
+    let before = server.usage();
+    let result = load::run(plan, events).await;
+    (result, before, server.usage())
+}
+
+/// Waits until every acknowledged event has arrived at the sink (or `limit` passes), then a
+/// little longer so that a duplicate would be seen too.
+async fn drain(result: &LoadResult, arrivals: &Arrivals, limit: Duration) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while arrivals.total() < result.acked() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+}
+
+/// RSS about once a second while `running`; at most one hour of samples.
+async fn sample_rss(pid: u32, running: Arc<AtomicBool>) -> Vec<(f64, f64)> {
+    let start = clock::now_ns();
+    let mut samples = Vec::new();
+    for _ in 0..3_600 {
+        let rss = process::read_usage(pid, 100).rss_kib as f64 / 1024.0;
+        samples.push(((clock::now_ns() - start) as f64 / 1e9, rss));
+        if !running.load(Ordering::Relaxed) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    samples
+}
+
+/// SIGHUP every `every` while `running`; returns when each was sent (ns since the epoch).
+async fn send_reloads(pid: u32, every: Duration, running: Arc<AtomicBool>) -> Vec<u64> {
+    let mut sent = Vec::new();
+    for _ in 0..3_600 {
+        tokio::time::sleep(every).await;
+        if !running.load(Ordering::Relaxed) {
+            break;
+        }
+        if process::send_signal(pid, "HUP").is_ok() {
+            sent.push(clock::now_ns());
+        }
+    }
+    sent
+}
+
+/// For each SIGHUP, the delay to the first later log line that mentions a reload.
+fn reload_delays(server: &Server, sent: &[u64]) -> Vec<f64> {
+    let lines = server.lines_since(0, "reload");
+    sent.iter()
+        .filter_map(|&at| {
+            lines
+                .iter()
+                .find(|(t, _)| *t >= at)
+                .map(|(t, _)| (t - at) as f64 / 1e6)
+        })
+        .collect()
+}
