@@ -125,7 +125,8 @@ fn build(c: &mut Criterion) {
         group.bench_function(target.kind_name(), |b| {
             b.iter(|| {
                 for (i, content) in contents.iter().enumerate() {
-                    let key = compose::delivery_key(i as i64);
+                    let key =
+                        compose::delivery_key("0193b0c0-0000-7000-8000-000000000000", i as i64);
                     black_box(target.build(content, &key).expect("every sample builds"));
                 }
             })

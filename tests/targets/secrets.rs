@@ -212,7 +212,10 @@ async fn hostile_values_survive_as_json_in_every_kind() {
     let got = teams.received()[0].json();
     // Adaptive Card text is Markdown: each line break becomes a paragraph break.
     let paragraphs = hostile.replace('\n', "\n\n");
-    assert_eq!(got["attachments"][0]["content"]["body"][1]["text"], paragraphs);
+    assert_eq!(
+        got["attachments"][0]["content"]["body"][1]["text"],
+        paragraphs
+    );
     assert_eq!(
         got["attachments"][0]["content"]["body"][2]["facts"][0]["title"],
         hostile
