@@ -18,8 +18,10 @@
 //! 6. [`rules`]: compiled matchers (event type, company, `where` conditions), indexed by event
 //!    type. Pure and synchronous.
 //! 7. [`pipeline::sender`]: per target, claims due deliveries, renders them with [`template`],
-//!    builds the request with [`targets`], sends, classifies the answer and writes it back. The
-//!    one owner of backoff and rate limits.
+//!    builds the request with [`targets`], sends, classifies the answer and writes it back.
+//!    - [`pipeline::compose`] (pure): the context, message and request of one delivery; the
+//!      same code serves `check`, `test`, `send` and the admin API's payload view.
+//!    - [`pipeline::retry`] (pure): a verdict becomes the next state; the one owner of backoff.
 //! 8. [`template`]: Handlebars message templates (title, text, fields, link, colour), escaping
 //!    per markup, helpers, built-in defaults for every event type.
 //! 9. [`targets`]: one module per target kind: pure request building and a status → outcome
@@ -27,8 +29,10 @@
 //!
 //! Around them: [`config`] loads and validates `rules.yaml` (every error at once, with
 //! `file:line:col`), [`secret`] keeps tokens and webhook URLs out of logs, [`app`] bundles one
-//! loaded configuration so reload can swap it atomically, and [`cli`] holds the `serve`,
-//! `check`, `test` and `send` commands, thin wrappers over the calls `serve` uses.
+//! loaded configuration (rules, templates, targets) so reload can swap it atomically and runs
+//! the strict template check, [`metrics`] counts what happened, [`admin`] is what operators
+//! see and do (events, dead letters, replay, retention), and [`cli`] holds the `serve`,
+//! `check`, `test`, `send` and `dlq` commands, thin wrappers over the calls `serve` uses.
 
 pub mod admin;
 pub mod app;

@@ -1,4 +1,4 @@
-//! The command line: `serve`, `check`, `test`. Each command is a thin wrapper over the library
+//! The command line: `serve`, `check`, `test`, `send`, `dlq`. Each command is a thin wrapper over the library
 //! calls `serve` itself uses, so `check` and `test` can never disagree with the running relay.
 
 mod check;
@@ -119,7 +119,10 @@ pub fn run(cli: Cli) -> ExitCode {
 /// Installs the tracing subscriber: `RUST_LOG` filters (default `info`), text or JSON lines.
 pub fn init_logging(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Handlebars logs every render at debug: the strict check at start-up alone would print
+    // thousands of lines (with event contents), so it stays at warn unless asked for.
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,handlebars=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
