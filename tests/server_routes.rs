@@ -344,3 +344,43 @@ async fn reload_of_an_invalid_file_lists_the_problems_and_keeps_the_old_config()
     assert!(message.starts_with(&problems.to_string()), "{message}");
     assert_eq!(t.relay.app().config.hash, "hash-of-the-test-config");
 }
+
+#[tokio::test]
+async fn every_refusal_is_counted_once_by_reason() {
+    let t = relay().await;
+    let app = routes(t.relay.clone());
+    let wrong_token = post_event("/webhook/not-the-token", AUDIT_EXPIRED);
+    assert_error(
+        &wrong_token.reply(&app).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    );
+    let form = warp::test::request()
+        .method("POST")
+        .path(&format!("/webhook/{TOKEN}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(AUDIT_EXPIRED);
+    assert_error(
+        &form.reply(&app).await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    );
+    let malformed = post_event(&format!("/webhook/{TOKEN}"), "{");
+    assert_error(
+        &malformed.reply(&app).await,
+        StatusCode::BAD_REQUEST,
+        "malformed_json",
+    );
+    accepted_id(&t, post_event(&format!("/webhook/{TOKEN}"), AUDIT_EXPIRED)).await;
+
+    let metrics = warp::test::request().path("/metrics").reply(&app).await;
+    let text = String::from_utf8_lossy(metrics.body());
+    for line in [
+        r#"mqa_relay_events_rejected_total{reason="unauthorized"} 1"#,
+        r#"mqa_relay_events_rejected_total{reason="unsupported_media_type"} 1"#,
+        r#"mqa_relay_events_rejected_total{reason="malformed_json"} 1"#,
+        r#"mqa_relay_events_received_total{event="AUDIT_EXPIRED"} 1"#,
+    ] {
+        assert!(text.contains(line), "missing {line} in:\n{text}");
+    }
+}

@@ -75,15 +75,14 @@ where
     S: Stream<Item = Result<B, warp::Error>>,
     B: Buf,
 {
-    // One snapshot for the whole request, so a reload mid-request cannot mix two configs.
-    let app = relay.app();
-    let server = &app.config.server;
-    auth::check(server.token.as_ref(), credential.as_ref(), WEBHOOK_AUTH)?;
-    check_content_type(headers)?;
-    check_content_length(headers, server.max_body_bytes)?;
-    let body = tokio::time::timeout(body_timeout, read_body(body, server.max_body_bytes))
-        .await
-        .map_err(|_| ApiError::request_timeout(body_timeout))??;
+    let body = match checked_body(relay, credential, headers, body, body_timeout).await {
+        Ok(body) => body,
+        Err(e) => {
+            // Refused before intake, which counts its own refusals.
+            relay.metrics.event_rejected(e.code);
+            return Err(e);
+        }
+    };
     match intake::accept(relay, &body).await {
         Ok(ingested) => Ok(json_response(
             StatusCode::ACCEPTED,
@@ -91,6 +90,29 @@ where
         )),
         Err(err) => Err(intake_error(err)),
     }
+}
+
+/// Token, content type and size checks, then the body, read within `body_timeout`.
+async fn checked_body<S, B>(
+    relay: &Relay,
+    credential: Option<Credential>,
+    headers: &HeaderMap,
+    body: S,
+    body_timeout: Duration,
+) -> Result<Vec<u8>, ApiError>
+where
+    S: Stream<Item = Result<B, warp::Error>>,
+    B: Buf,
+{
+    // One snapshot for the whole request, so a reload mid-request cannot mix two configs.
+    let app = relay.app();
+    let server = &app.config.server;
+    auth::check(server.token.as_ref(), credential.as_ref(), WEBHOOK_AUTH)?;
+    check_content_type(headers)?;
+    check_content_length(headers, server.max_body_bytes)?;
+    tokio::time::timeout(body_timeout, read_body(body, server.max_body_bytes))
+        .await
+        .map_err(|_| ApiError::request_timeout(body_timeout))?
 }
 
 const WEBHOOK_AUTH: auth::Messages = auth::Messages {
