@@ -7,6 +7,25 @@
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+/// The 15 event types MonitorQA documents. Others may appear at any time and are valid.
+pub const EVENT_TYPES: [&str; 15] = [
+    "AUDIT_ASSIGNED",
+    "AUDIT_COMPLETED",
+    "AUDIT_DELETED",
+    "AUDIT_EXPIRED",
+    "AUDIT_RESCHEDULED",
+    "CORRECTIVE_ACTION_CREATED",
+    "CORRECTIVE_ACTION_ASSIGNED",
+    "CORRECTIVE_ACTION_SUBMITTED",
+    "CORRECTIVE_ACTION_APPROVED",
+    "CORRECTIVE_ACTION_REJECTED",
+    "CORRECTIVE_ACTION_DELETED",
+    "CORRECTIVE_ACTION_EXPIRED",
+    "CORRECTIVE_ACTION_UPDATED",
+    "TEMPLATE_CREATED",
+    "TEMPLATE_DELETED",
+];
+
 /// One webhook event as MonitorQA sent it. Unknown event types are valid.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {

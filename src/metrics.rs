@@ -14,24 +14,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
 
-/// The MonitorQA event types, used to bound the `event` label.
-pub const KNOWN_EVENTS: [&str; 15] = [
-    "AUDIT_ASSIGNED",
-    "AUDIT_COMPLETED",
-    "AUDIT_DELETED",
-    "AUDIT_EXPIRED",
-    "AUDIT_RESCHEDULED",
-    "CORRECTIVE_ACTION_CREATED",
-    "CORRECTIVE_ACTION_ASSIGNED",
-    "CORRECTIVE_ACTION_SUBMITTED",
-    "CORRECTIVE_ACTION_APPROVED",
-    "CORRECTIVE_ACTION_REJECTED",
-    "CORRECTIVE_ACTION_DELETED",
-    "CORRECTIVE_ACTION_EXPIRED",
-    "CORRECTIVE_ACTION_UPDATED",
-    "TEMPLATE_CREATED",
-    "TEMPLATE_DELETED",
-];
+use crate::event::EVENT_TYPES;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct EventLabel {
@@ -187,7 +170,7 @@ impl Metrics {
 
     /// The `event` label for a type: itself if MonitorQA documents it, else `other`.
     pub fn event_label(kind: &str) -> &str {
-        if KNOWN_EVENTS.contains(&kind) {
+        if EVENT_TYPES.contains(&kind) {
             kind
         } else {
             "other"

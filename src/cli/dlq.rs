@@ -57,15 +57,9 @@ pub struct StoreArgs {
 }
 
 pub fn run(args: &StoreArgs, command: DlqCommand) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime(false) {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
     match runtime.block_on(dlq(args, command)) {
         Ok(()) => ExitCode::SUCCESS,

@@ -116,6 +116,19 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
+/// A runtime for a one-shot command, or the exit code after saying why there is none.
+pub(crate) fn runtime(multi_thread: bool) -> Result<tokio::runtime::Runtime, ExitCode> {
+    let mut builder = if multi_thread {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    builder.enable_all().build().map_err(|e| {
+        eprintln!("error: cannot start the async runtime: {e}");
+        ExitCode::from(1)
+    })
+}
+
 /// Installs the tracing subscriber: `RUST_LOG` filters (default `info`), text or JSON lines.
 pub fn init_logging(format: LogFormat) {
     use tracing_subscriber::EnvFilter;

@@ -15,15 +15,9 @@ use crate::targets::{self, Verdict};
 use crate::template::{sample_event, sample_events};
 
 pub fn run(rules: &Path, target: &str, event: Option<&Path>) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime(false) {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
     match runtime.block_on(send(rules, target, event)) {
         Ok(true) => ExitCode::SUCCESS,

@@ -64,15 +64,9 @@ pub fn run(rules: &Path, events: &[PathBuf], opts: &TestOptions) -> ExitCode {
         eprintln!("--enrich needs monitorqa.api_key in {}", rules.display());
         return ExitCode::from(1);
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime(false) {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
     let mut failed = false;
     for path in events {

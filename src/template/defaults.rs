@@ -2,23 +2,7 @@
 //! in the binary. A file of the same name in `templates/` replaces one.
 
 /// The 15 MonitorQA event types.
-pub const EVENT_KINDS: [&str; 15] = [
-    "AUDIT_ASSIGNED",
-    "AUDIT_COMPLETED",
-    "AUDIT_DELETED",
-    "AUDIT_EXPIRED",
-    "AUDIT_RESCHEDULED",
-    "CORRECTIVE_ACTION_CREATED",
-    "CORRECTIVE_ACTION_ASSIGNED",
-    "CORRECTIVE_ACTION_SUBMITTED",
-    "CORRECTIVE_ACTION_APPROVED",
-    "CORRECTIVE_ACTION_REJECTED",
-    "CORRECTIVE_ACTION_DELETED",
-    "CORRECTIVE_ACTION_EXPIRED",
-    "CORRECTIVE_ACTION_UPDATED",
-    "TEMPLATE_CREATED",
-    "TEMPLATE_DELETED",
-];
+pub use crate::event::EVENT_TYPES as EVENT_KINDS;
 
 /// The template for event types the relay has never seen.
 pub const UNKNOWN_EVENT: &str = "unknown_event";
