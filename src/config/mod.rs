@@ -94,7 +94,9 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
-            max_attempts: 12,
+            // Enough that `max_age` is the limit: at the 10-minute cap, 24 h is ~150 tries. A
+            // target down for an hour must get patient retries, not a full dead-letter list.
+            max_attempts: 200,
             initial: Duration::from_secs(2),
             max: Duration::from_secs(600),
             max_age: Duration::from_secs(24 * 3600),
