@@ -162,7 +162,10 @@ pub async fn prune_loop(
     keep: Duration,
     shutdown: tokio_util::sync::CancellationToken,
 ) {
-    let every = Duration::from_secs(3600).min(keep);
+    // Hourly, or more often for a short retention; never a busy loop.
+    let every = Duration::from_secs(3600)
+        .min(keep)
+        .max(Duration::from_secs(60));
     loop {
         let before = now_ms() - i64::try_from(keep.as_millis()).unwrap_or(i64::MAX);
         match relay.store.prune(before).await {

@@ -116,7 +116,8 @@ fn build(app: &App, rule: &Rule, target: &str, event: &Value) -> Result<(), Stri
         ..Default::default()
     };
     let ctx = compose::context(event, &info);
-    compose::request_for(app, target, rule.template.as_deref(), &ctx, "check").map(|_| ())
+    let mode = crate::template::Mode::Strict;
+    compose::request_in(mode, app, target, rule.template.as_deref(), &ctx, "check").map(|_| ())
 }
 
 #[cfg(test)]

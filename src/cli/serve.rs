@@ -21,6 +21,8 @@ use crate::store::{Store, StoreOptions};
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 const DEFAULT_DATA_DIR: &str = "./data";
+/// How long a stop waits for in-flight requests and sends before it gives up on them.
+const STOP_DEADLINE: std::time::Duration = std::time::Duration::from_secs(15);
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
@@ -64,10 +66,18 @@ impl Running {
     pub async fn stop(self) {
         self.relay.start_draining();
         self.shutdown.cancel();
-        for task in self.tasks {
-            if let Err(e) = task.await {
-                tracing::error!("a task ended abnormally: {e}");
+        let all = futures_util::future::join_all(self.tasks);
+        match tokio::time::timeout(STOP_DEADLINE, all).await {
+            Ok(results) => {
+                for e in results.into_iter().filter_map(Result::err) {
+                    tracing::error!("a task ended abnormally: {e}");
+                }
             }
+            // A send still waiting for its provider: its delivery stays leased and is sent
+            // again after restart (the one duplicate a stop can cause).
+            Err(_) => tracing::warn!(
+                "stopping without waiting longer for in-flight sends ({STOP_DEADLINE:?} passed)"
+            ),
         }
         self.relay.store.close().await;
     }
@@ -115,6 +125,11 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Running> {
         tokio::spawn(serve_http(listener, relay.clone(), shutdown.clone())),
         tokio::spawn(crate::pipeline::sender::run(
             relay.clone(),
+            shutdown.clone(),
+        )),
+        tokio::spawn(crate::admin::prune_loop(
+            relay.clone(),
+            server_cfg.retention,
             shutdown.clone(),
         )),
     ];

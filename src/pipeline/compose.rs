@@ -8,7 +8,7 @@ use crate::app::App;
 use crate::config::TargetConfig;
 use crate::store::Claim;
 use crate::targets::{Content, HttpRequest, Rendered, Target};
-use crate::template::Templates;
+use crate::template::{Mode, Templates};
 
 /// What the relay knows about one delivery, beyond the event itself.
 #[derive(Debug, Clone, Default)]
@@ -61,9 +61,21 @@ pub fn content_for(
     template: Option<&str>,
     ctx: &Value,
 ) -> Result<Content, String> {
+    content_in(Mode::Lenient, templates, target, cfg, template, ctx)
+}
+
+/// [`content_for`] in a given render mode (`check` renders strictly).
+pub fn content_in(
+    mode: Mode,
+    templates: &Templates,
+    target: &Target,
+    cfg: &TargetConfig,
+    template: Option<&str>,
+    ctx: &Value,
+) -> Result<Content, String> {
     if let Some(name) = &cfg.payload_template {
         let payload = templates
-            .render_payload(name, target.kind_name(), ctx)
+            .render_payload_in(mode, name, target.kind_name(), ctx)
             .map_err(|e| e.to_string())?;
         return Ok(Content::Payload(payload));
     }
@@ -81,7 +93,7 @@ pub fn content_for(
     let mut rendered = Vec::with_capacity(target.markups().len());
     for markup in target.markups() {
         let message = templates
-            .render(&name, *markup, ctx)
+            .render_in(mode, &name, *markup, ctx)
             .map_err(|e| e.to_string())?;
         rendered.push((*markup, message));
     }
@@ -97,6 +109,18 @@ pub fn request_for(
     ctx: &Value,
     delivery_key: &str,
 ) -> Result<HttpRequest, String> {
+    request_in(Mode::Lenient, app, target_name, template, ctx, delivery_key)
+}
+
+/// [`request_for`] in a given render mode (`check` renders strictly).
+pub fn request_in(
+    mode: Mode,
+    app: &App,
+    target_name: &str,
+    template: Option<&str>,
+    ctx: &Value,
+    delivery_key: &str,
+) -> Result<HttpRequest, String> {
     let (Some(cfg), Some(target)) = (
         app.config.targets.get(target_name),
         app.targets.get(target_name),
@@ -105,7 +129,7 @@ pub fn request_for(
             "target {target_name:?} is not in the configuration"
         ));
     };
-    let content = content_for(&app.templates, target, cfg, template, ctx)?;
+    let content = content_in(mode, &app.templates, target, cfg, template, ctx)?;
     target
         .build(&content, delivery_key)
         .map_err(|e| e.to_string())

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use super::defaults::UNKNOWN_EVENT;
 use super::error::TemplateError;
+use super::render::Mode;
 use super::samples::sample_events;
 use super::{Markup, Templates};
 
@@ -31,11 +32,14 @@ impl Templates {
             let mut found = Vec::new();
             if self.contains(name) {
                 for markup in Markup::ALL {
-                    found.extend(self.render(name, markup, sample).err());
+                    found.extend(self.render_in(Mode::Strict, name, markup, sample).err());
                 }
             }
             for kind in &payload_kinds {
-                found.extend(self.render_payload(name, kind, sample).err());
+                found.extend(
+                    self.render_payload_in(Mode::Strict, name, kind, sample)
+                        .err(),
+                );
             }
             for e in found {
                 let e = e.to_template_error(&context);

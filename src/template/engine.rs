@@ -1,6 +1,10 @@
-//! The Handlebars registries: one per output format, each with its own escape function, strict
-//! mode and the helpers. Templates are compiled once at load and registered in every registry
-//! that can render them; nothing is parsed per render.
+//! The Handlebars registries: one per output format, each with its own escape function and the
+//! helpers. Templates are compiled once at load and registered in every registry that can
+//! render them; nothing is parsed per render.
+//!
+//! Two sets exist: a strict one for `check` (a field the sample events lack is an error, so a
+//! typo is caught at load) and a lenient one for delivery (a real event that lacks an optional
+//! field renders it as nothing: the message says less rather than nothing at all).
 
 use handlebars::Handlebars;
 use handlebars::template::Template;
@@ -16,23 +20,23 @@ pub struct Engines {
     json: Handlebars<'static>,
 }
 
-fn registry(escape_fn: fn(&str) -> String) -> Handlebars<'static> {
+fn registry(escape_fn: fn(&str) -> String, strict: bool) -> Handlebars<'static> {
     let mut h = Handlebars::new();
-    h.set_strict_mode(true);
+    h.set_strict_mode(strict);
     h.register_escape_fn(escape_fn);
     helpers::register(&mut h);
     h
 }
 
 impl Engines {
-    pub fn new() -> Engines {
-        let mut json = registry(escape::json_string);
+    pub fn new(strict: bool) -> Engines {
+        let mut json = registry(escape::json_string, strict);
         helpers::register_json(&mut json);
         Engines {
-            plain: registry(escape::plain),
-            slack: registry(escape::slack),
-            teams: registry(escape::teams),
-            html: registry(escape::html),
+            plain: registry(escape::plain, strict),
+            slack: registry(escape::slack, strict),
+            teams: registry(escape::teams, strict),
+            html: registry(escape::html, strict),
             json,
         }
     }

@@ -46,13 +46,15 @@ impl Templates {
     }
 
     fn from_sources(sources: Sources) -> Templates {
-        let mut engines = Engines::new();
+        let mut engines = Engines::new(false);
+        let mut strict = Engines::new(true);
         let mut messages = BTreeMap::new();
         for (name, source) in sources.messages {
             let mut parts = Vec::with_capacity(source.parts.len());
             for (i, part) in source.parts.into_iter().enumerate() {
                 let key = format!("{name}#{i}");
                 engines.register_message_part(&key, &part.template);
+                strict.register_message_part(&key, &part.template);
                 parts.push(PartRef {
                     role: part.role,
                     key,
@@ -65,12 +67,14 @@ impl Templates {
         let mut payloads = BTreeMap::new();
         for ((name, kind), (file, template)) in sources.payloads {
             let key = format!("{name}.{kind}.hbs");
+            strict.register_payload(&key, template.clone());
             engines.register_payload(&key, template);
             let file = Arc::from(file.as_path());
             payloads.insert((name, kind), PayloadTemplate { file, key });
         }
         Templates {
             engines,
+            strict,
             messages,
             payloads,
         }

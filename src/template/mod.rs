@@ -75,6 +75,7 @@ mod escape;
 mod helpers;
 mod load;
 mod render;
+pub use render::Mode;
 mod samples;
 mod source;
 #[cfg(test)]
@@ -140,7 +141,10 @@ pub const PAYLOAD_KINDS: [&str; 4] = ["slack", "teams", "email", "webhook"];
 /// Every loaded template, compiled and ready to render. Cheap to share (`Arc`) and immutable:
 /// a reload builds a new one.
 pub struct Templates {
+    /// Lenient: what delivery renders with.
     engines: Engines,
+    /// Strict: what `check` renders with.
+    strict: Engines,
     messages: BTreeMap<String, MessageTemplate>,
     payloads: BTreeMap<(String, String), PayloadTemplate>,
 }

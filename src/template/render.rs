@@ -9,9 +9,36 @@ use super::helpers::truncate_chars;
 use super::source::{Pos, Role};
 use super::{Link, Markup, Message, MessageTemplate, PartRef, Templates};
 
+/// How strictly to render: `Strict` makes a field the event lacks an error (for `check`);
+/// `Lenient` renders it as nothing (for delivering real events).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Strict,
+    Lenient,
+}
+
 impl Templates {
-    /// Renders message template `name` for `markup` against `ctx` (the event as JSON).
+    fn engines(&self, mode: Mode) -> &super::engine::Engines {
+        match mode {
+            Mode::Strict => &self.strict,
+            Mode::Lenient => &self.engines,
+        }
+    }
+
+    /// Renders message template `name` for `markup` against `ctx` (the event as JSON), as a
+    /// delivery does: fields the event lacks render as nothing.
     pub fn render(&self, name: &str, markup: Markup, ctx: &Value) -> Result<Message, RenderError> {
+        self.render_in(Mode::Lenient, name, markup, ctx)
+    }
+
+    /// Renders in the given mode (`check` uses [`Mode::Strict`]).
+    pub fn render_in(
+        &self,
+        mode: Mode,
+        name: &str,
+        markup: Markup,
+        ctx: &Value,
+    ) -> Result<Message, RenderError> {
         let template = self
             .messages
             .get(name)
@@ -21,8 +48,8 @@ impl Templates {
         let (mut url, mut label) = (String::new(), String::new());
         for part in &template.parts {
             let registry = match part.role {
-                Role::LinkUrl | Role::Color => self.engines.for_markup(Markup::Plain),
-                _ => self.engines.for_markup(markup),
+                Role::LinkUrl | Role::Color => self.engines(mode).for_markup(Markup::Plain),
+                _ => self.engines(mode).for_markup(markup),
             };
             let rendered = registry
                 .render_with_context(&part.key, &context)
@@ -53,9 +80,21 @@ impl Templates {
         Ok(message)
     }
 
-    /// Renders raw payload template `<name>.<kind>.hbs` against `ctx`; the result must be JSON.
+    /// Renders raw payload template `<name>.<kind>.hbs` against `ctx` as a delivery does; the
+    /// result must be JSON.
     pub fn render_payload(
         &self,
+        name: &str,
+        kind: &str,
+        ctx: &Value,
+    ) -> Result<Value, RenderError> {
+        self.render_payload_in(Mode::Lenient, name, kind, ctx)
+    }
+
+    /// Renders a raw payload template in the given mode.
+    pub fn render_payload_in(
+        &self,
+        mode: Mode,
         name: &str,
         kind: &str,
         ctx: &Value,
@@ -75,7 +114,7 @@ impl Templates {
             message,
         };
         let rendered = self
-            .engines
+            .engines(mode)
             .json()
             .render_with_context(&template.key, &Context::from(ctx.clone()))
             .map_err(|e| {
