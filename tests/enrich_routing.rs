@@ -100,6 +100,26 @@ async fn an_expired_audit_is_routed_on_its_looked_up_template_and_slack_shows_it
 }
 
 #[tokio::test]
+async fn the_due_window_is_in_utc_and_says_so_unless_the_audit_names_its_zone() {
+    let (api, slack, relay) = setup(KEY, None).await;
+    let zoned = "e7a5c1b6-8f9d-4c2e-9a4b-5d6e7f8091a2";
+    let mut body = audit_body(zoned);
+    body["ianaTimeZone"] = json!("America/New_York");
+    api.add_audit(zoned, body);
+
+    relay.ack(&about("audit_assigned", AUDIT_ID)).await;
+    relay.ack(&about("audit_assigned", zoned)).await;
+
+    let received = slack.wait_for(2, DEADLINE).await;
+    let text: Vec<String> = received.iter().map(|r| words(&r.json())).collect();
+    let text = text.join("\n");
+    assert!(text.contains("Fri 20 Nov 2026, 05:00–13:00 UTC"), "{text}");
+    assert!(text.contains("by Fri 20 Nov 2026, 13:00 UTC."), "{text}");
+    assert!(text.contains("Fri 20 Nov 2026, 00:00–08:00 EST"), "{text}");
+    assert!(text.contains("by Fri 20 Nov 2026, 08:00 EST."), "{text}");
+}
+
+#[tokio::test]
 async fn an_audit_the_api_answers_404_for_does_not_match_the_enriched_rule_and_still_reads_well() {
     let (api, slack, relay) = setup(KEY, None).await;
     let gone = "c5e3a9f4-6d7b-4a0c-9e2f-3b4c5d6e7f80";
