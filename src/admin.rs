@@ -108,31 +108,28 @@ pub fn delivery_details_json(app: &App, d: &DeliveryDetails) -> Value {
     value
 }
 
-/// Replays every open dead letter (of one target, if given). Returns `(original, replay)` ids.
+/// Replays every open dead letter (of one target, if given) as the list stood when called:
+/// replays that die again meanwhile are not replayed again. Returns `(original, replay)` ids.
 pub async fn replay_all(
     store: &Store,
     target: Option<&str>,
 ) -> Result<Vec<(i64, i64)>, StoreError> {
-    let mut replayed = Vec::new();
-    loop {
-        let filter = DeadFilter {
-            limit: 500,
-            target: target.map(str::to_string),
-            since_ms: None,
-        };
-        let batch = store.dead_letters(&filter).await?;
-        if batch.is_empty() {
-            return Ok(replayed);
-        }
-        for d in batch {
-            match store.replay(d.id, now_ms()).await? {
-                Ok(new_id) => replayed.push((d.id, new_id)),
-                // Replayed or dropped meanwhile by someone else: nothing to do.
-                Err(DeadLetterError::AlreadyReplayed(..) | DeadLetterError::Dropped(_)) => {}
-                Err(e) => return Err(StoreError::Other(e.to_string())),
-            }
+    let filter = DeadFilter {
+        limit: usize::MAX,
+        target: target.map(str::to_string),
+        since_ms: None,
+    };
+    let snapshot = store.dead_letters(&filter).await?;
+    let mut replayed = Vec::with_capacity(snapshot.len());
+    for d in snapshot {
+        match store.replay(d.id, now_ms()).await? {
+            Ok(new_id) => replayed.push((d.id, new_id)),
+            // Replayed or dropped meanwhile by someone else: nothing to do.
+            Err(DeadLetterError::AlreadyReplayed(..) | DeadLetterError::Dropped(_)) => {}
+            Err(e) => return Err(StoreError::Other(e.to_string())),
         }
     }
+    Ok(replayed)
 }
 
 /// The Prometheus exposition, with the queue gauges read from the store just now.

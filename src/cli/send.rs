@@ -66,7 +66,8 @@ async fn send(rules: &Path, target_name: &str, event: Option<&Path>) -> Result<b
         Ok(response) => {
             println!("answer: HTTP {}", response.status);
             if !response.body.trim().is_empty() {
-                println!("{}", response.body.trim());
+                // A provider may echo the URL or key back: show the answer without them.
+                println!("{}", target.scrub(response.body.trim()));
             }
             target.classify(&response, SystemTime::now())
         }

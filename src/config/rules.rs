@@ -131,7 +131,17 @@ fn required_list(f: &Fields, key: &str, hint: &str, report: &mut Report) -> Vec<
 fn notify(f: &Fields, targets: &[String], report: &mut Report) -> Vec<String> {
     let hint = ": name at least one target";
     let notify = required_list(f, "notify", hint, report);
-    for (name, pos) in &notify {
+    for (i, (name, pos)) in notify.iter().enumerate() {
+        if let Some((_, first)) = notify[..i].iter().find(|(earlier, _)| earlier == name) {
+            // One delivery per (rule, target): a repeat would send the same message twice.
+            let message = format!(
+                "`notify` names target `{name}` twice (first at line {}, column {}); it would \
+                 get every message twice",
+                first.line, first.column
+            );
+            report.error(*pos, f.context(), message);
+            continue;
+        }
         if !name.trim().is_empty() && !targets.contains(name) {
             let suggestion = did_you_mean(name, targets.iter().map(String::as_str));
             let known = if targets.is_empty() {

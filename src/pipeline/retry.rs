@@ -76,32 +76,37 @@ fn retry(
     jitter: f64,
 ) -> Decision {
     let status = at.status;
-    // A wait the provider asked for is honoured as is; otherwise our own backoff.
-    let wait = after.unwrap_or_else(|| backoff(policy, at.number, jitter));
+    // A wait the provider asked for is honoured, up to our own longest wait (`max`): a broken
+    // or hostile `Retry-After: 80000` must not park a lane for a day.
+    let wait = match after {
+        Some(after) => after.min(policy.max),
+        None => backoff(policy, at.number, jitter),
+    };
     let next_ms = at.now_ms.saturating_add(duration_ms(wait));
+    // A 429 pauses the whole target even when this delivery gives up, so the ones queued
+    // behind it are not sent straight into the same limit.
+    let block = matches!(scope, RetryScope::Target).then_some(next_ms);
+    let dead = |error: String| Decision {
+        outcome: Outcome::Dead { status, error },
+        block_target_until: block,
+    };
     if at.number >= policy.max_attempts {
-        let error = format!("gave up after {} attempts; last error: {reason}", at.number);
-        return Decision {
-            outcome: Outcome::Dead { status, error },
-            block_target_until: None,
-        };
+        return dead(format!(
+            "gave up after {} attempts; last error: {reason}",
+            at.number
+        ));
     }
     let deadline = at
         .acknowledged_at_ms
         .saturating_add(duration_ms(policy.max_age));
     if next_ms > deadline {
         let age = humantime::format_duration(policy.max_age);
-        let error = format!(
+        return dead(format!(
             "gave up after {} attempts: the next try would be more than {age} after the \
              delivery was queued; last error: {reason}",
             at.number
-        );
-        return Decision {
-            outcome: Outcome::Dead { status, error },
-            block_target_until: None,
-        };
+        ));
     }
-    let block = matches!(scope, RetryScope::Target).then_some(next_ms);
     Decision {
         outcome: Outcome::Retry {
             at_ms: next_ms,
@@ -194,6 +199,30 @@ mod tests {
                 ..
             }
         ));
+        assert_eq!(d.block_target_until, Some(1_030_000));
+    }
+
+    #[test]
+    fn a_huge_retry_after_is_capped_at_the_longest_backoff() {
+        let v = retry_verdict(Some(Duration::from_secs(80_000)), RetryScope::Delivery);
+        let d = decide(&policy(), v, attempt(1), 0.0);
+        assert!(
+            matches!(
+                d.outcome,
+                Outcome::Retry {
+                    at_ms: 1_060_000,
+                    ..
+                }
+            ),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn a_429_that_ends_a_delivery_still_pauses_the_target() {
+        let v = retry_verdict(Some(Duration::from_secs(30)), RetryScope::Target);
+        let d = decide(&policy(), v, attempt(5), 0.0);
+        assert!(matches!(d.outcome, Outcome::Dead { .. }), "{d:?}");
         assert_eq!(d.block_target_until, Some(1_030_000));
     }
 

@@ -29,39 +29,36 @@ const BATCH: usize = 256;
 /// MonitorQA API lookups in flight at once.
 const LOOKUPS: usize = 16;
 
-/// Routes up to `limit` unrouted events, oldest first. Returns how many it routed.
+/// Routes up to `limit` unrouted events, oldest first. Returns how many it routed. Lookups run
+/// concurrently, and each event is routed as soon as its own lookup (and every earlier one)
+/// is done, so one slow lookup does not hold back a whole batch.
 pub async fn route_pending(relay: &Relay, limit: usize) -> Result<usize, StoreError> {
     let events = relay.store.unrouted(limit).await?;
     let app = relay.app();
-    let enriched = enrich_all(relay, &app, &events).await;
-    for (stored, enrichment) in events.iter().zip(enriched) {
-        route_one(relay, &app, stored, enrichment).await?;
-    }
-    if !events.is_empty() {
-        relay.wake_senders();
-    }
-    Ok(events.len())
-}
-
-/// Looks up every event of the batch that needs it, concurrently; `None` where nothing was
-/// needed or found.
-async fn enrich_all(relay: &Relay, app: &App, events: &[StoredEvent]) -> Vec<Option<Value>> {
-    let Some(enricher) = &app.enricher else {
-        return vec![None; events.len()];
-    };
     // Collected first: a lazy `map` in the stream trips the compiler's `Send` check (a known
     // limitation with closures returning futures over borrowed items).
     let lookups: Vec<_> = events
         .iter()
-        .map(|stored| lookup(relay, enricher, stored))
+        .map(|stored| lookup(relay, &app, stored))
         .collect();
-    futures_util::stream::iter(lookups)
-        .buffered(LOOKUPS)
-        .collect()
-        .await
+    let mut enriched = futures_util::stream::iter(lookups).buffered(LOOKUPS);
+    let mut routed = 0;
+    while let Some(enrichment) = enriched.next().await {
+        route_one(relay, &app, &events[routed], enrichment).await?;
+        routed += 1;
+        if routed % 32 == 0 {
+            relay.wake_senders();
+        }
+    }
+    if routed > 0 {
+        relay.wake_senders();
+    }
+    Ok(routed)
 }
 
-async fn lookup(relay: &Relay, enricher: &enrich::Enricher, stored: &StoredEvent) -> Option<Value> {
+/// What the MonitorQA API adds to one event (`None` where nothing is needed or found).
+async fn lookup(relay: &Relay, app: &App, stored: &StoredEvent) -> Option<Value> {
+    let enricher = app.enricher.as_ref()?;
     if stored.enrichment.is_some() {
         // Looked up before a restart interrupted routing: keep what was found.
         return stored.enrichment.clone();

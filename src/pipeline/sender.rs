@@ -19,7 +19,7 @@ use super::compose;
 use super::retry::{self, Attempt};
 use crate::app::{App, Relay};
 use crate::config::{RateLimit, TargetConfig};
-use crate::store::{Claim, Outcome};
+use crate::store::{Claim, Outcome, StoreError};
 use crate::targets::{self, HttpRequest, Target, Verdict};
 
 /// Runs one lane per target until `shutdown`; lanes appear for targets added by a reload and
@@ -183,13 +183,18 @@ impl Lane {
 
     async fn attempt(&mut self, app: &App, cfg: &TargetConfig, claim: Claim) {
         let started = Instant::now();
-        let Some(target) = app.targets.get(&self.target) else {
-            return;
-        };
         let ctx = compose::claim_context(&claim);
         let key = compose::delivery_key(&claim.event.id, claim.delivery_id);
+        // Fails (permanently) when rendering fails or the target is not configured.
         let prepared =
-            compose::request_for(app, &self.target, claim.template.as_deref(), &ctx, &key);
+            compose::request_for(app, &self.target, claim.template.as_deref(), &ctx, &key)
+                .and_then(|request| match app.targets.get(&self.target) {
+                    Some(target) => Ok((target, request)),
+                    None => Err(format!(
+                        "target {:?} is not in the configuration",
+                        self.target
+                    )),
+                });
         let (verdict, status) = match prepared {
             Err(reason) => (Verdict::Dead { reason }, None),
             // Claimed again after leases ran out (the relay died during earlier sends): the
@@ -202,7 +207,7 @@ impl Lane {
                 );
                 (Verdict::Dead { reason }, None)
             }
-            Ok(request) => self.send(target, cfg, &request).await,
+            Ok((target, request)) => self.send(target, cfg, &request).await,
         };
         let at = Attempt {
             number: claim.attempt,
@@ -237,14 +242,30 @@ impl Lane {
     }
 
     /// Writes the outcome back (only if our lease still holds), then logs and counts it.
+    /// Writes an outcome, trying a few times over ~2 s: a send that happened must not be
+    /// repeated because of a brief store hiccup.
+    async fn record(&self, claim: &Claim, outcome: &Outcome) -> Result<bool, StoreError> {
+        let mut last = None;
+        for pause_ms in [0, 100, 400, 1500] {
+            tokio::time::sleep(Duration::from_millis(pause_ms)).await;
+            match self.relay.store.finish(claim, outcome, now_ms()).await {
+                Ok(applied) => return Ok(applied),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| StoreError::Other("no attempt made".into())))
+    }
+
     async fn finish(&self, claim: &Claim, outcome: Outcome, status: Option<u16>, ms: u64) {
-        let applied = match self.relay.store.finish(claim, &outcome, now_ms()).await {
+        let applied = match self.record(claim, &outcome).await {
             Ok(applied) => applied,
             Err(e) => {
-                // The lease expires and the delivery is claimed again: at least once, not lost.
+                // The lease expires and the delivery is claimed again: at least once, not lost
+                // (but a delivered message is then sent twice: say so).
                 tracing::error!(
                     delivery_id = claim.delivery_id,
-                    "cannot record the outcome: {e}"
+                    "cannot record the outcome ({e}); the delivery will be tried again after \
+                     its lease expires, which repeats it if it was delivered"
                 );
                 return;
             }

@@ -165,6 +165,11 @@ impl Target {
         verdict.scrubbed(&self.secrets())
     }
 
+    /// `text` (a provider's answer, say) with this target's secrets removed, for showing it.
+    pub fn scrub(&self, text: &str) -> String {
+        verdict::scrub(text, &self.secrets())
+    }
+
     fn secrets(&self) -> Vec<&str> {
         match self {
             Target::Slack(t) => t.secrets(),

@@ -178,7 +178,8 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 /// A reset header holding epoch seconds (SendGrid's `X-RateLimit-Reset`) as a wait from `now`.
 pub(crate) fn epoch_reset(headers: &HeaderMap, name: &str, now: SystemTime) -> Option<Duration> {
     let secs: u64 = header_str(headers, name)?.trim().parse().ok()?;
-    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
+    // A hostile or broken header (u64::MAX) must not overflow the clock: ignore it.
+    let at = SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(secs))?;
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
@@ -208,6 +209,13 @@ mod tests {
 
     fn at(secs: u64) -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    #[test]
+    fn an_absurd_reset_header_is_ignored_not_a_panic() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-ratelimit-reset", "18446744073709551615".parse().unwrap());
+        assert_eq!(epoch_reset(&headers, "x-ratelimit-reset", at(1_000)), None);
     }
 
     #[test]

@@ -20,7 +20,12 @@ fn the_example_file_parses_with_an_empty_environment() {
     for kind in ["slack", "teams", "email", "webhook"] {
         assert!(kinds.contains(&kind), "no {kind} target in the example");
     }
-    assert!(config.monitorqa.is_some());
+    // Commented out in the example, so the quick start sends no lookups with a fake key.
+    assert!(config.monitorqa.is_none());
+    assert_eq!(
+        config.server.retention,
+        std::time::Duration::from_secs(14 * 24 * 3600)
+    );
 }
 
 #[test]

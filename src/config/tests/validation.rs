@@ -305,3 +305,17 @@ fn rules_engine_errors_point_at_the_offending_key_or_value() {
     );
     assert!(shown[3].contains("startswith"), "{}", shown[3]);
 }
+
+#[test]
+fn a_target_named_twice_in_notify_is_an_error_not_a_double_send() {
+    let text = format!(
+        "{SLACK}rules:\n  - name: r1\n    events: AUDIT_EXPIRED\n    notify: [kitchen-slack, kitchen-slack]\n"
+    );
+    let shown: Vec<String> = errors(&text).iter().map(ToString::to_string).collect();
+    assert_eq!(shown.len(), 1, "{shown:#?}");
+    assert!(
+        shown[0].starts_with("rules.yaml:8:29: rule \"r1\": `notify` names target `kitchen-slack` twice (first at line 8, column 14)"),
+        "{}",
+        shown[0]
+    );
+}

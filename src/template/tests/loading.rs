@@ -1,6 +1,7 @@
 use std::path::{Path, PathBuf};
 
 use super::*;
+use crate::template::Mode;
 use crate::template::{Link, TemplateError};
 
 fn repo_templates() -> Templates {
@@ -136,7 +137,12 @@ fn a_missing_field_is_a_render_error_with_template_part_and_line() {
     let yaml = "title: fine\nfields:\n  Where: 'at {{data.correctiveAction.auditObjekt.name}}'\n";
     let t = load_ok(&[("typo.yaml", yaml)]);
     let err = t
-        .render("typo", Markup::Slack, &sample("corrective_action_rejected"))
+        .render_in(
+            Mode::Strict,
+            "typo",
+            Markup::Slack,
+            &sample("corrective_action_rejected"),
+        )
         .unwrap_err();
     assert_eq!(err.template, "typo");
     assert_eq!(err.part, "field \"Where\"");
@@ -259,9 +265,26 @@ fn a_payload_that_is_not_json_is_an_error_naming_the_template() {
     assert!(err.message.contains("not valid JSON"), "{err}");
     assert!(err.file.unwrap().ends_with("bad.teams.hbs"));
     let err = t
-        .render_payload("bad", "teams", &json!({"data": {}}))
+        .render_payload_in(Mode::Strict, "bad", "teams", &json!({"data": {}}))
         .unwrap_err();
     assert_eq!(err.line, Some(1), "{err}");
+}
+
+#[test]
+fn delivery_renders_a_missing_optional_field_as_nothing_while_check_rejects_it() {
+    let yaml = "title: 'Action {{data.correctiveAction.name}}'
+fields:
+  Tags: '{{join data.correctiveAction.tags \"name\"}}'
+  Priority: '{{priority_name data.correctiveAction.priority}}'
+";
+    let t = load_ok(&[("a.yaml", yaml)]);
+    let event = json!({"event": "CORRECTIVE_ACTION_REJECTED", "data": {"correctiveAction": {"name": "Fix it"}}});
+    for markup in Markup::ALL {
+        let m = t.render("a", markup, &event).unwrap();
+        assert_eq!(m.title, "Action Fix it");
+        assert!(m.fields.is_empty(), "{:?}", m.fields);
+        assert!(t.render_in(Mode::Strict, "a", markup, &event).is_err());
+    }
 }
 
 #[test]

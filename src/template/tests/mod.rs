@@ -49,7 +49,9 @@ fn errors_text(errors: &[super::TemplateError]) -> String {
 fn render_title(title: &str, markup: Markup, ctx: &Value) -> Result<String, super::RenderError> {
     let yaml = format!("title: '{}'\n", title.replace('\'', "''"));
     let templates = load_ok(&[("t.yaml", &yaml)]);
-    templates.render("t", markup, ctx).map(|m| m.title)
+    templates
+        .render_in(crate::template::Mode::Strict, "t", markup, ctx)
+        .map(|m| m.title)
 }
 
 fn all_text(m: &Message) -> String {
