@@ -37,6 +37,27 @@ fn from_template(e: TemplateError, context: Option<String>) -> ConfigError {
     }
 }
 
+/// Things that are valid but probably wrong: an exact event type MonitorQA does not document
+/// (a typo like `AUDIT_EXPIRD` would never match). New event types can appear, so these are
+/// warnings that `check` prints, not errors.
+pub fn warnings(app: &App) -> Vec<String> {
+    let known = crate::event::EVENT_TYPES;
+    let mut out = Vec::new();
+    for rule in app.config.rules.rules() {
+        for event in rule.exact_events() {
+            if !known.contains(&event.as_str()) {
+                let hint = crate::config::did_you_mean(event, known);
+                out.push(format!(
+                    "rule {:?}: event type `{event}` is not one MonitorQA documents, so the rule \
+                     matches only if MonitorQA starts sending it{hint}",
+                    rule.name
+                ));
+            }
+        }
+    }
+    out
+}
+
 /// Renders and builds every (rule, target, sample event) the configuration can produce.
 pub fn strict(app: &App) -> Result<(), ConfigErrors> {
     let mut errors: Vec<ConfigError> = app
@@ -168,6 +189,24 @@ mod tests {
         assert!(
             err.contains("corrective_action_"),
             "names the sample event: {err}"
+        );
+    }
+
+    #[test]
+    fn an_event_type_monitorqa_does_not_send_is_a_warning_with_a_suggestion() {
+        let dir = tempfile::tempdir().unwrap();
+        let rules = format!(
+            "{TARGETS}rules:\n  - name: r\n    events: [AUDIT_EXPIRD, \"TEMPLATE_*\"]\n    notify: hook\n"
+        );
+        write(dir.path(), "rules.yaml", &rules);
+        let app = App::load(&dir.path().join("rules.yaml")).unwrap();
+        assert_eq!(
+            app.warnings(),
+            vec![
+                "rule \"r\": event type `AUDIT_EXPIRD` is not one MonitorQA documents, so the \
+                 rule matches only if MonitorQA starts sending it; did you mean `AUDIT_EXPIRED`?"
+                    .to_string()
+            ]
         );
     }
 

@@ -20,7 +20,7 @@ use crate::store::Store;
 use crate::targets::Target;
 use crate::template::Templates;
 
-mod check;
+pub mod check;
 
 /// Everything one configuration file yields, validated and compiled.
 pub struct App {
@@ -52,6 +52,11 @@ impl App {
         let app = App::new(config, templates);
         check::strict(&app)?;
         Ok(app)
+    }
+
+    /// Valid but probably wrong: see [`check::warnings`].
+    pub fn warnings(&self) -> Vec<String> {
+        check::warnings(self)
     }
 
     /// Assembles an `App` from a validated config and loaded templates (no strict check).

@@ -8,6 +8,9 @@ use crate::app::App;
 pub fn run(rules: &Path) -> ExitCode {
     match App::load(rules) {
         Ok(app) => {
+            for warning in app.warnings() {
+                eprintln!("warning: {warning}");
+            }
             let c = &app.config;
             println!(
                 "{}: ok ({} rules, {} targets)",

@@ -149,6 +149,9 @@ async fn serve_http(listener: TcpListener, relay: Arc<Relay>, shutdown: Cancella
 }
 
 fn log_loaded(app: &App, path: &std::path::Path) {
+    for warning in app.warnings() {
+        tracing::warn!("{warning}");
+    }
     let c = &app.config;
     tracing::info!(
         rules = c.rules.rules().len(),

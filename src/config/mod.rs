@@ -11,6 +11,7 @@ mod fields;
 mod interpolate;
 mod locate;
 mod report;
+pub(crate) use report::did_you_mean;
 mod rules;
 mod sections;
 mod targets;

@@ -139,6 +139,11 @@ impl Rule {
             && self.condition.holds(event)
     }
 
+    /// The event types this rule names exactly (not its globs).
+    pub fn exact_events(&self) -> &[String] {
+        self.events.exact()
+    }
+
     /// Whether this rule's `events` name the event type (ignoring company and `where`): the
     /// event types whose sample events `check` renders this rule's template against.
     pub fn handles(&self, event_type: &str) -> bool {
