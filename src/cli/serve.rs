@@ -123,6 +123,11 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Running> {
             relay.clone(),
             shutdown.clone(),
         )),
+        tokio::spawn(crate::admin::prune_loop(
+            relay.clone(),
+            server_cfg.retention,
+            shutdown.clone(),
+        )),
     ];
     tracing::info!(%addr, data_dir = %data_dir.display(), "listening on {addr}");
     Ok(Running {
