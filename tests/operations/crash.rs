@@ -84,6 +84,13 @@ async fn after_sigkill_every_acknowledged_event_arrives_and_only_the_interrupted
         times.values().all(|n| *n <= 2) && repeated.len() <= 1,
         "one lane has at most one send in flight, so at most one event may arrive twice: {times:?}"
     );
+    let cut_off = before_kill.last().filter(|a| !a.answered);
+    if let Some(cut_off) = cut_off {
+        assert!(
+            repeated.contains(&seq_of(&cut_off.body)),
+            "a send cut off before its answer is sent again: {times:?}"
+        );
+    }
     if let Some(&seq) = repeated.first() {
         let last_before_kill = before_kill.last().map(|a| seq_of(&a.body));
         assert_eq!(

@@ -38,6 +38,7 @@ async fn sigterm_finishes_the_send_in_flight_refuses_new_events_and_exits_0() {
     relay.wait_log("shutting down", 1).await;
     let (status, head) = straddling.finish().await;
     assert_eq!(status, 503, "an event completed during the drain: {head}");
+    assert!(head.contains("draining"), "{head}");
     assert!(
         head.to_ascii_lowercase().contains("retry-after:"),
         "503 without Retry-After: {head}"
@@ -92,7 +93,7 @@ impl PartialPost {
             .expect("connect to the relay");
         let probe = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n");
         stream.write_all(probe.as_bytes()).await.expect("write");
-        let answer = read_head(&mut stream).await;
+        let answer = read_answer(&mut stream).await;
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
         let body = serde_json::to_vec(event).expect("JSON");
         let head = format!(
@@ -114,7 +115,7 @@ impl PartialPost {
     /// Sends the rest of the body; returns the answer's status and head.
     async fn finish(&mut self) -> (u16, String) {
         self.stream.write_all(&self.rest).await.expect("write");
-        let head = read_head(&mut self.stream).await;
+        let head = read_answer(&mut self.stream).await;
         let status = head
             .split_whitespace()
             .nth(1)
@@ -124,8 +125,8 @@ impl PartialPost {
     }
 }
 
-/// Reads one answer's status line, headers and body (by Content-Length).
-async fn read_head(stream: &mut TcpStream) -> String {
+/// Reads one whole answer: status line, headers and body (by Content-Length).
+async fn read_answer(stream: &mut TcpStream) -> String {
     within("an HTTP answer", Duration::from_secs(10), async {
         let mut buffer = Vec::new();
         let mut chunk = [0u8; 4096];
