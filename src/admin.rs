@@ -159,10 +159,10 @@ pub async fn prune_loop(
     keep: Duration,
     shutdown: tokio_util::sync::CancellationToken,
 ) {
-    // Hourly, or more often for a short retention; never a busy loop.
+    // At least a second apart, so `retention: 0s` cannot spin.
     let every = Duration::from_secs(3600)
         .min(keep)
-        .max(Duration::from_secs(60));
+        .max(Duration::from_secs(1));
     loop {
         let before = now_ms() - i64::try_from(keep.as_millis()).unwrap_or(i64::MAX);
         match relay.store.prune(before).await {

@@ -47,6 +47,7 @@ impl SqliteStore {
             .busy_timeout(BUSY_TIMEOUT);
         let write = SqlitePoolOptions::new()
             .max_connections(1)
+            .after_release(|conn, _| Box::pin(release_clean(conn)))
             .connect_with(options.clone())
             .await
             .map_err(classify)?;
@@ -77,6 +78,18 @@ impl SqliteStore {
         self.write.close().await;
         self.read.close().await;
     }
+}
+
+/// Whether a write connection may go back to the pool. A write that failed half-way (disk
+/// full, I/O error) can leave it inside a transaction that sqlx no longer tracks (its rollback
+/// failed); every later `commit` would then only release a savepoint of that transaction:
+/// answered as durable, never written. Such a connection is closed (SQLite rolls it back) and
+/// the pool opens a fresh one.
+async fn release_clean(conn: &mut sqlx::SqliteConnection) -> Result<bool, sqlx::Error> {
+    use sqlx::Connection;
+    // Runs first whatever rollback a dropped transaction queued.
+    conn.ping().await?;
+    Ok(!conn.is_in_transaction())
 }
 
 /// Brings the schema to the version this binary knows, one migration per transaction.

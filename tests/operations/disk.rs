@@ -1,0 +1,132 @@
+//! The store's disk full: intake refuses events with 503 (and Retry-After) instead of
+//! acknowledging what it could not store, readiness says so, and everything works again once
+//! space returns.
+//!
+//! The store lives on a small tmpfs mounted by the test (the tests run as root); a file fills
+//! it to the last byte and is deleted to free the space.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use mqa_relay::store::DeliveryState;
+
+use crate::harness::{
+    Spec, TestRelay, eventually, numbered, seq_of, wait_deliveries, webhook_target,
+};
+use crate::process::open_store;
+use crate::support::providers::WebhookReceiver;
+
+/// A tmpfs mounted for one test; unmounted when dropped.
+struct Tmpfs {
+    path: PathBuf,
+}
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size` (e.g. "8m") at `path`; `Err` says why it could not.
+    fn mount(path: &Path, size: &str) -> Result<Tmpfs, String> {
+        std::fs::create_dir_all(path).map_err(|e| e.to_string())?;
+        let output = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(path)
+            .output()
+            .map_err(|e| format!("cannot run mount: {e}"))?;
+        if !output.status.success() {
+            return Err(String::from_utf8_lossy(&output.stderr).trim().to_string());
+        }
+        Ok(Tmpfs {
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Writes a file until the file system has no byte left; returns its path.
+    fn fill(&self) -> PathBuf {
+        let path = self.path.join("filler");
+        let mut file = std::fs::File::create(&path).expect("create the filler");
+        for chunk in [1 << 20, 1 << 12, 1] {
+            let bytes = vec![0u8; chunk];
+            // A tmpfs of a few MiB takes at most a few thousand chunks of each size.
+            for _ in 0..100_000 {
+                if file.write_all(&bytes).and_then(|()| file.flush()).is_err() {
+                    break;
+                }
+            }
+        }
+        assert!(
+            file.write_all(&[0]).is_err(),
+            "the file system is still not full"
+        );
+        path
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        // Lazy, so it succeeds even if something still holds a file open.
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}
+
+#[tokio::test]
+async fn a_full_disk_refuses_events_with_503_and_the_relay_recovers_when_space_returns() {
+    let base = tempfile::tempdir().expect("a temporary directory");
+    let disk = match Tmpfs::mount(&base.path().join("disk"), "8m") {
+        Ok(disk) => disk,
+        Err(why) => {
+            eprintln!("SKIPPED: cannot mount a tmpfs to fill ({why}); the test needs root");
+            return;
+        }
+    };
+    let erp = WebhookReceiver::start().await;
+    let body = format!(
+        "targets:\n  erp: {}\nrules:\n  - name: all\n    events: \"*\"\n    notify: [erp]\n",
+        webhook_target(&erp.url(), "")
+    );
+    let data_dir = disk.path.join("data");
+    let mut relay = TestRelay::start_spec(Spec {
+        body: &body,
+        data_dir: Some(data_dir.clone()),
+        ..Spec::default()
+    })
+    .await;
+    let first = relay.ack(&numbered(0)).await;
+    wait_deliveries(relay.store(), &first, 1, DeliveryState::Delivered).await;
+
+    // Every event is refused while the disk is full, not only the first ones.
+    let filler = disk.fill();
+    for seq in 1..=12 {
+        let answer = relay.post(&numbered(seq)).await;
+        assert_eq!(answer.status, 503, "event {seq} on a full disk: {answer:?}");
+        assert!(answer.retry_after.is_some(), "503 without Retry-After");
+        let (status, ready) = relay.get_text("/readyz").await;
+        assert_eq!(status, 503, "readiness on a full disk: {ready}");
+    }
+    assert_eq!(relay.counts().await.events, 1, "a refused event was stored");
+
+    std::fs::remove_file(&filler).expect("free the space");
+    // MonitorQA retries each refused event until it is acknowledged.
+    let mut ids = vec![first];
+    for seq in 1..=4 {
+        let id = eventually("the relay to acknowledge again", async || {
+            let answer = relay.post(&numbered(seq)).await;
+            (answer.status == 202).then(|| answer.body["id"].as_str().map(str::to_string))?
+        })
+        .await;
+        ids.push(id);
+    }
+    let (status, ready) = relay.get_text("/readyz").await;
+    assert_eq!(status, 200, "readiness once the disk has room: {ready}");
+    for id in &ids {
+        wait_deliveries(relay.store(), id, 1, DeliveryState::Delivered).await;
+    }
+    let seqs: Vec<u64> = erp.received().iter().map(|r| seq_of(&r.json())).collect();
+    assert_eq!(seqs, [0, 1, 2, 3, 4], "each event delivered once, in order");
+
+    // What was acknowledged is on disk: another store on the file sees it after the stop.
+    relay.stop().await;
+    let store = open_store(&data_dir).await;
+    let counts = store.counts().await.expect("the store answers");
+    assert_eq!((counts.events, counts.delivered), (5, 5), "{counts:?}");
+    store.close().await;
+    drop(disk);
+}

@@ -1,0 +1,135 @@
+//! The real `mqa-relay` binary, run as an operator runs it: `serve` on port 0 with a rules
+//! file and data directory, its log in a file, signals sent with `kill`, and the `dlq`
+//! command run beside it on the same store.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use mqa_relay::store::{Store, StoreOptions};
+use serde_json::Value;
+
+use crate::harness::{TOKEN, eventually_within};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_mqa-relay");
+
+/// Start-up and exit may take a while on a busy machine.
+const PROCESS_DEADLINE: Duration = Duration::from_secs(30);
+
+/// One running relay process, on `dir/rules.yaml` and `dir/data`, logging to `dir/relay-N.log`.
+pub struct RelayProcess {
+    child: Child,
+    pub addr: String,
+    log: PathBuf,
+    client: reqwest::Client,
+}
+
+impl RelayProcess {
+    /// Starts run number `run` (each run has its own log file) and waits until it listens.
+    pub async fn start(dir: &Path, run: u32) -> RelayProcess {
+        let log = dir.join(format!("relay-{run}.log"));
+        let child = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--rules"])
+            .arg(dir.join("rules.yaml"))
+            .arg("--data-dir")
+            .arg(dir.join("data"))
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("create the log file"))
+            .spawn()
+            .expect("spawn mqa-relay");
+        let addr = eventually_within("the relay to listen", PROCESS_DEADLINE, async || {
+            let text = std::fs::read_to_string(&log).ok()?;
+            let rest = text.split("listening on ").nth(1)?;
+            Some(rest.split_whitespace().next()?.to_string())
+        })
+        .await;
+        RelayProcess {
+            child,
+            addr,
+            log,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until the log holds `text` at least `times` times.
+    pub async fn wait_log(&self, text: &str, times: usize) {
+        let what = format!("{times} × {text:?} in the relay's log");
+        eventually_within(&what, PROCESS_DEADLINE, async || {
+            (self.log_text().matches(text).count() >= times).then_some(())
+        })
+        .await;
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends a signal (`KILL`, `TERM`, `HUP`) to this process only.
+    pub fn signal(&self, sig: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{sig}"), self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{sig} failed");
+    }
+
+    /// Posts an event; `Err` when the relay did not answer (not running, connection cut).
+    pub async fn post(&self, event: &Value) -> Result<(u16, Value), reqwest::Error> {
+        let url = format!("http://{}/webhook/{TOKEN}", self.addr);
+        let response = self.client.post(url).json(event).send().await?;
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(Value::Null);
+        Ok((status, body))
+    }
+
+    /// Posts an event that must be acknowledged; returns its id.
+    pub async fn ack(&self, event: &Value) -> String {
+        let (status, body) = self.post(event).await.expect("the relay answers");
+        assert_eq!(status, 202, "the relay acknowledges: {body}");
+        body["id"].as_str().expect("an event id").to_string()
+    }
+
+    /// Waits for the process to exit by itself; returns its exit code.
+    pub async fn wait_exit(&mut self) -> Option<i32> {
+        let child = &mut self.child;
+        let status = eventually_within("the relay to exit", PROCESS_DEADLINE, async || {
+            child.try_wait().ok().flatten()
+        })
+        .await;
+        status.code()
+    }
+}
+
+impl Drop for RelayProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Opens the store in `data_dir` beside a running relay (SQLite allows a second process, and
+/// a second connection pool in this one, on the same file).
+pub async fn open_store(data_dir: &Path) -> Store {
+    Store::open_sqlite(data_dir, StoreOptions::default())
+        .await
+        .expect("open the relay's store")
+}
+
+/// Runs `mqa-relay dlq --rules <dir>/rules.yaml --data-dir <dir>/data <args>`.
+pub fn dlq(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("dlq")
+        .arg("--rules")
+        .arg(dir.join("rules.yaml"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .args(args)
+        .output()
+        .expect("run mqa-relay dlq")
+}
