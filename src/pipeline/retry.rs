@@ -7,6 +7,9 @@ use crate::config::RetryPolicy;
 use crate::store::Outcome;
 use crate::targets::{RetryScope, Verdict};
 
+/// The longest `Retry-After` honoured as given (unless `retry.max` is longer).
+pub const LONGEST_PROVIDER_WAIT: Duration = Duration::from_secs(3600);
+
 /// What the sender writes back after one attempt.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
@@ -76,10 +79,10 @@ fn retry(
     jitter: f64,
 ) -> Decision {
     let status = at.status;
-    // A wait the provider asked for is honoured, up to our own longest wait (`max`): a broken
-    // or hostile `Retry-After: 80000` must not park a lane for a day.
+    // A wait the provider asked for is honoured, up to an hour (or `max`, if longer): a
+    // broken or hostile `Retry-After: 80000` must not park a lane for a day.
     let wait = match after {
-        Some(after) => after.min(policy.max),
+        Some(after) => after.min(policy.max.max(LONGEST_PROVIDER_WAIT)),
         None => backoff(policy, at.number, jitter),
     };
     let next_ms = at.now_ms.saturating_add(duration_ms(wait));
@@ -203,19 +206,25 @@ mod tests {
     }
 
     #[test]
-    fn a_huge_retry_after_is_capped_at_the_longest_backoff() {
+    fn a_huge_retry_after_is_capped_at_an_hour() {
+        let mut p = policy();
+        p.max_age = Duration::from_secs(48 * 3600);
         let v = retry_verdict(Some(Duration::from_secs(80_000)), RetryScope::Delivery);
+        let d = decide(&p, v, attempt(1), 0.0);
+        let Outcome::Retry { at_ms, .. } = d.outcome else {
+            panic!("{d:?}")
+        };
+        assert_eq!(at_ms, 1_000_000 + 3_600_000);
+    }
+
+    #[test]
+    fn a_retry_after_longer_than_the_backoff_cap_is_still_honoured() {
+        let v = retry_verdict(Some(Duration::from_secs(120)), RetryScope::Delivery);
         let d = decide(&policy(), v, attempt(1), 0.0);
-        assert!(
-            matches!(
-                d.outcome,
-                Outcome::Retry {
-                    at_ms: 1_060_000,
-                    ..
-                }
-            ),
-            "{d:?}"
-        );
+        let Outcome::Retry { at_ms, .. } = d.outcome else {
+            panic!("{d:?}")
+        };
+        assert_eq!(at_ms, 1_120_000);
     }
 
     #[test]
