@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 use crate::app::{App, Relay};
 use crate::enrich::{self, Enrichment};
 use crate::rules::Match;
-use crate::store::{NewDelivery, StoreError, StoredEvent};
+use crate::store::{NewDelivery, Routing, StoreError, StoredEvent};
 
 /// How often the loop looks for events even when nobody woke it.
 const TICK: Duration = Duration::from_secs(1);
@@ -34,9 +34,12 @@ pub async fn route_pending(relay: &Relay, limit: usize) -> Result<usize, StoreEr
     let events = relay.store.unrouted(limit).await?;
     let app = relay.app();
     let enriched = enrich_all(relay, &app, &events).await;
+    let mut routings = Vec::with_capacity(events.len());
     for (stored, enrichment) in events.iter().zip(enriched) {
-        route_one(relay, &app, stored, enrichment).await?;
+        routings.push(route_one(relay, &app, stored, enrichment).await?);
     }
+    // The whole batch in one write: one commit, deliveries in the events' order.
+    relay.store.mark_routed_all(&routings).await?;
     if !events.is_empty() {
         relay.wake_senders();
     }
@@ -88,7 +91,7 @@ async fn route_one(
     app: &App,
     stored: &StoredEvent,
     enrichment: Option<Value>,
-) -> Result<(), StoreError> {
+) -> Result<Routing, StoreError> {
     let mut stored = stored.clone();
     if enrichment.is_some() && stored.enrichment.is_none() {
         stored.enrichment = enrichment;
@@ -105,10 +108,11 @@ async fn route_one(
         deliveries = deliveries.len(),
         "event routed"
     );
-    relay
-        .store
-        .mark_routed(&stored.id, &rules, &deliveries)
-        .await
+    Ok(Routing {
+        event_id: stored.id.clone(),
+        matched_rules: rules,
+        deliveries,
+    })
 }
 
 /// The names of the matched rules and one delivery per (rule, target), in rule order.
