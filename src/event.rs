@@ -140,16 +140,69 @@ impl Event {
     /// Canonical JSON: keys sorted at every level, no insignificant white space. Two bodies that
     /// differ only in key order or spacing have the same canonical form.
     pub fn canonical_json(&self) -> String {
-        let mut out = String::new();
-        write_canonical(&self.to_value(), &mut out);
-        out
+        let mut out = Vec::with_capacity(512);
+        self.write_canonical(&mut out);
+        canonical_string(out)
     }
 
     /// The dedup key: SHA-256 of the canonical JSON, hex. MonitorQA's events carry no id, so a
-    /// retry of the same event is recognised by its content.
+    /// retry of the same event is recognised by its content. Written from the event's own
+    /// fields: no copy of the event is made.
     pub fn dedup_key(&self) -> String {
-        hex::encode(Sha256::digest(self.canonical_json().as_bytes()))
+        let mut out = Vec::with_capacity(512);
+        self.write_canonical(&mut out);
+        hex::encode(Sha256::digest(&out))
     }
+
+    /// Both [`Event::canonical_json`] and [`Event::dedup_key`], canonicalising once.
+    pub fn canonical_json_and_dedup_key(&self) -> (String, String) {
+        let mut out = Vec::with_capacity(512);
+        self.write_canonical(&mut out);
+        let key = hex::encode(Sha256::digest(&out));
+        (canonical_string(out), key)
+    }
+
+    /// The canonical form of [`Event::to_value`], from borrowed fields.
+    fn write_canonical(&self, out: &mut Vec<u8>) {
+        let mut top: Vec<(&str, Top<'_>)> = Vec::with_capacity(3 + self.extra.len());
+        top.push(("event", Top::Kind(&self.kind)));
+        top.push(("data", Top::Object(&self.data)));
+        top.push(("company", Top::Object(&self.company)));
+        for (k, v) in &self.extra {
+            // As in `to_value`, an extra field of the same name replaces the envelope's.
+            match top.iter_mut().find(|(name, _)| *name == k.as_str()) {
+                Some(slot) => slot.1 = Top::Value(v),
+                None => top.push((k, Top::Value(v))),
+            }
+        }
+        top.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        out.push(b'{');
+        for (i, (k, v)) in top.into_iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_string(k, out);
+            out.push(b':');
+            match v {
+                Top::Kind(s) => write_string(s, out),
+                Top::Object(m) => write_object(m, out),
+                Top::Value(v) => write_canonical(v, out),
+            }
+        }
+        out.push(b'}');
+    }
+}
+
+/// A top-level field of the envelope, borrowed.
+enum Top<'a> {
+    Kind(&'a str),
+    Object(&'a Map<String, Value>),
+    Value(&'a Value),
+}
+
+/// The canonical bytes are JSON written by serde_json from strings: always UTF-8.
+fn canonical_string(out: Vec<u8>) -> String {
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 fn object_field(
@@ -164,34 +217,48 @@ fn object_field(
     }
 }
 
-fn write_canonical(v: &Value, out: &mut String) {
+fn write_canonical(v: &Value, out: &mut Vec<u8>) {
     match v {
-        Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(k.clone()).to_string());
-                out.push(':');
-                write_canonical(&m[k], out);
-            }
-            out.push('}');
-        }
+        Value::Object(m) => write_object(m, out),
         Value::Array(a) => {
-            out.push('[');
+            out.push(b'[');
             for (i, x) in a.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 write_canonical(x, out);
             }
-            out.push(']');
+            out.push(b']');
         }
-        other => out.push_str(&other.to_string()),
+        Value::String(s) => write_string(s, out),
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        // Exactly as serde_json writes a number (what `Value::to_string` does).
+        Value::Number(n) => {
+            let _ = serde_json::to_writer(&mut *out, n);
+        }
     }
+}
+
+fn write_object(m: &Map<String, Value>, out: &mut Vec<u8>) {
+    let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    out.push(b'{');
+    for (i, (k, v)) in entries.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_string(k, out);
+        out.push(b':');
+        write_canonical(v, out);
+    }
+    out.push(b'}');
+}
+
+/// A JSON string literal, escaped exactly as serde_json escapes it.
+fn write_string(s: &str, out: &mut Vec<u8>) {
+    // Writing into a Vec cannot fail, and a str always serialises.
+    let _ = serde_json::to_writer(&mut *out, s);
 }
 
 #[cfg(test)]
@@ -262,6 +329,47 @@ mod tests {
         let a = parse(r#"{"event":"X","data":{"a":1}}"#).unwrap();
         let b = parse(r#"{"event":"X","data":{"a":2}}"#).unwrap();
         assert_ne!(a.dedup_key(), b.dedup_key());
+    }
+
+    #[test]
+    fn canonical_json_sorts_every_level_and_keeps_json_escapes() {
+        let e = parse(
+            r#"{"zeta":true,"event":"X","data":{"b":1.5,"a":"q\"\u00e9\n","c":[{"y":null,"x":-2}]},"company":{"name":"N"}}"#,
+        )
+        .unwrap();
+        let expected = r#"{"company":{"name":"N"},"data":{"a":"q\"é\n","b":1.5,"c":[{"x":-2,"y":null}]},"event":"X","zeta":true}"#;
+        assert_eq!(e.canonical_json(), expected);
+        let (body, key) = e.canonical_json_and_dedup_key();
+        assert_eq!(body, expected);
+        assert_eq!(key, e.dedup_key());
+        assert_eq!(key, hex::encode(Sha256::digest(expected.as_bytes())));
+    }
+
+    /// Keys sorted by rebuilding every object in key order, then serde_json's own writer.
+    fn sorted(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                let mut entries: Vec<_> = m.iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+                Value::Object(
+                    entries
+                        .into_iter()
+                        .map(|(k, v)| (k.clone(), sorted(v)))
+                        .collect(),
+                )
+            }
+            Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+
+    #[test]
+    fn canonical_json_of_every_sample_is_the_sorted_serde_json_form() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/events");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let e = Event::parse(&std::fs::read(entry.unwrap().path()).unwrap()).unwrap();
+            assert_eq!(e.canonical_json(), sorted(&e.to_value()).to_string());
+        }
     }
 
     #[test]

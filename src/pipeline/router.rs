@@ -12,13 +12,13 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use serde_json::{Map, Value};
 
 use crate::app::{App, Relay};
 use crate::enrich::{self, Enrichment};
 use crate::rules::Match;
-use crate::store::{NewDelivery, StoreError, StoredEvent};
+use crate::store::{NewDelivery, Routing, StoreError, StoredEvent};
 
 /// How often the loop looks for events even when nobody woke it.
 const TICK: Duration = Duration::from_secs(1);
@@ -28,6 +28,8 @@ const ERROR_PAUSE: Duration = Duration::from_secs(1);
 const BATCH: usize = 256;
 /// MonitorQA API lookups in flight at once.
 const LOOKUPS: usize = 16;
+/// Routed events written per commit at most.
+const WRITE_BATCH: usize = 64;
 
 /// Routes up to `limit` unrouted events, oldest first. Returns how many it routed. Lookups run
 /// concurrently, and each event is routed as soon as its own lookup (and every earlier one)
@@ -42,18 +44,38 @@ pub async fn route_pending(relay: &Relay, limit: usize) -> Result<usize, StoreEr
         .map(|stored| lookup(relay, &app, stored))
         .collect();
     let mut enriched = futures_util::stream::iter(lookups).buffered(LOOKUPS);
+    let mut ready = Vec::new();
     let mut routed = 0;
-    while let Some(enrichment) = enriched.next().await {
-        route_one(relay, &app, &events[routed], enrichment).await?;
+    loop {
+        // Write what is routed whenever the next lookup is still running, so a slow lookup
+        // never holds back events that are ready; otherwise batch the writes (one commit).
+        let next = match enriched.next().now_or_never() {
+            Some(next) => next,
+            None => {
+                write(relay, &mut ready).await?;
+                enriched.next().await
+            }
+        };
+        let Some(enrichment) = next else { break };
+        ready.push(route_one(relay, &app, &events[routed], enrichment).await?);
         routed += 1;
-        if routed % 32 == 0 {
-            relay.wake_senders();
+        if ready.len() >= WRITE_BATCH {
+            write(relay, &mut ready).await?;
         }
     }
-    if routed > 0 {
-        relay.wake_senders();
-    }
+    write(relay, &mut ready).await?;
     Ok(routed)
+}
+
+/// Writes routed events (deliveries in the events' order) in one commit and wakes the senders.
+async fn write(relay: &Relay, ready: &mut Vec<Routing>) -> Result<(), StoreError> {
+    if ready.is_empty() {
+        return Ok(());
+    }
+    relay.store.mark_routed_all(ready).await?;
+    ready.clear();
+    relay.wake_senders();
+    Ok(())
 }
 
 /// What the MonitorQA API adds to one event (`None` where nothing is needed or found).
@@ -85,7 +107,7 @@ async fn route_one(
     app: &App,
     stored: &StoredEvent,
     enrichment: Option<Value>,
-) -> Result<(), StoreError> {
+) -> Result<Routing, StoreError> {
     let mut stored = stored.clone();
     if enrichment.is_some() && stored.enrichment.is_none() {
         stored.enrichment = enrichment;
@@ -102,10 +124,11 @@ async fn route_one(
         deliveries = deliveries.len(),
         "event routed"
     );
-    relay
-        .store
-        .mark_routed(&stored.id, &rules, &deliveries)
-        .await
+    Ok(Routing {
+        event_id: stored.id.clone(),
+        matched_rules: rules,
+        deliveries,
+    })
 }
 
 /// The names of the matched rules and one delivery per (rule, target), in rule order.

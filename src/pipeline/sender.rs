@@ -7,6 +7,11 @@
 //! never delays another. Rate limits are paced here, in one place; backoff is decided by
 //! [`super::retry`]. Everything a lane knows between attempts is in the store, so retries
 //! survive a restart.
+//!
+//! A lane that sends back to back writes each outcome and the claim of its next head in one
+//! transaction ([`crate::store::Store::finish_and_claim_next`]), and the store's group commit
+//! shares that transaction's fsync with other lanes and with intake: one commit per delivery,
+//! and the outcome is durable before the next send begins.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -72,6 +77,8 @@ struct Lane {
     client: reqwest::Client,
     owner: String,
     next_send: Option<Instant>,
+    /// The next head, claimed together with the last outcome; sent by the next step.
+    held: Option<Claim>,
 }
 
 enum Step {
@@ -90,6 +97,7 @@ impl Lane {
             client,
             owner,
             next_send: None,
+            held: None,
         }
     }
 
@@ -113,30 +121,52 @@ impl Lane {
                 _ = tokio::time::sleep(wait) => {}
             }
         }
+        self.release_held().await;
     }
 
-    /// Claims the head of the lane if it is due, and makes one attempt.
+    /// Stopping with a claim that was never sent: give it back, so that the next start sends
+    /// it at once instead of after its lease.
+    async fn release_held(&mut self) {
+        let Some(claim) = self.held.take() else {
+            return;
+        };
+        if let Err(e) = self.relay.store.release(&claim).await {
+            // Its lease runs out instead: it is sent later, not lost.
+            tracing::warn!(
+                delivery_id = claim.delivery_id,
+                "cannot release a claim: {e}"
+            );
+        }
+    }
+
+    /// Takes the head of the lane (claimed with the last outcome, or claimed now) if it is
+    /// due, and makes one attempt.
     async fn step(&mut self) -> Step {
         let app = self.relay.app();
-        let Some(cfg) = app.config.targets.get(&self.target) else {
-            return self.step_orphan().await;
+        let cfg = app.config.targets.get(&self.target);
+        let claim = match self.held.take() {
+            Some(claim) => claim,
+            None => match self
+                .relay
+                .store
+                .claim_next(&self.target, now_ms(), lease(cfg), &self.owner)
+                .await
+            {
+                Ok(Some(claim)) => claim,
+                Ok(None) => return Step::Idle(self.idle_wait().await),
+                Err(e) => {
+                    tracing::warn!(target_name = %self.target, "cannot claim a delivery: {e}");
+                    return Step::Idle(Duration::from_secs(1));
+                }
+            },
         };
-        let lease = cfg.timeout + Duration::from_secs(30);
-        let claim = match self
-            .relay
-            .store
-            .claim_next(&self.target, now_ms(), lease, &self.owner)
-            .await
-        {
-            Ok(Some(claim)) => claim,
-            Ok(None) => return Step::Idle(self.idle_wait().await),
-            Err(e) => {
-                tracing::warn!(target_name = %self.target, "cannot claim a delivery: {e}");
-                return Step::Idle(Duration::from_secs(1));
+        match cfg {
+            Some(cfg) => {
+                self.attempt(&app, cfg, claim).await;
+                self.next_send = pace(effective_rate_limit(cfg));
             }
-        };
-        self.attempt(&app, cfg, claim).await;
-        self.next_send = pace(effective_rate_limit(cfg));
+            None => self.retire(claim).await,
+        }
         Step::Worked
     }
 
@@ -152,33 +182,16 @@ impl Lane {
     }
 
     /// The target is gone from the configuration: its queued deliveries end visibly as dead.
-    async fn step_orphan(&mut self) -> Step {
-        let lease = Duration::from_secs(30);
-        match self
-            .relay
-            .store
-            .claim_next(&self.target, now_ms(), lease, &self.owner)
-            .await
-        {
-            Ok(Some(claim)) => {
-                let error = format!(
-                    "target {:?} is no longer in the configuration; replay it once the target is back",
-                    self.target
-                );
-                self.finish(
-                    &claim,
-                    Outcome::Dead {
-                        status: None,
-                        error,
-                    },
-                    None,
-                    0,
-                )
-                .await;
-                Step::Worked
-            }
-            _ => Step::Idle(Duration::from_secs(5)),
-        }
+    async fn retire(&mut self, claim: Claim) {
+        let error = format!(
+            "target {:?} is no longer in the configuration; replay it once the target is back",
+            self.target
+        );
+        let outcome = Outcome::Dead {
+            status: None,
+            error,
+        };
+        self.finish(claim, outcome, None, 0).await;
     }
 
     async fn attempt(&mut self, app: &App, cfg: &TargetConfig, claim: Claim) {
@@ -223,7 +236,7 @@ impl Lane {
             tracing::warn!(target_name = %self.target, "cannot pause the target: {e}");
         }
         let elapsed = started.elapsed().as_millis() as u64;
-        self.finish(&claim, decision.outcome, status, elapsed).await;
+        self.finish(claim, decision.outcome, status, elapsed).await;
     }
 
     async fn send(
@@ -241,24 +254,51 @@ impl Lane {
         }
     }
 
-    /// Writes the outcome back (only if our lease still holds), then logs and counts it.
-    /// Writes an outcome, trying a few times over ~2 s: a send that happened must not be
+    /// Writes an outcome (and, when `claim_next` gives a lease, claims the next head in the
+    /// same transaction), trying a few times over ~2 s: a send that happened must not be
     /// repeated because of a brief store hiccup.
-    async fn record(&self, claim: &Claim, outcome: &Outcome) -> Result<bool, StoreError> {
+    async fn record(
+        &self,
+        claim: &Claim,
+        outcome: &Outcome,
+        claim_next: Option<Duration>,
+    ) -> Result<(bool, Option<Claim>), StoreError> {
+        let store = &self.relay.store;
         let mut last = None;
         for pause_ms in [0, 100, 400, 1500] {
             tokio::time::sleep(Duration::from_millis(pause_ms)).await;
-            match self.relay.store.finish(claim, outcome, now_ms()).await {
-                Ok(applied) => return Ok(applied),
+            let written = match claim_next {
+                Some(lease) => {
+                    store
+                        .finish_and_claim_next(claim, outcome, now_ms(), lease, &self.owner)
+                        .await
+                }
+                None => store
+                    .finish(claim, outcome, now_ms())
+                    .await
+                    .map(|applied| (applied, None)),
+            };
+            match written {
+                Ok(written) => return Ok(written),
                 Err(e) => last = Some(e),
             }
         }
         Err(last.unwrap_or_else(|| StoreError::Other("no attempt made".into())))
     }
 
-    async fn finish(&self, claim: &Claim, outcome: Outcome, status: Option<u16>, ms: u64) {
-        let applied = match self.record(claim, &outcome).await {
-            Ok(applied) => applied,
+    /// Writes the outcome back (only if our lease still holds), then logs and counts it. When
+    /// the lane may send again at once (no pacing), the next head is claimed in the same
+    /// transaction and held for the next step.
+    async fn finish(&mut self, claim: Claim, outcome: Outcome, status: Option<u16>, ms: u64) {
+        let app = self.relay.app();
+        let cfg = app.config.targets.get(&self.target);
+        let paced = cfg.is_some_and(|cfg| effective_rate_limit(cfg).is_some());
+        let claim_next = (!paced).then(|| lease(cfg));
+        let applied = match self.record(&claim, &outcome, claim_next).await {
+            Ok((applied, next)) => {
+                self.held = next;
+                applied
+            }
             Err(e) => {
                 // The lease expires and the delivery is claimed again: at least once, not lost
                 // (but a delivered message is then sent twice: say so).
@@ -270,7 +310,7 @@ impl Lane {
                 return;
             }
         };
-        log_attempt(claim, &outcome, status, ms, applied);
+        log_attempt(&claim, &outcome, status, ms, applied);
         if !applied {
             return;
         }
@@ -281,6 +321,12 @@ impl Lane {
             metrics.delivered_after(&self.target, secs);
         }
     }
+}
+
+/// A claim outlasts the send's timeout; a target gone from the configuration gets a fixed one.
+fn lease(cfg: Option<&TargetConfig>) -> Duration {
+    const MARGIN: Duration = Duration::from_secs(30);
+    cfg.map_or(MARGIN, |cfg| cfg.timeout + MARGIN)
 }
 
 fn outcome_label(outcome: &Outcome) -> &'static str {

@@ -97,7 +97,7 @@ fn compile_glob(pattern: &str) -> Result<Option<Regex>, String> {
         }
     }
     source.push('$');
-    Regex::new(&source)
+    super::regex_cache::compile(&source)
         .map(Some)
         .map_err(|e| format!("event pattern `{}` cannot be compiled: {e}", cap(pattern)))
 }

@@ -58,6 +58,7 @@ mod filter;
 mod index;
 mod operator;
 mod path;
+mod regex_cache;
 #[cfg(test)]
 mod tests;
 

@@ -230,7 +230,7 @@ fn regex(operand: &Value) -> Result<Regex, OperandError> {
             kind(operand)
         )));
     };
-    Regex::new(pattern)
+    super::regex_cache::compile(pattern)
         .map_err(|e| OperandError::new(format!("invalid regex: {}", regex_error(pattern, &e))))
 }
 

@@ -1,9 +1,10 @@
 //! The durable store: events, deliveries and delivery attempts.
 //!
 //! One type, [`Store`], over the embedded SQLite file (today) and PostgreSQL (later, for several
-//! replicas). Intake's writes go through a group-commit writer: many events per transaction and
-//! fsync, each caller answered only once its event is durable. Deliveries are leased, not locked,
-//! for the length of a send; a target row is the lane (per-target FIFO, Retry-After pauses).
+//! replicas). Intake's events, routing, claims and outcomes go through one group-commit writer:
+//! many writes per transaction and fsync, each caller answered only once its write is durable.
+//! Deliveries are leased, not locked, for the length of a send; a target row is the lane
+//! (per-target FIFO, Retry-After pauses).
 //! The store knows nothing of target kinds, rules or retry policy: callers decide, it records.
 
 mod schema;
@@ -47,6 +48,14 @@ impl Default for StoreOptions {
             max_batch: 512,
         }
     }
+}
+
+/// The routing of one event: the rules that matched and one delivery per (rule, target).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Routing {
+    pub event_id: String,
+    pub matched_rules: Vec<String>,
+    pub deliveries: Vec<NewDelivery>,
 }
 
 /// The durable store. Cheap to clone: every clone shares one backend.
@@ -100,6 +109,15 @@ impl Store {
         }
     }
 
+    /// [`Store::mark_routed`] for several events in ONE write (one commit), in the given order
+    /// (so their deliveries join their lanes in that order). An event that does not exist is an
+    /// error naming it; every other event of the call is routed.
+    pub async fn mark_routed_all(&self, routings: &[Routing]) -> Result<(), StoreError> {
+        match &*self.backend {
+            Backend::Sqlite(s) => s.mark_routed_all(routings).await,
+        }
+    }
+
     /// Claims the head of `target`'s lane if it is ready: the oldest unfinished delivery, when
     /// it is pending and due or its lease expired, and the target is not blocked. `None`
     /// otherwise (a head that is not ready holds the whole lane: per-target FIFO).
@@ -125,6 +143,34 @@ impl Store {
     ) -> Result<bool, StoreError> {
         match &*self.backend {
             Backend::Sqlite(s) => s.finish(claim, outcome, now_ms).await,
+        }
+    }
+
+    /// In ONE transaction (one commit): the outcome of `claim` as [`Store::finish`] writes it,
+    /// then a claim of the head of the same lane as [`Store::claim_next`] makes it. Returns
+    /// whether the outcome applied, and the new claim. A lane that sends back to back pays one
+    /// commit per delivery instead of two; the outcome is durable before the next claim exists.
+    pub async fn finish_and_claim_next(
+        &self,
+        claim: &Claim,
+        outcome: &Outcome,
+        now_ms: i64,
+        lease: Duration,
+        owner: &str,
+    ) -> Result<(bool, Option<Claim>), StoreError> {
+        match &*self.backend {
+            Backend::Sqlite(s) => {
+                s.finish_and_claim_next(claim, outcome, now_ms, lease, owner)
+                    .await
+            }
+        }
+    }
+
+    /// Gives back a claim that was never sent (a lane stopping): the delivery is pending again
+    /// at once, with the attempt not counted. False, changing nothing, when the claim is stale.
+    pub async fn release(&self, claim: &Claim) -> Result<bool, StoreError> {
+        match &*self.backend {
+            Backend::Sqlite(s) => s.release(claim).await,
         }
     }
 

@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use sqlx::Row;
 
-use super::read::event_by_id;
-use super::{SqliteStore, classify, millis, now_ms};
-use crate::store::{Claim, NewDelivery, Outcome, StoreError};
+use super::SqliteStore;
+use super::classify;
+use super::lane_writes::{ClaimRow, FinishRow, LaneWrite, RouteRow};
+use crate::store::{Claim, NewDelivery, Outcome, Routing, StoreError};
 
 impl SqliteStore {
     pub(in crate::store) async fn mark_routed(
@@ -20,38 +21,22 @@ impl SqliteStore {
         matched_rules: &[String],
         deliveries: &[NewDelivery],
     ) -> Result<(), StoreError> {
-        let rules = serde_json::to_string(matched_rules)
-            .map_err(|e| StoreError::Other(format!("cannot encode matched rules: {e}")))?;
-        let now = now_ms();
-        let mut tx = self.write.begin().await.map_err(classify)?;
-        let marked = sqlx::query(
-            "UPDATE events SET routed_at = $1, matched_rules = $2
-             WHERE id = $3 AND routed_at IS NULL",
-        )
-        .bind(now)
-        .bind(&rules)
-        .bind(event_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(classify)?;
-        if marked.rows_affected() == 0 {
-            // Already routed (nothing to do), or no such event.
-            let exists: Option<String> = sqlx::query_scalar("SELECT id FROM events WHERE id = $1")
-                .bind(event_id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(classify)?;
-            return match exists {
-                Some(_) => Ok(()),
-                None => Err(StoreError::Other(format!("no event with id {event_id}"))),
-            };
+        let row = RouteRow::new(event_id, matched_rules, deliveries.to_vec())?;
+        self.writer.route(vec![row]).await
+    }
+
+    pub(in crate::store) async fn mark_routed_all(
+        &self,
+        routings: &[Routing],
+    ) -> Result<(), StoreError> {
+        if routings.is_empty() {
+            return Ok(());
         }
-        for delivery in deliveries {
-            insert_delivery(&mut tx, event_id, delivery, now)
-                .await
-                .map_err(classify)?;
-        }
-        tx.commit().await.map_err(classify)
+        let rows = routings
+            .iter()
+            .map(|r| RouteRow::new(&r.event_id, &r.matched_rules, r.deliveries.clone()))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.writer.route(rows).await
     }
 
     pub(in crate::store) async fn claim_next(
@@ -61,50 +46,11 @@ impl SqliteStore {
         lease: Duration,
         owner: &str,
     ) -> Result<Option<Claim>, StoreError> {
-        // SQLite has one writer, so one statement on the write connection is the whole claim.
-        // PostgreSQL: lock the lane first (SELECT .. FROM targets WHERE name = $4 FOR UPDATE),
-        // then the same UPDATE; SKIP LOCKED on the head itself would break FIFO.
-        let mut tx = self.write.begin().await.map_err(classify)?;
-        let claimed = sqlx::query(
-            "UPDATE deliveries
-             SET state = 'sending', lease_owner = $1, lease_until = $2,
-                 lease_seq = lease_seq + 1, attempts = attempts + 1, updated_at = $3
-             WHERE id = (SELECT id FROM deliveries
-                         WHERE target = $4 AND state IN ('pending', 'sending')
-                         ORDER BY id LIMIT 1)
-               AND ((state = 'pending' AND next_attempt_at <= $3)
-                    OR (state = 'sending' AND lease_until <= $3))
-               AND NOT EXISTS (SELECT 1 FROM targets WHERE name = $4 AND blocked_until > $3)
-             RETURNING id, lease_seq, attempts, rule, target, template, event_id, created_at",
-        )
-        .bind(owner)
-        .bind(now_ms.saturating_add(millis(lease)))
-        .bind(now_ms)
-        .bind(target)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(classify)?;
-        let Some(row) = claimed else {
-            return Ok(None);
+        let write = LaneWrite {
+            finish: None,
+            claim: Some(ClaimRow::new(target, now_ms, lease, owner)),
         };
-        let event_id: String = row.try_get("event_id").map_err(classify)?;
-        let event = event_by_id(&mut *tx, &event_id)
-            .await?
-            .ok_or_else(|| StoreError::Other(format!("delivery of missing event {event_id}")))?;
-        let attempts: i64 = row.try_get("attempts").map_err(classify)?;
-        let claim = Claim {
-            delivery_id: row.try_get("id").map_err(classify)?,
-            lease_seq: row.try_get("lease_seq").map_err(classify)?,
-            attempt: u32::try_from(attempts).unwrap_or(u32::MAX),
-            rule: row.try_get("rule").map_err(classify)?,
-            target: row.try_get("target").map_err(classify)?,
-            template: row.try_get("template").map_err(classify)?,
-            event,
-            created_at: row.try_get("created_at").map_err(classify)?,
-            claimed_at: now_ms,
-        };
-        tx.commit().await.map_err(classify)?;
-        Ok(Some(claim))
+        Ok(self.writer.lane(write).await?.claim)
     }
 
     pub(in crate::store) async fn finish(
@@ -113,56 +59,42 @@ impl SqliteStore {
         outcome: &Outcome,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
-        let (state, retry_at, finished_at) = match outcome {
-            Outcome::Delivered { .. } => ("delivered", None, Some(now_ms)),
-            Outcome::Retry { at_ms, .. } => ("pending", Some(*at_ms), None),
-            Outcome::Dead { .. } => ("dead", None, Some(now_ms)),
+        let write = LaneWrite {
+            finish: Some(FinishRow::new(claim, outcome, now_ms)),
+            claim: None,
         };
-        let status = outcome.status().map(i64::from);
-        let mut tx = self.write.begin().await.map_err(classify)?;
-        let updated = sqlx::query(
+        Ok(self.writer.lane(write).await?.finished)
+    }
+
+    pub(in crate::store) async fn finish_and_claim_next(
+        &self,
+        claim: &Claim,
+        outcome: &Outcome,
+        now_ms: i64,
+        lease: Duration,
+        owner: &str,
+    ) -> Result<(bool, Option<Claim>), StoreError> {
+        let write = LaneWrite {
+            finish: Some(FinishRow::new(claim, outcome, now_ms)),
+            claim: Some(ClaimRow::new(&claim.target, now_ms, lease, owner)),
+        };
+        let done = self.writer.lane(write).await?;
+        Ok((done.finished, done.claim))
+    }
+
+    pub(in crate::store) async fn release(&self, claim: &Claim) -> Result<bool, StoreError> {
+        let released = sqlx::query(
             "UPDATE deliveries
-             SET state = $1, next_attempt_at = COALESCE($2, next_attempt_at),
-                 lease_owner = NULL, lease_until = NULL, updated_at = $3, finished_at = $4,
-                 last_status = $5, last_error = $6
-             WHERE id = $7 AND lease_seq = $8 AND state = 'sending'",
+             SET state = 'pending', lease_owner = NULL, lease_until = NULL,
+                 attempts = attempts - 1
+             WHERE id = $1 AND lease_seq = $2 AND state = 'sending'",
         )
-        .bind(state)
-        .bind(retry_at)
-        .bind(now_ms)
-        .bind(finished_at)
-        .bind(status)
-        .bind(outcome.error())
         .bind(claim.delivery_id)
         .bind(claim.lease_seq)
-        .execute(&mut *tx)
+        .execute(&self.write)
         .await
         .map_err(classify)?;
-        if updated.rows_affected() == 0 {
-            return Ok(false);
-        }
-        let provider_id = match outcome {
-            Outcome::Delivered { provider_id, .. } => provider_id.as_deref(),
-            _ => None,
-        };
-        sqlx::query(
-            "INSERT INTO attempts
-                 (delivery_id, attempt, started_at, finished_at, outcome, status, error, provider_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(claim.delivery_id)
-        .bind(i64::from(claim.attempt))
-        .bind(claim.claimed_at)
-        .bind(now_ms)
-        .bind(outcome.as_str())
-        .bind(status)
-        .bind(outcome.error())
-        .bind(provider_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(classify)?;
-        tx.commit().await.map_err(classify)?;
-        Ok(true)
+        Ok(released.rows_affected() == 1)
     }
 
     pub(in crate::store) async fn block_target(
@@ -223,29 +155,4 @@ impl SqliteStore {
         .await
         .map_err(classify)
     }
-}
-
-async fn insert_delivery(
-    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
-    event_id: &str,
-    delivery: &NewDelivery,
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO targets (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
-        .bind(&delivery.target)
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query(
-        "INSERT INTO deliveries
-             (event_id, rule, target, template, state, next_attempt_at, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, 'pending', $5, $5, $5)",
-    )
-    .bind(event_id)
-    .bind(&delivery.rule)
-    .bind(&delivery.target)
-    .bind(&delivery.template)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }

@@ -1,10 +1,12 @@
 //! The embedded SQLite backend: one write connection, a small read pool, WAL, `synchronous=FULL`.
 //!
-//! SQLite has one writer. Every write (the group-commit writer's batches, routing, claims,
-//! outcomes) takes the single connection of `write`, so they queue fairly instead of fighting
-//! over the file lock; reads use their own connections and never block the writer (WAL).
+//! SQLite has one writer. Every write takes the single connection of `write`, so they queue
+//! fairly instead of fighting over the file lock; the hot ones (intake's events, routing, claims,
+//! outcomes) go through the group-commit writer, many to one transaction and fsync. Reads use
+//! their own connections and never block the writer (WAL).
 
 mod admin;
+mod lane_writes;
 mod lanes;
 mod read;
 mod writer;
@@ -178,5 +180,7 @@ pub(super) fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
+#[cfg(test)]
+mod lane_tests;
 #[cfg(test)]
 mod tests;

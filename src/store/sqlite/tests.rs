@@ -1,4 +1,5 @@
-//! Failure tests that need the backend's own connection: a full disk, simulated with
+//! Backend tests: identical events within one group commit, and failures that need the
+//! backend's own connection: a full disk, simulated with
 //! `PRAGMA max_page_count` on the write connection (tests run as root, where a read-only file
 //! mode does not stop writes).
 
@@ -54,4 +55,36 @@ async fn a_full_disk_acknowledges_nothing_and_the_writer_recovers() {
     assert!(!stored.duplicate, "a failed event must not count as seen");
     assert_eq!(store.counts().await.unwrap().events, 2);
     assert!(store.event(&stored.id).await.unwrap().is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identical_events_in_one_group_commit_are_stored_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(
+        SqliteStore::open(dir.path(), StoreOptions::default())
+            .await
+            .unwrap(),
+    );
+    let handles: Vec<_> = (0..40u64)
+        .map(|n| {
+            let store = store.clone();
+            // Events 0, 2, 4… are one and the same; the odd ones are all distinct.
+            let e = big_event(if n % 2 == 0 { 0 } else { n });
+            tokio::spawn(async move { store.ingest(&e).await.unwrap() })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for handle in handles {
+        answers.push(handle.await.unwrap());
+    }
+
+    let same: Vec<_> = answers.iter().step_by(2).collect();
+    assert!(same.iter().all(|a| a.id == same[0].id));
+    assert_eq!(same.iter().filter(|a| !a.duplicate).count(), 1);
+    assert!(answers.iter().skip(1).step_by(2).all(|a| !a.duplicate));
+    assert_eq!(store.counts().await.unwrap().events, 21);
+    assert!(
+        store.writer_stats().largest_batch > 1,
+        "no batch was shared"
+    );
 }

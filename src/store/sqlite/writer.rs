@@ -1,19 +1,25 @@
-//! Group commit: one task writes every queued event in one transaction and one fsync.
+//! Group commit: one task makes every durable write of the hot path (intake's events, routing,
+//! the lanes' claims and outcomes) in one transaction and one fsync per batch.
 //!
-//! Callers send their event over a channel and wait. The task takes everything queued (up to
-//! `max_batch`), writes it in one transaction, commits (`synchronous=FULL`: durable), then
-//! answers every caller. While one batch commits the next one queues, so the batch grows with
-//! the load. If the batch fails (disk full, read-only file, I/O error), every caller in it gets
-//! the error, nothing of it is acknowledged, and the task goes on to the next batch.
+//! Callers send their write over a channel and wait. The task takes everything queued (up to
+//! `max_batch`), writes it in one transaction in arrival order, commits (`synchronous=FULL`:
+//! durable), then answers every caller. While one batch commits the next one queues, so the
+//! batch grows with the load, and an outcome of one lane shares its fsync with other lanes'
+//! outcomes and with intake's events. A caller is answered only after the commit, so a lane
+//! never moves on before its outcome is durable. If the batch fails (disk full, read-only
+//! file, I/O error), every caller in it gets the error, nothing of it is kept, and the task
+//! goes on to the next batch.
 
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use sqlx::sqlite::SqlitePool;
-use sqlx::{Sqlite, Transaction};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection, Transaction};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+use super::lane_writes::{self as lanes, LaneDone, LaneWrite, RouteRow};
 use super::{classify, millis, now_ms};
 use crate::event::Event;
 use crate::store::{Ingested, StoreError, StoreOptions, WriterStats};
@@ -27,10 +33,83 @@ struct EventRow {
     dedup_key: String,
 }
 
-type Reply = oneshot::Sender<Result<Ingested, StoreError>>;
+/// Rows per multi-row statement: well under SQLite's limit of bound values (7 per event).
+const ROWS_PER_STATEMENT: usize = 128;
+
+type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+/// One caller's write, its reply, and (once written) its answer.
+struct Pending<W, T> {
+    work: W,
+    reply: Reply<T>,
+    answer: Option<Result<T, StoreError>>,
+}
+
+impl<W, T> Pending<W, T> {
+    /// After the commit: the caller gets its answer.
+    fn answer(self) {
+        let answer = self
+            .answer
+            .unwrap_or_else(|| Err(StoreError::Other("the write was not made".into())));
+        // The caller may have given up waiting; what was written stays written.
+        let _ = self.reply.send(answer);
+    }
+
+    fn fail(self, err: StoreError) {
+        let _ = self.reply.send(Err(err));
+    }
+}
+
+enum Job {
+    Ingest(Pending<EventRow, Ingested>),
+    Route(Pending<Vec<RouteRow>, ()>),
+    /// Boxed: its answer holds a whole claim (with the event).
+    Lane(Box<Pending<LaneWrite, LaneDone>>),
+}
+
+impl Job {
+    /// Makes this job's writes inside the batch's transaction. An `Err` is a database failure
+    /// that aborts the whole batch; a job's own refusal (no such event) is its answer.
+    async fn run(&mut self, conn: &mut SqliteConnection, at: Clock) -> Result<(), sqlx::Error> {
+        match self {
+            // Written together by `insert_events`, before the other jobs.
+            Job::Ingest(_) => {}
+            Job::Route(p) => p.answer = Some(lanes::route_all(conn, &p.work, at.now).await?),
+            Job::Lane(p) => p.answer = Some(lanes::lane_write(conn, &p.work).await?),
+        }
+        Ok(())
+    }
+
+    fn is_event(&self) -> bool {
+        matches!(self, Job::Ingest(_))
+    }
+
+    fn answer(self) {
+        match self {
+            Job::Ingest(p) => p.answer(),
+            Job::Route(p) => p.answer(),
+            Job::Lane(p) => p.answer(),
+        }
+    }
+
+    fn fail(self, err: StoreError) {
+        match self {
+            Job::Ingest(p) => p.fail(err),
+            Job::Route(p) => p.fail(err),
+            Job::Lane(p) => p.fail(err),
+        }
+    }
+}
+
+/// The batch's clock: one `now` for every row of the batch.
+#[derive(Clone, Copy)]
+struct Clock {
+    now: i64,
+    dedup_window_start: i64,
+}
 
 enum Message {
-    Ingest(EventRow, Reply),
+    Job(Job),
     /// Commit what is queued before this message, then stop.
     Close(oneshot::Sender<()>),
 }
@@ -41,7 +120,7 @@ struct Counters {
     events: AtomicU64,
     largest_batch: AtomicU64,
     /// The last group commit failed (disk full, read-only...): readiness says so.
-    failing: std::sync::atomic::AtomicBool,
+    failing: AtomicBool,
 }
 
 pub(super) struct Writer {
@@ -66,16 +145,36 @@ impl Writer {
     }
 
     pub(super) async fn ingest(&self, event: &Event) -> Result<Ingested, StoreError> {
+        let (body, dedup_key) = event.canonical_json_and_dedup_key();
         let row = EventRow {
             kind: event.kind.clone(),
             company_id: event.company_id().map(str::to_owned),
             company_name: event.company_name().map(str::to_owned),
-            body: event.canonical_json(),
-            dedup_key: event.dedup_key(),
+            body,
+            dedup_key,
         };
+        self.submit(row, Job::Ingest).await
+    }
+
+    /// Routing of events, in order, in the next group commit.
+    pub(super) async fn route(&self, rows: Vec<RouteRow>) -> Result<(), StoreError> {
+        self.submit(rows, Job::Route).await
+    }
+
+    /// A lane's outcome and/or claim, in the next group commit; answered once durable.
+    pub(super) async fn lane(&self, write: LaneWrite) -> Result<LaneDone, StoreError> {
+        self.submit(write, |p| Job::Lane(Box::new(p))).await
+    }
+
+    async fn submit<W, T>(&self, work: W, job: fn(Pending<W, T>) -> Job) -> Result<T, StoreError> {
         let (reply, answer) = oneshot::channel();
+        let pending = Pending {
+            work,
+            reply,
+            answer: None,
+        };
         self.queue
-            .send(Message::Ingest(row, reply))
+            .send(Message::Job(job(pending)))
             .await
             .map_err(|_| closed())?;
         answer.await.map_err(|_| closed())?
@@ -122,7 +221,7 @@ impl Task {
             let mut next = Some(first);
             while let Some(message) = next.take() {
                 match message {
-                    Message::Ingest(row, reply) => batch.push((row, reply)),
+                    Message::Job(job) => batch.push(job),
                     Message::Close(done) => closing = Some(done),
                 }
                 if closing.is_none() && batch.len() < self.max_batch {
@@ -140,38 +239,53 @@ impl Task {
         }
     }
 
-    /// Writes one batch and answers its callers: all with their ids, or all with the error.
-    async fn commit(&self, batch: Vec<(EventRow, Reply)>) {
-        let rows: Vec<&EventRow> = batch.iter().map(|(row, _)| row).collect();
-        match self.write(&rows).await {
-            Ok(answers) => {
-                self.count(answers.len());
+    /// Writes one batch and answers its callers: each with its answer, or all with the error.
+    async fn commit(&self, mut batch: Vec<Job>) {
+        match self.write(&mut batch).await {
+            Ok(()) => {
+                self.count(batch.iter().filter(|job| job.is_event()).count());
                 self.counters.failing.store(false, Ordering::Relaxed);
-                for ((_, reply), answer) in batch.into_iter().zip(answers) {
-                    // The caller may have given up waiting; the event is stored regardless.
-                    let _ = reply.send(Ok(answer));
-                }
+                batch.into_iter().for_each(Job::answer);
             }
             Err(err) => {
                 let err = classify(err);
                 self.counters.failing.store(true, Ordering::Relaxed);
-                tracing::error!(error = %err, events = batch.len(), "group commit failed");
-                for (_, reply) in batch {
-                    let _ = reply.send(Err(err.clone()));
+                tracing::error!(error = %err, writes = batch.len(), "group commit failed");
+                for job in batch {
+                    job.fail(err.clone());
                 }
             }
         }
     }
 
-    async fn write(&self, rows: &[&EventRow]) -> Result<Vec<Ingested>, sqlx::Error> {
+    async fn write(&self, batch: &mut [Job]) -> Result<(), sqlx::Error> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
-        let mut answers = Vec::with_capacity(rows.len());
-        for row in rows {
-            answers.push(insert_event(&mut tx, row, now, now - self.window_ms).await?);
+        let at = Clock {
+            now,
+            dedup_window_start: now - self.window_ms,
+        };
+        let mut tx: Transaction<'static, Sqlite> = self.pool.begin().await?;
+        // Intake's events first, in a few multi-row statements: per statement the connection's
+        // worker thread is woken and answers, which costs more than the row itself. An event's
+        // routing comes in a later batch, so writing the events first changes no outcome.
+        let mut events: Vec<&mut Pending<EventRow, Ingested>> = batch
+            .iter_mut()
+            .filter_map(|job| match job {
+                Job::Ingest(p) => Some(p),
+                _ => None,
+            })
+            .collect();
+        for chunk in events.chunks_mut(ROWS_PER_STATEMENT) {
+            let rows: Vec<&EventRow> = chunk.iter().map(|p| &p.work).collect();
+            let answers = insert_events(&mut tx, &rows, at).await?;
+            for (p, answer) in chunk.iter_mut().zip(answers) {
+                p.answer = Some(Ok(answer));
+            }
         }
-        tx.commit().await?;
-        Ok(answers)
+        for job in batch.iter_mut() {
+            job.run(&mut tx, at).await?;
+        }
+        tx.commit().await
     }
 
     fn count(&self, events: usize) {
@@ -184,53 +298,90 @@ impl Task {
     }
 }
 
-/// Claims the dedup key for a new event (when no event with that key was stored after
-/// `window_start`) and stores it; otherwise answers with the earlier event's id.
-async fn insert_event(
-    tx: &mut Transaction<'static, Sqlite>,
-    row: &EventRow,
-    now: i64,
-    window_start: i64,
-) -> Result<Ingested, sqlx::Error> {
-    let id = Uuid::now_v7().to_string();
-    let claimed: Option<String> = sqlx::query_scalar(
-        "INSERT INTO dedup (dedup_key, event_id, received_at) VALUES ($1, $2, $3)
-         ON CONFLICT (dedup_key) DO UPDATE
-             SET event_id = excluded.event_id, received_at = excluded.received_at
-             WHERE dedup.received_at <= $4
-         RETURNING event_id",
-    )
-    .bind(&row.dedup_key)
-    .bind(&id)
-    .bind(now)
-    .bind(window_start)
-    .fetch_optional(&mut **tx)
-    .await?;
-    if claimed.is_none() {
-        let first: String = sqlx::query_scalar("SELECT event_id FROM dedup WHERE dedup_key = $1")
-            .bind(&row.dedup_key)
-            .fetch_one(&mut **tx)
-            .await?;
-        return Ok(Ingested {
-            id: first,
-            duplicate: true,
-        });
+/// For each event, in order: claims its dedup key (when no event with that key was stored after
+/// the window's start, nor earlier in this batch) and stores it; otherwise answers with the
+/// earlier event's id. Two statements for the lot, plus one look-up per duplicate of an event
+/// from an earlier batch.
+async fn insert_events(
+    conn: &mut SqliteConnection,
+    rows: &[&EventRow],
+    at: Clock,
+) -> Result<Vec<Ingested>, sqlx::Error> {
+    let ids: Vec<String> = rows.iter().map(|_| Uuid::now_v7().to_string()).collect();
+    let mut claim =
+        QueryBuilder::<Sqlite>::new("INSERT INTO dedup (dedup_key, event_id, received_at) ");
+    claim.push_values(rows.iter().zip(&ids), |mut values, (row, id)| {
+        values
+            .push_bind(row.dedup_key.clone())
+            .push_bind(id.clone())
+            .push_bind(at.now);
+    });
+    claim
+        .push(
+            " ON CONFLICT (dedup_key) DO UPDATE
+              SET event_id = excluded.event_id, received_at = excluded.received_at
+              WHERE dedup.received_at <= ",
+        )
+        .push_bind(at.dedup_window_start)
+        .push(" RETURNING dedup_key, event_id");
+    let claimed: HashMap<String, String> = claim
+        .build_query_as::<(String, String)>()
+        .persistent(false)
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .collect();
+
+    let mut answers = Vec::with_capacity(rows.len());
+    let mut new_rows = Vec::with_capacity(rows.len());
+    for (row, id) in rows.iter().zip(ids) {
+        let answer = match claimed.get(&row.dedup_key) {
+            Some(owner) if *owner == id => {
+                new_rows.push((*row, id.clone()));
+                Ingested {
+                    id,
+                    duplicate: false,
+                }
+            }
+            // An identical event earlier in this batch.
+            Some(owner) => Ingested {
+                id: owner.clone(),
+                duplicate: true,
+            },
+            None => Ingested {
+                id: earlier_event(conn, &row.dedup_key).await?,
+                duplicate: true,
+            },
+        };
+        answers.push(answer);
     }
-    sqlx::query(
-        "INSERT INTO events (id, received_at, kind, company_id, company_name, body, dedup_key)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(&id)
-    .bind(now)
-    .bind(&row.kind)
-    .bind(&row.company_id)
-    .bind(&row.company_name)
-    .bind(&row.body)
-    .bind(&row.dedup_key)
-    .execute(&mut **tx)
-    .await?;
-    Ok(Ingested {
-        id,
-        duplicate: false,
-    })
+    if new_rows.is_empty() {
+        return Ok(answers);
+    }
+    let mut insert = QueryBuilder::<Sqlite>::new(
+        "INSERT INTO events (id, received_at, kind, company_id, company_name, body, dedup_key) ",
+    );
+    insert.push_values(new_rows, |mut values, (row, id)| {
+        values
+            .push_bind(id)
+            .push_bind(at.now)
+            .push_bind(row.kind.clone())
+            .push_bind(row.company_id.clone())
+            .push_bind(row.company_name.clone())
+            .push_bind(row.body.clone())
+            .push_bind(row.dedup_key.clone());
+    });
+    insert.build().persistent(false).execute(&mut *conn).await?;
+    Ok(answers)
+}
+
+/// The id of the event that holds `dedup_key` (stored within the dedup window).
+async fn earlier_event(
+    conn: &mut SqliteConnection,
+    dedup_key: &str,
+) -> Result<String, sqlx::Error> {
+    sqlx::query_scalar("SELECT event_id FROM dedup WHERE dedup_key = $1")
+        .bind(dedup_key)
+        .fetch_one(&mut *conn)
+        .await
 }
