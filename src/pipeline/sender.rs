@@ -36,6 +36,11 @@ pub async fn run(relay: Arc<Relay>, shutdown: CancellationToken) {
     loop {
         for name in lane_names(&relay).await {
             let finished = lanes.get(&name).is_none_or(|h| h.is_finished());
+            if finished && lanes.contains_key(&name) {
+                // Lanes run until shutdown: one that ended hit a bug. Its claim's lease runs
+                // out and the delivery is tried again; say so, then start a new lane.
+                tracing::error!(target_name = %name, "a sender lane stopped unexpectedly; restarting it");
+            }
             if finished {
                 let lane = Lane::new(relay.clone(), name.clone(), client.clone());
                 lanes.insert(name, tokio::spawn(lane.run(shutdown.clone())));
