@@ -21,6 +21,8 @@ use crate::store::{Store, StoreOptions};
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 const DEFAULT_DATA_DIR: &str = "./data";
+/// After SIGTERM, how long requests are answered 503 before the listener closes.
+const DRAIN_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 /// How long a stop waits for in-flight requests and sends before it gives up on them.
 const STOP_DEADLINE: std::time::Duration = std::time::Duration::from_secs(15);
 
@@ -177,6 +179,10 @@ async fn serve_until_signal(args: ServeArgs) -> anyhow::Result<()> {
         }
     }
     tracing::info!("shutting down: draining requests and in-flight work");
+    // For a moment the relay still accepts connections but answers 503 (webhooks, /readyz), so
+    // MonitorQA and a load balancer see "draining" rather than a refused connection.
+    running.relay.start_draining();
+    tokio::time::sleep(DRAIN_GRACE).await;
     running.stop().await;
     tracing::info!("stopped");
     Ok(())
