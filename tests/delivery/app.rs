@@ -2,9 +2,7 @@
 //! directory, starts the relay on port 0, and offers posting events and reading the store.
 //! Also the process-wide log capture, sample events and polling helpers.
 
-use std::io::Write;
 use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use mqa_relay::cli::serve::{self, Running, ServeArgs};
@@ -17,50 +15,7 @@ pub const TOKEN: &str = "delivery-test-token-5c1e";
 /// How long any wait in these tests may take before it fails.
 pub const DEADLINE: Duration = Duration::from_secs(20);
 
-/// Everything every relay in this test binary logged, at DEBUG and finer (the relay's own
-/// crate at TRACE), including `log` records of the HTTP client.
-#[derive(Clone, Default)]
-pub struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Logs {
-    pub fn text(&self) -> String {
-        let buffer = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        String::from_utf8_lossy(&buffer).into_owned()
-    }
-}
-
-impl Write for Logs {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        let mut buffer = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        buffer.extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Installs the capturing subscriber once for the whole test binary (tracing caches each
-/// callsite's interest process-wide, so a per-test subscriber would miss lines) and returns
-/// the buffer. Every relay start calls it, so every test's logs land in it.
-pub fn logs() -> Logs {
-    static LOGS: OnceLock<Logs> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let logs = Logs::default();
-        let writer = logs.clone();
-        let filter = tracing_subscriber::EnvFilter::new("debug,mqa_relay=trace");
-        // `try_init` also routes `log` records (reqwest, hyper) into the subscriber.
-        tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .try_init()
-            .expect("the only global subscriber of this test binary");
-        logs
-    })
-    .clone()
-}
+pub use crate::support::logs::logs;
 
 /// A running relay with its own rules file and data directory.
 pub struct TestApp {

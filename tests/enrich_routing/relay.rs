@@ -3,9 +3,7 @@
 //! enriched field, one for events that stayed unenriched); started in-process on port 0.
 //! Also the process-wide log capture, the sample events and the polling helper.
 
-use std::io::Write;
 use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use mqa_relay::cli::serve::{self, Running, ServeArgs};
@@ -24,48 +22,7 @@ pub const FOOD_SAFETY: &str = "food safety checks";
 /// The rule for audit events the relay could not look up.
 pub const UNENRICHED: &str = "audits without details";
 
-/// Everything every relay in this test binary logged, at DEBUG and finer (the relay's own
-/// crate at TRACE), including the HTTP client's `log` records.
-#[derive(Clone, Default)]
-pub struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Logs {
-    pub fn text(&self) -> String {
-        let buffer = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        String::from_utf8_lossy(&buffer).into_owned()
-    }
-}
-
-impl Write for Logs {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        let mut buffer = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        buffer.extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Installs the capturing subscriber once for the whole binary (tracing caches each
-/// callsite's interest process-wide, so a per-test subscriber would miss lines).
-pub fn logs() -> Logs {
-    static LOGS: OnceLock<Logs> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let logs = Logs::default();
-        let writer = logs.clone();
-        let filter = tracing_subscriber::EnvFilter::new("debug,mqa_relay=trace");
-        tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .try_init()
-            .expect("the only global subscriber of this test binary");
-        logs
-    })
-    .clone()
-}
+pub use crate::support::logs::logs;
 
 /// What the `monitorqa` section says.
 pub struct Api<'a> {
