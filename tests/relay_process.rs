@@ -3,9 +3,14 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mqa_relay::store::{Store, StoreOptions};
+
+#[path = "support/mod.rs"]
+mod support;
+
+use support::wait::{eventually, eventually_within};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mqa-relay");
 const TOKEN: &str = "test-webhook-token-7f3a";
@@ -17,19 +22,9 @@ fn sample(name: &str) -> Vec<u8> {
     std::fs::read(path).expect("sample event")
 }
 
-/// Polls `f` every 50 ms until it returns Some, or panics after `limit`.
+/// Polls `f` until it returns Some, or panics after `limit`.
 async fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(
-            start.elapsed() < limit,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually_within(what, limit, async || f()).await
 }
 
 /// One running relay process with its own rules file, data directory and log file.
@@ -139,18 +134,10 @@ async fn wait_routed(dir: &Path, id: &str) -> Vec<String> {
     let store = Store::open_sqlite(&dir.join("data"), StoreOptions::default())
         .await
         .unwrap();
-    let start = Instant::now();
-    loop {
-        if let Some(t) = routed_targets(&store, id).await {
-            store.close().await;
-            return t;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "event {id} was never routed"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let what = format!("event {id} to be routed");
+    let targets = eventually(&what, async || routed_targets(&store, id).await).await;
+    store.close().await;
+    targets
 }
 
 #[tokio::test]

@@ -7,23 +7,7 @@ use std::net::SocketAddr;
 
 pub const TOKEN: &str = "bench-token-6f1d2c9a4b7e";
 
-const TYPES: [&str; 15] = [
-    "AUDIT_ASSIGNED",
-    "AUDIT_COMPLETED",
-    "AUDIT_DELETED",
-    "AUDIT_EXPIRED",
-    "AUDIT_RESCHEDULED",
-    "CORRECTIVE_ACTION_APPROVED",
-    "CORRECTIVE_ACTION_ASSIGNED",
-    "CORRECTIVE_ACTION_CREATED",
-    "CORRECTIVE_ACTION_DELETED",
-    "CORRECTIVE_ACTION_EXPIRED",
-    "CORRECTIVE_ACTION_REJECTED",
-    "CORRECTIVE_ACTION_SUBMITTED",
-    "CORRECTIVE_ACTION_UPDATED",
-    "TEMPLATE_CREATED",
-    "TEMPLATE_DELETED",
-];
+use mqa_relay::event::EVENT_TYPES as TYPES;
 
 /// A rules file with `rules` rules in all; the first sends every event to the sink as a
 /// generic webhook (the relay posts the event JSON, marker included).

@@ -56,7 +56,17 @@ impl Webhook {
 
     pub(super) fn secrets(&self) -> Vec<&str> {
         let mut out = url_secret_parts(self.url.expose());
-        out.extend(self.headers.iter().map(|(_, v)| v.expose()));
+        for (_, value) in &self.headers {
+            let value = value.expose();
+            out.push(value);
+            // `Bearer <token>`, `Basic <creds>`: the credential alone is a secret too, in case
+            // a provider echoes just that part.
+            if let Some((_, credential)) = value.split_once(' ')
+                && credential.trim().len() >= 8
+            {
+                out.push(credential.trim());
+            }
+        }
         out
     }
 }

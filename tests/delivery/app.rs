@@ -12,8 +12,7 @@ use serde_json::Value;
 /// The webhook token every test relay accepts.
 pub const TOKEN: &str = "delivery-test-token-5c1e";
 
-/// How long any wait in these tests may take before it fails.
-pub const DEADLINE: Duration = Duration::from_secs(20);
+pub use crate::support::wait::{DEADLINE, eventually, sample};
 
 pub use crate::support::logs::logs;
 
@@ -168,30 +167,6 @@ impl TestApp {
                 .expect("the relay stops within the deadline");
         }
     }
-}
-
-/// Polls `f` every 20 ms until it gives `Some`; panics after [`DEADLINE`].
-pub async fn eventually<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(
-            start.elapsed() < DEADLINE,
-            "timed out after {DEADLINE:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// A sample event from `examples/events/`.
-pub fn sample(name: &str) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("examples/events")
-        .join(format!("{name}.json"));
-    let text = std::fs::read_to_string(&path).expect("a sample event");
-    serde_json::from_str(&text).expect("the sample is JSON")
 }
 
 /// The rejected corrective action sample, renamed so that events `n` differ (and so are not

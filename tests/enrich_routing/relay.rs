@@ -4,7 +4,6 @@
 //! Also the process-wide log capture, the sample events and the polling helper.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use mqa_relay::cli::serve::{self, Running, ServeArgs};
 use mqa_relay::store::EventDetails;
@@ -14,8 +13,7 @@ use serde_json::Value;
 pub const KEY: &str = "mqa-api-key-R7d2Kq9wXz";
 /// The webhook token of every test relay.
 pub const TOKEN: &str = "enrich-test-token-3b9e";
-/// How long any wait in these tests may take before it fails.
-pub const DEADLINE: Duration = Duration::from_secs(20);
+pub use crate::support::wait::{DEADLINE, eventually, sample};
 
 /// The rule that routes on a looked-up field.
 pub const FOOD_SAFETY: &str = "food safety checks";
@@ -167,30 +165,6 @@ impl TestRelay {
 /// Where a relay started in `dir` keeps its store.
 pub fn data_dir(dir: &Path) -> std::path::PathBuf {
     dir.join("data")
-}
-
-/// Polls `f` every 20 ms until it gives `Some`; panics after [`DEADLINE`].
-pub async fn eventually<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(
-            start.elapsed() < DEADLINE,
-            "timed out after {DEADLINE:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// A sample event from `examples/events/`.
-pub fn sample(name: &str) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("examples/events")
-        .join(format!("{name}.json"));
-    let text = std::fs::read_to_string(&path).expect("a sample event");
-    serde_json::from_str(&text).expect("the sample is JSON")
 }
 
 /// The sample `name` (an id-only audit event) about the audit `id`.

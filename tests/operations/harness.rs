@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mqa_relay::app::Relay;
 use mqa_relay::cli::serve::{self, Running, ServeArgs};
@@ -16,8 +16,7 @@ use serde_json::Value;
 pub const TOKEN: &str = "ops-webhook-token-41d2";
 /// The admin token of relays that have one.
 pub const ADMIN: &str = "ops-admin-token-9c7e";
-/// How long an ordinary wait may take before the test fails.
-pub const DEADLINE: Duration = Duration::from_secs(20);
+pub use crate::support::wait::{DEADLINE, eventually, eventually_within, sample};
 
 /// What goes into the rules file besides `server.token`.
 #[derive(Default)]
@@ -257,45 +256,12 @@ pub async fn wait_deliveries(
     .await
 }
 
-/// Polls `f` every 20 ms until it gives `Some`; panics after [`DEADLINE`].
-pub async fn eventually<T>(what: &str, f: impl AsyncFnMut() -> Option<T>) -> T {
-    eventually_within(what, DEADLINE, f).await
-}
-
-/// Polls `f` every 20 ms until it gives `Some`; panics after `limit`.
-pub async fn eventually_within<T>(
-    what: &str,
-    limit: Duration,
-    mut f: impl AsyncFnMut() -> Option<T>,
-) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(
-            start.elapsed() < limit,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// Runs `f` with a deadline; panics naming `what` if it does not finish in time.
 pub async fn within<T>(what: &str, limit: Duration, f: impl Future<Output = T>) -> T {
     match tokio::time::timeout(limit, f).await {
         Ok(v) => v,
         Err(_) => panic!("timed out after {limit:?} waiting for {what}"),
     }
-}
-
-/// A sample event from `examples/events/`.
-pub fn sample(name: &str) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("examples/events")
-        .join(format!("{name}.json"));
-    let text = std::fs::read_to_string(&path).expect("a sample event");
-    serde_json::from_str(&text).expect("the sample is JSON")
 }
 
 /// The expired-audit sample with `data.seq = seq`: events with different numbers are

@@ -1,9 +1,11 @@
 //! Test support shared by the integration tests: local mock servers that answer like the real
 //! Slack, Teams and email providers (see `providers` and `mail_providers`), built on `mock`,
-//! and `logs`, a capture of everything the relays log.
+//! `logs`, a capture of everything the relays log, and `wait`: deadline-bounded polling and
+//! the sample events.
 #![allow(dead_code)]
 
 pub mod logs;
 pub mod mail_providers;
 pub mod mock;
 pub mod providers;
+pub mod wait;

@@ -221,3 +221,20 @@ async fn hostile_values_survive_as_json_in_every_kind() {
         hostile
     );
 }
+
+#[test]
+fn a_bearer_token_echoed_on_its_own_is_scrubbed_too() {
+    let t = target(TargetKind::Webhook {
+        url: Secret::new("https://erp.example/hook"),
+        headers: vec![(
+            "Authorization".into(),
+            Secret::new(format!("Bearer {HEADER}")),
+        )],
+    });
+    let echo = HttpResponse::new(401, format!("{{\"error\":\"token {HEADER} revoked\"}}"));
+    let verdict = t.classify(&echo, SystemTime::now());
+    let shown = crate::reason(&verdict);
+    assert!(shown.contains("revoked"), "{shown}");
+    assert!(!shown.contains(HEADER), "{shown}");
+    assert!(!t.scrub(&echo.body).contains(HEADER));
+}
