@@ -1,6 +1,7 @@
 //! Reloads in the middle of a stream of events (SIGHUP to the real binary, `POST /-/reload`
 //! in-process): no event is lost or doubled. Both rule files send everything to the same
-//! target under different rule names, so each delivery tells which rules routed it.
+//! target under different rule names, so each delivery tells which rules routed it. And a
+//! target removed by a reload: its queued deliveries end visibly dead, never silently.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -8,9 +9,11 @@ use std::time::Duration;
 use mqa_relay::store::{DeliveryState, Store};
 
 use crate::harness::{
-    TOKEN, TestRelay, deliveries_of, numbered, seq_of, wait_settled, webhook_target, write_file,
+    TOKEN, TestRelay, deliveries_of, numbered, seq_of, wait_deliveries, wait_settled,
+    webhook_target, write_file,
 };
 use crate::process::{RelayProcess, open_store};
+use crate::support::mock::Answer;
 use crate::support::providers::WebhookReceiver;
 
 const RULE_A: &str = "everything to the ERP (file A)";
@@ -151,5 +154,38 @@ async fn check_exactly_once(store: &Store, acked: &BTreeMap<u64, String>, seqs: 
     assert!(
         changes <= RELOADS,
         "each batch is routed under one configuration: {rules:?}"
+    );
+}
+
+#[tokio::test]
+async fn deliveries_queued_for_a_target_a_reload_removed_end_dead_with_the_reason() {
+    let erp = WebhookReceiver::start().await;
+    erp.always(Answer::status(503));
+    let archive = WebhookReceiver::start().await;
+    let relay = TestRelay::start(&format!(
+        "targets:\n  erp: {}\n  archive: {}\nrules:\n  - name: all\n    events: \"*\"\n    notify: [erp]\n",
+        webhook_target(&erp.url(), ""),
+        webhook_target(&archive.url(), "")
+    ))
+    .await;
+    let id = relay.ack(&numbered(1)).await;
+    erp.wait_for(1, Duration::from_secs(20)).await;
+
+    relay.rewrite_rules(&format!(
+        "targets:\n  archive: {}\nrules:\n  - name: all\n    events: \"*\"\n    notify: [archive]\n",
+        webhook_target(&archive.url(), "")
+    ));
+    let reloaded = relay.relay().clone();
+    tokio::task::spawn_blocking(move || reloaded.reload())
+        .await
+        .unwrap()
+        .expect("the new rules load");
+
+    let dead = wait_deliveries(relay.store(), &id, 1, DeliveryState::Dead).await;
+    let error = dead[0].last_error.clone().unwrap_or_default();
+    assert!(error.contains("no longer in the configuration"), "{error}");
+    assert!(
+        archive.received().is_empty(),
+        "nothing is re-routed silently"
     );
 }
