@@ -88,3 +88,68 @@ async fn identical_events_in_one_group_commit_are_stored_once() {
         "no batch was shared"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_2_store_keeps_its_events_and_dedup_keys_through_the_migration() {
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+
+    let dir = tempfile::tempdir().unwrap();
+    let event = big_event(7);
+    let (body, dedup_key) = event.canonical_json_and_dedup_key();
+    let old = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(
+            SqliteConnectOptions::new()
+                .filename(dir.path().join("relay.db"))
+                .create_if_missing(true),
+        )
+        .await
+        .unwrap();
+    for sql in &crate::store::schema::MIGRATIONS[..2] {
+        sqlx::raw_sql(*sql).execute(&old).await.unwrap();
+    }
+    sqlx::raw_sql(
+        "PRAGMA user_version = 2;
+         INSERT INTO dedup (dedup_key, event_id, received_at)
+             VALUES ('k', 'e-old', 1);",
+    )
+    .execute(&old)
+    .await
+    .unwrap();
+    let now = super::now_ms();
+    sqlx::query(
+        "INSERT INTO events (id, received_at, kind, body, dedup_key) VALUES ('e-1', $1, $2, $3, $4)",
+    )
+    .bind(now)
+    .bind(&event.kind)
+    .bind(&body)
+    .bind(&dedup_key)
+    .execute(&old)
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO dedup (dedup_key, event_id, received_at) VALUES ($1, 'e-1', $2)")
+        .bind(&dedup_key)
+        .bind(now)
+        .execute(&old)
+        .await
+        .unwrap();
+    old.close().await;
+
+    let store = SqliteStore::open(dir.path(), StoreOptions::default())
+        .await
+        .unwrap();
+    let version: i64 = sqlx::query_scalar("PRAGMA user_version")
+        .fetch_one(&store.write)
+        .await
+        .unwrap();
+    assert_eq!(version, crate::store::schema::current_version());
+    let again = store.ingest(&event).await.unwrap();
+    assert!(again.duplicate, "the migrated dedup key was lost");
+    assert_eq!(again.id, "e-1");
+    let keys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM dedup")
+        .fetch_one(&store.write)
+        .await
+        .unwrap();
+    assert_eq!(keys, 2);
+    assert!(store.event("e-1").await.unwrap().is_some());
+}
