@@ -1,7 +1,9 @@
 //! `mqa-bench`: the load harness of mqa-relay (not the relay). Runs, on 127.0.0.1 only and
 //! bounded in count and time: the do-nothing 202 server, the release relay at the maximum rate
 //! and at fixed rates, a sustained run, a reload-under-load run, and optionally Alertmanager;
-//! prints the results as Markdown. `bench/run.sh` builds everything and calls it.
+//! after each relay run, reads the relay's store (read-only, the relay stopped) to tell every
+//! acknowledged event that did not reach the sink as durably queued, dead or lost; prints the
+//! results as Markdown. `bench/run.sh` builds everything and calls it.
 
 mod client;
 mod clock;
@@ -13,6 +15,7 @@ mod report;
 mod rules_file;
 mod scenarios;
 mod servers;
+mod store_check;
 
 use std::path::PathBuf;
 use std::sync::Arc;

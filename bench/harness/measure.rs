@@ -1,9 +1,11 @@
 //! Turning what the generator, the sink and /proc saw into the figures the report prints:
-//! rates, latency percentiles, end-to-end times, exactly-once counts, CPU per event, memory.
+//! rates, latency percentiles, end-to-end times, exactly-once counts (with where the relay's
+//! store left the events that did not arrive), CPU per event, memory.
 
 use crate::load::LoadResult;
 use crate::process::Usage;
 use crate::servers::Arrivals;
+use crate::store_check::{Stored, StoredEvents};
 
 /// The figures of one scenario.
 #[derive(Debug, Clone, Default)]
@@ -33,8 +35,8 @@ pub struct Delivery {
     pub delivered_rate: f64,
     pub e2e_p50_ms: f64,
     pub e2e_p99_ms: f64,
-    /// Acknowledged events that had not arrived when the drain deadline passed (still in the
-    /// relay's durable queue, or lost: a longer drain tells which).
+    /// Acknowledged events that had not arrived when the server was stopped (after the drain
+    /// deadline); `accounting` says where they are.
     pub undelivered: u64,
     /// Extra arrivals of an event that had already arrived.
     pub duplicates: u64,
@@ -44,11 +46,63 @@ pub struct Delivery {
     pub unknown: u64,
     /// Events that arrived before their acknowledgement was read (end-to-end counted as 0).
     pub arrived_before_ack: u64,
+    /// Where the `undelivered` events are, by the server's store.
+    pub accounting: Accounting,
+}
+
+/// What the server's store says about the acknowledged events that did not arrive.
+#[derive(Debug, Clone, Default)]
+pub enum Accounting {
+    /// No store to look into (Alertmanager keeps alerts in memory).
+    #[default]
+    NoStore,
+    /// The store could not be read: why.
+    Unreadable(String),
+    /// Read once the relay had exited.
+    Counted(Unarrived),
+}
+
+/// The acknowledged events that did not arrive, by what the relay's store holds for them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Unarrived {
+    /// Unrouted, or a delivery pending or sending: durably queued, not lost.
+    pub queued: u64,
+    /// A delivery gave up (a dead letter).
+    pub dead: u64,
+    /// Marked delivered in the store, yet never seen at the sink.
+    pub marked_delivered: u64,
+    /// Not in the store at all, or routed to no delivery (the bench's rule matches every event).
+    pub lost: u64,
 }
 
 impl Delivery {
+    /// Every acknowledged event arrived, none twice, nothing unattributable.
     pub fn exactly_once(&self) -> bool {
         self.undelivered == 0 && self.duplicates == 0 && self.unknown == 0
+    }
+
+    /// Acknowledged events that neither arrived nor are durably queued (lost, dead, or marked
+    /// delivered without arriving); `None` when unknown (some did not arrive and no store was
+    /// read).
+    pub fn missing(&self) -> Option<u64> {
+        match &self.accounting {
+            _ if self.undelivered == 0 => Some(0),
+            Accounting::Counted(u) => Some(u.lost + u.dead + u.marked_delivered),
+            Accounting::NoStore | Accounting::Unreadable(_) => None,
+        }
+    }
+
+    /// Every acknowledged event arrived or is durably queued in the relay's store.
+    pub fn nothing_lost(&self) -> bool {
+        self.missing() == Some(0)
+    }
+
+    /// Acknowledged events still durably queued when the relay stopped.
+    pub fn queued(&self) -> u64 {
+        match &self.accounting {
+            Accounting::Counted(u) => u.queued,
+            Accounting::NoStore | Accounting::Unreadable(_) => 0,
+        }
     }
 }
 
@@ -115,6 +169,23 @@ pub fn delivery(load: &LoadResult, arrivals: &Arrivals) -> Delivery {
     out
 }
 
+/// Sorts every acknowledged event that never arrived at the sink by what `stored` holds for it.
+pub fn unarrived(load: &LoadResult, arrivals: &Arrivals, stored: &StoredEvents) -> Unarrived {
+    let mut out = Unarrived::default();
+    for (seq, &acked_ns) in load.acked_ns.iter().enumerate() {
+        if acked_ns == 0 || arrivals.count(seq) != 0 {
+            continue;
+        }
+        match stored.get(seq as u64) {
+            Some(Stored::Queued) => out.queued += 1,
+            Some(Stored::Dead) => out.dead += 1,
+            Some(Stored::Delivered) => out.marked_delivered += 1,
+            Some(Stored::NoDelivery) | None => out.lost += 1,
+        }
+    }
+    out
+}
+
 /// The `q` quantile of sorted nanoseconds, in milliseconds (nearest rank).
 pub fn quantile_ms(sorted_ns: &[u64], q: f64) -> f64 {
     if sorted_ns.is_empty() {
@@ -127,6 +198,65 @@ pub fn quantile_ms(sorted_ns: &[u64], q: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Events 0..5 acknowledged except 4; 0 and 4 arrived.
+    fn run() -> (LoadResult, Arrivals) {
+        let load = LoadResult {
+            acked_ns: vec![1, 1, 1, 1, 0, 1],
+            latencies: vec![1; 5],
+            sent: 6,
+            errors: 1,
+            first_error: None,
+            start_ns: 0,
+            end_ns: 1_000_000_000,
+        };
+        let arrivals = Arrivals::new(6);
+        arrivals.record(br#"{"benchSeq":0}"#);
+        arrivals.record(br#"{"benchSeq":4}"#);
+        (load, arrivals)
+    }
+
+    #[test]
+    fn each_acknowledged_event_that_did_not_arrive_is_counted_by_its_stored_state() {
+        let (load, arrivals) = run();
+        let stored: StoredEvents = [
+            (0, Stored::Delivered),
+            (1, Stored::Queued),
+            (2, Stored::Dead),
+            (3, Stored::Delivered),
+        ]
+        .into_iter()
+        .collect();
+        let counts = unarrived(&load, &arrivals, &stored);
+        let expected = Unarrived {
+            queued: 1,
+            dead: 1,
+            marked_delivered: 1,
+            lost: 1,
+        };
+        assert_eq!(counts, expected);
+    }
+
+    #[test]
+    fn nothing_is_lost_only_when_every_missing_event_is_durably_queued() {
+        let (load, arrivals) = run();
+        let mut d = delivery(&load, &arrivals);
+        assert_eq!(d.undelivered, 4);
+        assert_eq!(d.missing(), None);
+        let queued = Unarrived {
+            queued: 4,
+            ..Unarrived::default()
+        };
+        d.accounting = Accounting::Counted(queued);
+        assert!(d.nothing_lost() && !d.exactly_once());
+        d.accounting = Accounting::Counted(Unarrived {
+            queued: 3,
+            lost: 1,
+            ..queued
+        });
+        assert_eq!(d.missing(), Some(1));
+        assert!(!d.nothing_lost());
+    }
 
     #[test]
     fn quantiles_use_the_nearest_rank() {

@@ -1,7 +1,8 @@
 //! The scenarios: one server under test, a fresh sink and data directory each, driven by the
-//! generator, drained, and measured. Every loop here is bounded by a count or a deadline.
+//! generator, drained, stopped, and measured (a relay's store is read once it has exited).
+//! Every loop here is bounded by a count or a deadline.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,10 +14,11 @@ use tempfile::TempDir;
 use crate::clock;
 use crate::events::EventStream;
 use crate::load::{self, LoadResult, Plan, Schedule};
-use crate::measure::{self, Figures};
+use crate::measure::{self, Accounting, Delivery, Figures};
 use crate::process::{self, Server, Usage};
 use crate::rules_file;
 use crate::servers::{self, Arrivals};
+use crate::store_check;
 
 /// What every scenario needs.
 pub struct Setup {
@@ -89,13 +91,14 @@ pub async fn relay(setup: &Setup, run: RelayRun) -> Result<RelayOutcome> {
     let dir = tempfile::tempdir_in(setup.work.path())?;
     let rules_path = dir.path().join("rules.yaml");
     std::fs::write(&rules_path, rules_file::relay_rules(sink, run.rules))?;
+    let data_dir = dir.path().join("data");
     let mut command = Command::new(&setup.relay);
     command
         .arg("serve")
         .arg("--rules")
         .arg(&rules_path)
         .args(["--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path().join("data"));
+        .arg(&data_dir);
     let server = tokio::task::spawn_blocking(move || Server::start(command))
         .await?
         .context("starting the relay")?;
@@ -120,16 +123,10 @@ pub async fn relay(setup: &Setup, run: RelayRun) -> Result<RelayOutcome> {
 
     let offered = offered(run.schedule, connections(setup, run.schedule));
     let mut figures = measure::figures(&run.scenario, "relay", &offered, &result, before, after);
-    figures.delivery = Some(measure::delivery(&result, &arrivals));
     let reload_ms = reload_delays(&server, &reload_times);
-    let error_lines = server
-        .lines_since(0, "")
-        .into_iter()
-        .map(|(_, l)| l)
-        .filter(|l| l.contains("ERROR") || l.contains("WARN") || l.contains("\"level\":\"error"))
-        .take(20)
-        .collect();
-    server.stop()?;
+    let error_lines = error_lines(&server);
+    tokio::task::spawn_blocking(move || server.stop()).await??;
+    figures.delivery = Some(relay_delivery(&result, &arrivals, &data_dir).await);
     Ok(RelayOutcome {
         figures,
         rss,
@@ -137,6 +134,28 @@ pub async fn relay(setup: &Setup, run: RelayRun) -> Result<RelayOutcome> {
         reloads_sent: reload_times.len(),
         error_lines,
     })
+}
+
+/// What reached the sink, and where the relay's store (read once the relay has exited, so
+/// nothing moves) left each acknowledged event that did not arrive.
+async fn relay_delivery(result: &LoadResult, arrivals: &Arrivals, data_dir: &Path) -> Delivery {
+    let mut delivery = measure::delivery(result, arrivals);
+    delivery.accounting = match store_check::read(data_dir).await {
+        Ok(stored) => Accounting::Counted(measure::unarrived(result, arrivals, &stored)),
+        Err(e) => Accounting::Unreadable(format!("{e:#}")),
+    };
+    delivery
+}
+
+/// Log lines that mention an error or a warning, at most 20.
+fn error_lines(server: &Server) -> Vec<String> {
+    server
+        .lines_since(0, "")
+        .into_iter()
+        .map(|(_, l)| l)
+        .filter(|l| l.contains("ERROR") || l.contains("WARN") || l.contains("\"level\":\"error"))
+        .take(20)
+        .collect()
 }
 
 /// Alertmanager (Debian's package) with one Slack receiver pointing at the sink; each event

@@ -43,7 +43,8 @@ impl Arrivals {
         }
     }
 
-    fn record(&self, body: &[u8]) {
+    /// Records one arrival of `body` now.
+    pub fn record(&self, body: &[u8]) {
         let now = clock::now_ns();
         match find_seq(body).map(|s| s as usize) {
             Some(seq) if seq < self.count.len() => {
