@@ -150,6 +150,7 @@ pub async fn metrics_text(relay: &Relay) -> String {
         }
         Err(e) => tracing::warn!("metrics: cannot read the queues: {e}"),
     }
+    relay.metrics.set_store_writer(&relay.store.writer_stats());
     relay.metrics.encode()
 }
 

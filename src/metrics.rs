@@ -15,6 +15,7 @@ use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
 
 use crate::event::EVENT_TYPES;
+use crate::store::WriterStats;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct EventLabel {
@@ -63,6 +64,9 @@ pub struct Metrics {
     reload_timestamp: Gauge<f64, AtomicU64>,
     config_info: Family<ConfigLabel, Gauge>,
     enrichment: Family<ReasonLabel, Counter>,
+    store_commits: Counter,
+    store_writes: Counter,
+    store_events: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -94,6 +98,9 @@ impl Metrics {
             reload_timestamp: Gauge::default(),
             config_info: Family::default(),
             enrichment: Family::default(),
+            store_commits: Counter::default(),
+            store_writes: Counter::default(),
+            store_events: Counter::default(),
         };
         m.register_all();
         m
@@ -165,6 +172,21 @@ impl Metrics {
             "enrichment_lookups",
             "MonitorQA API lookups, by outcome",
             self.enrichment.clone(),
+        );
+        r.register(
+            "store_commits",
+            "Group commits (one transaction and fsync each)",
+            self.store_commits.clone(),
+        );
+        r.register(
+            "store_commit_writes",
+            "Writes made by group commits: events, routings, lane outcomes and claims",
+            self.store_writes.clone(),
+        );
+        r.register(
+            "store_commit_events",
+            "Events stored or recognised as duplicates by group commits",
+            self.store_events.clone(),
         );
     }
 
@@ -238,6 +260,14 @@ impl Metrics {
                 })
                 .set(1);
         }
+    }
+
+    /// Sets the group-commit counters from the writer's own totals (read just before a scrape).
+    pub fn set_store_writer(&self, stats: &WriterStats) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.store_commits.inner().store(stats.batches, Relaxed);
+        self.store_writes.inner().store(stats.writes, Relaxed);
+        self.store_events.inner().store(stats.events, Relaxed);
     }
 
     /// Sets the queue gauges from a fresh reading of the store.

@@ -266,6 +266,8 @@ pub struct WriterStats {
     pub batches: u64,
     /// Events answered by committed transactions (duplicates included).
     pub events: u64,
+    /// Writes of any kind (an event, a batch of routings, a lane's outcome or claim) committed.
+    pub writes: u64,
     /// The most events one committed transaction held.
     pub largest_batch: u64,
     /// The last group commit failed: the store cannot take events now.

@@ -157,6 +157,15 @@ async fn metrics_count_events_deliveries_attempts_latency_queues_dead_letters_an
             || v("mqa_relay_queue_depth{target=\"erp\"}") == 0.0
     );
     assert_eq!(v("mqa_relay_dead_deliveries"), 1.0);
+    // Five events acknowledged (one of them a duplicate), each answered by a group commit;
+    // routing and the lanes' outcomes and claims are writes of their own.
+    assert_eq!(v("mqa_relay_store_commit_events_total"), 5.0);
+    let commits = v("mqa_relay_store_commits_total");
+    assert!(
+        (1.0..=v("mqa_relay_store_commit_writes_total")).contains(&commits),
+        "{commits} commits"
+    );
+    assert!(v("mqa_relay_store_commit_writes_total") > 5.0);
     assert_eq!(v("mqa_relay_config_reload_success"), 1.0);
     let hash = relay.relay().app().config.hash.clone();
     assert_eq!(v(&format!("mqa_relay_config_info{{hash=\"{hash}\"}}")), 1.0);

@@ -118,6 +118,7 @@ enum Message {
 struct Counters {
     batches: AtomicU64,
     events: AtomicU64,
+    writes: AtomicU64,
     largest_batch: AtomicU64,
     /// The last group commit failed (disk full, read-only...): readiness says so.
     failing: AtomicBool,
@@ -184,6 +185,7 @@ impl Writer {
         WriterStats {
             batches: self.counters.batches.load(Ordering::Relaxed),
             events: self.counters.events.load(Ordering::Relaxed),
+            writes: self.counters.writes.load(Ordering::Relaxed),
             largest_batch: self.counters.largest_batch.load(Ordering::Relaxed),
             failing: self.counters.failing.load(Ordering::Relaxed),
         }
@@ -243,7 +245,8 @@ impl Task {
     async fn commit(&self, mut batch: Vec<Job>) {
         match self.write(&mut batch).await {
             Ok(()) => {
-                self.count(batch.iter().filter(|job| job.is_event()).count());
+                let events = batch.iter().filter(|job| job.is_event()).count();
+                self.count(events, batch.len());
                 self.counters.failing.store(false, Ordering::Relaxed);
                 batch.into_iter().for_each(Job::answer);
             }
@@ -288,10 +291,13 @@ impl Task {
         tx.commit().await
     }
 
-    fn count(&self, events: usize) {
+    fn count(&self, events: usize, writes: usize) {
         let events = events as u64;
         self.counters.batches.fetch_add(1, Ordering::Relaxed);
         self.counters.events.fetch_add(events, Ordering::Relaxed);
+        self.counters
+            .writes
+            .fetch_add(writes as u64, Ordering::Relaxed);
         self.counters
             .largest_batch
             .fetch_max(events, Ordering::Relaxed);
