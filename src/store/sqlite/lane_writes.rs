@@ -11,7 +11,7 @@ use std::time::Duration;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
 use super::millis;
-use super::read::event_by_id;
+use super::read::StoredEventRow;
 use crate::store::{Claim, NewDelivery, Outcome, StoreError};
 
 /// Routing of one event, as the writer makes it inside its batch.
@@ -305,7 +305,10 @@ async fn claim(
            AND ((state = 'pending' AND next_attempt_at <= $3)
                 OR (state = 'sending' AND lease_until <= $3))
            AND NOT EXISTS (SELECT 1 FROM targets WHERE name = $4 AND blocked_until > $3)
-         RETURNING id, lease_seq, attempts, rule, target, template, event_id, created_at",
+         RETURNING id, lease_seq, attempts, rule, target, template, event_id, created_at,
+             (SELECT received_at FROM events WHERE events.id = event_id) AS event_received_at,
+             (SELECT body FROM events WHERE events.id = event_id) AS event_body,
+             (SELECT enrichment FROM events WHERE events.id = event_id) AS event_enrichment",
     )
     .bind(&row.owner)
     .bind(row.lease_until)
@@ -317,15 +320,22 @@ async fn claim(
         return Ok(Ok(None));
     };
     let event_id: String = claimed.try_get("event_id")?;
-    // The foreign key keeps the event while a delivery points at it; an unreadable one (a
+    // The event comes with the claim (one statement, one round trip to the connection's
+    // worker). The foreign key keeps it while a delivery points at it; an unreadable one (a
     // corrupt body) is this claim's error, and its lease runs out like a crashed sender's.
-    let event = match event_by_id(&mut *conn, &event_id).await {
-        Ok(Some(event)) => event,
-        Ok(None) => {
-            return Ok(Err(StoreError::Other(format!(
-                "delivery of missing event {event_id}"
-            ))));
-        }
+    let Some(body) = claimed.try_get::<Option<String>, _>("event_body")? else {
+        return Ok(Err(StoreError::Other(format!(
+            "delivery of missing event {event_id}"
+        ))));
+    };
+    let stored = StoredEventRow {
+        id: event_id,
+        received_at: claimed.try_get("event_received_at")?,
+        body,
+        enrichment: claimed.try_get("event_enrichment")?,
+    };
+    let event = match stored.decode() {
+        Ok(event) => event,
         Err(e) => return Ok(Err(e)),
     };
     let attempts: i64 = claimed.try_get("attempts")?;

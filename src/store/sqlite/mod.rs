@@ -47,8 +47,11 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
+        // No ping on acquire (sqlx's default): each would be one more round trip to the
+        // connection's worker thread per transaction, and a local file has no peer to lose.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .after_release(|conn, _| Box::pin(release_clean(conn)))
             .connect_with(options.clone())
             .await
@@ -56,6 +59,7 @@ impl SqliteStore {
         migrate(&write).await?;
         let read = SqlitePoolOptions::new()
             .max_connections(READ_CONNECTIONS)
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .map_err(classify)?;
@@ -86,11 +90,13 @@ impl SqliteStore {
 /// full, I/O error) can leave it inside a transaction that sqlx no longer tracks (its rollback
 /// failed); every later `commit` would then only release a savepoint of that transaction:
 /// answered as durable, never written. Such a connection is closed (SQLite rolls it back) and
-/// the pool opens a fresh one.
+/// the pool opens a fresh one. The depth read here is the worker's own count: a committed
+/// transaction is at zero already; a dropped one (a failed batch) is still open until its
+/// queued rollback runs, so such a connection is closed even when the rollback would have
+/// worked: a fresh connection after a failure costs little, a round trip on every release
+/// costs every transaction.
 async fn release_clean(conn: &mut sqlx::SqliteConnection) -> Result<bool, sqlx::Error> {
     use sqlx::Connection;
-    // Runs first whatever rollback a dropped transaction queued.
-    conn.ping().await?;
     Ok(!conn.is_in_transaction())
 }
 

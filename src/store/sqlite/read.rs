@@ -1,10 +1,10 @@
 //! Reads: unrouted events for the router, one event's story for the CLI and admin, counts.
 //!
-//! All on the read pool (WAL readers never block the writer), except `event_by_id`, which a
-//! claim also runs inside its write transaction.
+//! All on the read pool (WAL readers never block the writer). [`StoredEventRow`] also decodes
+//! the event a claim returns inside its write transaction.
 
+use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteExecutor};
 
 use super::{SqliteStore, classify};
 use crate::event::Event;
@@ -142,36 +142,41 @@ impl SqliteStore {
     }
 }
 
-/// One event by id, on any connection (a claim reads it inside its transaction).
-pub(super) async fn event_by_id(
-    conn: impl SqliteExecutor<'_>,
-    id: &str,
-) -> Result<Option<StoredEvent>, StoreError> {
-    let row = sqlx::query("SELECT id, received_at, body, enrichment FROM events WHERE id = $1")
-        .bind(id)
-        .fetch_optional(conn)
-        .await
-        .map_err(classify)?;
-    row.as_ref().map(stored_event).transpose()
+pub(super) fn stored_event(row: &SqliteRow) -> Result<StoredEvent, StoreError> {
+    StoredEventRow {
+        id: row.try_get("id").map_err(classify)?,
+        received_at: row.try_get("received_at").map_err(classify)?,
+        body: row.try_get("body").map_err(classify)?,
+        enrichment: row.try_get("enrichment").map_err(classify)?,
+    }
+    .decode()
 }
 
-pub(super) fn stored_event(row: &SqliteRow) -> Result<StoredEvent, StoreError> {
-    let id: String = row.try_get("id").map_err(classify)?;
-    let body: String = row.try_get("body").map_err(classify)?;
-    let unreadable = |e: String| StoreError::Other(format!("event {id}: unreadable body: {e}"));
-    let value = serde_json::from_str(&body).map_err(|e| unreadable(e.to_string()))?;
-    let event = Event::from_value(value).map_err(|e| unreadable(e.to_string()))?;
-    let enrichment: Option<String> = row.try_get("enrichment").map_err(classify)?;
-    let enrichment = match enrichment {
-        Some(json) => Some(serde_json::from_str(&json).map_err(|e| unreadable(e.to_string()))?),
-        None => None,
-    };
-    Ok(StoredEvent {
-        received_at: row.try_get("received_at").map_err(classify)?,
-        id,
-        event,
-        enrichment,
-    })
+/// An event's stored columns, before its body and enrichment are parsed.
+pub(super) struct StoredEventRow {
+    pub(super) id: String,
+    pub(super) received_at: i64,
+    pub(super) body: String,
+    pub(super) enrichment: Option<String>,
+}
+
+impl StoredEventRow {
+    pub(super) fn decode(self) -> Result<StoredEvent, StoreError> {
+        let id = self.id;
+        let unreadable = |e: String| StoreError::Other(format!("event {id}: unreadable body: {e}"));
+        let value = serde_json::from_str(&self.body).map_err(|e| unreadable(e.to_string()))?;
+        let event = Event::from_value(value).map_err(|e| unreadable(e.to_string()))?;
+        let enrichment = match self.enrichment {
+            Some(json) => Some(serde_json::from_str(&json).map_err(|e| unreadable(e.to_string()))?),
+            None => None,
+        };
+        Ok(StoredEvent {
+            received_at: self.received_at,
+            id,
+            event,
+            enrichment,
+        })
+    }
 }
 
 pub(super) fn delivery_record(row: &SqliteRow) -> Result<DeliveryRecord, StoreError> {
