@@ -6,7 +6,8 @@
 #   bench/run.sh                  # full profile (about 6 minutes of load)
 #   bench/run.sh --quick          # short profile (about 1 minute)
 #   bench/run.sh --alertmanager   # also Alertmanager (installs Debian's prometheus-alertmanager if missing)
-#   bench/run.sh --only null,max  # some scenarios only: null, max, fixed, sustained, reload, alertmanager
+#   bench/run.sh --only null,max  # some scenarios only: null, durable, floor, max, fixed, sustained,
+#                                 # reload, alertmanager
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -1,5 +1,6 @@
 //! `mqa-bench`: the load harness of mqa-relay (not the relay). Runs, on 127.0.0.1 only and
-//! bounded in count and time: the do-nothing 202 server, the release relay at the maximum rate
+//! bounded in count and time: the do-nothing 202 server, the durable 202 server (group commit to
+//! a file), the sequential commit floor of the disk, the release relay at the maximum rate
 //! and at fixed rates, a sustained run, a reload-under-load run, and optionally Alertmanager;
 //! after each relay run, reads the relay's store (read-only, the relay stopped) to tell every
 //! acknowledged event that did not reach the sink as durably queued, dead or lost; prints the
@@ -7,7 +8,9 @@
 
 mod client;
 mod clock;
+mod durable_server;
 mod events;
+mod floor;
 mod load;
 mod measure;
 mod process;
@@ -41,6 +44,12 @@ enum Cmd {
     Run(RunArgs),
     /// The do-nothing 202 server (started by `run` as its own process).
     NullServer,
+    /// The 202 server that answers once the body is appended and fdatasync'ed (group commit).
+    DurableServer {
+        /// Where its file goes.
+        #[arg(long)]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -57,11 +66,12 @@ struct RunArgs {
     /// Short durations (seconds instead of tens of seconds).
     #[arg(long)]
     quick: bool,
-    /// Scenarios to run (comma-separated): null, max, fixed, sustained, reload, alertmanager.
+    /// Scenarios to run (comma-separated): null, durable, floor, max, fixed, sustained, reload,
+    /// alertmanager.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "null,max,fixed,sustained,reload,alertmanager"
+        default_value = "null,durable,floor,max,fixed,sustained,reload,alertmanager"
     )]
     only: Vec<String>,
     /// Connections of the closed-loop (maximum rate) runs.
@@ -99,6 +109,10 @@ const QUICK: Profile = Profile {
 
 const RATES: [u64; 2] = [1_000, 5_000];
 
+/// Sequential commits per kind in the floor, and the time bound of each kind.
+const FLOOR_COMMITS: u64 = 2_000;
+const FLOOR_LIMIT: Duration = Duration::from_secs(10);
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -107,6 +121,7 @@ fn main() -> Result<()> {
         .build()?;
     match cli.command {
         Cmd::NullServer => runtime.block_on(servers::run_null_server()),
+        Cmd::DurableServer { dir } => runtime.block_on(durable_server::run_durable_server(&dir)),
         Cmd::Run(args) => runtime.block_on(run(args)),
     }
 }
@@ -133,6 +148,16 @@ async fn run(args: RunArgs) -> Result<()> {
     if wants("null") {
         eprintln!("202 server, maximum rate, {:?}", profile.max);
         results.null = Some(scenarios::null_server(&setup, profile.max).await?);
+    }
+    if wants("durable") {
+        eprintln!("durable 202 server, maximum rate, {:?}", profile.max);
+        results.durable = Some(scenarios::durable_server(&setup, profile.max).await?);
+    }
+    if wants("floor") {
+        eprintln!(
+            "sequential commit floor, {FLOOR_COMMITS} commits per kind, at most {FLOOR_LIMIT:?} each"
+        );
+        results.floor = Some(scenarios::floor(&setup, FLOOR_COMMITS, FLOOR_LIMIT).await?);
     }
     if wants("max") {
         eprintln!("relay, maximum rate, {:?}", profile.max);

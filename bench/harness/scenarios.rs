@@ -13,6 +13,7 @@ use tempfile::TempDir;
 
 use crate::clock;
 use crate::events::EventStream;
+use crate::floor::{self, Floor};
 use crate::load::{self, LoadResult, Plan, Schedule};
 use crate::measure::{self, Accounting, Delivery, Figures};
 use crate::process::{self, Server, Usage};
@@ -66,22 +67,50 @@ pub fn offered(schedule: Schedule, connections: usize) -> String {
 
 /// The do-nothing 202 server, as its own process, at the maximum rate.
 pub async fn null_server(setup: &Setup, duration: Duration) -> Result<Figures> {
-    let exe = std::env::current_exe()?;
-    let mut command = Command::new(exe);
+    let mut command = Command::new(std::env::current_exe()?);
     command.arg("null-server");
-    let server = tokio::task::spawn_blocking(move || Server::start(command)).await??;
+    own_server(setup, command, ("HTTP limit", "202 server"), duration).await
+}
+
+/// The durable 202 server (group commit to a file in a fresh directory under the relays' work
+/// directory, removed afterwards), as its own process, at the maximum rate.
+pub async fn durable_server(setup: &Setup, duration: Duration) -> Result<Figures> {
+    let dir = tempfile::tempdir_in(setup.work.path())?;
+    let mut command = Command::new(std::env::current_exe()?);
+    command.arg("durable-server").arg("--dir").arg(dir.path());
+    own_server(
+        setup,
+        command,
+        ("durable limit", "durable 202 server"),
+        duration,
+    )
+    .await
+}
+
+/// Starts one of the harness's own servers, drives it in a closed loop, stops it.
+async fn own_server(
+    setup: &Setup,
+    command: Command,
+    (scenario, name): (&str, &str),
+    duration: Duration,
+) -> Result<Figures> {
+    let server = tokio::task::spawn_blocking(move || Server::start(command))
+        .await?
+        .with_context(|| format!("starting the {name}"))?;
     let plan = plan(setup, &server, "/webhook/any", Schedule::Closed, duration);
     let (result, before, after) = drive(&server, plan, setup.events.clone()).await;
     server.stop()?;
     let offered = offered(Schedule::Closed, setup.closed_connections);
     Ok(measure::figures(
-        "HTTP limit",
-        "202 server",
-        &offered,
-        &result,
-        before,
-        after,
+        scenario, name, &offered, &result, before, after,
     ))
+}
+
+/// The sequential commit floor, in a fresh directory under the relays' work directory (same
+/// filesystem as their data directories), removed afterwards.
+pub async fn floor(setup: &Setup, count: u64, limit: Duration) -> Result<Floor> {
+    let dir = tempfile::tempdir_in(setup.work.path())?;
+    tokio::task::spawn_blocking(move || floor::measure(dir.path(), count, limit)).await?
 }
 
 /// The release relay with the durable store, every event routed to the sink.
