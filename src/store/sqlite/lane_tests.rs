@@ -131,6 +131,13 @@ async fn a_stale_outcome_with_a_claim_changes_nothing_and_claims_nothing() {
     assert_eq!(details.deliveries[0].0.state, DeliveryState::Sending);
     assert!(details.deliveries[0].1.is_empty(), "stale outcome recorded");
     assert!(store.finish(&fresh, &delivered(), t + 1002).await.unwrap());
+    let details = store.event(&id).await.unwrap().unwrap();
+    assert_eq!(details.deliveries[0].0.state, DeliveryState::Delivered);
+    assert_eq!(
+        details.deliveries[0].1.len(),
+        1,
+        "one attempt, the current claim's"
+    );
 }
 
 #[tokio::test]

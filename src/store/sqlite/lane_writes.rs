@@ -228,126 +228,151 @@ async fn insert_deliveries(
     Ok(())
 }
 
-/// Inside the writer's transaction: the outcome (if any), then the claim (if any).
+/// The outcome: the delivery's new state, only if the claim's lease is still the current one.
+const FINISH: &str = "UPDATE deliveries
+     SET state = $1, next_attempt_at = COALESCE($2, next_attempt_at),
+         lease_owner = NULL, lease_until = NULL, updated_at = $3, finished_at = $4,
+         last_status = $5, last_error = $6
+     WHERE id = $7 AND lease_seq = $8 AND state = 'sending';";
+
+/// The outcome's attempt row, written only when `FINISH` changed the delivery (a stale claim
+/// changes nothing); its returned row tells the caller the outcome was recorded.
+const ATTEMPT: &str = "INSERT INTO attempts
+         (delivery_id, attempt, started_at, finished_at, outcome, status, error, provider_id)
+     SELECT $7, $9, $10, $3, $11, $5, $6, $12 WHERE changes() = 1
+     RETURNING 'finished' AS kind;";
+
+/// Leases the head of the lane if it is ready, and returns it with its event. SQLite has one
+/// writer, so one statement inside the writer's transaction is the whole claim. PostgreSQL:
+/// lock the lane first (SELECT .. FROM targets WHERE name = $16 FOR UPDATE), then the same
+/// UPDATE; SKIP LOCKED on the head itself would break FIFO.
+const CLAIM: &str = "UPDATE deliveries
+     SET state = 'sending', lease_owner = $13, lease_until = $14,
+         lease_seq = lease_seq + 1, attempts = attempts + 1, updated_at = $15
+     WHERE id = (SELECT id FROM deliveries
+                 WHERE target = $16 AND state IN ('pending', 'sending')
+                 ORDER BY id LIMIT 1)
+       AND ((state = 'pending' AND next_attempt_at <= $15)
+            OR (state = 'sending' AND lease_until <= $15))
+       AND NOT EXISTS (SELECT 1 FROM targets WHERE name = $16 AND blocked_until > $15)
+     RETURNING 'claim' AS kind, id, lease_seq, attempts, rule, target, template, event_id,
+         created_at,
+         (SELECT received_at FROM events WHERE events.id = event_id) AS event_received_at,
+         (SELECT body FROM events WHERE events.id = event_id) AS event_body,
+         (SELECT enrichment FROM events WHERE events.id = event_id) AS event_enrichment;";
+
+/// Inside the writer's transaction: the outcome (if any), then the claim (if any), sent to the
+/// connection as one command (parameters `$1`-`$12` are the outcome's, `$13`-`$16` the
+/// claim's): every statement is a round trip to the connection's worker thread, and a lane
+/// waits for its write before it sends again.
 pub(super) async fn lane_write(
     conn: &mut SqliteConnection,
     write: &LaneWrite,
 ) -> Result<Result<LaneDone, StoreError>, sqlx::Error> {
-    let finished = match &write.finish {
-        Some(row) => finish(conn, row).await?,
-        None => false,
-    };
-    let claim = match &write.claim {
-        Some(row) => match claim(conn, row).await? {
-            Ok(claim) => claim,
-            Err(e) => return Ok(Err(e)),
-        },
-        None => None,
-    };
-    Ok(Ok(LaneDone { finished, claim }))
-}
-
-/// Writes an outcome and its attempt row, only if the claim's lease is the current one.
-async fn finish(conn: &mut SqliteConnection, row: &FinishRow) -> Result<bool, sqlx::Error> {
-    let updated = sqlx::query(
-        "UPDATE deliveries
-         SET state = $1, next_attempt_at = COALESCE($2, next_attempt_at),
-             lease_owner = NULL, lease_until = NULL, updated_at = $3, finished_at = $4,
-             last_status = $5, last_error = $6
-         WHERE id = $7 AND lease_seq = $8 AND state = 'sending'",
-    )
-    .bind(row.state)
-    .bind(row.retry_at)
-    .bind(row.now_ms)
-    .bind(row.finished_at)
-    .bind(row.status)
-    .bind(&row.error)
-    .bind(row.delivery_id)
-    .bind(row.lease_seq)
-    .execute(&mut *conn)
-    .await?;
-    if updated.rows_affected() == 0 {
-        return Ok(false);
+    let mut sql = String::new();
+    if write.finish.is_some() {
+        sql.push_str(FINISH);
+        sql.push_str(ATTEMPT);
     }
-    sqlx::query(
-        "INSERT INTO attempts
-             (delivery_id, attempt, started_at, finished_at, outcome, status, error, provider_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(row.delivery_id)
-    .bind(row.attempt)
-    .bind(row.claimed_at)
-    .bind(row.now_ms)
-    .bind(row.outcome)
-    .bind(row.status)
-    .bind(&row.error)
-    .bind(&row.provider_id)
-    .execute(&mut *conn)
-    .await?;
-    Ok(true)
+    if write.claim.is_some() {
+        sql.push_str(CLAIM);
+    }
+    if sql.is_empty() {
+        return Ok(Ok(LaneDone {
+            finished: false,
+            claim: None,
+        }));
+    }
+    let query = bind_claim(
+        bind_finish(sqlx::query(sqlx::AssertSqlSafe(sql)), write.finish.as_ref()),
+        write.claim.as_ref(),
+    );
+    let rows = query.fetch_all(&mut *conn).await?;
+    let mut done = LaneDone {
+        finished: false,
+        claim: None,
+    };
+    for row in &rows {
+        let kind: String = row.try_get("kind")?;
+        if kind == "finished" {
+            done.finished = true;
+        } else if let Some(claim_row) = &write.claim {
+            done.claim = match claimed(row, claim_row)? {
+                Ok(claim) => Some(claim),
+                Err(e) => return Ok(Err(e)),
+            };
+        }
+    }
+    Ok(Ok(done))
 }
 
-/// Leases the head of the lane if it is ready. SQLite has one writer, so one statement inside
-/// the writer's transaction is the whole claim. PostgreSQL: lock the lane first (SELECT .. FROM
-/// targets WHERE name = $4 FOR UPDATE), then the same UPDATE; SKIP LOCKED on the head itself
-/// would break FIFO.
-async fn claim(
-    conn: &mut SqliteConnection,
-    row: &ClaimRow,
-) -> Result<Result<Option<Claim>, StoreError>, sqlx::Error> {
-    let claimed = sqlx::query(
-        "UPDATE deliveries
-         SET state = 'sending', lease_owner = $1, lease_until = $2,
-             lease_seq = lease_seq + 1, attempts = attempts + 1, updated_at = $3
-         WHERE id = (SELECT id FROM deliveries
-                     WHERE target = $4 AND state IN ('pending', 'sending')
-                     ORDER BY id LIMIT 1)
-           AND ((state = 'pending' AND next_attempt_at <= $3)
-                OR (state = 'sending' AND lease_until <= $3))
-           AND NOT EXISTS (SELECT 1 FROM targets WHERE name = $4 AND blocked_until > $3)
-         RETURNING id, lease_seq, attempts, rule, target, template, event_id, created_at,
-             (SELECT received_at FROM events WHERE events.id = event_id) AS event_received_at,
-             (SELECT body FROM events WHERE events.id = event_id) AS event_body,
-             (SELECT enrichment FROM events WHERE events.id = event_id) AS event_enrichment",
-    )
-    .bind(&row.owner)
-    .bind(row.lease_until)
-    .bind(row.now_ms)
-    .bind(&row.target)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(claimed) = claimed else {
-        return Ok(Ok(None));
+type Query<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments>;
+
+/// Binds `$1`-`$12` (nulls when there is no outcome: the statements are not in the command).
+fn bind_finish<'q>(query: Query<'q>, row: Option<&FinishRow>) -> Query<'q> {
+    let Some(row) = row else {
+        return (0..12).fold(query, |q, _| q.bind(None::<i64>));
     };
-    let event_id: String = claimed.try_get("event_id")?;
-    // The event comes with the claim (one statement, one round trip to the connection's
-    // worker). The foreign key keeps it while a delivery points at it; an unreadable one (a
-    // corrupt body) is this claim's error, and its lease runs out like a crashed sender's.
-    let Some(body) = claimed.try_get::<Option<String>, _>("event_body")? else {
+    query
+        .bind(row.state)
+        .bind(row.retry_at)
+        .bind(row.now_ms)
+        .bind(row.finished_at)
+        .bind(row.status)
+        .bind(row.error.clone())
+        .bind(row.delivery_id)
+        .bind(row.lease_seq)
+        .bind(row.attempt)
+        .bind(row.claimed_at)
+        .bind(row.outcome)
+        .bind(row.provider_id.clone())
+}
+
+/// Binds `$13`-`$16`.
+fn bind_claim<'q>(query: Query<'q>, row: Option<&ClaimRow>) -> Query<'q> {
+    let Some(row) = row else {
+        return query;
+    };
+    query
+        .bind(row.owner.clone())
+        .bind(row.lease_until)
+        .bind(row.now_ms)
+        .bind(row.target.clone())
+}
+
+/// The claim a `CLAIM` row holds. The foreign key keeps the event while a delivery points at
+/// it; an unreadable one (a corrupt body) is this claim's error, and its lease runs out like a
+/// crashed sender's.
+fn claimed(
+    row: &sqlx::sqlite::SqliteRow,
+    claim: &ClaimRow,
+) -> Result<Result<Claim, StoreError>, sqlx::Error> {
+    let event_id: String = row.try_get("event_id")?;
+    let Some(body) = row.try_get::<Option<String>, _>("event_body")? else {
         return Ok(Err(StoreError::Other(format!(
             "delivery of missing event {event_id}"
         ))));
     };
     let stored = StoredEventRow {
         id: event_id,
-        received_at: claimed.try_get("event_received_at")?,
+        received_at: row.try_get("event_received_at")?,
         body,
-        enrichment: claimed.try_get("event_enrichment")?,
+        enrichment: row.try_get("event_enrichment")?,
     };
     let event = match stored.decode() {
         Ok(event) => event,
         Err(e) => return Ok(Err(e)),
     };
-    let attempts: i64 = claimed.try_get("attempts")?;
-    Ok(Ok(Some(Claim {
-        delivery_id: claimed.try_get("id")?,
-        lease_seq: claimed.try_get("lease_seq")?,
+    let attempts: i64 = row.try_get("attempts")?;
+    Ok(Ok(Claim {
+        delivery_id: row.try_get("id")?,
+        lease_seq: row.try_get("lease_seq")?,
         attempt: u32::try_from(attempts).unwrap_or(u32::MAX),
-        rule: claimed.try_get("rule")?,
-        target: claimed.try_get("target")?,
-        template: claimed.try_get("template")?,
+        rule: row.try_get("rule")?,
+        target: row.try_get("target")?,
+        template: row.try_get("template")?,
         event,
-        created_at: claimed.try_get("created_at")?,
-        claimed_at: row.now_ms,
-    })))
+        created_at: row.try_get("created_at")?,
+        claimed_at: claim.now_ms,
+    }))
 }
