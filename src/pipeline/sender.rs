@@ -271,7 +271,11 @@ impl Lane {
         let store = &self.relay.store;
         let mut last = None;
         for pause_ms in [0, 100, 400, 1500] {
-            tokio::time::sleep(Duration::from_millis(pause_ms)).await;
+            // Not even a zero sleep on the first try: tokio rounds a deadline up to its next
+            // millisecond tick, which would cost every delivery up to a millisecond.
+            if pause_ms > 0 {
+                tokio::time::sleep(Duration::from_millis(pause_ms)).await;
+            }
             let written = match claim_next {
                 Some(lease) => {
                     store
