@@ -67,6 +67,8 @@ pub struct Metrics {
     store_commits: Counter,
     store_writes: Counter,
     store_events: Counter,
+    store_wal_frames: Gauge,
+    store_wal_restarts: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -101,6 +103,8 @@ impl Metrics {
             store_commits: Counter::default(),
             store_writes: Counter::default(),
             store_events: Counter::default(),
+            store_wal_frames: Gauge::default(),
+            store_wal_restarts: Counter::default(),
         };
         m.register_all();
         m
@@ -188,6 +192,16 @@ impl Metrics {
             "Events stored or recognised as duplicates by group commits",
             self.store_events.clone(),
         );
+        r.register(
+            "store_wal_frames",
+            "Pages (4 KiB) in the write-ahead log when the writer last looked",
+            self.store_wal_frames.clone(),
+        );
+        r.register(
+            "store_wal_restarts",
+            "Times an overlong write-ahead log was checkpointed and started over",
+            self.store_wal_restarts.clone(),
+        );
     }
 
     /// The `event` label for a type: itself if MonitorQA documents it, else `other`.
@@ -268,6 +282,11 @@ impl Metrics {
         self.store_commits.inner().store(stats.batches, Relaxed);
         self.store_writes.inner().store(stats.writes, Relaxed);
         self.store_events.inner().store(stats.events, Relaxed);
+        self.store_wal_frames
+            .set(i64::try_from(stats.wal_frames).unwrap_or(i64::MAX));
+        self.store_wal_restarts
+            .inner()
+            .store(stats.wal_restarts, Relaxed);
     }
 
     /// Sets the queue gauges from a fresh reading of the store.

@@ -270,6 +270,10 @@ pub struct WriterStats {
     pub writes: u64,
     /// The most events one committed transaction held.
     pub largest_batch: u64,
+    /// Pages (4 KiB) in the write-ahead log when the writer last looked.
+    pub wal_frames: u64,
+    /// Times the writer started an overlong write-ahead log over.
+    pub wal_restarts: u64,
     /// The last group commit failed: the store cannot take events now.
     pub failing: bool,
 }

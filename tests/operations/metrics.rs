@@ -166,6 +166,8 @@ async fn metrics_count_events_deliveries_attempts_latency_queues_dead_letters_an
         "{commits} commits"
     );
     assert!(v("mqa_relay_store_commit_writes_total") > 5.0);
+    assert!(samples.contains_key("mqa_relay_store_wal_frames"));
+    assert_eq!(v("mqa_relay_store_wal_restarts_total"), 0.0);
     assert_eq!(v("mqa_relay_config_reload_success"), 1.0);
     let hash = relay.relay().app().config.hash.clone();
     assert_eq!(v(&format!("mqa_relay_config_info{{hash=\"{hash}\"}}")), 1.0);

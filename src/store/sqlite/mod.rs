@@ -9,6 +9,7 @@ mod admin;
 mod lane_writes;
 mod lanes;
 mod read;
+mod wal;
 mod writer;
 
 use std::path::Path;
@@ -25,6 +26,8 @@ use crate::store::Ingested;
 
 /// How long a connection waits for the file lock before answering "busy".
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// The size (bytes) the write-ahead log's file is cut back to once the log started over.
+const JOURNAL_SIZE_LIMIT: u64 = 64 * 1024 * 1024;
 /// Readers: the router, senders, admin and metrics read concurrently.
 const READ_CONNECTIONS: u32 = 4;
 
@@ -46,7 +49,9 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(BUSY_TIMEOUT);
+            .busy_timeout(BUSY_TIMEOUT)
+            // After the log started over (see `wal`), its file shrinks back to this.
+            .pragma("journal_size_limit", JOURNAL_SIZE_LIMIT.to_string());
         // No ping on acquire (sqlx's default): each would be one more round trip to the
         // connection's worker thread per transaction, and a local file has no peer to lose.
         let write = SqlitePoolOptions::new()

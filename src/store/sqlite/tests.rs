@@ -153,3 +153,82 @@ async fn a_version_2_store_keeps_its_events_and_dedup_keys_through_the_migration
     assert_eq!(keys, 2);
     assert!(store.event("e-1").await.unwrap().is_some());
 }
+
+/// Two readers that take turns so that one of them always holds a snapshot (the next one is
+/// taken before the last one is let go): SQLite's own passive checkpoint never finds the log
+/// unused, so without the writer's restarts the log grows by every page written.
+async fn overlapping_readers(path: std::path::PathBuf, stop: std::sync::Arc<AtomicBool>) {
+    use sqlx::Connection;
+    use sqlx::sqlite::SqliteConnectOptions;
+
+    let options = SqliteConnectOptions::new().filename(path);
+    let connect = || sqlx::SqliteConnection::connect_with(&options);
+    let mut conns = [connect().await.unwrap(), connect().await.unwrap()];
+    let snapshot = "BEGIN; SELECT COUNT(*) FROM events;";
+    sqlx::raw_sql(snapshot)
+        .execute(&mut conns[0])
+        .await
+        .unwrap();
+    // Bounded: at most 20 000 turns (about a minute); the caller stops it much earlier.
+    for _ in 0..20_000 {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        // conns[0] holds a snapshot: take one on conns[1], then let conns[0]'s go.
+        sqlx::raw_sql(snapshot)
+            .execute(&mut conns[1])
+            .await
+            .unwrap();
+        sqlx::raw_sql("COMMIT")
+            .execute(&mut conns[0])
+            .await
+            .unwrap();
+        conns.swap(0, 1);
+    }
+}
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_write_ahead_log_starts_over_while_readers_always_hold_a_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(
+        SqliteStore::open(dir.path(), StoreOptions::default())
+            .await
+            .unwrap(),
+    );
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let readers = tokio::spawn(overlapping_readers(
+        dir.path().join("relay.db"),
+        stop.clone(),
+    ));
+
+    // About 1 600 commits of a 64 KiB event: some 110 MiB through the log.
+    let writers: Vec<_> = (0..4u64)
+        .map(|w| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for n in 0..400u64 {
+                    store.ingest(&big_event(w * 1000 + n)).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    stop.store(true, Ordering::Relaxed);
+    readers.await.unwrap();
+
+    let stats = store.writer_stats();
+    assert!(stats.wal_restarts > 0, "never restarted: {stats:?}");
+    let wal = std::fs::metadata(dir.path().join("relay.db-wal"))
+        .unwrap()
+        .len();
+    assert!(
+        wal <= 64 * 1024 * 1024,
+        "the log's file is {} MiB",
+        wal / (1024 * 1024)
+    );
+}

@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::lane_writes::{self as lanes, LaneDone, LaneWrite, RouteRow};
-use super::{classify, millis, now_ms};
+use super::{classify, millis, now_ms, wal};
 use crate::event::Event;
 use crate::store::{Ingested, StoreError, StoreOptions, WriterStats};
 
@@ -120,6 +120,9 @@ struct Counters {
     events: AtomicU64,
     writes: AtomicU64,
     largest_batch: AtomicU64,
+    /// Pages in the write-ahead log at the last look, and how often it was started over.
+    wal_frames: AtomicU64,
+    wal_restarts: AtomicU64,
     /// The last group commit failed (disk full, read-only...): readiness says so.
     failing: AtomicBool,
 }
@@ -187,6 +190,8 @@ impl Writer {
             events: self.counters.events.load(Ordering::Relaxed),
             writes: self.counters.writes.load(Ordering::Relaxed),
             largest_batch: self.counters.largest_batch.load(Ordering::Relaxed),
+            wal_frames: self.counters.wal_frames.load(Ordering::Relaxed),
+            wal_restarts: self.counters.wal_restarts.load(Ordering::Relaxed),
             failing: self.counters.failing.load(Ordering::Relaxed),
         }
     }
@@ -232,12 +237,35 @@ impl Task {
             }
             if !batch.is_empty() {
                 self.commit(batch).await;
+                self.tend_wal().await;
             }
         }
         // Callers still queued behind a close get "closed" when their reply is dropped.
         drop(inbox);
         if let Some(done) = closing {
             let _ = done.send(());
+        }
+    }
+
+    /// Every [`wal::CHECK_EVERY`] commits, keeps the write-ahead log short (see `wal`).
+    async fn tend_wal(&self) {
+        let commits = self.counters.batches.load(Ordering::Relaxed);
+        if commits == 0 || !commits.is_multiple_of(wal::CHECK_EVERY) {
+            return;
+        }
+        let checked = match self.pool.acquire().await {
+            Ok(mut conn) => wal::tend(&mut conn).await,
+            Err(e) => Err(e),
+        };
+        match checked {
+            Ok(check) => {
+                let frames = u64::try_from(check.frames).unwrap_or(0);
+                self.counters.wal_frames.store(frames, Ordering::Relaxed);
+                if check.restarted {
+                    self.counters.wal_restarts.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Err(e) => tracing::warn!(error = %classify(e), "cannot checkpoint the write-ahead log"),
         }
     }
 
