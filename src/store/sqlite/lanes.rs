@@ -147,9 +147,19 @@ impl SqliteStore {
     }
 
     pub(in crate::store) async fn targets_with_work(&self) -> Result<Vec<String>, StoreError> {
+        // A skip scan of the lane index: one look-up per target with work, instead of reading
+        // every unfinished delivery (a backlog of 100 000 rows, every 2 s, with a temporary
+        // B-tree for the DISTINCT). PostgreSQL: the same recursive query, without INDEXED BY.
         sqlx::query_scalar(
-            "SELECT DISTINCT target FROM deliveries
-             WHERE state IN ('pending', 'sending') ORDER BY target",
+            "WITH RECURSIVE lanes(target) AS (
+                 SELECT (SELECT MIN(target) FROM deliveries INDEXED BY deliveries_lane
+                         WHERE state IN ('pending', 'sending'))
+                 UNION ALL
+                 SELECT (SELECT MIN(target) FROM deliveries INDEXED BY deliveries_lane
+                         WHERE state IN ('pending', 'sending') AND target > lanes.target)
+                 FROM lanes WHERE lanes.target IS NOT NULL
+             )
+             SELECT target FROM lanes WHERE target IS NOT NULL",
         )
         .fetch_all(&self.read)
         .await
