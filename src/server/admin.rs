@@ -25,12 +25,16 @@ pub(super) fn healthz() -> impl Filter<Extract = (Response,), Error = Rejection>
 pub(super) fn readyz(
     relay: Arc<Relay>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    at("/readyz")
-        .and(warp::get())
-        .map(move || respond(readiness(&relay)))
+    at("/readyz").and(warp::get()).then(move || {
+        let relay = relay.clone();
+        async move { respond(readiness(&relay).await) }
+    })
 }
 
-fn readiness(relay: &Relay) -> Result<Response, ApiError> {
+/// How long readiness waits for a write probe of a store whose last commit failed.
+const PROBE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+async fn readiness(relay: &Relay) -> Result<Response, ApiError> {
     // A `Relay` always holds a loaded, validated configuration; draining, or a store whose
     // last group commit failed (disk full, read-only), are the reasons not to be ready.
     if relay.is_draining() {
@@ -39,13 +43,26 @@ fn readiness(relay: &Relay) -> Result<Response, ApiError> {
             "the relay is shutting down",
         ));
     }
-    if relay.store.writer_stats().failing {
+    // After a failed commit, try a write: a load balancer that stops sending while we are
+    // not ready would otherwise leave no event to find out that the disk has room again.
+    if relay.store.writer_stats().failing && !probe_write(relay).await {
         return Err(ApiError::unavailable(
             "store_unwritable",
             "the store's last write failed (disk full or read-only?); events are refused with 503",
         ));
     }
     Ok(json_response(StatusCode::OK, &json!({ "status": "ready" })))
+}
+
+async fn probe_write(relay: &Relay) -> bool {
+    match tokio::time::timeout(PROBE_WAIT, relay.store.probe_write()).await {
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            tracing::debug!("readiness write probe failed: {e}");
+            false
+        }
+        Err(_) => false,
+    }
 }
 
 /// `POST /-/reload` with `Authorization: Bearer <admin_token>`.

@@ -296,6 +296,14 @@ impl Store {
         }
     }
 
+    /// A write through the group commit that changes nothing but needs the disk (the file
+    /// header is written again): `Ok` once the store can take events again.
+    pub async fn probe_write(&self) -> Result<(), StoreError> {
+        match &*self.backend {
+            Backend::Sqlite(s) => s.probe_write().await,
+        }
+    }
+
     /// How many group commits the writer made and how many events they held.
     pub fn writer_stats(&self) -> WriterStats {
         match &*self.backend {

@@ -266,7 +266,8 @@ pub struct WriterStats {
     pub batches: u64,
     /// Events answered by committed transactions (duplicates included).
     pub events: u64,
-    /// Writes of any kind (an event, a batch of routings, a lane's outcome or claim) committed.
+    /// Writes of any kind (an event, a batch of routings, a lane's outcome or claim, a
+    /// readiness probe) committed.
     pub writes: u64,
     /// The most events one committed transaction held.
     pub largest_batch: u64,

@@ -104,6 +104,13 @@ async fn a_full_disk_refuses_events_with_503_and_the_relay_recovers_when_space_r
     assert_eq!(relay.counts().await.events, 1, "a refused event was stored");
 
     std::fs::remove_file(&filler).expect("free the space");
+    // Readiness finds out by itself, within the request (a write probe), before any event
+    // arrives: a load balancer that stopped sending on 503 would otherwise never send again.
+    let (status, ready) = relay.get_text("/readyz").await;
+    assert_eq!(
+        status, 200,
+        "readiness as soon as the disk has room: {ready}"
+    );
     // MonitorQA retries each refused event until it is acknowledged.
     let mut ids = vec![first];
     for seq in 1..=4 {

@@ -255,3 +255,41 @@ async fn a_batch_of_routings_queues_deliveries_in_event_order_and_names_a_missin
         "an event named twice is routed once"
     );
 }
+
+#[tokio::test]
+async fn an_unreadable_next_event_keeps_the_outcome_and_fails_only_its_own_claim() {
+    use sqlx::Connection;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir).await;
+    routed(&store, 1, "erp").await;
+    let broken = routed(&store, 2, "erp").await;
+    let t = now();
+    let head = claim(&store, "erp", t, "lane").await.unwrap();
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(dir.path().join("relay.db"));
+    let mut raw = sqlx::SqliteConnection::connect_with(&options)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE events SET body = 'not json' WHERE id = $1")
+        .bind(&broken)
+        .execute(&mut raw)
+        .await
+        .unwrap();
+
+    let (applied, next) = store
+        .finish_and_claim_next(&head, &delivered(), t + 1, LEASE, "lane")
+        .await
+        .unwrap();
+    assert!(applied, "the outcome was committed and must be reported so");
+    assert_eq!(next, None);
+    // Its lease runs out like a crashed sender's; then each claim reports the bad event.
+    assert_eq!(claim(&store, "erp", t + 2, "lane").await, None);
+    let lease_ms = LEASE.as_millis() as i64;
+    let err = store
+        .claim_next("erp", t + 2 + lease_ms, LEASE, "lane")
+        .await;
+    assert!(err.is_err(), "{err:?}");
+    // The store goes on: other writes in later batches are not poisoned by that row.
+    routed(&store, 3, "kitchen").await;
+    assert!(claim(&store, "kitchen", now(), "lane").await.is_some());
+}

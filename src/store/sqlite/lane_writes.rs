@@ -299,11 +299,40 @@ pub(super) async fn lane_write(
         } else if let Some(claim_row) = &write.claim {
             done.claim = match claimed(row, claim_row)? {
                 Ok(claim) => Some(claim),
+                // The outcome is committed with this batch whatever the claim found: say so,
+                // and leave the head to the lane's next claim (which reports the error).
+                Err(e) if done.finished => {
+                    tracing::warn!(target_name = %claim_row.target, "cannot claim the next delivery: {e}");
+                    None
+                }
                 Err(e) => return Ok(Err(e)),
             };
         }
     }
     Ok(Ok(done))
+}
+
+/// The event's columns of a claim row; a missing or unreadable one is the claim's error, not
+/// the batch's.
+fn event_columns(
+    row: &sqlx::sqlite::SqliteRow,
+    event_id: String,
+) -> Result<StoredEventRow, StoreError> {
+    let unreadable = |e: sqlx::Error| StoreError::Other(format!("event {event_id}: {e}"));
+    let Some(body) = row
+        .try_get::<Option<String>, _>("event_body")
+        .map_err(unreadable)?
+    else {
+        return Err(StoreError::Other(format!(
+            "delivery of missing event {event_id}"
+        )));
+    };
+    Ok(StoredEventRow {
+        received_at: row.try_get("event_received_at").map_err(unreadable)?,
+        enrichment: row.try_get("event_enrichment").map_err(unreadable)?,
+        body,
+        id: event_id,
+    })
 }
 
 type Query<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments>;
@@ -348,18 +377,7 @@ fn claimed(
     claim: &ClaimRow,
 ) -> Result<Result<Claim, StoreError>, sqlx::Error> {
     let event_id: String = row.try_get("event_id")?;
-    let Some(body) = row.try_get::<Option<String>, _>("event_body")? else {
-        return Ok(Err(StoreError::Other(format!(
-            "delivery of missing event {event_id}"
-        ))));
-    };
-    let stored = StoredEventRow {
-        id: event_id,
-        received_at: row.try_get("event_received_at")?,
-        body,
-        enrichment: row.try_get("event_enrichment")?,
-    };
-    let event = match stored.decode() {
+    let event = match event_columns(row, event_id).and_then(StoredEventRow::decode) {
         Ok(event) => event,
         Err(e) => return Ok(Err(e)),
     };

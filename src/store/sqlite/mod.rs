@@ -80,6 +80,10 @@ impl SqliteStore {
         self.writer.ingest(event).await
     }
 
+    pub(super) async fn probe_write(&self) -> Result<(), StoreError> {
+        self.writer.probe().await
+    }
+
     pub(super) fn writer_stats(&self) -> WriterStats {
         self.writer.stats()
     }
@@ -96,9 +100,8 @@ impl SqliteStore {
 /// failed); every later `commit` would then only release a savepoint of that transaction:
 /// answered as durable, never written. Such a connection is closed (SQLite rolls it back) and
 /// the pool opens a fresh one. The depth read here is the worker's own count: a committed
-/// transaction is at zero already; a dropped one (a failed batch) is still open until its
-/// queued rollback runs, so such a connection is closed even when the rollback would have
-/// worked: a fresh connection after a failure costs little, a round trip on every release
+/// transaction is at zero already; a dropped one (a failed batch) is usually still open, its
+/// rollback queued, so such a connection is closed even when the rollback would have worked: a fresh connection after a failure costs little, a round trip on every release
 /// costs every transaction.
 async fn release_clean(conn: &mut sqlx::SqliteConnection) -> Result<bool, sqlx::Error> {
     use sqlx::Connection;

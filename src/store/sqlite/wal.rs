@@ -8,12 +8,14 @@
 //! at 1 000 events/s, with the memory of its index growing alongside. Every few commits the
 //! writer looks at the log's length; past [`RESTART_FRAMES`] it runs a RESTART checkpoint,
 //! which waits (at most [`RESTART_WAIT`]) for the readers of older snapshots to finish their
-//! short reads, so that the next commit writes the log from its start. `journal_size_limit`
-//! (set at open) then shrinks the file back.
+//! short reads, so that the next commit writes the log from its start. The file keeps its
+//! size (the log is rewritten in place); `journal_size_limit` (set at open) cuts a file that
+//! grew past it, e.g. during a long read that held the log, back to that size.
 
 use std::time::Duration;
 
-use sqlx::SqliteConnection;
+use sqlx::pool::PoolConnection;
+use sqlx::{Sqlite, SqliteConnection};
 
 /// Commits between two looks at the log's length.
 pub(super) const CHECK_EVERY: u64 = 64;
@@ -34,8 +36,9 @@ pub(super) struct WalCheck {
 }
 
 /// Looks at the log (a PASSIVE checkpoint, which also copies what it can) and starts it over
-/// when it is too long. A failure here costs nothing but a longer log: the caller logs it.
-pub(super) async fn tend(conn: &mut SqliteConnection) -> Result<WalCheck, sqlx::Error> {
+/// when it is too long. A failure here costs nothing but a longer log: the caller logs it. A
+/// connection whose usual wait for the lock could not be set back is closed, not reused.
+pub(super) async fn tend(conn: &mut PoolConnection<Sqlite>) -> Result<WalCheck, sqlx::Error> {
     let (_, frames, _) = checkpoint(conn, "PRAGMA wal_checkpoint(PASSIVE)").await?;
     if frames < RESTART_FRAMES {
         return Ok(WalCheck {
@@ -43,9 +46,15 @@ pub(super) async fn tend(conn: &mut SqliteConnection) -> Result<WalCheck, sqlx::
             restarted: false,
         });
     }
-    set_busy_timeout(conn, RESTART_WAIT).await?;
+    if let Err(e) = set_busy_timeout(conn, RESTART_WAIT).await {
+        conn.close_on_drop();
+        return Err(e);
+    }
     let restart = checkpoint(conn, "PRAGMA wal_checkpoint(RESTART)").await;
-    set_busy_timeout(conn, USUAL_WAIT).await?;
+    if let Err(e) = set_busy_timeout(conn, USUAL_WAIT).await {
+        conn.close_on_drop();
+        return Err(e);
+    }
     let (busy, _, _) = restart?;
     Ok(WalCheck {
         frames,
