@@ -2,7 +2,8 @@
 //!
 //! Reload builds a whole new `App` from the rules file and swaps it atomically; on any error the
 //! old one keeps serving. Every part that needs "the rules now" calls [`Relay::app`] once per
-//! unit of work (a request, an event) and keeps that snapshot for the unit's length.
+//! unit of work (a request, an event) and keeps that snapshot for the unit's length. A few
+//! `server:` settings are read only at start; [`start_only`] names the ones a reload changed.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use crate::targets::Target;
 use crate::template::Templates;
 
 pub mod check;
+pub mod start_only;
 
 /// Everything one configuration file yields, validated and compiled.
 pub struct App {
@@ -88,6 +90,8 @@ pub struct Relay {
     pub store: Store,
     draining: AtomicBool,
     reload_lock: std::sync::Mutex<()>,
+    /// The `server:` settings the relay started with (some are read only then).
+    started: config::ServerConfig,
     /// Wakes the router when intake stored a new event.
     pub new_events: Notify,
     /// Bumped by the router when it wrote new deliveries; senders watch it.
@@ -99,7 +103,9 @@ impl Relay {
     pub fn new(app: App, rules_path: PathBuf, store: Store) -> Arc<Relay> {
         let metrics = Metrics::new();
         metrics.config_loaded(true, Some(&app.config.hash), unix_seconds());
+        let started = app.config.server.clone();
         Arc::new(Relay {
+            started,
             app: ArcSwap::from_pointee(app),
             rules_path,
             store,
@@ -142,6 +148,12 @@ impl Relay {
                 Err(errors)
             }
         }
+    }
+
+    /// The settings of `app` that a reload cannot apply (they were read at start) and that
+    /// differ from the ones the relay started with.
+    pub fn restart_needed(&self, app: &App) -> Vec<String> {
+        start_only::changes(&self.started, &app.config.server)
     }
 
     /// True once shutdown began: intake answers 503 so MonitorQA retries elsewhere/later.

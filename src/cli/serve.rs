@@ -194,6 +194,7 @@ pub async fn reload(relay: &Arc<Relay>) {
     match tokio::task::spawn_blocking(move || r.reload()).await {
         Ok(Ok(app)) => {
             tracing::info!(config_hash = %app.config.hash, "configuration reloaded");
+            crate::app::start_only::warn(&relay.restart_needed(&app));
         }
         Ok(Err(errors)) => {
             let n = errors.errors.len();

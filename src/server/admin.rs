@@ -99,7 +99,8 @@ async fn handle_reload(relay: Arc<Relay>, headers: &HeaderMap) -> Result<Respons
         Credential::bearer(headers).as_ref(),
         ADMIN_AUTH,
     )?;
-    let outcome = tokio::task::spawn_blocking(move || relay.reload())
+    let reloading = relay.clone();
+    let outcome = tokio::task::spawn_blocking(move || reloading.reload())
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "reload task failed");
@@ -108,9 +109,15 @@ async fn handle_reload(relay: Arc<Relay>, headers: &HeaderMap) -> Result<Respons
     match outcome {
         Ok(app) => {
             tracing::info!(config_hash = %app.config.hash, "configuration reloaded over HTTP");
+            let restart_needed = relay.restart_needed(&app);
+            crate::app::start_only::warn(&restart_needed);
             Ok(json_response(
                 StatusCode::OK,
-                &json!({ "status": "reloaded", "config_hash": app.config.hash }),
+                &json!({
+                    "status": "reloaded",
+                    "config_hash": app.config.hash,
+                    "restart_needed": restart_needed,
+                }),
             ))
         }
         Err(errors) => {

@@ -105,7 +105,13 @@ impl TestRelay {
     /// Replaces the targets and rules in the rules file (the `server:` section stays); the
     /// relay sees them at its next reload.
     pub fn rewrite_rules(&self, body: &str) {
-        let text = format!("{}{body}", self.server);
+        self.rewrite_with_server(body, "");
+    }
+
+    /// Like [`TestRelay::rewrite_rules`], with `server_lines` (indented by two spaces) added to
+    /// the `server:` section.
+    pub fn rewrite_with_server(&self, body: &str, server_lines: &str) {
+        let text = format!("{}{server_lines}{body}", self.server);
         write_file(&self.dir.path().join("rules.yaml"), &text);
     }
 

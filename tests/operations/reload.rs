@@ -189,3 +189,22 @@ async fn deliveries_queued_for_a_target_a_reload_removed_end_dead_with_the_reaso
         "nothing is re-routed silently"
     );
 }
+
+#[tokio::test]
+async fn a_reload_that_changes_a_start_only_setting_says_it_waits_for_a_restart() {
+    let erp = WebhookReceiver::start().await;
+    let relay = TestRelay::start(&rules_body(&erp.url(), RULE_A)).await;
+
+    relay.rewrite_with_server(&rules_body(&erp.url(), RULE_B), "  dedup_window: 30m\n");
+    let answer = relay.admin("POST", "/-/reload").await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(
+        answer.body["restart_needed"],
+        serde_json::json!(["server.dedup_window (10m → 30m)"])
+    );
+
+    relay.rewrite_rules(&rules_body(&erp.url(), RULE_A));
+    let answer = relay.admin("POST", "/-/reload").await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.body["restart_needed"], serde_json::json!([]));
+}
