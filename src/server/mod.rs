@@ -8,7 +8,7 @@
 //! | `GET /readyz` | 200, or 503 while draining |
 //! | `POST /-/reload` (Bearer admin token) | 200 `{"status":"reloaded","config_hash"}`, 400, 401, 403 |
 //! | `GET /metrics` | Prometheus text |
-//! | `/api/…` (Bearer admin token) | events, deliveries, dead letters: see [`api`] |
+//! | `/api/…` (Bearer admin token) | events, deliveries, dead letters: see `server::api` |
 //!
 //! Unknown paths answer 404 and wrong methods 405, both as JSON errors. The server matches no
 //! rules and renders nothing: it hands bodies to [`crate::pipeline::intake`].

@@ -4,7 +4,7 @@
 //! | answer | verdict |
 //! |---|---|
 //! | 2xx | delivered, `id` from the body |
-//! | 429 | pause the target until `Retry-After`, or the "try again after <date>" in the message |
+//! | 429 | pause the target until `Retry-After`, or the "try again after `<date>`" in the message |
 //! | 408, 5xx | retry |
 //! | 401 (`Forbidden`) | dead: wrong key, or the domain lives in the other region |
 //! | 404 (`Domain not found`) | dead: wrong domain or region |
