@@ -1,8 +1,8 @@
 //! The real `mqa-relay` binary, driven as an operator would: started on port 0 with a rules
 //! file, killed with SIGKILL, reloaded with SIGHUP, checked with `check` and `test`.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
 use mqa_relay::store::{Store, StoreOptions};
@@ -10,9 +10,9 @@ use mqa_relay::store::{Store, StoreOptions};
 #[path = "support/mod.rs"]
 mod support;
 
+use support::process::{BIN, RelayProcess};
 use support::wait::{eventually, eventually_within};
 
-const BIN: &str = env!("CARGO_BIN_EXE_mqa-relay");
 const TOKEN: &str = "test-webhook-token-7f3a";
 
 fn sample(name: &str) -> Vec<u8> {
@@ -25,81 +25,6 @@ fn sample(name: &str) -> Vec<u8> {
 /// Polls `f` until it returns Some, or panics after `limit`.
 async fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
     eventually_within(what, limit, async || f()).await
-}
-
-/// One running relay process with its own rules file, data directory and log file.
-struct RelayProcess {
-    child: Child,
-    addr: String,
-    log: PathBuf,
-}
-
-impl RelayProcess {
-    async fn start(dir: &Path, run: u32) -> RelayProcess {
-        let log = dir.join(format!("relay-{run}.log"));
-        let child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--rules"])
-            .arg(dir.join("rules.yaml"))
-            .arg("--data-dir")
-            .arg(dir.join("data"))
-            .env("RUST_LOG", "info")
-            .env("RELAY_TOKEN", TOKEN)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log file"))
-            .spawn()
-            .expect("spawn mqa-relay");
-        let addr = wait_for("the relay to listen", Duration::from_secs(30), || {
-            let text = std::fs::read_to_string(&log).ok()?;
-            let rest = text.split("listening on ").nth(1)?;
-            Some(rest.split_whitespace().next()?.to_string())
-        })
-        .await;
-        RelayProcess { child, addr, log }
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn signal(&self, sig: &str) {
-        let status = Command::new("kill")
-            .args([format!("-{sig}"), self.child.id().to_string()])
-            .status()
-            .expect("kill");
-        assert!(status.success(), "kill -{sig} failed");
-    }
-
-    /// Posts a body to the webhook; returns the status and the JSON answer.
-    async fn post(&self, body: &[u8]) -> (u16, serde_json::Value) {
-        let url = format!("http://{}/webhook/{TOKEN}", self.addr);
-        let resp = reqwest::Client::new()
-            .post(url)
-            .header("content-type", "application/json")
-            .body(body.to_vec())
-            .send()
-            .await
-            .expect("post");
-        let status = resp.status().as_u16();
-        (status, resp.json().await.unwrap_or(serde_json::Value::Null))
-    }
-
-    /// Waits for the process to exit by itself; returns its exit code.
-    async fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
-        let child = &mut self.child;
-        wait_for("the relay to exit", limit, || {
-            child.try_wait().ok().flatten()
-        })
-        .await
-        .code()
-    }
-}
-
-impl Drop for RelayProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn write_rules(dir: &Path, rules: &str) {
@@ -144,21 +69,24 @@ async fn wait_routed(dir: &Path, id: &str) -> Vec<String> {
 async fn acknowledged_events_survive_sigkill_and_are_routed_after_restart() {
     let dir = tempfile::tempdir().unwrap();
     write_rules(dir.path(), RULES_TO_KITCHEN);
-    let relay = RelayProcess::start(dir.path(), 1).await;
+    let relay = RelayProcess::start(dir.path(), 1, TOKEN).await;
     let mut ids = Vec::new();
     for name in [
         "audit_expired.json",
         "corrective_action_rejected.json",
         "template_created.json",
     ] {
-        let (status, body) = relay.post(&sample(name)).await;
+        let (status, body) = relay
+            .post_bytes(&sample(name))
+            .await
+            .expect("the relay answers");
         assert_eq!(status, 202, "{body}");
         ids.push(body["id"].as_str().expect("an id").to_string());
     }
     relay.signal("KILL");
     drop(relay);
 
-    let mut relay = RelayProcess::start(dir.path(), 2).await;
+    let mut relay = RelayProcess::start(dir.path(), 2, TOKEN).await;
     for id in &ids {
         assert_eq!(
             wait_routed(dir.path(), id).await,
@@ -166,15 +94,18 @@ async fn acknowledged_events_survive_sigkill_and_are_routed_after_restart() {
         );
     }
     relay.signal("TERM");
-    assert_eq!(relay.wait_exit(Duration::from_secs(30)).await, Some(0));
+    assert_eq!(relay.wait_exit().await, Some(0));
 }
 
 #[tokio::test]
 async fn sighup_swaps_the_rules_and_a_broken_file_keeps_the_old_ones() {
     let dir = tempfile::tempdir().unwrap();
     write_rules(dir.path(), RULES_TO_KITCHEN);
-    let relay = RelayProcess::start(dir.path(), 1).await;
-    let (_, first) = relay.post(&sample("audit_expired.json")).await;
+    let relay = RelayProcess::start(dir.path(), 1, TOKEN).await;
+    let (_, first) = relay
+        .post_bytes(&sample("audit_expired.json"))
+        .await
+        .expect("the relay answers");
     let first = first["id"].as_str().unwrap().to_string();
     assert_eq!(wait_routed(dir.path(), &first).await, vec!["kitchen"]);
 
@@ -187,7 +118,10 @@ async fn sighup_swaps_the_rules_and_a_broken_file_keeps_the_old_ones() {
             .then_some(())
     })
     .await;
-    let (_, second) = relay.post(&sample("audit_deleted.json")).await;
+    let (_, second) = relay
+        .post_bytes(&sample("audit_deleted.json"))
+        .await
+        .expect("the relay answers");
     let second = second["id"].as_str().unwrap().to_string();
     assert_eq!(wait_routed(dir.path(), &second).await, vec!["quality"]);
 
@@ -197,7 +131,10 @@ async fn sighup_swaps_the_rules_and_a_broken_file_keeps_the_old_ones() {
         relay.log_text().contains("reload failed").then_some(())
     })
     .await;
-    let (status, third) = relay.post(&sample("audit_assigned.json")).await;
+    let (status, third) = relay
+        .post_bytes(&sample("audit_assigned.json"))
+        .await
+        .expect("the relay answers");
     assert_eq!(status, 202, "the old rules keep serving: {third}");
     let third = third["id"].as_str().unwrap().to_string();
     assert_eq!(wait_routed(dir.path(), &third).await, vec!["quality"]);

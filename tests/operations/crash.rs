@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use mqa_relay::store::DeliveryState;
 
-use crate::harness::{deliveries_of, eventually, numbered, seq_of, wait_settled, write_file};
+use crate::harness::{
+    TOKEN, deliveries_of, eventually, numbered, seq_of, wait_settled, write_file,
+};
 use crate::process::{RelayProcess, open_store};
 use crate::slow::SlowReceiver;
 
@@ -27,7 +29,7 @@ async fn after_sigkill_every_acknowledged_event_arrives_and_only_the_interrupted
         url = receiver.url()
     );
     write_file(&dir.path().join("rules.yaml"), &rules);
-    let relay = RelayProcess::start(dir.path(), 1).await;
+    let relay = RelayProcess::start(dir.path(), 1, TOKEN).await;
 
     // A backlog first, then more events posted while the relay is killed.
     let mut acknowledged = BTreeMap::new();
@@ -52,7 +54,7 @@ async fn after_sigkill_every_acknowledged_event_arrives_and_only_the_interrupted
         "the kill came after all the work was done; nothing was tested"
     );
 
-    let _relay = RelayProcess::start(dir.path(), 2).await;
+    let _relay = RelayProcess::start(dir.path(), 2, TOKEN).await;
     let store = open_store(&dir.path().join("data")).await;
     let counts = wait_settled(&store, AFTER_RESTART).await;
     let arrivals = receiver.arrivals();

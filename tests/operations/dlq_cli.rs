@@ -47,7 +47,7 @@ async fn the_dlq_command_lists_shows_replays_and_drops_dead_letters_of_a_running
         webhook_target(&erp.url(), "")
     );
     write_file(&dir.path().join("rules.yaml"), &rules);
-    let relay = RelayProcess::start(dir.path(), 1).await;
+    let relay = RelayProcess::start(dir.path(), 1, TOKEN).await;
     let store = open_store(&dir.path().join("data")).await;
     let mut events = Vec::new();
     for seq in 1..=3 {

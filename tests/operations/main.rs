@@ -6,7 +6,7 @@
 //! its rules name, or ends visibly in the dead-letter list with the reason; a duplicate reaches
 //! a target only when a crash interrupted that very send.
 //!
-//! Relays run in-process ([`harness`]) or as the real binary ([`process`]); targets are the
+//! Relays run in-process ([`harness`]) or as the real binary (`support::process`); targets are the
 //! local mock providers of `tests/support` and a receiver that answers slowly ([`slow`]).
 //! Every wait is a poll with a deadline.
 
@@ -14,8 +14,9 @@
 mod support;
 
 mod harness;
-mod process;
 mod slow;
+
+use support::process;
 
 mod admin_api;
 mod crash;

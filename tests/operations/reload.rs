@@ -47,7 +47,7 @@ async fn events_streamed_across_sighup_reloads_are_each_delivered_exactly_once()
         write_file(&rules_path, &text);
     };
     write(RULE_A);
-    let relay = RelayProcess::start(dir.path(), 1).await;
+    let relay = RelayProcess::start(dir.path(), 1, TOKEN).await;
     let store = open_store(&dir.path().join("data")).await;
 
     let mut acked = BTreeMap::new();

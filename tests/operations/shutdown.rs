@@ -25,7 +25,7 @@ async fn sigterm_finishes_the_send_in_flight_refuses_new_events_and_exits_0() {
         receiver.url()
     );
     write_file(&dir.path().join("rules.yaml"), &rules);
-    let mut relay = RelayProcess::start(dir.path(), 1).await;
+    let mut relay = RelayProcess::start(dir.path(), 1, TOKEN).await;
     let in_flight = relay.ack(&numbered(1)).await;
     eventually("the send to be in flight", async || {
         (!receiver.arrivals().is_empty()).then_some(())
@@ -63,7 +63,7 @@ async fn sigterm_finishes_the_send_in_flight_refuses_new_events_and_exits_0() {
         "an event refused during the drain was stored"
     );
 
-    let mut relay = RelayProcess::start(dir.path(), 2).await;
+    let mut relay = RelayProcess::start(dir.path(), 2, TOKEN).await;
     let after = relay.ack(&numbered(4)).await;
     // The lane is FIFO: once the new event is delivered, anything left over would have gone.
     wait_deliveries(&store, &after, 1, DeliveryState::Delivered).await;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use mqa_relay::store::{Store, StoreOptions};
 use serde_json::Value;
 
-use crate::harness::{TOKEN, eventually_within};
+use super::wait::eventually_within;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_mqa-relay");
 
@@ -21,12 +21,14 @@ pub struct RelayProcess {
     child: Child,
     pub addr: String,
     log: PathBuf,
+    /// The webhook token the rules file names (also given as `RELAY_TOKEN` for `${RELAY_TOKEN}`).
+    token: String,
     client: reqwest::Client,
 }
 
 impl RelayProcess {
     /// Starts run number `run` (each run has its own log file) and waits until it listens.
-    pub async fn start(dir: &Path, run: u32) -> RelayProcess {
+    pub async fn start(dir: &Path, run: u32, token: &str) -> RelayProcess {
         let log = dir.join(format!("relay-{run}.log"));
         let child = Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0", "--rules"])
@@ -34,6 +36,7 @@ impl RelayProcess {
             .arg("--data-dir")
             .arg(dir.join("data"))
             .env("RUST_LOG", "info")
+            .env("RELAY_TOKEN", token)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("create the log file"))
@@ -49,6 +52,7 @@ impl RelayProcess {
             child,
             addr,
             log,
+            token: token.to_string(),
             client: reqwest::Client::new(),
         }
     }
@@ -81,8 +85,20 @@ impl RelayProcess {
 
     /// Posts an event; `Err` when the relay did not answer (not running, connection cut).
     pub async fn post(&self, event: &Value) -> Result<(u16, Value), reqwest::Error> {
-        let url = format!("http://{}/webhook/{TOKEN}", self.addr);
-        let response = self.client.post(url).json(event).send().await?;
+        self.post_bytes(&serde_json::to_vec(event).expect("a JSON value"))
+            .await
+    }
+
+    /// Posts a body as it is (a sample file, or malformed JSON).
+    pub async fn post_bytes(&self, body: &[u8]) -> Result<(u16, Value), reqwest::Error> {
+        let url = format!("http://{}/webhook/{}", self.addr, self.token);
+        let response = self
+            .client
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body.to_vec())
+            .send()
+            .await?;
         let status = response.status().as_u16();
         let body = response.json().await.unwrap_or(Value::Null);
         Ok((status, body))
