@@ -1,13 +1,12 @@
 //! The access log over a real socket: one line per request, and never a token, at TRACE level.
 //!
-//! A binary of its own: tracing caches per-callsite interest process-wide, so a test running in
-//! parallel without a subscriber could make this test's subscriber miss lines.
+//! A binary of its own, with the shared capture of `tests/support/logs.rs` (one global
+//! subscriber: tracing caches per-callsite interest process-wide).
 
 mod server_common;
+mod support;
 
-use std::io::Write;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mqa_relay::server::ServerOptions;
@@ -42,41 +41,9 @@ fn post(path: &str, extra_headers: &str, body: &str) -> String {
     )
 }
 
-/// A log sink shared between the subscriber and the test.
-#[derive(Clone, Default)]
-struct LogBuffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for LogBuffer {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        let mut buffer = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        buffer.extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl LogBuffer {
-    fn text(&self) -> String {
-        let buffer = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        String::from_utf8_lossy(&buffer).into_owned()
-    }
-}
-
-// Single-threaded runtime: every task (server, connections) runs on this thread, under the
-// subscriber set as default below.
-#[tokio::test(flavor = "current_thread")]
+#[tokio::test]
 async fn the_access_log_shows_each_request_but_never_a_token() {
-    let logs = LogBuffer::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let logs = support::logs::logs();
 
     let t = relay().await;
     let server = spawn_server(t.relay.clone(), ServerOptions::default()).await;
