@@ -13,6 +13,7 @@ use serde_json::Value;
 pub const TOKEN: &str = "delivery-test-token-5c1e";
 
 pub use crate::support::wait::{DEADLINE, eventually, sample};
+use crate::support::webhook;
 
 pub use crate::support::logs::logs;
 
@@ -66,28 +67,9 @@ impl TestApp {
         self.running.as_ref().expect("the relay is running")
     }
 
-    /// Posts one event to `/webhook/<token>`; returns the status and the acknowledged id.
-    pub async fn post(&self, event: &Value) -> (u16, String) {
-        let url = format!("http://{}/webhook/{TOKEN}", self.running().addr);
-        let resp = self
-            .client
-            .post(url)
-            .json(event)
-            .send()
-            .await
-            .expect("the relay answers");
-        let status = resp.status().as_u16();
-        let body: Value = resp.json().await.unwrap_or(Value::Null);
-        let id = body["id"].as_str().unwrap_or_default().to_string();
-        (status, id)
-    }
-
-    /// Posts an event that must be acknowledged; returns its id.
+    /// Posts an event that must be acknowledged with 202; returns its id.
     pub async fn ack(&self, event: &Value) -> String {
-        let (status, id) = self.post(event).await;
-        assert_eq!(status, 202, "the relay acknowledges the event");
-        assert!(!id.is_empty(), "the acknowledgement names the event");
-        id
+        webhook::ack(&self.client, self.running().addr, TOKEN, event).await
     }
 
     pub async fn event(&self, id: &str) -> Option<EventDetails> {

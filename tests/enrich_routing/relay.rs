@@ -14,6 +14,7 @@ pub const KEY: &str = "mqa-api-key-R7d2Kq9wXz";
 /// The webhook token of every test relay.
 pub const TOKEN: &str = "enrich-test-token-3b9e";
 pub use crate::support::wait::{DEADLINE, eventually, sample};
+use crate::support::webhook;
 
 /// The rule that routes on a looked-up field.
 pub const FOOD_SAFETY: &str = "food safety checks";
@@ -101,28 +102,9 @@ impl TestRelay {
         self.running.as_ref().expect("the relay is running")
     }
 
-    /// Posts one event to the webhook; returns the status and the acknowledged id.
-    pub async fn post(&self, event: &Value) -> (u16, String) {
-        let url = format!("http://{}/webhook/{TOKEN}", self.running().addr);
-        let resp = self
-            .client
-            .post(url)
-            .json(event)
-            .timeout(DEADLINE)
-            .send()
-            .await
-            .expect("the relay answers");
-        let status = resp.status().as_u16();
-        let body: Value = resp.json().await.unwrap_or(Value::Null);
-        (status, body["id"].as_str().unwrap_or_default().to_string())
-    }
-
     /// Posts an event that must be acknowledged with 202; returns its id.
     pub async fn ack(&self, event: &Value) -> String {
-        let (status, id) = self.post(event).await;
-        assert_eq!(status, 202, "the relay acknowledges the event");
-        assert!(!id.is_empty(), "the acknowledgement names the event");
-        id
+        webhook::ack(&self.client, self.running().addr, TOKEN, event).await
     }
 
     /// The event as stored, routed or not.
