@@ -102,7 +102,7 @@ pub fn delivery_details_json(app: &App, d: &DeliveryDetails) -> Value {
         map.insert("dropped_at".into(), json!(d.dropped_at.map(time)));
         match payload {
             Ok(p) => map.insert("payload".into(), p),
-            Err(e) => map.insert("payload_error".into(), Value::String(e)),
+            Err(e) => map.insert("payload_error".into(), Value::String(e.to_string())),
         };
     }
     value

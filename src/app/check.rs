@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::App;
 use crate::config::{ConfigError, ConfigErrors, Location};
-use crate::pipeline::compose::{self, DeliveryInfo};
+use crate::pipeline::compose::{self, ComposeError, DeliveryInfo};
 use crate::rules::Rule;
 use crate::template::{TemplateError, sample_events};
 
@@ -37,12 +37,18 @@ fn from_template(e: TemplateError, context: Option<String>) -> ConfigError {
     }
 }
 
-/// Things that are valid but probably wrong: an exact event type MonitorQA does not document
-/// (a typo like `AUDIT_EXPIRD` would never match). New event types can appear, so these are
-/// warnings that `check` prints, not errors.
+/// Things that are valid but probably wrong: a template that loops inside a loop over event data
+/// (see [`crate::template::Templates::warnings`]), an exact event type MonitorQA does not
+/// document (a typo like `AUDIT_EXPIRD` would never match). New event types can appear, so
+/// these are warnings that `check` prints, not errors.
 pub fn warnings(app: &App) -> Vec<String> {
     let known = crate::event::EVENT_TYPES;
-    let mut out = Vec::new();
+    let mut out: Vec<String> = app
+        .templates
+        .warnings()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     for rule in app.config.rules.rules() {
         for event in rule.exact_events() {
             if !known.contains(&event.as_str()) {
@@ -108,14 +114,18 @@ fn check_rule(
             if !seen.insert(key) {
                 continue;
             }
-            if let Err(message) = build(app, rule, target, event) {
-                let message =
-                    format!("with sample event {sample_name}, target `{target}`: {message}");
-                errors.push(ConfigError {
+            let with = format!("with sample event {sample_name}, target `{target}`");
+            match build(app, rule, target, event) {
+                Ok(()) => {}
+                // The template's own file and line, so `check` points at the mistake.
+                Err(ComposeError::Render(e)) => {
+                    errors.push(from_template(e.to_template_error(&with), context()))
+                }
+                Err(other) => errors.push(ConfigError {
                     location: None,
                     context: context(),
-                    message,
-                });
+                    message: format!("{with}: {other}"),
+                }),
             }
         }
     }
@@ -129,7 +139,7 @@ fn handles(rule: &Rule, event: &Value) -> bool {
         .is_some_and(|t| rule.handles(t))
 }
 
-fn build(app: &App, rule: &Rule, target: &str, event: &Value) -> Result<(), String> {
+fn build(app: &App, rule: &Rule, target: &str, event: &Value) -> Result<(), ComposeError> {
     let info = DeliveryInfo {
         event_id: "check",
         rule: &rule.name,
@@ -186,6 +196,10 @@ mod tests {
             .to_string();
         assert!(err.contains("rule \"r\""), "{err}");
         assert!(err.contains("nmae"), "{err}");
+        assert!(
+            err.contains("mine.yaml:1:"),
+            "names the template's file and line: {err}"
+        );
         assert!(
             err.contains("corrective_action_"),
             "names the sample event: {err}"

@@ -54,7 +54,8 @@ async fn send(rules: &Path, target_name: &str, event: Option<&Path>) -> Result<b
     };
     let ctx = compose::context(&event, &info);
     let key = format!("mqa-relay-send-{}", uuid::Uuid::now_v7());
-    let request = compose::request_for(&app, target_name, template, &ctx, &key)?;
+    let request =
+        compose::request_for(&app, target_name, template, &ctx, &key).map_err(|e| e.to_string())?;
     let kind = event.get("event").and_then(Value::as_str).unwrap_or("?");
     println!(
         "sending a {kind} message to {target_name} ({})",

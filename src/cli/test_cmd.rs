@@ -168,7 +168,7 @@ fn target_report(
         .unwrap_or("unknown");
     let (payload, error) = match compose::request_for(app, target, template, &ctx, "test") {
         Ok(request) => (Some(body_json(&request)), None),
-        Err(e) => (None, Some(e)),
+        Err(e) => (None, Some(e.to_string())),
     };
     TargetReport {
         target: target.to_string(),

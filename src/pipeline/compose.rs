@@ -7,8 +7,34 @@ use serde_json::{Value, json};
 use crate::app::App;
 use crate::config::TargetConfig;
 use crate::store::Claim;
-use crate::targets::{Content, HttpRequest, Rendered, Target};
-use crate::template::{Mode, Templates};
+use crate::targets::{BuildError, Content, HttpRequest, Rendered, Target};
+use crate::template::{Mode, RenderError, Templates, budget};
+
+/// Why a delivery's request could not be made. Nothing was sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ComposeError {
+    #[error("target {0:?} is not in the configuration")]
+    UnknownTarget(String),
+    /// The template failed for this event (with its file and line), or passed its budget.
+    #[error(transparent)]
+    Render(Box<RenderError>),
+    #[error(transparent)]
+    Build(#[from] BuildError),
+}
+
+impl From<RenderError> for ComposeError {
+    fn from(e: RenderError) -> ComposeError {
+        ComposeError::Render(Box::new(e))
+    }
+}
+
+impl ComposeError {
+    /// Whether composing again may succeed (a render that ran out of time); every other
+    /// failure repeats itself, so the delivery is dead.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, ComposeError::Render(e) if e.is_transient())
+    }
+}
 
 /// What the relay knows about one delivery, beyond the event itself.
 #[derive(Debug, Clone, Default)]
@@ -60,11 +86,12 @@ pub fn content_for(
     cfg: &TargetConfig,
     template: Option<&str>,
     ctx: &Value,
-) -> Result<Content, String> {
+) -> Result<Content, ComposeError> {
     content_in(Mode::Lenient, templates, target, cfg, template, ctx)
 }
 
-/// [`content_for`] in a given render mode (`check` renders strictly).
+/// [`content_for`] in a given render mode (`check` renders strictly). Every rendering of the
+/// delivery (one per markup the target needs) shares one render budget.
 pub fn content_in(
     mode: Mode,
     templates: &Templates,
@@ -72,11 +99,24 @@ pub fn content_in(
     cfg: &TargetConfig,
     template: Option<&str>,
     ctx: &Value,
-) -> Result<Content, String> {
+) -> Result<Content, ComposeError> {
+    let limits = templates.limits();
+    budget::metered(limits, || {
+        render(mode, templates, target, cfg, template, ctx)
+    })
+    .0
+}
+
+fn render(
+    mode: Mode,
+    templates: &Templates,
+    target: &Target,
+    cfg: &TargetConfig,
+    template: Option<&str>,
+    ctx: &Value,
+) -> Result<Content, ComposeError> {
     if let Some(name) = &cfg.payload_template {
-        let payload = templates
-            .render_payload_in(mode, name, target.kind_name(), ctx)
-            .map_err(|e| e.to_string())?;
+        let payload = templates.render_payload_in(mode, name, target.kind_name(), ctx)?;
         return Ok(Content::Payload(payload));
     }
     if target.markups().is_empty() {
@@ -92,9 +132,7 @@ pub fn content_in(
         .unwrap_or_else(|| Templates::default_name(kind));
     let mut rendered = Vec::with_capacity(target.markups().len());
     for markup in target.markups() {
-        let message = templates
-            .render_in(mode, &name, *markup, ctx)
-            .map_err(|e| e.to_string())?;
+        let message = templates.render_in(mode, &name, *markup, ctx)?;
         rendered.push((*markup, message));
     }
     Ok(Content::Message(Rendered::new(rendered)))
@@ -108,7 +146,7 @@ pub fn request_for(
     template: Option<&str>,
     ctx: &Value,
     delivery_key: &str,
-) -> Result<HttpRequest, String> {
+) -> Result<HttpRequest, ComposeError> {
     request_in(Mode::Lenient, app, target_name, template, ctx, delivery_key)
 }
 
@@ -120,19 +158,15 @@ pub fn request_in(
     template: Option<&str>,
     ctx: &Value,
     delivery_key: &str,
-) -> Result<HttpRequest, String> {
+) -> Result<HttpRequest, ComposeError> {
     let (Some(cfg), Some(target)) = (
         app.config.targets.get(target_name),
         app.targets.get(target_name),
     ) else {
-        return Err(format!(
-            "target {target_name:?} is not in the configuration"
-        ));
+        return Err(ComposeError::UnknownTarget(target_name.to_owned()));
     };
     let content = content_in(mode, &app.templates, target, cfg, template, ctx)?;
-    target
-        .build(&content, delivery_key)
-        .map_err(|e| e.to_string())
+    Ok(target.build(&content, delivery_key)?)
 }
 
 /// The idempotency key of a delivery (Resend's `Idempotency-Key`): stable across retries of

@@ -4,10 +4,12 @@
 //! - [`router`]: new events are matched against the rules; deliveries are written.
 //! - [`sender`]: per target, due deliveries are sent; outcomes written back.
 //! - [`compose`] (pure): the context, message and request of one delivery.
+//! - [`offload`]: runs renders off the async workers, a bounded number at a time.
 //! - [`retry`] (pure): a target's verdict becomes the delivery's next state. The one owner of
 //!   backoff.
 pub mod compose;
 pub mod intake;
+pub mod offload;
 pub mod retry;
 pub mod router;
 pub mod sender;

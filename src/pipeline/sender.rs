@@ -21,6 +21,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::compose;
+use super::offload::{self, OffloadError};
 use super::retry::{self, Attempt};
 use crate::app::{App, Relay};
 use crate::config::{RateLimit, TargetConfig};
@@ -84,6 +85,14 @@ struct Lane {
     next_send: Option<Instant>,
     /// The next head, claimed together with the last outcome; sent by the next step.
     held: Option<Claim>,
+}
+
+/// What [`Lane::prepare`] made of a claim.
+enum Prepared {
+    Send(HttpRequest),
+    /// Nothing to send: the verdict says why (dead, or a render that ran out of time).
+    Failed(Verdict),
+    Stopping,
 }
 
 enum Step {
@@ -199,33 +208,19 @@ impl Lane {
         self.finish(claim, outcome, None, 0).await;
     }
 
-    async fn attempt(&mut self, app: &App, cfg: &TargetConfig, claim: Claim) {
+    async fn attempt(&mut self, app: &Arc<App>, cfg: &TargetConfig, claim: Claim) {
         let started = Instant::now();
-        let ctx = compose::claim_context(&claim);
-        let key = compose::delivery_key(&claim.event.id, claim.delivery_id);
-        // Fails (permanently) when rendering fails or the target is not configured.
-        let prepared =
-            compose::request_for(app, &self.target, claim.template.as_deref(), &ctx, &key)
-                .and_then(|request| match app.targets.get(&self.target) {
-                    Some(target) => Ok((target, request)),
-                    None => Err(format!(
-                        "target {:?} is not in the configuration",
-                        self.target
-                    )),
-                });
-        let (verdict, status) = match prepared {
-            Err(reason) => (Verdict::Dead { reason }, None),
-            // Claimed again after leases ran out (the relay died during earlier sends): the
-            // attempts are used up without an answer; stop rather than loop for ever.
-            Ok(_) if claim.attempt > cfg.retry.max_attempts => {
-                let reason = format!(
-                    "gave up: attempt {} exceeds max_attempts {}; earlier attempts were cut off \
-                     (the relay stopped while sending)",
-                    claim.attempt, cfg.retry.max_attempts
-                );
-                (Verdict::Dead { reason }, None)
+        let (verdict, status) = match self.prepare(app, cfg, &claim).await {
+            Prepared::Send(request) => match app.targets.get(&self.target) {
+                Some(target) => self.send(target, cfg, &request).await,
+                None => (Verdict::dead(unknown_target(&self.target)), None),
+            },
+            Prepared::Failed(verdict) => (verdict, None),
+            Prepared::Stopping => {
+                // The relay stops while the render waited: give the claim back, unsent.
+                self.held = Some(claim);
+                return;
             }
-            Ok((target, request)) => self.send(target, cfg, &request).await,
         };
         let at = Attempt {
             number: claim.attempt,
@@ -242,6 +237,36 @@ impl Lane {
         }
         let elapsed = started.elapsed().as_millis() as u64;
         self.finish(claim, decision.outcome, status, elapsed).await;
+    }
+
+    /// The request for a claim, rendered off the async workers. The claim already counts as an
+    /// attempt (the store counts it when claiming), and the attempt limit is checked before
+    /// rendering: a delivery whose render brings the relay down is claimed again after its
+    /// lease with one attempt more, and ends dead at `max_attempts` instead of crashing the
+    /// relay for ever.
+    async fn prepare(&self, app: &Arc<App>, cfg: &TargetConfig, claim: &Claim) -> Prepared {
+        if claim.attempt > cfg.retry.max_attempts {
+            let reason = format!(
+                "gave up: attempt {} exceeds max_attempts {}; earlier attempts were cut off \
+                 (the relay stopped while rendering or sending)",
+                claim.attempt, cfg.retry.max_attempts
+            );
+            return Prepared::Failed(Verdict::dead(reason));
+        }
+        let ctx = compose::claim_context(claim);
+        let key = compose::delivery_key(&claim.event.id, claim.delivery_id);
+        let (app, target, template) = (app.clone(), self.target.clone(), claim.template.clone());
+        let rendered = offload::run(move || {
+            compose::request_for(&app, &target, template.as_deref(), &ctx, &key)
+        })
+        .await;
+        match rendered {
+            Ok(Ok(request)) => Prepared::Send(request),
+            Ok(Err(e)) if e.is_transient() => Prepared::Failed(Verdict::retry(None, e.to_string())),
+            Ok(Err(e)) => Prepared::Failed(Verdict::dead(e.to_string())),
+            Err(OffloadError::Stopping) => Prepared::Stopping,
+            Err(e @ OffloadError::Panicked(_)) => Prepared::Failed(Verdict::dead(e.to_string())),
+        }
     }
 
     async fn send(
@@ -330,6 +355,10 @@ impl Lane {
             metrics.delivered_after(&self.target, secs);
         }
     }
+}
+
+fn unknown_target(name: &str) -> String {
+    format!("target {name:?} is not in the configuration")
 }
 
 /// A claim outlasts the send's timeout; a target gone from the configuration gets a fixed one.

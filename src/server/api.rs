@@ -23,6 +23,7 @@ use super::auth::{self, Credential};
 use super::reply::{ApiError, json_response, respond};
 use crate::admin;
 use crate::app::Relay;
+use crate::pipeline::offload;
 use crate::store::{DeadFilter, DeadLetterError, EventFilter, StoreError};
 
 const ADMIN_AUTH: auth::Messages = auth::Messages {
@@ -219,10 +220,14 @@ pub fn parse_since(value: &str, now_ms: i64) -> Result<i64, ApiError> {
 
 async fn show_delivery(relay: &Relay, id: i64) -> Result<Response, ApiError> {
     match relay.store.delivery(id).await.map_err(store_error)? {
-        Some(d) => Ok(json_response(
-            StatusCode::OK,
-            &admin::delivery_details_json(&relay.app(), &d),
-        )),
+        Some(d) => {
+            // The view renders the payload: off the threads that answer webhooks, as a send.
+            let app = relay.app();
+            let view = offload::run(move || admin::delivery_details_json(&app, &d))
+                .await
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            Ok(json_response(StatusCode::OK, &view))
+        }
         None => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",

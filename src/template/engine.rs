@@ -9,7 +9,7 @@
 use handlebars::Handlebars;
 use handlebars::template::Template;
 
-use super::{Markup, escape, helpers};
+use super::{Markup, budget, escape, helpers};
 
 pub struct Engines {
     plain: Handlebars<'static>,
@@ -25,6 +25,8 @@ fn registry(escape_fn: fn(&str) -> String, strict: bool) -> Handlebars<'static> 
     h.set_strict_mode(strict);
     h.register_escape_fn(escape_fn);
     helpers::register(&mut h);
+    // Handlebars' own `each`, with every loop charged to the render budget.
+    h.register_helper("each", Box::new(budget::MeteredEach));
     h
 }
 

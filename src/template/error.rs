@@ -6,6 +6,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::budget::Breach;
+
 /// A template that cannot be loaded, or that failed `check` against a sample event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TemplateError {
@@ -53,7 +55,7 @@ impl std::error::Error for TemplateError {}
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}: template `{template}`{}: {message}", location(.file, *.line, *.column), part_suffix(.part))]
 pub struct RenderError {
-    pub template: String,
+    pub template: Arc<str>,
     /// `title`, `text`, `field "Due"`, `link.url`, `link.label`, `color`, `payload (slack)`;
     /// empty when the template itself is unknown.
     pub part: String,
@@ -63,6 +65,8 @@ pub struct RenderError {
     pub line: Option<usize>,
     pub column: Option<usize>,
     pub message: String,
+    /// The render budget limit this render passed, when that is why it failed.
+    pub budget: Option<Breach>,
 }
 
 fn location(file: &Option<Arc<Path>>, line: Option<usize>, column: Option<usize>) -> String {
@@ -88,14 +92,21 @@ fn part_suffix(part: &str) -> String {
 }
 
 impl RenderError {
+    /// Whether rendering again may succeed: only when it ran out of time (see
+    /// [`super::budget`]); every other render error repeats itself.
+    pub fn is_transient(&self) -> bool {
+        self.budget.is_some_and(Breach::is_transient)
+    }
+
     pub(crate) fn unknown(template: &str, what: &str) -> RenderError {
         RenderError {
-            template: template.to_owned(),
+            template: Arc::from(template),
             part: String::new(),
             file: None,
             line: None,
             column: None,
             message: format!("no {what} named `{template}`"),
+            budget: None,
         }
     }
 
@@ -104,7 +115,7 @@ impl RenderError {
     pub fn to_template_error(&self, context: &str) -> TemplateError {
         let file = match &self.file {
             Some(f) => f.to_path_buf(),
-            None => PathBuf::from(&self.template),
+            None => PathBuf::from(&*self.template),
         };
         let message = format!("{context}{}: {}", part_suffix(&self.part), self.message);
         TemplateError::new(file, message).at(self.line, self.column)

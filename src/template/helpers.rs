@@ -42,6 +42,7 @@ impl HelperDef for ValueHelper {
         _: &'rc Context,
         _: &mut RenderContext<'reg, 'rc>,
     ) -> Result<ScopedJson<'rc>, RenderError> {
+        super::budget::check_time()?;
         let params = h.params();
         if params.len() < self.min_args || params.len() > self.max_args {
             let expected = match (self.min_args, self.max_args) {

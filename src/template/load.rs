@@ -10,7 +10,7 @@ use handlebars::template::Template;
 use super::defaults::BUILTIN;
 use super::engine::Engines;
 use super::error::TemplateError;
-use super::source::{self, MessageSource};
+use super::source::{self, MessageSource, Pos};
 use super::{MessageTemplate, PAYLOAD_KINDS, PartRef, PayloadTemplate, Templates};
 
 /// Compiled sources before registration: message templates by name, payloads by (name, kind).
@@ -49,9 +49,15 @@ impl Templates {
         let mut engines = Engines::new(false);
         let mut strict = Engines::new(true);
         let mut messages = BTreeMap::new();
+        let mut warnings = Vec::new();
         for (name, source) in sources.messages {
             let mut parts = Vec::with_capacity(source.parts.len());
             for (i, part) in source.parts.into_iter().enumerate() {
+                for (line, col) in source::nested_loops(&part.template) {
+                    let (line, col) = Pos::map(part.pos, Some(line), Some(col));
+                    let message = format!("{}: {NESTED_LOOP}", part.role);
+                    warnings.push(TemplateError::new(&source.file, message).at(line, col));
+                }
                 let key = format!("{name}#{i}");
                 engines.register_message_part(&key, &part.template);
                 strict.register_message_part(&key, &part.template);
@@ -66,6 +72,10 @@ impl Templates {
         }
         let mut payloads = BTreeMap::new();
         for ((name, kind), (file, template)) in sources.payloads {
+            for (line, col) in source::nested_loops(&template) {
+                let warning = TemplateError::new(&file, NESTED_LOOP);
+                warnings.push(warning.at(Some(line), Some(col)));
+            }
             let key = format!("{name}.{kind}.hbs");
             strict.register_payload(&key, template.clone());
             engines.register_payload(&key, template);
@@ -77,9 +87,16 @@ impl Templates {
             strict,
             messages,
             payloads,
+            warnings,
+            limits: super::budget::LIMITS,
         }
     }
 }
+
+/// The warning for a loop over event data inside another one.
+const NESTED_LOOP: &str = "`{{#each}}` inside another `{{#each}}`: the work grows with the \
+    product of both lists' lengths, so a large event can pass the render budget and its \
+    delivery then fails; loop over one list, or over a short one inside";
 
 /// How a built-in template is named in errors.
 pub fn builtin_file(name: &str) -> PathBuf {

@@ -67,6 +67,7 @@
 //! Built-in defaults exist for every MonitorQA event type and for unknown ones
 //! ([`Templates::default_name`]); files in `templates/` override them by name.
 
+pub mod budget;
 mod check;
 mod defaults;
 mod engine;
@@ -147,6 +148,10 @@ pub struct Templates {
     strict: Engines,
     messages: BTreeMap<String, MessageTemplate>,
     payloads: BTreeMap<(String, String), PayloadTemplate>,
+    /// Valid but risky constructs found at load (see [`Templates::warnings`]).
+    warnings: Vec<TemplateError>,
+    /// What one render may do: [`budget::LIMITS`] unless a test sets other limits.
+    limits: budget::Limits,
 }
 
 /// A registered message template: where it came from and the registry key of each part.
@@ -187,6 +192,23 @@ impl Templates {
     /// The names of all message templates, sorted.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.messages.keys().map(String::as_str)
+    }
+
+    /// Valid but risky: every `{{#each}}` over event data nested in another one, with its file
+    /// and line. `check` prints them; the render budget bounds what they can cost.
+    pub fn warnings(&self) -> &[TemplateError] {
+        &self.warnings
+    }
+
+    /// The same templates under other render limits (tests; the relay uses [`budget::LIMITS`]).
+    pub fn with_limits(mut self, limits: budget::Limits) -> Templates {
+        self.limits = limits;
+        self
+    }
+
+    /// The render limits in force.
+    pub fn limits(&self) -> budget::Limits {
+        self.limits
     }
 
     /// `(name, kind)` of all raw payload templates, sorted.

@@ -1,9 +1,12 @@
 //! Rendering a loaded template against one event: a [`Message`] for a markup, or a raw JSON
 //! payload. Pure; a failure is a [`RenderError`], never message text.
 
+use std::sync::Arc;
+
 use handlebars::{Context, RenderErrorReason};
 use serde_json::Value;
 
+use super::budget::{self, MeteredOutput};
 use super::error::RenderError;
 use super::helpers::truncate_chars;
 use super::source::{Pos, Role};
@@ -39,6 +42,16 @@ impl Templates {
         markup: Markup,
         ctx: &Value,
     ) -> Result<Message, RenderError> {
+        metered(self.limits, || self.render_message(mode, name, markup, ctx))
+    }
+
+    fn render_message(
+        &self,
+        mode: Mode,
+        name: &str,
+        markup: Markup,
+        ctx: &Value,
+    ) -> Result<Message, RenderError> {
         let template = self
             .messages
             .get(name)
@@ -51,8 +64,7 @@ impl Templates {
                 Role::LinkUrl | Role::Color => self.engines(mode).for_markup(Markup::Plain),
                 _ => self.engines(mode).for_markup(markup),
             };
-            let rendered = registry
-                .render_with_context(&part.key, &context)
+            let rendered = render_part(registry, &part.key, &context)
                 .map_err(|e| part_error(name, template, part, e))?;
             let out = rendered.trim().to_owned();
             match &part.role {
@@ -99,6 +111,18 @@ impl Templates {
         kind: &str,
         ctx: &Value,
     ) -> Result<Value, RenderError> {
+        metered(self.limits, || {
+            self.render_payload_text(mode, name, kind, ctx)
+        })
+    }
+
+    fn render_payload_text(
+        &self,
+        mode: Mode,
+        name: &str,
+        kind: &str,
+        ctx: &Value,
+    ) -> Result<Value, RenderError> {
         let template = self
             .payloads
             .get(&(name.to_owned(), kind.to_owned()))
@@ -106,18 +130,17 @@ impl Templates {
                 RenderError::unknown(&format!("{name}.{kind}.hbs"), "payload template")
             })?;
         let error = |message: String, line: Option<usize>, column: Option<usize>| RenderError {
-            template: name.to_owned(),
+            template: Arc::from(name),
             part: format!("payload ({kind})"),
             file: Some(template.file.clone()),
             line,
             column,
             message,
+            budget: None,
         };
-        let rendered = self
-            .engines(mode)
-            .json()
-            .render_with_context(&template.key, &Context::from(ctx.clone()))
-            .map_err(|e| {
+        let context = Context::from(ctx.clone());
+        let rendered =
+            render_part(self.engines(mode).json(), &template.key, &context).map_err(|e| {
                 let (line, column) = Pos::map(Some(Pos::FILE_START), e.line_no, e.column_no);
                 error(describe(e.reason()), line, column)
             })?;
@@ -131,6 +154,34 @@ impl Templates {
     }
 }
 
+/// Runs a render under the budget; a breach becomes the error, whatever Handlebars made of it.
+fn metered<T>(
+    limits: budget::Limits,
+    render: impl FnOnce() -> Result<T, RenderError>,
+) -> Result<T, RenderError> {
+    let (result, breach) = budget::metered(limits, render);
+    match (result, breach) {
+        (Err(mut e), Some(breach)) => {
+            e.message = breach.to_string();
+            e.budget = Some(breach);
+            Err(e)
+        }
+        (result, _) => result,
+    }
+}
+
+/// One registered template into a string, every byte counted against the budget.
+fn render_part(
+    registry: &handlebars::Handlebars<'static>,
+    key: &str,
+    context: &Context,
+) -> Result<String, handlebars::RenderError> {
+    let mut out = MeteredOutput::default();
+    registry.render_with_context_to_write(key, context, &mut out)?;
+    out.into_string()
+        .map_err(|e| RenderErrorReason::Other(format!("the output is not UTF-8: {e}")).into())
+}
+
 fn part_error(
     name: &str,
     template: &MessageTemplate,
@@ -139,24 +190,26 @@ fn part_error(
 ) -> RenderError {
     let (line, column) = Pos::map(part.pos, e.line_no, e.column_no);
     RenderError {
-        template: name.to_owned(),
+        template: Arc::from(name),
         part: part.role.to_string(),
         file: Some(template.file.clone()),
         line,
         column,
         message: describe(e.reason()),
+        budget: None,
     }
 }
 
 fn invalid(name: &str, template: &MessageTemplate, part: &PartRef, message: String) -> RenderError {
     let (line, column) = Pos::map(part.pos, None, None);
     RenderError {
-        template: name.to_owned(),
+        template: Arc::from(name),
         part: part.role.to_string(),
         file: Some(template.file.clone()),
         line,
         column,
         message,
+        budget: None,
     }
 }
 

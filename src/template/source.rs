@@ -7,7 +7,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use handlebars::TemplateErrorReason;
-use handlebars::template::{Template, TemplateElement};
+use handlebars::template::{Parameter, Template, TemplateElement};
 use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_saphyr::{Location, Spanned};
@@ -265,6 +265,34 @@ fn find_unescaped(template: &Template) -> Option<(usize, usize, &'static str)> {
         }
     }
     None
+}
+
+/// Where (line, column within the part) an `{{#each}}` over event data sits inside another
+/// `{{#each}}`: its work is the product of the two lists' lengths, so a large event can pass the
+/// render budget. `{{#each}}` over a literal is not event data.
+pub fn nested_loops(template: &Template) -> Vec<(usize, usize)> {
+    let mut found = Vec::new();
+    walk_loops(template, 0, &mut found);
+    found
+}
+
+fn walk_loops(template: &Template, depth: usize, found: &mut Vec<(usize, usize)>) {
+    for (i, element) in template.elements.iter().enumerate() {
+        let TemplateElement::HelperBlock(h) = element else {
+            continue;
+        };
+        let is_loop = matches!(&h.name, Parameter::Name(n) if n == "each")
+            && !matches!(h.params.first(), Some(Parameter::Literal(_)) | None);
+        if is_loop && depth > 0 {
+            found.push(template.mapping.get(i).map_or((1, 1), |m| (m.0, m.1)));
+        }
+        if let Some(body) = &h.template {
+            walk_loops(body, depth + usize::from(is_loop), found);
+        }
+        if let Some(inverse) = &h.inverse {
+            walk_loops(inverse, depth, found);
+        }
+    }
 }
 
 fn yaml_error(file: &Path, e: &serde_saphyr::Error) -> TemplateError {

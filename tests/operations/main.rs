@@ -24,6 +24,7 @@ mod dedup;
 mod disk;
 mod dlq_cli;
 mod failing_targets;
+mod hostile_templates;
 mod metrics;
 mod reload;
 mod retention;

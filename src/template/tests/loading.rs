@@ -144,7 +144,7 @@ fn a_missing_field_is_a_render_error_with_template_part_and_line() {
             &sample("corrective_action_rejected"),
         )
         .unwrap_err();
-    assert_eq!(err.template, "typo");
+    assert_eq!(&*err.template, "typo");
     assert_eq!(err.part, "field \"Where\"");
     assert_eq!((err.line, err.column), (Some(3), Some(14)), "{err}");
     assert!(
@@ -180,7 +180,7 @@ fn an_unknown_helper_and_an_unknown_template_are_render_errors() {
     let err = t
         .render("nope", Markup::Plain, &sample("audit_expired"))
         .unwrap_err();
-    assert_eq!(err.template, "nope");
+    assert_eq!(&*err.template, "nope");
     assert!(!t.check_against_samples("nope", &[]).is_empty());
 }
 
@@ -259,7 +259,7 @@ fn a_payload_that_is_not_json_is_an_error_naming_the_template() {
         .render_payload("bad", "teams", &json!({"data": {"s": "1, \"x\": 2"}}))
         .unwrap_err();
     assert_eq!(
-        (err.template.as_str(), err.part.as_str()),
+        (&*err.template, err.part.as_str()),
         ("bad", "payload (teams)")
     );
     assert!(err.message.contains("not valid JSON"), "{err}");

@@ -1,5 +1,6 @@
 //! Tests of the template module, against the real sample events and real temp directories.
 
+mod budget;
 mod defaults;
 mod escaping;
 mod helpers;
