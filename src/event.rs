@@ -26,8 +26,9 @@ pub const EVENT_TYPES: [&str; 15] = [
     "TEMPLATE_DELETED",
 ];
 
-/// One webhook event as MonitorQA sent it. Unknown event types are valid.
-#[derive(Debug, Clone, PartialEq)]
+/// One webhook event as MonitorQA sent it. Unknown event types are valid. (`Default` is an
+/// empty placeholder, left behind where an event was moved out.)
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Event {
     /// The `event` field, e.g. `AUDIT_EXPIRED`.
     pub kind: String,

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use mqa_relay::store::{Store, StoreOptions};
+use mqa_relay::store::{Store, StoreConfig};
 
 #[path = "support/mod.rs"]
 mod support;
@@ -56,7 +56,7 @@ async fn routed_targets(store: &Store, id: &str) -> Option<Vec<String>> {
 }
 
 async fn wait_routed(dir: &Path, id: &str) -> Vec<String> {
-    let store = Store::open_sqlite(&dir.join("data"), StoreOptions::default())
+    let store = Store::open(&StoreConfig::embedded(&dir.join("data")))
         .await
         .unwrap();
     let what = format!("event {id} to be routed");

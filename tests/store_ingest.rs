@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use mqa_relay::event::Event;
-use mqa_relay::store::{Store, StoreError, StoreOptions};
+use mqa_relay::store::{Store, StoreConfig, StoreError, StoreOptions};
 use serde_json::json;
 
 /// A distinct audit event per `n` (sample events carry no id: content is the identity).
@@ -15,22 +15,16 @@ fn event(n: u64) -> Event {
 }
 
 async fn open(dir: &Path) -> Store {
-    Store::open_sqlite(dir, StoreOptions::default())
+    Store::open(&StoreConfig::embedded(dir))
         .await
         .unwrap()
 }
 
 /// Rows in `events`, counted on a connection of its own (not the store's).
 async fn rows_seen_from_outside(dir: &Path) -> i64 {
-    use sqlx::Connection;
-    let url = format!("sqlite://{}", dir.join("relay.db").display());
-    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    let n = sqlx::query_scalar("SELECT COUNT(*) FROM events")
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-    conn.close().await.unwrap();
-    n
+    let conn = rusqlite::Connection::open(dir.join("relay.db")).unwrap();
+    conn.query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
+        .unwrap()
 }
 
 #[tokio::test]
@@ -141,7 +135,7 @@ async fn an_identical_event_after_the_window_is_a_new_event() {
         dedup_window: Duration::from_millis(20),
         ..StoreOptions::default()
     };
-    let store = Store::open_sqlite(dir.path(), opts).await.unwrap();
+    let store = Store::open(&StoreConfig { data_dir: dir.path().to_path_buf(), options: opts }).await.unwrap();
     let first = store.ingest(&event(1)).await.unwrap();
     // Let the window pass (not a timing assertion: the wait only has to be long enough).
     tokio::time::sleep(Duration::from_millis(60)).await;
@@ -196,19 +190,15 @@ async fn concurrent_ingest_throughput_is_reported() {
 
 #[tokio::test]
 async fn a_database_from_a_newer_version_is_refused_untouched() {
-    use sqlx::Connection;
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path()).await;
     store.ingest(&event(1)).await.unwrap();
     store.close().await;
-    let url = format!("sqlite://{}", dir.path().join("relay.db").display());
-    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    sqlx::query("PRAGMA user_version = 99")
-        .execute(&mut conn)
-        .await
+    rusqlite::Connection::open(dir.path().join("relay.db"))
+        .unwrap()
+        .execute_batch("PRAGMA user_version = 99")
         .unwrap();
-    conn.close().await.unwrap();
 
-    let refused = Store::open_sqlite(dir.path(), StoreOptions::default()).await;
+    let refused = Store::open(&StoreConfig::embedded(dir.path())).await;
     assert!(matches!(refused, Err(StoreError::Other(m)) if m.contains("99")));
 }

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mqa_relay::event::Event;
 use mqa_relay::store::{
-    AttemptRecord, Claim, DeliveryState, NewDelivery, Outcome, Store, StoreOptions, StoredEvent,
+    AttemptRecord, Claim, DeliveryState, NewDelivery, Outcome, Store, StoreConfig, StoredEvent,
 };
 use serde_json::json;
 
@@ -34,7 +34,7 @@ fn to(target: &str) -> NewDelivery {
 }
 
 async fn open(dir: &tempfile::TempDir) -> Store {
-    Store::open_sqlite(dir.path(), StoreOptions::default())
+    Store::open(&StoreConfig::embedded(dir.path()))
         .await
         .unwrap()
 }

@@ -11,7 +11,7 @@ use mqa_relay::config::{Config, Defaults, RetryPolicy, ServerConfig};
 use mqa_relay::event::Event;
 use mqa_relay::pipeline::router;
 use mqa_relay::rules::RuleSet;
-use mqa_relay::store::{Store, StoreOptions};
+use mqa_relay::store::{Store, StoreConfig};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -46,7 +46,7 @@ fn app() -> App {
 }
 
 async fn relay(dir: &tempfile::TempDir) -> Arc<Relay> {
-    let store = Store::open_sqlite(dir.path(), StoreOptions::default())
+    let store = Store::open(&StoreConfig::embedded(dir.path()))
         .await
         .unwrap();
     Relay::new(app(), dir.path().join("rules.yaml"), store)

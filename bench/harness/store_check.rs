@@ -6,8 +6,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{Connection, SqliteConnection};
+use rusqlite::{Connection, OpenFlags};
 
 /// Where the store left one event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,15 +62,15 @@ pub async fn read(data_dir: &Path) -> Result<StoredEvents> {
     if !file.exists() {
         bail!("{} does not exist", file.display());
     }
-    let options = SqliteConnectOptions::new().filename(&file).read_only(true);
-    let mut conn = SqliteConnection::connect_with(&options)
-        .await
+    let conn = Connection::open_with_flags(&file, OpenFlags::SQLITE_OPEN_READ_ONLY)
         .with_context(|| format!("opening {} read-only", file.display()))?;
-    let rows: Vec<Row> = sqlx::query_as(QUERY)
-        .fetch_all(&mut conn)
-        .await
+    let rows: Vec<Row> = conn
+        .prepare(QUERY)
+        .and_then(|mut stmt| {
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+                .collect()
+        })
         .with_context(|| format!("reading the events of {}", file.display()))?;
-    conn.close().await?;
     Ok(rows
         .into_iter()
         .filter_map(|(seq, unrouted, open, dead, deliveries)| {
@@ -98,7 +97,7 @@ mod tests {
     use std::time::Duration;
 
     use mqa_relay::event::Event;
-    use mqa_relay::store::{NewDelivery, Outcome, Routing, Store, StoreOptions};
+    use mqa_relay::store::{NewDelivery, Outcome, Routing, Store, StoreConfig};
 
     use super::*;
 
@@ -133,7 +132,7 @@ mod tests {
     #[tokio::test]
     async fn each_event_of_a_real_store_is_found_by_its_sequence_number_in_its_state() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open_sqlite(dir.path(), StoreOptions::default())
+        let store = Store::open(&StoreConfig::embedded(dir.path()))
             .await
             .unwrap();
         let mut ids = Vec::new();

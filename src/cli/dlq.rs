@@ -9,7 +9,7 @@ use clap::Subcommand;
 
 use crate::admin;
 use crate::app::App;
-use crate::store::{DeadFilter, Store, StoreOptions};
+use crate::store::{DeadFilter, Store, StoreConfig};
 
 #[derive(Debug, Subcommand)]
 pub enum DlqCommand {
@@ -73,18 +73,22 @@ pub fn run(args: &StoreArgs, command: DlqCommand) -> ExitCode {
 async fn dlq(args: &StoreArgs, command: DlqCommand) -> Result<(), String> {
     let app = App::load(&args.rules).ok();
     let data_dir = data_dir(args, app.as_ref());
-    if !data_dir.join("relay.db").exists() {
+    if !mqa_relay_store_exists(&data_dir) {
         return Err(format!(
             "no store in {} (use --data-dir)",
             data_dir.display()
         ));
     }
-    let store = Store::open_sqlite(&data_dir, StoreOptions::default())
+    let store = Store::open(&StoreConfig::embedded(&data_dir))
         .await
         .map_err(|e| e.to_string())?;
     let result = execute(&store, app.as_ref(), command).await;
     store.close().await;
     result
+}
+
+fn mqa_relay_store_exists(data_dir: &Path) -> bool {
+    crate::store::database_file(data_dir).exists()
 }
 
 fn data_dir(args: &StoreArgs, app: Option<&App>) -> PathBuf {

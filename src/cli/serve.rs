@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::app::{App, Relay};
 use crate::pipeline::router;
 use crate::server::{self, ServerOptions};
-use crate::store::{Store, StoreOptions};
+use crate::store::{Store, StoreConfig, StoreOptions};
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 const DEFAULT_DATA_DIR: &str = "./data";
@@ -108,11 +108,14 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Running> {
         .data_dir
         .or(server_cfg.data_dir)
         .unwrap_or(DEFAULT_DATA_DIR.into());
-    let opts = StoreOptions {
-        dedup_window: server_cfg.dedup_window,
-        ..StoreOptions::default()
+    let store_config = StoreConfig {
+        data_dir: data_dir.clone(),
+        options: StoreOptions {
+            dedup_window: server_cfg.dedup_window,
+            ..StoreOptions::default()
+        },
     };
-    let store = Store::open_sqlite(&data_dir, opts)
+    let store = Store::open(&store_config)
         .await
         .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
     let listener = TcpListener::bind(listen)

@@ -1,27 +1,38 @@
-//! The durable store: events, deliveries and delivery attempts.
+//! The durable store: events, deliveries, attempts and the target lanes.
 //!
-//! One type, [`Store`], over the embedded SQLite file (today) and PostgreSQL (later, for several
-//! replicas). Intake's events, routing, claims and outcomes go through one group-commit writer:
-//! many writes per transaction and fsync, each caller answered only once its write is durable.
+//! One type, [`Store`], over one seam with an engine behind it: the embedded SQLite file today
+//! ([`sqlite`]), PostgreSQL for several replicas next. What every engine shares lives here:
+//! the row types ([`types`]), the rows an engine writes and their decoding ([`rows`]), group
+//! commit ([`commit`]: many writes per transaction and fsync, each caller answered only once its
+//! write is durable), and the in-memory hand-off of new events to the senders ([`cache`]).
 //! Deliveries are leased, not locked, for the length of a send; a target row is the lane
-//! (per-target FIFO, Retry-After pauses).
+//! (per-target order, Retry-After pauses).
+//!
 //! The store knows nothing of target kinds, rules or retry policy: callers decide, it records.
 
-mod schema;
+mod cache;
+mod commit;
+mod rows;
 mod sqlite;
 mod types;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::event::Event;
 
+pub use commit::LaneDone;
+pub use rows::{ClaimSpec, Routed};
 pub use types::{
     AttemptRecord, Claim, DeadFilter, DeadLetterError, DeliveryDetails, DeliveryRecord,
     DeliveryState, EventDetails, EventFilter, EventSummary, Ingested, NewDelivery, Outcome,
     QueueStat, StoreCounts, StoredEvent, WriterStats,
 };
+
+use cache::EventCache;
+use commit::{Counters, LaneWrite, RouteRow};
+use rows::{EventRow, FinishRow};
 
 /// Why a store call failed. Callers branch on it: `Unavailable` means "try again later" (intake
 /// answers 503 so MonitorQA retries), anything else is a bug or corruption.
@@ -37,7 +48,7 @@ pub enum StoreError {
 pub struct StoreOptions {
     /// Identical events within this window are acknowledged with the first one's id.
     pub dedup_window: Duration,
-    /// The most events one group commit writes.
+    /// The most writes one group commit takes.
     pub max_batch: usize,
 }
 
@@ -50,7 +61,31 @@ impl Default for StoreOptions {
     }
 }
 
-/// The routing of one event: the rules that matched and one delivery per (rule, target).
+/// Where the store lives and how it behaves.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// The embedded store's directory (`relay.db` inside).
+    pub data_dir: PathBuf,
+    pub options: StoreOptions,
+}
+
+impl StoreConfig {
+    /// The embedded store in `data_dir`, with the default options.
+    pub fn embedded(data_dir: impl Into<PathBuf>) -> StoreConfig {
+        StoreConfig {
+            data_dir: data_dir.into(),
+            options: StoreOptions::default(),
+        }
+    }
+
+    /// How a person would name this store in a message: never a secret.
+    pub fn describe(&self) -> String {
+        sqlite::database_file(&self.data_dir).display().to_string()
+    }
+}
+
+/// The routing of one event by the router: the rules that matched and one delivery per
+/// (rule, target).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Routing {
     pub event_id: String,
@@ -58,41 +93,75 @@ pub struct Routing {
     pub deliveries: Vec<NewDelivery>,
 }
 
-/// The durable store. Cheap to clone: every clone shares one backend.
+/// The durable store. Cheap to clone: every clone shares one engine.
 #[derive(Clone)]
 pub struct Store {
-    backend: Arc<Backend>,
+    inner: Arc<Inner>,
 }
 
-/// The databases a store can live in. PostgreSQL (several replicas, `FOR UPDATE SKIP LOCKED`
-/// claims) joins as a second variant over the same tables.
-enum Backend {
-    Sqlite(sqlite::SqliteStore),
+struct Inner {
+    engine: Engine,
+    counters: Arc<Counters>,
+    cache: Arc<EventCache>,
+}
+
+/// The engines a store can live in.
+enum Engine {
+    Sqlite(sqlite::Sqlite),
 }
 
 impl Store {
-    /// Opens (creating if needed) `<data_dir>/relay.db`: WAL, `synchronous=FULL`, schema migrated
-    /// to the version this binary knows.
-    pub async fn open_sqlite(data_dir: &Path, opts: StoreOptions) -> Result<Store, StoreError> {
-        let backend = Backend::Sqlite(sqlite::SqliteStore::open(data_dir, opts).await?);
+    /// Opens the store `config` names (creating and migrating it as needed).
+    pub async fn open(config: &StoreConfig) -> Result<Store, StoreError> {
+        let cache = Arc::new(EventCache::default());
+        let counters = Arc::new(Counters::default());
+        let (dir, options) = (config.data_dir.clone(), config.options.clone());
+        let (engine_cache, engine_counters) = (cache.clone(), counters.clone());
+        let sqlite = tokio::task::spawn_blocking(move || {
+            sqlite::Sqlite::open(&dir, &options, engine_cache, engine_counters)
+        })
+        .await
+        .map_err(|e| StoreError::Other(format!("opening the store did not complete: {e}")))??;
         Ok(Store {
-            backend: Arc::new(backend),
+            inner: Arc::new(Inner {
+                engine: Engine::Sqlite(sqlite),
+                counters,
+                cache,
+            }),
         })
     }
 
-    /// Stores one event durably (group commit) and returns its id. Returns only once the event
-    /// is committed; an identical event within the dedup window yields the first one's id.
-    pub async fn ingest(&self, event: &Event) -> Result<Ingested, StoreError> {
-        match &*self.backend {
-            Backend::Sqlite(s) => s.ingest(event).await,
+    fn sqlite(&self) -> &sqlite::Sqlite {
+        match &self.inner.engine {
+            Engine::Sqlite(s) => s,
         }
+    }
+
+    /// Stores one event durably (group commit), not yet routed: the router routes it. Returns
+    /// only once the event is committed; an identical event within the dedup window yields the
+    /// first one's id.
+    pub async fn ingest(&self, event: &Event) -> Result<Ingested, StoreError> {
+        self.ingest_routed(event.clone(), None).await
+    }
+
+    /// Stores one event durably and, when `routed` is given, its deliveries in the same commit
+    /// (the event is then routed: an event that needs no lookup is routed at intake). A MonitorQA
+    /// retry of an event stored within the window writes nothing and answers the first one's id.
+    pub async fn ingest_routed(
+        &self,
+        event: Event,
+        routed: Option<Routed>,
+    ) -> Result<Ingested, StoreError> {
+        let row = EventRow::new(event, routed);
+        self.sqlite().writer.ingest(row).await
     }
 
     /// Up to `limit` events not yet routed, oldest first.
     pub async fn unrouted(&self, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
-        match &*self.backend {
-            Backend::Sqlite(s) => s.unrouted(limit).await,
-        }
+        self.sqlite()
+            .reads
+            .run(move |c| sqlite::read::unrouted(c, limit))
+            .await
     }
 
     /// In one transaction: one pending delivery (due now) per `NewDelivery`, and the event marked
@@ -104,18 +173,49 @@ impl Store {
         matched_rules: &[String],
         deliveries: &[NewDelivery],
     ) -> Result<(), StoreError> {
-        match &*self.backend {
-            Backend::Sqlite(s) => s.mark_routed(event_id, matched_rules, deliveries).await,
-        }
+        let routing = Routing {
+            event_id: event_id.to_owned(),
+            matched_rules: matched_rules.to_vec(),
+            deliveries: deliveries.to_vec(),
+        };
+        self.mark_routed_all(std::slice::from_ref(&routing)).await
     }
 
     /// [`Store::mark_routed`] for several events in ONE write (one commit), in the given order
     /// (so their deliveries join their lanes in that order). An event that does not exist is an
     /// error naming it; every other event of the call is routed.
     pub async fn mark_routed_all(&self, routings: &[Routing]) -> Result<(), StoreError> {
-        match &*self.backend {
-            Backend::Sqlite(s) => s.mark_routed_all(routings).await,
+        if routings.is_empty() {
+            return Ok(());
         }
+        let rows = routings
+            .iter()
+            .map(|r| RouteRow {
+                event_id: r.event_id.clone(),
+                rules: rows::rules_json(&r.matched_rules),
+                deliveries: r.deliveries.clone(),
+            })
+            .collect();
+        self.sqlite().writer.route(rows).await
+    }
+
+    /// In ONE transaction (one commit): the outcomes of `finishes`, in order, then the claim
+    /// `claim` asks for. A lane that keeps its sends in flight pays one commit per round, and
+    /// an outcome is durable before the claim that follows it.
+    pub async fn lane_write(
+        &self,
+        finishes: &[(&Claim, &Outcome)],
+        claim: Option<ClaimSpec>,
+        now_ms: i64,
+    ) -> Result<LaneDone, StoreError> {
+        let write = LaneWrite {
+            finishes: finishes
+                .iter()
+                .map(|(c, o)| FinishRow::new(c, o, now_ms))
+                .collect(),
+            claim,
+        };
+        self.sqlite().writer.lane(write).await
     }
 
     /// Claims the head of `target`'s lane if it is ready: the oldest unfinished delivery, when
@@ -128,9 +228,9 @@ impl Store {
         lease: Duration,
         owner: &str,
     ) -> Result<Option<Claim>, StoreError> {
-        match &*self.backend {
-            Backend::Sqlite(s) => s.claim_next(target, now_ms, lease, owner).await,
-        }
+        let spec = ordered_claim(target, now_ms, lease, owner);
+        let done = self.lane_write(&[], Some(spec), now_ms).await?;
+        Ok(done.claims.into_iter().next())
     }
 
     /// Writes a claim's outcome and its attempt row. Returns false, changing nothing, when the
@@ -141,15 +241,12 @@ impl Store {
         outcome: &Outcome,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
-        match &*self.backend {
-            Backend::Sqlite(s) => s.finish(claim, outcome, now_ms).await,
-        }
+        let done = self.lane_write(&[(claim, outcome)], None, now_ms).await?;
+        Ok(done.finished.first().copied().unwrap_or(false))
     }
 
-    /// In ONE transaction (one commit): the outcome of `claim` as [`Store::finish`] writes it,
-    /// then a claim of the head of the same lane as [`Store::claim_next`] makes it. Returns
-    /// whether the outcome applied, and the new claim. A lane that sends back to back pays one
-    /// commit per delivery instead of two; the outcome is durable before the next claim exists.
+    /// In ONE transaction: the outcome of `claim` as [`Store::finish`] writes it, then a claim
+    /// of the head of the same lane as [`Store::claim_next`] makes it.
     pub async fn finish_and_claim_next(
         &self,
         claim: &Claim,
@@ -158,50 +255,69 @@ impl Store {
         lease: Duration,
         owner: &str,
     ) -> Result<(bool, Option<Claim>), StoreError> {
-        match &*self.backend {
-            Backend::Sqlite(s) => {
-                s.finish_and_claim_next(claim, outcome, now_ms, lease, owner)
-                    .await
-            }
-        }
+        let spec = ordered_claim(&claim.target, now_ms, lease, owner);
+        let done = self
+            .lane_write(&[(claim, outcome)], Some(spec), now_ms)
+            .await?;
+        let finished = done.finished.first().copied().unwrap_or(false);
+        Ok((finished, done.claims.into_iter().next()))
     }
 
     /// Gives back a claim that was never sent (a lane stopping): the delivery is pending again
     /// at once, with the attempt not counted. False, changing nothing, when the claim is stale.
     pub async fn release(&self, claim: &Claim) -> Result<bool, StoreError> {
-        match &*self.backend {
-            Backend::Sqlite(s) => s.release(claim).await,
-        }
+        let claim = claim.clone();
+        self.sqlite()
+            .writer
+            .admin(move |tx| sqlite::admin::release(tx, &claim))
+            .await
     }
 
     /// Pauses the whole lane of `target` until `until_ms` (a 429's Retry-After). A block never
     /// shortens an existing one.
     pub async fn block_target(&self, target: &str, until_ms: i64) -> Result<(), StoreError> {
-        match &*self.backend {
-            Backend::Sqlite(s) => s.block_target(target, until_ms).await,
-        }
+        let target = target.to_owned();
+        self.sqlite()
+            .writer
+            .admin(move |tx| sqlite::admin::block_target(tx, &target, until_ms))
+            .await
     }
 
     /// When the head of `target`'s lane becomes claimable (may be in the past: claim now), or
     /// `None` when the lane is empty.
     pub async fn next_due_at(&self, target: &str) -> Result<Option<i64>, StoreError> {
-        match &*self.backend {
-            Backend::Sqlite(s) => s.next_due_at(target).await,
-        }
+        let target = target.to_owned();
+        self.sqlite()
+            .reads
+            .run(move |c| sqlite::read::next_due_at(c, &target))
+            .await
+    }
+
+    /// When any unfinished delivery of `target` becomes claimable (for lanes that are not
+    /// ordered), or `None` when the lane is empty.
+    pub async fn next_ready_at(&self, target: &str) -> Result<Option<i64>, StoreError> {
+        let target = target.to_owned();
+        self.sqlite()
+            .reads
+            .run(move |c| sqlite::read::next_ready_at(c, &target))
+            .await
     }
 
     /// Targets that have unfinished deliveries, by name.
     pub async fn targets_with_work(&self) -> Result<Vec<String>, StoreError> {
-        match &*self.backend {
-            Backend::Sqlite(s) => s.targets_with_work().await,
-        }
+        self.sqlite()
+            .reads
+            .run(sqlite::read::targets_with_work)
+            .await
     }
 
     /// One event with its matched rules, deliveries and their attempts.
     pub async fn event(&self, id: &str) -> Result<Option<EventDetails>, StoreError> {
-        match &*self.backend {
-            Backend::Sqlite(s) => s.event(id).await,
-        }
+        let id = id.to_owned();
+        self.sqlite()
+            .reads
+            .run(move |c| sqlite::read::event(c, &id))
+            .await
     }
 
     /// Up to `limit` deliveries in `state`, oldest first (the dead-letter list, admin views).
@@ -210,23 +326,24 @@ impl Store {
         state: DeliveryState,
         limit: usize,
     ) -> Result<Vec<DeliveryRecord>, StoreError> {
-        match &*self.backend {
-            Backend::Sqlite(s) => s.deliveries_by_state(state, limit).await,
-        }
+        self.sqlite()
+            .reads
+            .run(move |c| sqlite::read::deliveries_by_state(c, state, limit))
+            .await
     }
 
     /// How many events and deliveries are in each state.
     pub async fn counts(&self) -> Result<StoreCounts, StoreError> {
-        match &*self.backend {
-            Backend::Sqlite(s) => s.counts().await,
-        }
+        self.sqlite().reads.run(sqlite::read::counts).await
     }
 
     /// Events, newest first, with how their deliveries stand.
     pub async fn list_events(&self, filter: &EventFilter) -> Result<Vec<EventSummary>, StoreError> {
-        match &*self.backend {
-            Backend::Sqlite(s) => s.list_events(filter).await,
-        }
+        let filter = filter.clone();
+        self.sqlite()
+            .reads
+            .run(move |c| sqlite::admin::list_events(c, &filter))
+            .await
     }
 
     /// The open dead letters (dead, not dropped, not replayed), oldest first.
@@ -234,16 +351,19 @@ impl Store {
         &self,
         filter: &DeadFilter,
     ) -> Result<Vec<DeliveryRecord>, StoreError> {
-        match &*self.backend {
-            Backend::Sqlite(s) => s.dead_letters(filter).await,
-        }
+        let filter = filter.clone();
+        self.sqlite()
+            .reads
+            .run(move |c| sqlite::admin::dead_letters(c, &filter))
+            .await
     }
 
     /// One delivery with its attempts and its event.
     pub async fn delivery(&self, id: i64) -> Result<Option<DeliveryDetails>, StoreError> {
-        match &*self.backend {
-            Backend::Sqlite(s) => s.delivery(id).await,
-        }
+        self.sqlite()
+            .reads
+            .run(move |c| sqlite::admin::delivery(c, id))
+            .await
     }
 
     /// Replays an open dead letter: a new pending delivery, due now, at the tail of its
@@ -253,9 +373,10 @@ impl Store {
         id: i64,
         now_ms: i64,
     ) -> Result<Result<i64, DeadLetterError>, StoreError> {
-        match &*self.backend {
-            Backend::Sqlite(s) => s.replay(id, now_ms).await,
-        }
+        self.sqlite()
+            .writer
+            .admin(move |tx| sqlite::admin::replay(tx, id, now_ms))
+            .await
     }
 
     /// Drops an open dead letter: it leaves the list and may be pruned.
@@ -264,16 +385,15 @@ impl Store {
         id: i64,
         now_ms: i64,
     ) -> Result<Result<(), DeadLetterError>, StoreError> {
-        match &*self.backend {
-            Backend::Sqlite(s) => s.drop_dead(id, now_ms).await,
-        }
+        self.sqlite()
+            .writer
+            .admin(move |tx| sqlite::admin::drop_dead(tx, id, now_ms))
+            .await
     }
 
     /// Unfinished deliveries per target, and the number of open dead letters.
     pub async fn queue_stats(&self) -> Result<(Vec<QueueStat>, u64), StoreError> {
-        match &*self.backend {
-            Backend::Sqlite(s) => s.queue_stats().await,
-        }
+        self.sqlite().reads.run(sqlite::admin::queue_stats).await
     }
 
     /// Keeps what the MonitorQA API lookup found for an event, for its deliveries' templates.
@@ -282,40 +402,66 @@ impl Store {
         event_id: &str,
         enrichment: &serde_json::Value,
     ) -> Result<(), StoreError> {
-        match &*self.backend {
-            Backend::Sqlite(s) => s.save_enrichment(event_id, enrichment).await,
-        }
+        let (id, json) = (event_id.to_owned(), enrichment.to_string());
+        self.inner.cache.forget(&id);
+        self.sqlite()
+            .writer
+            .admin(move |tx| sqlite::admin::save_enrichment(tx, &id, &json))
+            .await
     }
 
     /// Retention: deletes events received before `before_ms` that need nobody any more (every
     /// delivery delivered, dropped, or dead and replayed). Open dead letters are kept until
-    /// dropped. Returns how many events were deleted.
+    /// dropped. Returns how many events were deleted; a round at a time, so the writer is never
+    /// held for long.
     pub async fn prune(&self, before_ms: i64) -> Result<u64, StoreError> {
-        match &*self.backend {
-            Backend::Sqlite(s) => s.prune(before_ms).await,
+        let mut total = 0;
+        loop {
+            let pruned = self
+                .sqlite()
+                .writer
+                .admin(move |tx| sqlite::admin::prune_batch(tx, before_ms))
+                .await?;
+            total += pruned;
+            if pruned < sqlite::admin::PRUNE_BATCH as u64 {
+                return Ok(total);
+            }
         }
     }
 
-    /// A write through the group commit that changes nothing but needs the disk (the file
-    /// header is written again): `Ok` once the store can take events again.
+    /// A write through the group commit that needs the disk as an event does: `Ok` once the
+    /// store can take events again.
     pub async fn probe_write(&self) -> Result<(), StoreError> {
-        match &*self.backend {
-            Backend::Sqlite(s) => s.probe_write().await,
-        }
+        self.sqlite().writer.probe().await
     }
 
     /// How many group commits the writer made and how many events they held.
     pub fn writer_stats(&self) -> WriterStats {
-        match &*self.backend {
-            Backend::Sqlite(s) => s.writer_stats(),
-        }
+        self.inner.counters.stats()
     }
 
-    /// Clean shutdown: the writer commits what is queued, stops, and the connections close.
-    /// Later calls answer `Unavailable`.
+    /// Clean shutdown: the writer commits what is queued and stops. Later calls answer
+    /// `Unavailable`.
     pub async fn close(&self) {
-        match &*self.backend {
-            Backend::Sqlite(s) => s.close().await,
-        }
+        self.sqlite().writer.close().await;
     }
 }
+
+fn ordered_claim(target: &str, now_ms: i64, lease: Duration, owner: &str) -> ClaimSpec {
+    ClaimSpec {
+        target: target.to_owned(),
+        max: 1,
+        ordered: true,
+        now_ms,
+        lease,
+        owner: owner.to_owned(),
+    }
+}
+
+/// The directory an embedded store lives in, as a path (for tools that read it directly).
+pub fn database_file(data_dir: &Path) -> PathBuf {
+    sqlite::database_file(data_dir)
+}
+
+#[cfg(test)]
+mod lane_tests;

@@ -2,14 +2,35 @@
 //!
 //! Plain data, independent of the backend. Times are milliseconds since the Unix epoch.
 
+use std::sync::Arc;
+
 use crate::event::Event;
 
 /// What intake learns when it stores an event.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Ingested {
     pub id: String,
     /// True when this is a MonitorQA retry of an event already stored within the window.
     pub duplicate: bool,
+    /// When it was stored (the first one's time is not looked up for a duplicate: 0).
+    pub received_at: i64,
+    /// The stored event, for the senders (`None` for a duplicate).
+    pub event: Option<Arc<StoredEvent>>,
+    /// The targets that got deliveries in the same commit (routed at intake), sorted.
+    pub targets: Vec<String>,
+}
+
+impl Ingested {
+    /// A MonitorQA retry of the event stored as `first`.
+    pub fn duplicate_of(first: String) -> Ingested {
+        Ingested {
+            id: first,
+            duplicate: true,
+            received_at: 0,
+            event: None,
+            targets: Vec::new(),
+        }
+    }
 }
 
 /// An event as stored: its id (UUID v7), when it was acknowledged, and the envelope.
@@ -155,7 +176,8 @@ pub struct Claim {
     pub rule: String,
     pub target: String,
     pub template: Option<String>,
-    pub event: StoredEvent,
+    /// Shared with the other deliveries of the event (the in-memory hand-off).
+    pub event: Arc<StoredEvent>,
     /// When the delivery row was created (for a maximum age).
     pub created_at: i64,
     /// When this claim was made (the attempt's start).

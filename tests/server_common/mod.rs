@@ -13,7 +13,7 @@ use mqa_relay::config::{Config, Defaults, RetryPolicy, ServerConfig};
 use mqa_relay::rules::RuleSet;
 use mqa_relay::secret::Secret;
 use mqa_relay::server::{ServerOptions, serve};
-use mqa_relay::store::{Store, StoreOptions};
+use mqa_relay::store::{Store, StoreConfig};
 use tempfile::TempDir;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -51,7 +51,7 @@ impl TestRelay {
 
 pub async fn relay_with(server: ServerConfig) -> TestRelay {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open_sqlite(dir.path(), StoreOptions::default())
+    let store = Store::open(&StoreConfig::embedded(dir.path()))
         .await
         .expect("the store opens");
     let rules_path = dir.path().join("rules.yaml");

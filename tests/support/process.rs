@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-use mqa_relay::store::{Store, StoreOptions};
+use mqa_relay::store::{Store, StoreConfig};
 use serde_json::Value;
 
 use super::wait::eventually_within;
@@ -132,7 +132,7 @@ impl Drop for RelayProcess {
 /// Opens the store in `data_dir` beside a running relay (SQLite allows a second process, and
 /// a second connection pool in this one, on the same file).
 pub async fn open_store(data_dir: &Path) -> Store {
-    Store::open_sqlite(data_dir, StoreOptions::default())
+    Store::open(&StoreConfig::embedded(data_dir))
         .await
         .expect("open the relay's store")
 }

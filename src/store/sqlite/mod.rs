@@ -1,118 +1,97 @@
-//! The embedded SQLite backend: one write connection, a small read pool, WAL, `synchronous=FULL`.
+//! The embedded engine: one SQLite file, `relay.db`, in the data directory. WAL,
+//! `synchronous=FULL`: a commit is on disk when it returns.
 //!
-//! SQLite has one writer. Every write takes the single connection of `write`, so they queue
-//! fairly instead of fighting over the file lock; the hot ones (intake's events, routing, claims,
-//! outcomes) go through the group-commit writer, many to one transaction and fsync. Reads use
-//! their own connections and never block the writer (WAL).
+//! One thread owns the write connection and makes every write, a whole group-commit batch per
+//! hand-off ([`writer`]); nothing else writes, so writes never wait for SQLite's file lock.
+//! Reads use their own connections on tokio's blocking threads ([`read`]) and never block the
+//! writer (WAL). The SQL lives in [`write`], [`read`] and [`admin`]; the tables in [`schema`].
 
-mod admin;
-mod lane_writes;
-mod lanes;
-mod read;
+pub(super) mod admin;
+pub(super) mod read;
+mod schema;
 mod wal;
+mod write;
 mod writer;
 
-use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use rusqlite::{Connection, OpenFlags};
 
-use super::schema;
-use super::{StoreError, StoreOptions, WriterStats};
-use crate::event::Event;
-use crate::store::Ingested;
+use super::cache::EventCache;
+use super::commit::Counters;
+use super::{StoreError, StoreOptions};
 
-/// How long a connection waits for the file lock before answering "busy".
+pub(super) use read::Reads;
+pub(super) use writer::Writer;
+
+/// How long a connection waits for the file lock before answering "busy" (another process,
+/// such as `mqa-relay dlq` or a backup, may hold it briefly).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// The size (bytes) the write-ahead log's file is cut back to once the log started over.
-const JOURNAL_SIZE_LIMIT: u64 = 64 * 1024 * 1024;
-/// Readers: the router, senders, admin and metrics read concurrently.
-const READ_CONNECTIONS: u32 = 4;
+const JOURNAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 
-pub(super) struct SqliteStore {
-    write: SqlitePool,
-    read: SqlitePool,
-    writer: writer::Writer,
+/// The file of the store in `data_dir`.
+pub(super) fn database_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("relay.db")
 }
 
-impl SqliteStore {
-    pub(super) async fn open(data_dir: &Path, opts: StoreOptions) -> Result<Self, StoreError> {
+/// The engine: the writer thread and the read connections.
+pub(super) struct Sqlite {
+    pub(super) writer: Writer,
+    pub(super) reads: Reads,
+}
+
+impl Sqlite {
+    /// Opens (creating if needed) the file, migrates it, and starts the writer thread.
+    pub(super) fn open(
+        data_dir: &Path,
+        opts: &StoreOptions,
+        cache: Arc<EventCache>,
+        counters: Arc<Counters>,
+    ) -> Result<Sqlite, StoreError> {
         std::fs::create_dir_all(data_dir).map_err(|e| {
             StoreError::Unavailable(format!("cannot create {}: {e}", data_dir.display()))
         })?;
-        let file = data_dir.join("relay.db");
-        let options = SqliteConnectOptions::new()
-            .filename(&file)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(BUSY_TIMEOUT)
-            // After the log started over (see `wal`), its file shrinks back to this.
-            .pragma("journal_size_limit", JOURNAL_SIZE_LIMIT.to_string());
-        // No ping on acquire (sqlx's default): each would be one more round trip to the
-        // connection's worker thread per transaction, and a local file has no peer to lose.
-        let write = SqlitePoolOptions::new()
-            .max_connections(1)
-            .test_before_acquire(false)
-            .after_release(|conn, _| Box::pin(release_clean(conn)))
-            .connect_with(options.clone())
-            .await
-            .map_err(classify)?;
-        migrate(&write).await?;
-        let read = SqlitePoolOptions::new()
-            .max_connections(READ_CONNECTIONS)
-            .test_before_acquire(false)
-            .connect_with(options)
-            .await
-            .map_err(classify)?;
-        let writer = writer::Writer::start(write.clone(), opts);
-        Ok(SqliteStore {
-            write,
-            read,
+        let file = database_file(data_dir);
+        let mut conn = connect(&file, true).map_err(classify)?;
+        migrate(&mut conn)?;
+        let writer = Writer::start(conn, &file, opts, cache, counters)?;
+        Ok(Sqlite {
             writer,
+            reads: Reads::new(file),
         })
-    }
-
-    pub(super) async fn ingest(&self, event: &Event) -> Result<Ingested, StoreError> {
-        self.writer.ingest(event).await
-    }
-
-    pub(super) async fn probe_write(&self) -> Result<(), StoreError> {
-        self.writer.probe().await
-    }
-
-    pub(super) fn writer_stats(&self) -> WriterStats {
-        self.writer.stats()
-    }
-
-    pub(super) async fn close(&self) {
-        self.writer.close().await;
-        self.write.close().await;
-        self.read.close().await;
     }
 }
 
-/// Whether a write connection may go back to the pool. A write that failed half-way (disk
-/// full, I/O error) can leave it inside a transaction that sqlx no longer tracks (its rollback
-/// failed); every later `commit` would then only release a savepoint of that transaction:
-/// answered as durable, never written. Such a connection is closed (SQLite rolls it back) and
-/// the pool opens a fresh one. The depth read here is the worker's own count: a committed
-/// transaction is at zero already; a dropped one (a failed batch) is usually still open, its
-/// rollback queued, so such a connection is closed even when the rollback would have worked: a fresh connection after a failure costs little, a round trip on every release
-/// costs every transaction.
-async fn release_clean(conn: &mut sqlx::SqliteConnection) -> Result<bool, sqlx::Error> {
-    use sqlx::Connection;
-    Ok(!conn.is_in_transaction())
+/// A connection with the store's settings. Only the writer's may create the file.
+fn connect(file: &Path, writer: bool) -> Result<Connection, rusqlite::Error> {
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    if writer {
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    }
+    let conn = Connection::open_with_flags(file, flags)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // `journal_mode` answers with the mode it set: read it, or the pragma is not run.
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(rusqlite::Error::InvalidQuery);
+    }
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "journal_size_limit", JOURNAL_SIZE_LIMIT)?;
+    if !writer {
+        conn.pragma_update(None, "query_only", "ON")?;
+    }
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
 }
 
 /// Brings the schema to the version this binary knows, one migration per transaction.
-async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
-    let version: i64 = sqlx::query_scalar("PRAGMA user_version")
-        .fetch_one(pool)
-        .await
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
         .map_err(classify)?;
     if version > schema::current_version() {
         return Err(StoreError::Other(format!(
@@ -120,58 +99,34 @@ async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
             schema::current_version()
         )));
     }
-    for (index, sql) in schema::MIGRATIONS
-        .iter()
-        .enumerate()
-        .skip(version_index(version))
-    {
-        let mut tx = pool.begin().await.map_err(classify)?;
-        sqlx::raw_sql(*sql)
-            .execute(&mut *tx)
-            .await
-            .map_err(classify)?;
+    let done = usize::try_from(version).unwrap_or(0);
+    for (index, sql) in schema::MIGRATIONS.iter().enumerate().skip(done) {
+        let tx = conn.transaction().map_err(classify)?;
+        tx.execute_batch(sql).map_err(classify)?;
         // PRAGMA takes no parameters; the number is ours, not input.
-        let set = format!("PRAGMA user_version = {}", index + 1);
-        sqlx::raw_sql(sqlx::AssertSqlSafe(set))
-            .execute(&mut *tx)
-            .await
+        tx.pragma_update(None, "user_version", index as i64 + 1)
             .map_err(classify)?;
-        tx.commit().await.map_err(classify)?;
+        tx.commit().map_err(classify)?;
     }
     Ok(())
 }
 
-fn version_index(version: i64) -> usize {
-    usize::try_from(version).unwrap_or(0)
-}
-
-/// Disk full, read-only, I/O errors, a locked or unopenable file, a closed pool: the store may
-/// recover, so the caller should try again later. Everything else is a bug or corruption.
-pub(super) fn classify(err: sqlx::Error) -> StoreError {
-    // Primary SQLite result codes (the low byte of the extended code).
-    const PERM: i32 = 3;
-    const BUSY: i32 = 5;
-    const LOCKED: i32 = 6;
-    const NOMEM: i32 = 7;
-    const READONLY: i32 = 8;
-    const IOERR: i32 = 10;
-    const FULL: i32 = 13;
-    const CANTOPEN: i32 = 14;
+/// Disk full, read-only, I/O errors, a locked or unopenable file: the store may recover, so the
+/// caller should try again later. Everything else is a bug or corruption.
+pub(super) fn classify(err: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode::*;
     let transient = match &err {
-        sqlx::Error::Database(db) => {
-            let primary = db
-                .code()
-                .and_then(|c| c.parse::<i32>().ok())
-                .map(|c| c & 0xff);
-            matches!(
-                primary,
-                Some(PERM | BUSY | LOCKED | NOMEM | READONLY | IOERR | FULL | CANTOPEN)
-            )
-        }
-        sqlx::Error::Io(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => true,
+        rusqlite::Error::SqliteFailure(e, _) => matches!(
+            e.code,
+            PermissionDenied
+                | DatabaseBusy
+                | DatabaseLocked
+                | OutOfMemory
+                | ReadOnly
+                | SystemIoFailure
+                | DiskFull
+                | CannotOpen
+        ),
         _ => false,
     };
     if transient {
@@ -181,20 +136,5 @@ pub(super) fn classify(err: sqlx::Error) -> StoreError {
     }
 }
 
-/// Milliseconds since the Unix epoch.
-pub(super) fn now_ms() -> i64 {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO);
-    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
-}
-
-/// A duration in milliseconds, saturating.
-pub(super) fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
-#[cfg(test)]
-mod lane_tests;
 #[cfg(test)]
 mod tests;

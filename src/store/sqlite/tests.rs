@@ -1,13 +1,22 @@
-//! Backend tests: identical events within one group commit, and failures that need the
-//! backend's own connection: a full disk, simulated with
-//! `PRAGMA max_page_count` on the write connection (tests run as root, where a read-only file
-//! mode does not stop writes).
+//! Engine tests: identical events within one group commit, a schema migration of a file made
+//! by an older version, the write-ahead log under readers that never let go, and failures that
+//! need the writer's own connection: a full disk, simulated with `PRAGMA max_page_count` on it
+//! (tests run as root, where a read-only file mode does not stop writes).
 
+use rusqlite::Connection;
 use serde_json::json;
 
-use super::SqliteStore;
 use crate::event::Event;
-use crate::store::{StoreError, StoreOptions};
+use crate::store::{Store, StoreConfig, StoreError};
+
+async fn open(dir: &std::path::Path) -> Store {
+    Store::open(&StoreConfig::embedded(dir)).await.unwrap()
+}
+
+/// A plain connection to the file, as another program would open it.
+fn raw(dir: &std::path::Path) -> Connection {
+    Connection::open(dir.join("relay.db")).unwrap()
+}
 
 /// An event large enough (about 64 KiB) to need new pages.
 fn big_event(n: u64) -> Event {
@@ -17,16 +26,17 @@ fn big_event(n: u64) -> Event {
     e
 }
 
-/// Caps the file at its current size, or lifts the cap.
-async fn cap_file(store: &SqliteStore, capped: bool) {
-    let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
-        .fetch_one(&store.write)
-        .await
-        .unwrap();
-    let limit = if capped { pages } else { 1 << 30 };
-    let set = format!("PRAGMA max_page_count = {limit}");
-    sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(set))
-        .fetch_one(&store.write)
+/// Caps the file at its current size, or lifts the cap, on the writer's connection.
+async fn cap_file(store: &Store, capped: bool) {
+    store
+        .sqlite()
+        .writer
+        .admin(move |conn| {
+            let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+            let limit = if capped { pages } else { 1 << 30 };
+            let set = format!("PRAGMA max_page_count = {limit}");
+            conn.query_row(&set, [], |r| r.get::<_, i64>(0))
+        })
         .await
         .unwrap();
 }
@@ -34,9 +44,7 @@ async fn cap_file(store: &SqliteStore, capped: bool) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_acknowledges_nothing_and_the_writer_recovers() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path(), StoreOptions::default())
-        .await
-        .unwrap();
+    let store = open(dir.path()).await;
     store.ingest(&big_event(0)).await.unwrap();
 
     for event in [big_event(1), big_event(2), big_event(3)] {
@@ -60,11 +68,7 @@ async fn a_full_disk_acknowledges_nothing_and_the_writer_recovers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn identical_events_in_one_group_commit_are_stored_once() {
     let dir = tempfile::tempdir().unwrap();
-    let store = std::sync::Arc::new(
-        SqliteStore::open(dir.path(), StoreOptions::default())
-            .await
-            .unwrap(),
-    );
+    let store = open(dir.path()).await;
     let handles: Vec<_> = (0..40u64)
         .map(|n| {
             let store = store.clone();
@@ -91,64 +95,43 @@ async fn identical_events_in_one_group_commit_are_stored_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_version_2_store_keeps_its_events_and_dedup_keys_through_the_migration() {
-    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
-
     let dir = tempfile::tempdir().unwrap();
     let event = big_event(7);
     let (body, dedup_key) = event.canonical_json_and_dedup_key();
-    let old = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(
-            SqliteConnectOptions::new()
-                .filename(dir.path().join("relay.db"))
-                .create_if_missing(true),
+    let now = crate::store::rows::now_ms();
+    {
+        let old = raw(dir.path());
+        for sql in &super::schema::MIGRATIONS[..2] {
+            old.execute_batch(sql).unwrap();
+        }
+        old.execute_batch(
+            "PRAGMA user_version = 2;
+             INSERT INTO dedup (dedup_key, event_id, received_at) VALUES ('k', 'e-old', 1);",
         )
-        .await
         .unwrap();
-    for sql in &crate::store::schema::MIGRATIONS[..2] {
-        sqlx::raw_sql(*sql).execute(&old).await.unwrap();
+        old.execute(
+            "INSERT INTO events (id, received_at, kind, body, dedup_key) VALUES ('e-1', ?1, ?2, ?3, ?4)",
+            rusqlite::params![now, event.kind, body, dedup_key],
+        )
+        .unwrap();
+        old.execute(
+            "INSERT INTO dedup (dedup_key, event_id, received_at) VALUES (?1, 'e-1', ?2)",
+            rusqlite::params![dedup_key, now],
+        )
+        .unwrap();
     }
-    sqlx::raw_sql(
-        "PRAGMA user_version = 2;
-         INSERT INTO dedup (dedup_key, event_id, received_at)
-             VALUES ('k', 'e-old', 1);",
-    )
-    .execute(&old)
-    .await
-    .unwrap();
-    let now = super::now_ms();
-    sqlx::query(
-        "INSERT INTO events (id, received_at, kind, body, dedup_key) VALUES ('e-1', $1, $2, $3, $4)",
-    )
-    .bind(now)
-    .bind(&event.kind)
-    .bind(&body)
-    .bind(&dedup_key)
-    .execute(&old)
-    .await
-    .unwrap();
-    sqlx::query("INSERT INTO dedup (dedup_key, event_id, received_at) VALUES ($1, 'e-1', $2)")
-        .bind(&dedup_key)
-        .bind(now)
-        .execute(&old)
-        .await
-        .unwrap();
-    old.close().await;
 
-    let store = SqliteStore::open(dir.path(), StoreOptions::default())
-        .await
+    let store = open(dir.path()).await;
+    let check = raw(dir.path());
+    let version: i64 = check
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    let version: i64 = sqlx::query_scalar("PRAGMA user_version")
-        .fetch_one(&store.write)
-        .await
-        .unwrap();
-    assert_eq!(version, crate::store::schema::current_version());
+    assert_eq!(version, super::schema::current_version());
     let again = store.ingest(&event).await.unwrap();
     assert!(again.duplicate, "the migrated dedup key was lost");
     assert_eq!(again.id, "e-1");
-    let keys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM dedup")
-        .fetch_one(&store.write)
-        .await
+    let keys: i64 = check
+        .query_row("SELECT COUNT(*) FROM dedup", [], |r| r.get(0))
         .unwrap();
     assert_eq!(keys, 2);
     assert!(store.event("e-1").await.unwrap().is_some());
@@ -157,33 +140,23 @@ async fn a_version_2_store_keeps_its_events_and_dedup_keys_through_the_migration
 /// Two readers that take turns so that one of them always holds a snapshot (the next one is
 /// taken before the last one is let go): SQLite's own passive checkpoint never finds the log
 /// unused, so without the writer's restarts the log grows by every page written.
-async fn overlapping_readers(path: std::path::PathBuf, stop: std::sync::Arc<AtomicBool>) {
-    use sqlx::Connection;
-    use sqlx::sqlite::SqliteConnectOptions;
-
-    let options = SqliteConnectOptions::new().filename(path);
-    let connect = || sqlx::SqliteConnection::connect_with(&options);
-    let mut conns = [connect().await.unwrap(), connect().await.unwrap()];
-    let snapshot = "BEGIN; SELECT COUNT(*) FROM events;";
-    sqlx::raw_sql(snapshot)
-        .execute(&mut conns[0])
-        .await
-        .unwrap();
+fn overlapping_readers(dir: std::path::PathBuf, stop: std::sync::Arc<AtomicBool>) {
+    let snapshot = |conn: &Connection| {
+        conn.execute_batch("BEGIN").unwrap();
+        conn.query_row("SELECT COUNT(*) FROM events", [], |r| r.get::<_, i64>(0))
+            .unwrap();
+    };
+    let mut conns = [raw(&dir), raw(&dir)];
+    snapshot(&conns[0]);
     // Bounded: at most 20 000 turns (about a minute); the caller stops it much earlier.
     for _ in 0..20_000 {
         if stop.load(Ordering::Relaxed) {
             break;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        std::thread::sleep(std::time::Duration::from_millis(2));
         // conns[0] holds a snapshot: take one on conns[1], then let conns[0]'s go.
-        sqlx::raw_sql(snapshot)
-            .execute(&mut conns[1])
-            .await
-            .unwrap();
-        sqlx::raw_sql("COMMIT")
-            .execute(&mut conns[0])
-            .await
-            .unwrap();
+        snapshot(&conns[1]);
+        conns[0].execute_batch("COMMIT").unwrap();
         conns.swap(0, 1);
     }
 }
@@ -193,16 +166,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_write_ahead_log_starts_over_while_readers_always_hold_a_snapshot() {
     let dir = tempfile::tempdir().unwrap();
-    let store = std::sync::Arc::new(
-        SqliteStore::open(dir.path(), StoreOptions::default())
-            .await
-            .unwrap(),
-    );
+    let store = open(dir.path()).await;
     let stop = std::sync::Arc::new(AtomicBool::new(false));
-    let readers = tokio::spawn(overlapping_readers(
-        dir.path().join("relay.db"),
-        stop.clone(),
-    ));
+    let (path, stopper) = (dir.path().to_path_buf(), stop.clone());
+    let readers = std::thread::spawn(move || overlapping_readers(path, stopper));
 
     // About 1 600 commits of a 64 KiB event: some 110 MiB through the log.
     let writers: Vec<_> = (0..4u64)
@@ -219,7 +186,7 @@ async fn the_write_ahead_log_starts_over_while_readers_always_hold_a_snapshot() 
         writer.await.unwrap();
     }
     stop.store(true, Ordering::Relaxed);
-    readers.await.unwrap();
+    readers.join().unwrap();
 
     let stats = store.writer_stats();
     assert!(stats.wal_restarts > 0, "never restarted: {stats:?}");

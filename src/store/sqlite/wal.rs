@@ -14,8 +14,7 @@
 
 use std::time::Duration;
 
-use sqlx::pool::PoolConnection;
-use sqlx::{Sqlite, SqliteConnection};
+use rusqlite::Connection;
 
 /// Commits between two looks at the log's length.
 pub(super) const CHECK_EVERY: u64 = 64;
@@ -36,25 +35,18 @@ pub(super) struct WalCheck {
 }
 
 /// Looks at the log (a PASSIVE checkpoint, which also copies what it can) and starts it over
-/// when it is too long. A failure here costs nothing but a longer log: the caller logs it. A
-/// connection whose usual wait for the lock could not be set back is closed, not reused.
-pub(super) async fn tend(conn: &mut PoolConnection<Sqlite>) -> Result<WalCheck, sqlx::Error> {
-    let (_, frames, _) = checkpoint(conn, "PRAGMA wal_checkpoint(PASSIVE)").await?;
+/// when it is too long. A failure here costs nothing but a longer log: the caller logs it.
+pub(super) fn tend(conn: &Connection) -> Result<WalCheck, rusqlite::Error> {
+    let (_, frames, _) = checkpoint(conn, "PRAGMA wal_checkpoint(PASSIVE)")?;
     if frames < RESTART_FRAMES {
         return Ok(WalCheck {
             frames,
             restarted: false,
         });
     }
-    if let Err(e) = set_busy_timeout(conn, RESTART_WAIT).await {
-        conn.close_on_drop();
-        return Err(e);
-    }
-    let restart = checkpoint(conn, "PRAGMA wal_checkpoint(RESTART)").await;
-    if let Err(e) = set_busy_timeout(conn, USUAL_WAIT).await {
-        conn.close_on_drop();
-        return Err(e);
-    }
+    conn.busy_timeout(RESTART_WAIT)?;
+    let restart = checkpoint(conn, "PRAGMA wal_checkpoint(RESTART)");
+    conn.busy_timeout(USUAL_WAIT)?;
     let (busy, _, _) = restart?;
     Ok(WalCheck {
         frames,
@@ -63,18 +55,6 @@ pub(super) async fn tend(conn: &mut PoolConnection<Sqlite>) -> Result<WalCheck, 
 }
 
 /// Runs a `wal_checkpoint` pragma: (busy, pages in the log, pages copied).
-async fn checkpoint(
-    conn: &mut SqliteConnection,
-    pragma: &'static str,
-) -> Result<(i64, i64, i64), sqlx::Error> {
-    sqlx::query_as(pragma).fetch_one(&mut *conn).await
-}
-
-async fn set_busy_timeout(conn: &mut SqliteConnection, wait: Duration) -> Result<(), sqlx::Error> {
-    // PRAGMA takes no parameters; the number is ours, not input.
-    let pragma = format!("PRAGMA busy_timeout = {}", wait.as_millis());
-    sqlx::query(sqlx::AssertSqlSafe(pragma))
-        .fetch_optional(&mut *conn)
-        .await
-        .map(|_| ())
+fn checkpoint(conn: &Connection, pragma: &str) -> Result<(i64, i64, i64), rusqlite::Error> {
+    conn.query_row(pragma, [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
 }

@@ -1,225 +1,125 @@
-//! Group commit: one task makes every durable write of the hot path (intake's events, routing,
-//! the lanes' claims and outcomes) in one transaction and one fsync per batch.
+//! The writer thread: it owns the write connection and makes every write of the store, a whole
+//! group-commit batch per wake-up (see [`crate::store::commit`]).
 //!
-//! Callers send their write over a channel and wait. The task takes everything queued (up to
-//! `max_batch`), writes it in one transaction in arrival order, commits (`synchronous=FULL`:
-//! durable), then answers every caller. While one batch commits the next one queues, so the
-//! batch grows with the load, and an outcome of one lane shares its fsync with other lanes'
-//! outcomes and with intake's events. A caller is answered only after the commit, so a lane
-//! never moves on before its outcome is durable. If the batch fails (disk full, read-only
-//! file, I/O error), every caller in it gets the error, nothing of it is kept, and the task
-//! goes on to the next batch.
+//! Callers on the async runtime send their write over a channel and await the answer; the
+//! thread takes everything queued (up to `max_batch`), runs it in one `BEGIN IMMEDIATE`
+//! transaction in arrival order, commits, and answers. Each write runs in its own savepoint:
+//! one that fails by itself (a constraint, a bug) is rolled back and answered with its error
+//! while the rest of the batch commits; a failure of the file (disk full, read-only, I/O)
+//! fails the whole batch, and the connection is opened again if it was left in a transaction.
+//! Between batches the thread tends the write-ahead log ([`super::wal`]) and checks that the
+//! database file it writes is still the one at its path.
 
-use std::collections::HashMap;
+use std::any::Any;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use sqlx::sqlite::SqlitePool;
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection, Transaction};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
-use uuid::Uuid;
 
-use super::lane_writes::{self as lanes, LaneDone, LaneWrite, RouteRow};
-use super::{classify, millis, now_ms, wal};
-use crate::event::Event;
-use crate::store::schema;
-use crate::store::{Ingested, StoreError, StoreOptions, WriterStats};
+use super::{classify, connect, wal, write};
+use crate::store::cache::EventCache;
+use crate::store::commit::{Counters, LaneDone, LaneWrite, Pending, RouteRow, Work};
+use crate::store::rows::{EventRow, millis, now_ms};
+use crate::store::{Ingested, StoreError, StoreOptions};
 
-/// An event, prepared by its caller (canonical JSON and hash are computed outside the writer).
-struct EventRow {
-    kind: String,
-    company_id: Option<String>,
-    company_name: Option<String>,
-    body: String,
-    dedup_key: String,
-}
-
-/// Rows per multi-row statement: well under SQLite's limit of bound values (7 per event).
-const ROWS_PER_STATEMENT: usize = 128;
-
-type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
-
-/// One caller's write, its reply, and (once written) its answer.
-struct Pending<W, T> {
-    work: W,
-    reply: Reply<T>,
-    answer: Option<Result<T, StoreError>>,
-}
-
-impl<W, T> Pending<W, T> {
-    /// After the commit: the caller gets its answer.
-    fn answer(self) {
-        let answer = self
-            .answer
-            .unwrap_or_else(|| Err(StoreError::Other("the write was not made".into())));
-        // The caller may have given up waiting; what was written stays written.
-        let _ = self.reply.send(answer);
-    }
-
-    fn fail(self, err: StoreError) {
-        let _ = self.reply.send(Err(err));
-    }
-}
-
-enum Job {
-    Ingest(Pending<EventRow, Ingested>),
-    Route(Pending<Vec<RouteRow>, ()>),
-    /// Boxed: its answer holds a whole claim (with the event).
-    Lane(Box<Pending<LaneWrite, LaneDone>>),
-    /// Readiness asks whether a commit works again (after a failed one).
-    Probe(Pending<(), ()>),
-}
-
-impl Job {
-    /// Makes this job's writes inside the batch's transaction. An `Err` is a database failure
-    /// that aborts the whole batch; a job's own refusal (no such event) is its answer.
-    async fn run(&mut self, conn: &mut SqliteConnection, at: Clock) -> Result<(), sqlx::Error> {
-        match self {
-            // Written together by `insert_events`, before the other jobs.
-            Job::Ingest(_) => {}
-            Job::Route(p) => p.answer = Some(lanes::route_all(conn, &p.work, at.now).await?),
-            Job::Lane(p) => p.answer = Some(lanes::lane_write(conn, &p.work).await?),
-            Job::Probe(p) => {
-                // Writing the schema version it already has dirties the file's first page, so
-                // the commit needs room in the log like any other.
-                let pragma = format!("PRAGMA user_version = {}", schema::current_version());
-                sqlx::query(sqlx::AssertSqlSafe(pragma))
-                    .execute(conn)
-                    .await?;
-                p.answer = Some(Ok(()));
-            }
-        }
-        Ok(())
-    }
-
-    fn is_event(&self) -> bool {
-        matches!(self, Job::Ingest(_))
-    }
-
-    fn answer(self) {
-        match self {
-            Job::Ingest(p) => p.answer(),
-            Job::Route(p) => p.answer(),
-            Job::Lane(p) => p.answer(),
-            Job::Probe(p) => p.answer(),
-        }
-    }
-
-    fn fail(self, err: StoreError) {
-        match self {
-            Job::Ingest(p) => p.fail(err),
-            Job::Route(p) => p.fail(err),
-            Job::Lane(p) => p.fail(err),
-            Job::Probe(p) => p.fail(err),
-        }
-    }
-}
-
-/// The batch's clock: one `now` for every row of the batch.
-#[derive(Clone, Copy)]
-struct Clock {
-    now: i64,
-    dedup_window_start: i64,
-}
+/// A write that is not on the hot path (an operator's replay, a pause, retention): a closure
+/// run inside the batch's transaction, its result handed back after the commit.
+type AdminFn = Box<dyn FnOnce(&Connection) -> Result<Box<dyn Any + Send>, rusqlite::Error> + Send>;
 
 enum Message {
-    Job(Job),
+    Work(Work),
+    Admin(Pending<AdminFn, Box<dyn Any + Send>>),
     /// Commit what is queued before this message, then stop.
     Close(oneshot::Sender<()>),
 }
 
-#[derive(Default)]
-struct Counters {
-    batches: AtomicU64,
-    events: AtomicU64,
-    writes: AtomicU64,
-    largest_batch: AtomicU64,
-    /// Pages in the write-ahead log at the last look, and how often it was started over.
-    wal_frames: AtomicU64,
-    wal_restarts: AtomicU64,
-    /// The last group commit failed (disk full, read-only...): readiness says so.
-    failing: AtomicBool,
-}
-
-pub(super) struct Writer {
+/// The handle callers write through.
+pub(in crate::store) struct Writer {
     queue: mpsc::Sender<Message>,
-    counters: Arc<Counters>,
 }
 
 impl Writer {
-    /// Spawns the writer task on the current runtime.
-    pub(super) fn start(pool: SqlitePool, opts: StoreOptions) -> Writer {
+    /// Starts the thread on `conn` (already migrated).
+    pub(in crate::store) fn start(
+        conn: Connection,
+        file: &Path,
+        opts: &StoreOptions,
+        cache: Arc<EventCache>,
+        counters: Arc<Counters>,
+    ) -> Result<Writer, StoreError> {
         let max_batch = opts.max_batch.max(1);
         let (queue, inbox) = mpsc::channel(max_batch.saturating_mul(4));
-        let counters = Arc::new(Counters::default());
-        let task = Task {
-            pool,
+        let identity = FileIdentity::of(file)?;
+        let thread = WriterThread {
+            conn,
+            file: file.to_owned(),
+            identity,
             max_batch,
             window_ms: millis(opts.dedup_window),
-            counters: counters.clone(),
+            cache,
+            counters,
+            replaced: None,
         };
-        tokio::spawn(task.run(inbox));
-        Writer { queue, counters }
+        std::thread::Builder::new()
+            .name("mqa-store-writer".into())
+            .spawn(move || thread.run(inbox))
+            .map_err(|e| StoreError::Other(format!("cannot start the store's writer: {e}")))?;
+        Ok(Writer { queue })
     }
 
-    pub(super) async fn ingest(&self, event: &Event) -> Result<Ingested, StoreError> {
-        let (body, dedup_key) = event.canonical_json_and_dedup_key();
-        let row = EventRow {
-            kind: event.kind.clone(),
-            company_id: event.company_id().map(str::to_owned),
-            company_name: event.company_name().map(str::to_owned),
-            body,
-            dedup_key,
-        };
-        self.submit(row, Job::Ingest).await
-    }
-
-    /// Routing of events, in order, in the next group commit.
-    pub(super) async fn route(&self, rows: Vec<RouteRow>) -> Result<(), StoreError> {
-        self.submit(rows, Job::Route).await
-    }
-
-    /// A lane's outcome and/or claim, in the next group commit; answered once durable.
-    pub(super) async fn lane(&self, write: LaneWrite) -> Result<LaneDone, StoreError> {
-        self.submit(write, |p| Job::Lane(Box::new(p))).await
-    }
-
-    async fn submit<W, T>(&self, work: W, job: fn(Pending<W, T>) -> Job) -> Result<T, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        let pending = Pending {
-            work,
-            reply,
-            answer: None,
-        };
+    /// Queues `work` for the next batch and waits until it is committed.
+    pub(in crate::store) async fn submit<W, T>(
+        &self,
+        work: W,
+        wrap: fn(Pending<W, T>) -> Work,
+    ) -> Result<T, StoreError> {
+        let (pending, answer) = Pending::new(work);
         self.queue
-            .send(Message::Job(job(pending)))
+            .send(Message::Work(wrap(pending)))
             .await
             .map_err(|_| closed())?;
         answer.await.map_err(|_| closed())?
     }
 
-    /// A write that changes nothing, in the next group commit; answered once committed.
-    pub(super) async fn probe(&self) -> Result<(), StoreError> {
-        self.submit((), Job::Probe).await
+    pub(in crate::store) async fn ingest(&self, row: EventRow) -> Result<Ingested, StoreError> {
+        self.submit(row, Work::Ingest).await
     }
 
-    pub(super) fn stats(&self) -> WriterStats {
-        WriterStats {
-            batches: self.counters.batches.load(Ordering::Relaxed),
-            events: self.counters.events.load(Ordering::Relaxed),
-            writes: self.counters.writes.load(Ordering::Relaxed),
-            largest_batch: self.counters.largest_batch.load(Ordering::Relaxed),
-            wal_frames: self.counters.wal_frames.load(Ordering::Relaxed),
-            wal_restarts: self.counters.wal_restarts.load(Ordering::Relaxed),
-            failing: self.counters.failing.load(Ordering::Relaxed),
-        }
+    pub(in crate::store) async fn route(&self, rows: Vec<RouteRow>) -> Result<(), StoreError> {
+        self.submit(rows, Work::Route).await
     }
 
-    /// Waits until everything queued before this call is committed and the task stopped.
-    pub(super) async fn close(&self) {
+    pub(in crate::store) async fn lane(&self, write: LaneWrite) -> Result<LaneDone, StoreError> {
+        self.submit(write, |p| Work::Lane(Box::new(p))).await
+    }
+
+    pub(in crate::store) async fn probe(&self) -> Result<(), StoreError> {
+        self.submit((), Work::Probe).await
+    }
+
+    /// Runs `f` in the next batch's transaction; its result comes back once committed.
+    pub(in crate::store) async fn admin<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, rusqlite::Error> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let boxed: AdminFn = Box::new(move |tx| f(tx).map(|t| Box::new(t) as Box<dyn Any + Send>));
+        let (pending, answer) = Pending::new(boxed);
+        self.queue
+            .send(Message::Admin(pending))
+            .await
+            .map_err(|_| closed())?;
+        let any = answer.await.map_err(|_| closed())??;
+        any.downcast::<T>()
+            .map(|t| *t)
+            .map_err(|_| StoreError::Other("a write answered with the wrong type".into()))
+    }
+
+    /// Waits until everything queued before this call is committed and the thread stopped.
+    pub(in crate::store) async fn close(&self) {
         let (done, stopped) = oneshot::channel();
         if self.queue.send(Message::Close(done)).await.is_ok() {
-            // An error means the task already stopped: nothing left to wait for.
+            // An error means the thread already stopped: nothing left to wait for.
             let _ = stopped.await;
         }
     }
@@ -229,33 +129,66 @@ fn closed() -> StoreError {
     StoreError::Unavailable("the store is closed".into())
 }
 
-struct Task {
-    pool: SqlitePool,
-    max_batch: usize,
-    window_ms: i64,
-    counters: Arc<Counters>,
+/// A file's identity (device and inode): a database file deleted or replaced while the relay
+/// runs keeps taking writes through the open connection, which would be lost at the next start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileIdentity {
+    dev: u64,
+    ino: u64,
 }
 
-impl Task {
-    async fn run(self, mut inbox: mpsc::Receiver<Message>) {
+impl FileIdentity {
+    fn of(file: &Path) -> Result<FileIdentity, StoreError> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(file).map_err(|e| {
+            StoreError::Unavailable(format!("cannot read {}: {e}", file.display()))
+        })?;
+        Ok(FileIdentity {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        })
+    }
+}
+
+struct WriterThread {
+    conn: Connection,
+    file: PathBuf,
+    identity: FileIdentity,
+    max_batch: usize,
+    window_ms: i64,
+    cache: Arc<EventCache>,
+    counters: Arc<Counters>,
+    /// Set once the database file at the path is no longer the one this connection writes.
+    replaced: Option<String>,
+}
+
+/// One batch as it is written: every message's work and, once written, its answer.
+enum Job {
+    Work(Work),
+    Admin(Pending<AdminFn, Box<dyn Any + Send>>),
+}
+
+impl WriterThread {
+    fn run(mut self, mut inbox: mpsc::Receiver<Message>) {
         let mut closing = None;
         while closing.is_none() {
-            let Some(first) = inbox.recv().await else {
+            let Some(first) = inbox.blocking_recv() else {
                 break;
             };
             let mut batch = Vec::new();
             let mut next = Some(first);
             while let Some(message) = next.take() {
                 match message {
-                    Message::Job(job) => batch.push(job),
+                    Message::Work(work) => batch.push(Job::Work(work)),
+                    Message::Admin(admin) => batch.push(Job::Admin(admin)),
                     Message::Close(done) => closing = Some(done),
                 }
                 if closing.is_none() && batch.len() < self.max_batch {
                     next = inbox.try_recv().ok();
                 }
             }
-            if !batch.is_empty() && self.commit(batch).await {
-                self.tend_wal().await;
+            if !batch.is_empty() && self.commit(batch) {
+                self.tend_wal();
             }
         }
         // Callers still queued behind a close get "closed" when their reply is dropped.
@@ -265,180 +198,172 @@ impl Task {
         }
     }
 
-    /// Every [`wal::CHECK_EVERY`] commits, keeps the write-ahead log short (see `wal`). It runs
-    /// between batches: while it copies the log (and waits for readers, at most 250 ms) the
-    /// next batch queues, as it would behind SQLite's own automatic checkpoint.
-    async fn tend_wal(&self) {
-        let commits = self.counters.batches.load(Ordering::Relaxed);
+    /// Writes one batch and answers its callers. Returns whether it was committed.
+    fn commit(&mut self, mut batch: Vec<Job>) -> bool {
+        if let Err(err) = self.check_file() {
+            return self.fail(batch, err);
+        }
+        let now = now_ms();
+        match self.write(&mut batch, now) {
+            Ok(()) => {
+                let events = batch
+                    .iter()
+                    .filter(|job| matches!(job, Job::Work(w) if w.is_event()))
+                    .count();
+                self.counters.committed(events, batch.len());
+                for job in batch {
+                    match job {
+                        Job::Work(work) => work.answer(),
+                        Job::Admin(admin) => admin.answer(),
+                    }
+                }
+                true
+            }
+            Err(err) => {
+                self.recover_connection();
+                self.fail(batch, classify(err))
+            }
+        }
+    }
+
+    fn fail(&self, batch: Vec<Job>, err: StoreError) -> bool {
+        self.counters.failed();
+        tracing::error!(error = %err, writes = batch.len(), "group commit failed");
+        for job in batch {
+            match job {
+                Job::Work(work) => work.fail(err.clone()),
+                Job::Admin(admin) => admin.fail(err.clone()),
+            }
+        }
+        false
+    }
+
+    fn write(&mut self, batch: &mut [Job], now: i64) -> Result<(), rusqlite::Error> {
+        let window_start = now - self.window_ms;
+        let mut tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for job in batch.iter_mut() {
+            run_job(&mut tx, job, now, window_start, &self.cache)?;
+        }
+        tx.commit()?;
+        // Only now, committed, may the senders see the new events.
+        for job in batch.iter_mut() {
+            if let Job::Work(Work::Ingest(p)) = job {
+                write::remember(p, &self.cache);
+            }
+        }
+        Ok(())
+    }
+
+    /// The database file at the path must still be the one this connection writes: a file
+    /// removed or replaced under a running relay would take writes that no restart sees.
+    fn check_file(&mut self) -> Result<(), StoreError> {
+        if let Some(why) = &self.replaced {
+            return Err(StoreError::Unavailable(why.clone()));
+        }
+        let now = FileIdentity::of(&self.file).ok();
+        if now == Some(self.identity) {
+            return Ok(());
+        }
+        let why = format!(
+            "the database file {} was removed or replaced while the relay ran; nothing more is \
+             acknowledged: restart the relay",
+            self.file.display()
+        );
+        tracing::error!("{why}");
+        self.replaced = Some(why.clone());
+        Err(StoreError::Unavailable(why))
+    }
+
+    /// After a failed batch: a connection left inside a transaction (its rollback failed) would
+    /// turn every later commit into the release of a savepoint, answered as durable and never
+    /// written. Such a connection is replaced.
+    fn recover_connection(&mut self) {
+        if self.conn.is_autocommit() {
+            return;
+        }
+        match connect(&self.file, true) {
+            Ok(fresh) => self.conn = fresh,
+            Err(e) => tracing::error!(error = %classify(e), "cannot reopen the store's write connection"),
+        }
+    }
+
+    /// Every [`wal::CHECK_EVERY`] commits, keeps the write-ahead log short (see `wal`).
+    fn tend_wal(&mut self) {
+        let commits = self.counters.batches();
         if commits == 0 || !commits.is_multiple_of(wal::CHECK_EVERY) {
             return;
         }
-        let checked = match self.pool.acquire().await {
-            Ok(mut conn) => wal::tend(&mut conn).await,
-            Err(e) => Err(e),
-        };
-        match checked {
+        match wal::tend(&self.conn) {
             Ok(check) => {
+                use std::sync::atomic::Ordering::Relaxed;
                 let frames = u64::try_from(check.frames).unwrap_or(0);
-                self.counters.wal_frames.store(frames, Ordering::Relaxed);
+                self.counters.wal_frames.store(frames, Relaxed);
                 if check.restarted {
-                    self.counters.wal_restarts.fetch_add(1, Ordering::Relaxed);
+                    self.counters.wal_restarts.fetch_add(1, Relaxed);
                 }
             }
             Err(e) => tracing::warn!(error = %classify(e), "cannot checkpoint the write-ahead log"),
         }
     }
+}
 
-    /// Writes one batch and answers its callers: each with its answer, or all with the error.
-    /// Returns whether it was committed.
-    async fn commit(&self, mut batch: Vec<Job>) -> bool {
-        match self.write(&mut batch).await {
-            Ok(()) => {
-                let events = batch.iter().filter(|job| job.is_event()).count();
-                self.count(events, batch.len());
-                self.counters.failing.store(false, Ordering::Relaxed);
-                batch.into_iter().for_each(Job::answer);
-                true
-            }
-            Err(err) => {
-                let err = classify(err);
-                self.counters.failing.store(true, Ordering::Relaxed);
-                tracing::error!(error = %err, writes = batch.len(), "group commit failed");
-                for job in batch {
-                    job.fail(err.clone());
-                }
-                false
-            }
+/// One job inside its own savepoint. A failure of the file aborts the batch (`Err`); any other
+/// failure is this job's alone: rolled back to its savepoint and answered with the error.
+fn run_job(
+    tx: &mut Transaction<'_>,
+    job: &mut Job,
+    now: i64,
+    window_start: i64,
+    cache: &EventCache,
+) -> Result<(), rusqlite::Error> {
+    let mut sp = tx.savepoint()?;
+    let result = match job {
+        Job::Work(Work::Ingest(p)) => write::ingest(&sp, p, now, window_start),
+        Job::Work(Work::Route(p)) => write::route(&sp, p, now),
+        Job::Work(Work::Lane(p)) => write::lane(&sp, p, cache),
+        Job::Work(Work::Probe(p)) => write::probe(&sp, p, now),
+        Job::Admin(p) => run_admin(&sp, p),
+    };
+    match result {
+        Ok(()) => sp.commit(),
+        Err(e) if matches!(classify_ref(&e), StoreError::Unavailable(_)) => Err(e),
+        Err(e) => {
+            sp.rollback()?;
+            tracing::error!(error = %e, "a write failed and was rolled back; the rest of its batch is kept");
+            set_error(job, classify(e));
+            Ok(())
         }
-    }
-
-    async fn write(&self, batch: &mut [Job]) -> Result<(), sqlx::Error> {
-        let now = now_ms();
-        let at = Clock {
-            now,
-            dedup_window_start: now - self.window_ms,
-        };
-        let mut tx: Transaction<'static, Sqlite> = self.pool.begin().await?;
-        // Intake's events first, in a few multi-row statements: per statement the connection's
-        // worker thread is woken and answers, which costs more than the row itself. An event's
-        // routing comes in a later batch, so writing the events first changes no outcome.
-        let mut events: Vec<&mut Pending<EventRow, Ingested>> = batch
-            .iter_mut()
-            .filter_map(|job| match job {
-                Job::Ingest(p) => Some(p),
-                _ => None,
-            })
-            .collect();
-        for chunk in events.chunks_mut(ROWS_PER_STATEMENT) {
-            let rows: Vec<&EventRow> = chunk.iter().map(|p| &p.work).collect();
-            let answers = insert_events(&mut tx, &rows, at).await?;
-            for (p, answer) in chunk.iter_mut().zip(answers) {
-                p.answer = Some(Ok(answer));
-            }
-        }
-        for job in batch.iter_mut() {
-            job.run(&mut tx, at).await?;
-        }
-        tx.commit().await
-    }
-
-    fn count(&self, events: usize, writes: usize) {
-        let events = events as u64;
-        self.counters.batches.fetch_add(1, Ordering::Relaxed);
-        self.counters.events.fetch_add(events, Ordering::Relaxed);
-        self.counters
-            .writes
-            .fetch_add(writes as u64, Ordering::Relaxed);
-        self.counters
-            .largest_batch
-            .fetch_max(events, Ordering::Relaxed);
     }
 }
 
-/// For each event, in order: claims its dedup key (when no event with that key was stored after
-/// the window's start, nor earlier in this batch) and stores it; otherwise answers with the
-/// earlier event's id. Two statements for the lot, plus one look-up per duplicate of an event
-/// from an earlier batch.
-async fn insert_events(
-    conn: &mut SqliteConnection,
-    rows: &[&EventRow],
-    at: Clock,
-) -> Result<Vec<Ingested>, sqlx::Error> {
-    let ids: Vec<String> = rows.iter().map(|_| Uuid::now_v7().to_string()).collect();
-    let mut claim =
-        QueryBuilder::<Sqlite>::new("INSERT INTO dedup (dedup_key, event_id, received_at) ");
-    claim.push_values(rows.iter().zip(&ids), |mut values, (row, id)| {
-        values
-            .push_bind(row.dedup_key.clone())
-            .push_bind(id.clone())
-            .push_bind(at.now);
-    });
-    claim
-        .push(
-            " ON CONFLICT (dedup_key) DO UPDATE
-              SET event_id = excluded.event_id, received_at = excluded.received_at
-              WHERE dedup.received_at <= ",
-        )
-        .push_bind(at.dedup_window_start)
-        .push(" RETURNING dedup_key, event_id");
-    let claimed: HashMap<String, String> = claim
-        .build_query_as::<(String, String)>()
-        .persistent(false)
-        .fetch_all(&mut *conn)
-        .await?
-        .into_iter()
-        .collect();
-
-    let mut answers = Vec::with_capacity(rows.len());
-    let mut new_rows = Vec::with_capacity(rows.len());
-    for (row, id) in rows.iter().zip(ids) {
-        let answer = match claimed.get(&row.dedup_key) {
-            Some(owner) if *owner == id => {
-                new_rows.push((*row, id.clone()));
-                Ingested {
-                    id,
-                    duplicate: false,
-                }
-            }
-            // An identical event earlier in this batch.
-            Some(owner) => Ingested {
-                id: owner.clone(),
-                duplicate: true,
-            },
-            None => Ingested {
-                id: earlier_event(conn, &row.dedup_key).await?,
-                duplicate: true,
-            },
-        };
-        answers.push(answer);
-    }
-    if new_rows.is_empty() {
-        return Ok(answers);
-    }
-    let mut insert = QueryBuilder::<Sqlite>::new(
-        "INSERT INTO events (id, received_at, kind, company_id, company_name, body, dedup_key) ",
-    );
-    insert.push_values(new_rows, |mut values, (row, id)| {
-        values
-            .push_bind(id)
-            .push_bind(at.now)
-            .push_bind(row.kind.clone())
-            .push_bind(row.company_id.clone())
-            .push_bind(row.company_name.clone())
-            .push_bind(row.body.clone())
-            .push_bind(row.dedup_key.clone());
-    });
-    insert.build().persistent(false).execute(&mut *conn).await?;
-    Ok(answers)
+fn run_admin(
+    tx: &Connection,
+    p: &mut Pending<AdminFn, Box<dyn Any + Send>>,
+) -> Result<(), rusqlite::Error> {
+    // The closure can run once; it is swapped out for one that is never called.
+    let noop: AdminFn = Box::new(|_| Ok(Box::new(()) as Box<dyn Any + Send>));
+    let f = std::mem::replace(&mut p.work, noop);
+    p.answer = Some(Ok(f(tx)?));
+    Ok(())
 }
 
-/// The id of the event that holds `dedup_key` (stored within the dedup window).
-async fn earlier_event(
-    conn: &mut SqliteConnection,
-    dedup_key: &str,
-) -> Result<String, sqlx::Error> {
-    sqlx::query_scalar("SELECT event_id FROM dedup WHERE dedup_key = $1")
-        .bind(dedup_key)
-        .fetch_one(&mut *conn)
-        .await
+fn classify_ref(e: &rusqlite::Error) -> StoreError {
+    match e {
+        rusqlite::Error::SqliteFailure(code, msg) => {
+            classify(rusqlite::Error::SqliteFailure(*code, msg.clone()))
+        }
+        other => StoreError::Other(other.to_string()),
+    }
+}
+
+fn set_error(job: &mut Job, err: StoreError) {
+    match job {
+        Job::Work(Work::Ingest(p)) => p.answer = Some(Err(err)),
+        Job::Work(Work::Route(p)) => p.answer = Some(Err(err)),
+        Job::Work(Work::Lane(p)) => p.answer = Some(Err(err)),
+        Job::Work(Work::Probe(p)) => p.answer = Some(Err(err)),
+        Job::Admin(p) => p.answer = Some(Err(err)),
+    }
 }

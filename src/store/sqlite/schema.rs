@@ -1,9 +1,8 @@
-//! The tables, embedded in the binary, and their migration at open.
+//! The SQLite tables, embedded in the binary, and their migrations.
 //!
 //! Each entry of [`MIGRATIONS`] moves the schema one version up; SQLite records the version in
-//! `PRAGMA user_version` (PostgreSQL will use a one-row table). The SQL is kept portable:
-//! `BIGINT` milliseconds, `TEXT` JSON, `$n` parameters; where PostgreSQL differs, a comment says
-//! how.
+//! `PRAGMA user_version`. Migrations are forward only and run at open; a file of a newer version
+//! is refused. Times are `BIGINT` milliseconds since the Unix epoch and JSON is `TEXT`.
 
 /// Version 1: events, the dedup index, target lanes, deliveries and attempts.
 const V1: &str = r#"
@@ -110,8 +109,18 @@ ALTER TABLE dedup_v3 RENAME TO dedup;
 CREATE INDEX dedup_received_at ON dedup (received_at);
 "#;
 
+/// Version 4: a row that readiness rewrites with fresh bytes, so its probe needs the disk the
+/// way an event does (writing a value that is already there can commit without touching it).
+const V4: &str = r#"
+CREATE TABLE probe (
+    id     INTEGER PRIMARY KEY CHECK (id = 1),
+    at     BIGINT NOT NULL,
+    filler BLOB NOT NULL
+);
+"#;
+
 /// Every migration in order; the schema version after applying `MIGRATIONS[i]` is `i + 1`.
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// The schema version this binary writes.
 pub(super) fn current_version() -> i64 {

@@ -1,0 +1,158 @@
+//! Group commit, as every engine does it: callers hand their write to one writer and wait;
+//! the writer takes everything queued (up to a batch), makes it in one transaction, commits
+//! once, and only then answers each caller with its own answer. While one batch commits the
+//! next one queues, so batches grow with the load and one fsync carries many events, outcomes
+//! and claims. If the batch fails (disk full, read-only, I/O error), every caller in it gets the
+//! error and nothing of it is kept.
+//!
+//! This module owns what is the same for every engine: a caller's pending write and its reply,
+//! the work items themselves (engine-neutral rows), and the writer's counters. Each engine runs
+//! the loop on its own terms (SQLite: one thread that owns the write connection).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use tokio::sync::oneshot;
+
+use super::rows::{ClaimSpec, EventRow, FinishRow};
+use crate::store::{Claim, Ingested, NewDelivery, StoreError, WriterStats};
+
+pub(crate) type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+/// One caller's write, its reply, and (once written) its answer.
+pub(crate) struct Pending<W, T> {
+    pub(crate) work: W,
+    reply: Reply<T>,
+    pub(crate) answer: Option<Result<T, StoreError>>,
+}
+
+impl<W, T> Pending<W, T> {
+    /// The write and the receiver its caller waits on.
+    pub(crate) fn new(work: W) -> (Pending<W, T>, oneshot::Receiver<Result<T, StoreError>>) {
+        let (reply, answer) = oneshot::channel();
+        let pending = Pending {
+            work,
+            reply,
+            answer: None,
+        };
+        (pending, answer)
+    }
+
+    /// After the commit: the caller gets its answer.
+    pub(crate) fn answer(self) {
+        let answer = self
+            .answer
+            .unwrap_or_else(|| Err(StoreError::Other("the write was not made".into())));
+        // The caller may have given up waiting; what was written stays written.
+        let _ = self.reply.send(answer);
+    }
+
+    /// The batch failed: the caller gets the batch's error.
+    pub(crate) fn fail(self, err: StoreError) {
+        let _ = self.reply.send(Err(err));
+    }
+}
+
+/// Routing of one event by the router (after a lookup, or after a restart).
+pub(crate) struct RouteRow {
+    pub(crate) event_id: String,
+    /// The matched rules' names, as JSON.
+    pub(crate) rules: String,
+    pub(crate) deliveries: Vec<NewDelivery>,
+}
+
+/// A lane's writes for one commit, in this order: the outcomes of its finished sends, then a
+/// claim of its next deliveries. One transaction, so a lane that sends back to back pays one
+/// commit per round, and an outcome is durable before the claim that follows it.
+pub(crate) struct LaneWrite {
+    pub(crate) finishes: Vec<FinishRow>,
+    pub(crate) claim: Option<ClaimSpec>,
+}
+
+/// What a lane write did.
+#[derive(Debug, Default)]
+pub struct LaneDone {
+    /// Per outcome, in order: whether it was recorded (false: the claim was stale).
+    pub finished: Vec<bool>,
+    /// The deliveries claimed, oldest first.
+    pub claims: Vec<Claim>,
+}
+
+/// The work items of a group commit.
+pub(crate) enum Work {
+    Ingest(Pending<EventRow, Ingested>),
+    Route(Pending<Vec<RouteRow>, ()>),
+    /// Boxed: its answer holds whole claims.
+    Lane(Box<Pending<LaneWrite, LaneDone>>),
+    /// Readiness asks whether a write that needs the disk works again.
+    Probe(Pending<(), ()>),
+}
+
+impl Work {
+    pub(crate) fn is_event(&self) -> bool {
+        matches!(self, Work::Ingest(_))
+    }
+
+    pub(crate) fn answer(self) {
+        match self {
+            Work::Ingest(p) => p.answer(),
+            Work::Route(p) => p.answer(),
+            Work::Lane(p) => p.answer(),
+            Work::Probe(p) => p.answer(),
+        }
+    }
+
+    pub(crate) fn fail(self, err: StoreError) {
+        match self {
+            Work::Ingest(p) => p.fail(err),
+            Work::Route(p) => p.fail(err),
+            Work::Lane(p) => p.fail(err),
+            Work::Probe(p) => p.fail(err),
+        }
+    }
+}
+
+/// What the writer has done, for metrics and readiness.
+#[derive(Default)]
+pub(crate) struct Counters {
+    batches: AtomicU64,
+    events: AtomicU64,
+    writes: AtomicU64,
+    largest_batch: AtomicU64,
+    /// Pages in the write-ahead log at the last look, and how often it was started over.
+    pub(crate) wal_frames: AtomicU64,
+    pub(crate) wal_restarts: AtomicU64,
+    /// The last group commit failed (disk full, read-only...): readiness says so.
+    pub(crate) failing: AtomicBool,
+}
+
+impl Counters {
+    /// A committed batch of `writes` writes, `events` of them events.
+    pub(crate) fn committed(&self, events: usize, writes: usize) {
+        let events = events as u64;
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.events.fetch_add(events, Ordering::Relaxed);
+        self.writes.fetch_add(writes as u64, Ordering::Relaxed);
+        self.largest_batch.fetch_max(events, Ordering::Relaxed);
+        self.failing.store(false, Ordering::Relaxed);
+    }
+
+    pub(crate) fn failed(&self) {
+        self.failing.store(true, Ordering::Relaxed);
+    }
+
+    pub(crate) fn batches(&self) -> u64 {
+        self.batches.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn stats(&self) -> WriterStats {
+        WriterStats {
+            batches: self.batches.load(Ordering::Relaxed),
+            events: self.events.load(Ordering::Relaxed),
+            writes: self.writes.load(Ordering::Relaxed),
+            largest_batch: self.largest_batch.load(Ordering::Relaxed),
+            wal_frames: self.wal_frames.load(Ordering::Relaxed),
+            wal_restarts: self.wal_restarts.load(Ordering::Relaxed),
+            failing: self.failing.load(Ordering::Relaxed),
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! What every engine writes and reads, before any SQL: an event prepared for storing, the
+//! columns an outcome sets (the delivery's state machine), a claim request, and the decoding
+//! of a stored event. Pure; each engine's dialect binds these to its own statements.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::event::Event;
+use crate::store::{Claim, NewDelivery, Outcome, StoreError, StoredEvent};
+
+/// An event ready for the writer: the canonical body and dedup key are computed by the
+/// caller (off the writer's thread), the event itself kept for the in-memory hand-off.
+pub(crate) struct EventRow {
+    pub(crate) event: Event,
+    pub(crate) body: String,
+    pub(crate) dedup_key: String,
+    /// Routed at intake: the event is stored routed, with its deliveries, in one write.
+    pub(crate) routed: Option<Routed>,
+}
+
+impl EventRow {
+    pub(crate) fn new(event: Event, routed: Option<Routed>) -> EventRow {
+        let (body, dedup_key) = event.canonical_json_and_dedup_key();
+        EventRow {
+            event,
+            body,
+            dedup_key,
+            routed,
+        }
+    }
+
+    /// The matched rules as stored (a JSON array), when routed.
+    pub(crate) fn matched_rules_json(&self) -> Option<String> {
+        self.routed.as_ref().map(|r| rules_json(&r.matched_rules))
+    }
+}
+
+/// The routing of one event, decided in memory before it is written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Routed {
+    pub matched_rules: Vec<String>,
+    pub deliveries: Vec<NewDelivery>,
+}
+
+/// The matched rules as the `matched_rules` column holds them.
+pub(crate) fn rules_json(rules: &[String]) -> String {
+    // A list of strings always serialises.
+    serde_json::to_string(rules).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// The columns an outcome writes: where the delivery goes next in its state machine
+/// (`sending` → `delivered` | `pending` (retry at a time) | `dead`), fenced by the claim's lease.
+pub(crate) struct FinishRow {
+    pub(crate) delivery_id: i64,
+    pub(crate) lease_seq: i64,
+    pub(crate) attempt: i64,
+    pub(crate) claimed_at: i64,
+    pub(crate) now_ms: i64,
+    pub(crate) state: &'static str,
+    pub(crate) retry_at: Option<i64>,
+    pub(crate) finished_at: Option<i64>,
+    pub(crate) outcome: &'static str,
+    pub(crate) status: Option<i64>,
+    pub(crate) error: Option<String>,
+    pub(crate) provider_id: Option<String>,
+}
+
+impl FinishRow {
+    pub(crate) fn new(claim: &Claim, outcome: &Outcome, now_ms: i64) -> FinishRow {
+        let (state, retry_at, finished_at) = match outcome {
+            Outcome::Delivered { .. } => ("delivered", None, Some(now_ms)),
+            Outcome::Retry { at_ms, .. } => ("pending", Some(*at_ms), None),
+            Outcome::Dead { .. } => ("dead", None, Some(now_ms)),
+        };
+        let provider_id = match outcome {
+            Outcome::Delivered { provider_id, .. } => provider_id.clone(),
+            _ => None,
+        };
+        FinishRow {
+            delivery_id: claim.delivery_id,
+            lease_seq: claim.lease_seq,
+            attempt: i64::from(claim.attempt),
+            claimed_at: claim.claimed_at,
+            now_ms,
+            state,
+            retry_at,
+            finished_at,
+            outcome: outcome.as_str(),
+            status: outcome.status().map(i64::from),
+            error: outcome.error().map(str::to_owned),
+            provider_id,
+        }
+    }
+}
+
+/// A claim of up to `max` deliveries of one lane.
+#[derive(Debug, Clone)]
+pub struct ClaimSpec {
+    pub target: String,
+    /// How many to lease at most (the lane's free send slots).
+    pub max: usize,
+    /// FIFO lane: only its head can be claimed, and a head that is not due holds the lane.
+    /// Otherwise the oldest due deliveries are claimed, and one waiting for its retry does not
+    /// hold the others.
+    pub ordered: bool,
+    pub now_ms: i64,
+    pub lease: Duration,
+    pub owner: String,
+}
+
+impl ClaimSpec {
+    pub(crate) fn lease_until(&self) -> i64 {
+        self.now_ms.saturating_add(millis(self.lease))
+    }
+}
+
+/// A claimed row before its event is attached.
+pub(crate) struct ClaimedRow {
+    pub(crate) delivery_id: i64,
+    pub(crate) lease_seq: i64,
+    pub(crate) attempts: i64,
+    pub(crate) rule: String,
+    pub(crate) target: String,
+    pub(crate) template: Option<String>,
+    pub(crate) event_id: String,
+    pub(crate) created_at: i64,
+}
+
+impl ClaimedRow {
+    pub(crate) fn into_claim(self, event: Arc<StoredEvent>, claimed_at: i64) -> Claim {
+        Claim {
+            delivery_id: self.delivery_id,
+            lease_seq: self.lease_seq,
+            attempt: u32::try_from(self.attempts).unwrap_or(u32::MAX),
+            rule: self.rule,
+            target: self.target,
+            template: self.template,
+            event,
+            created_at: self.created_at,
+            claimed_at,
+        }
+    }
+}
+
+/// An event's stored columns, before its body and enrichment are parsed.
+pub(crate) struct StoredEventRow {
+    pub(crate) id: String,
+    pub(crate) received_at: i64,
+    pub(crate) body: String,
+    pub(crate) enrichment: Option<String>,
+}
+
+impl StoredEventRow {
+    /// The event; an unreadable body (corruption) is an error naming the event.
+    pub(crate) fn decode(self) -> Result<StoredEvent, StoreError> {
+        let id = self.id;
+        let unreadable = |e: String| StoreError::Other(format!("event {id}: unreadable body: {e}"));
+        let value = serde_json::from_str(&self.body).map_err(|e| unreadable(e.to_string()))?;
+        let event = Event::from_value(value).map_err(|e| unreadable(e.to_string()))?;
+        let enrichment = match self.enrichment {
+            Some(json) => Some(serde_json::from_str(&json).map_err(|e| unreadable(e.to_string()))?),
+            None => None,
+        };
+        Ok(StoredEvent {
+            received_at: self.received_at,
+            id,
+            event,
+            enrichment,
+        })
+    }
+}
+
+/// A duration in milliseconds, saturating.
+pub(crate) fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// An HTTP status as stored (an integer column) back to its type; out of range is absent.
+pub(crate) fn to_u16(status: Option<i64>) -> Option<u16> {
+    status.and_then(|s| u16::try_from(s).ok())
+}
+
+/// A count column as a count.
+pub(crate) fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}

@@ -1,0 +1,347 @@
+//! The hot writes as the writer thread makes them inside its batch's transaction: an event (with
+//! its deliveries when it was routed at intake), the router's routings, a lane's outcomes and
+//! claims, and the readiness probe. Every statement is prepared once per connection.
+//!
+//! Each function returns `Err` for a database failure and puts its caller's answer (including a
+//! refusal of its own, such as "no such event") in the job.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use uuid::Uuid;
+
+use crate::store::cache::EventCache;
+use crate::store::commit::{LaneDone, LaneWrite, Pending, RouteRow};
+use crate::store::rows::{ClaimSpec, ClaimedRow, EventRow, FinishRow, StoredEventRow};
+use crate::store::{Claim, Ingested, NewDelivery, StoreError, StoredEvent};
+
+/// Claims the dedup key when no event with it was stored since the window's start (nor earlier
+/// in this batch); returns the key's event id only when this event got it.
+const CLAIM_KEY: &str = "INSERT INTO dedup (dedup_key, event_id, received_at) VALUES (?1, ?2, ?3)
+     ON CONFLICT (dedup_key) DO UPDATE
+     SET event_id = excluded.event_id, received_at = excluded.received_at
+     WHERE dedup.received_at <= ?4
+     RETURNING event_id";
+
+const INSERT_EVENT: &str = "INSERT INTO events
+     (id, received_at, kind, company_id, company_name, body, dedup_key, routed_at, matched_rules)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+
+/// Stores one event, or answers with the id of the identical event stored within the window.
+/// A routed event gets its deliveries in the same write.
+pub(super) fn ingest(
+    tx: &Connection,
+    p: &mut Pending<EventRow, Ingested>,
+    now: i64,
+    window_start: i64,
+) -> Result<(), rusqlite::Error> {
+    let row = &p.work;
+    let id = Uuid::now_v7().to_string();
+    let claimed: Option<String> = tx
+        .prepare_cached(CLAIM_KEY)?
+        .query_row(params![row.dedup_key, id, now, window_start], |r| r.get(0))
+        .optional()?;
+    if claimed.as_deref() != Some(id.as_str()) {
+        let first: String = tx.prepare_cached("SELECT event_id FROM dedup WHERE dedup_key = ?1")?
+            .query_row([&row.dedup_key], |r| r.get(0))?;
+        p.answer = Some(Ok(Ingested::duplicate_of(first)));
+        return Ok(());
+    }
+    let routed_at = row.routed.as_ref().map(|_| now);
+    tx.prepare_cached(INSERT_EVENT)?.execute(params![
+        id,
+        now,
+        row.event.kind,
+        row.event.company_id(),
+        row.event.company_name(),
+        row.body,
+        row.dedup_key,
+        routed_at,
+        row.matched_rules_json(),
+    ])?;
+    let deliveries = row.routed.as_ref().map_or(&[][..], |r| &r.deliveries[..]);
+    let targets = insert_deliveries(tx, &id, deliveries, now)?;
+    p.answer = Some(Ok(Ingested {
+        id,
+        duplicate: false,
+        received_at: now,
+        event: None,
+        targets,
+    }));
+    Ok(())
+}
+
+/// After the commit: a new event is handed to the senders in memory (and kept for the claims).
+pub(super) fn remember(p: &mut Pending<EventRow, Ingested>, cache: &EventCache) {
+    let Some(Ok(ingested)) = &mut p.answer else {
+        return;
+    };
+    if ingested.duplicate {
+        return;
+    }
+    let stored = Arc::new(StoredEvent {
+        id: ingested.id.clone(),
+        received_at: ingested.received_at,
+        event: std::mem::take(&mut p.work.event),
+        enrichment: None,
+    });
+    cache.insert(stored.clone(), p.work.body.len());
+    ingested.event = Some(stored);
+}
+
+/// The lanes' rows (one per target named), then one pending delivery (due now) per entry, in
+/// order. Returns the targets, sorted.
+fn insert_deliveries(
+    tx: &Connection,
+    event_id: &str,
+    deliveries: &[NewDelivery],
+    now: i64,
+) -> Result<Vec<String>, rusqlite::Error> {
+    let targets: BTreeSet<&str> = deliveries.iter().map(|d| d.target.as_str()).collect();
+    let mut lane = tx.prepare_cached("INSERT INTO targets (name) VALUES (?1) ON CONFLICT (name) DO NOTHING")?;
+    for target in &targets {
+        lane.execute([target])?;
+    }
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO deliveries
+             (event_id, rule, target, template, state, next_attempt_at, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5, ?5)",
+    )?;
+    for d in deliveries {
+        insert.execute(params![event_id, d.rule, d.target, d.template, now])?;
+    }
+    Ok(targets.into_iter().map(str::to_owned).collect())
+}
+
+/// Routes each event of `rows` that exists and is not routed yet, in order; routing an event
+/// again does nothing. An event that does not exist is the caller's error (nothing is written
+/// for it; the others are routed).
+pub(super) fn route(
+    tx: &Connection,
+    p: &mut Pending<Vec<RouteRow>, ()>,
+    now: i64,
+) -> Result<(), rusqlite::Error> {
+    let mut missing = None;
+    for row in &p.work {
+        let marked = tx
+            .prepare_cached(
+                "UPDATE events SET routed_at = ?1, matched_rules = ?2
+                 WHERE id = ?3 AND routed_at IS NULL",
+            )?
+            .execute(params![now, row.rules, row.event_id])?;
+        if marked == 1 {
+            insert_deliveries(tx, &row.event_id, &row.deliveries, now)?;
+            continue;
+        }
+        let exists = tx
+            .prepare_cached("SELECT 1 FROM events WHERE id = ?1")?
+            .exists([&row.event_id])?;
+        if !exists && missing.is_none() {
+            missing = Some(row.event_id.clone());
+        }
+    }
+    p.answer = Some(match missing {
+        None => Ok(()),
+        Some(id) => Err(StoreError::Other(format!("no event with id {id}"))),
+    });
+    Ok(())
+}
+
+/// The outcome: the delivery's new state, only if the claim's lease is still the current one.
+const FINISH: &str = "UPDATE deliveries
+     SET state = ?1, next_attempt_at = COALESCE(?2, next_attempt_at),
+         lease_owner = NULL, lease_until = NULL, updated_at = ?3, finished_at = ?4,
+         last_status = ?5, last_error = ?6
+     WHERE id = ?7 AND lease_seq = ?8 AND state = 'sending'";
+
+const ATTEMPT: &str = "INSERT INTO attempts
+     (delivery_id, attempt, started_at, finished_at, outcome, status, error, provider_id)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
+/// A FIFO lane's head, if it is ready: the oldest unfinished delivery, pending and due or with
+/// its lease run out, while the target is not paused.
+const CLAIM_HEAD: &str = "UPDATE deliveries
+     SET state = 'sending', lease_owner = ?1, lease_until = ?2,
+         lease_seq = lease_seq + 1, attempts = attempts + 1, updated_at = ?3
+     WHERE id = (SELECT id FROM deliveries
+                 WHERE target = ?4 AND state IN ('pending', 'sending')
+                 ORDER BY id LIMIT 1)
+       AND ((state = 'pending' AND next_attempt_at <= ?3)
+            OR (state = 'sending' AND lease_until <= ?3))
+       AND NOT EXISTS (SELECT 1 FROM targets WHERE name = ?4 AND blocked_until > ?3)
+     RETURNING id, lease_seq, attempts, rule, target, template, event_id, created_at";
+
+/// The oldest `?5` ready deliveries of a lane that is not ordered.
+const CLAIM_DUE: &str = "UPDATE deliveries
+     SET state = 'sending', lease_owner = ?1, lease_until = ?2,
+         lease_seq = lease_seq + 1, attempts = attempts + 1, updated_at = ?3
+     WHERE id IN (SELECT id FROM deliveries
+                  WHERE target = ?4 AND state IN ('pending', 'sending')
+                    AND ((state = 'pending' AND next_attempt_at <= ?3)
+                         OR (state = 'sending' AND lease_until <= ?3))
+                  ORDER BY id LIMIT ?5)
+       AND NOT EXISTS (SELECT 1 FROM targets WHERE name = ?4 AND blocked_until > ?3)
+     RETURNING id, lease_seq, attempts, rule, target, template, event_id, created_at";
+
+/// A lane's outcomes, then its claim, answered with what each did.
+pub(super) fn lane(
+    tx: &Connection,
+    p: &mut Pending<LaneWrite, LaneDone>,
+    cache: &EventCache,
+) -> Result<(), rusqlite::Error> {
+    let mut done = LaneDone::default();
+    for row in &p.work.finishes {
+        done.finished.push(finish(tx, row)?);
+    }
+    if let Some(spec) = &p.work.claim {
+        done.claims = claim(tx, spec, cache)?;
+    }
+    p.answer = Some(Ok(done));
+    Ok(())
+}
+
+/// Writes one outcome and its attempt row; false, changing nothing, for a stale claim.
+fn finish(tx: &Connection, row: &FinishRow) -> Result<bool, rusqlite::Error> {
+    let changed = tx.prepare_cached(FINISH)?.execute(params![
+        row.state,
+        row.retry_at,
+        row.now_ms,
+        row.finished_at,
+        row.status,
+        row.error,
+        row.delivery_id,
+        row.lease_seq,
+    ])?;
+    if changed != 1 {
+        return Ok(false);
+    }
+    tx.prepare_cached(ATTEMPT)?.execute(params![
+        row.delivery_id,
+        row.attempt,
+        row.claimed_at,
+        row.now_ms,
+        row.outcome,
+        row.status,
+        row.error,
+        row.provider_id,
+    ])?;
+    Ok(true)
+}
+
+/// Leases what `spec` asks for and attaches each claim's event: from the in-memory hand-off, or
+/// read here. A delivery whose event cannot be read (a corrupt body) ends dead with the reason
+/// instead of being claimed again and again.
+fn claim(
+    tx: &Connection,
+    spec: &ClaimSpec,
+    cache: &EventCache,
+) -> Result<Vec<Claim>, rusqlite::Error> {
+    if spec.max == 0 {
+        return Ok(Vec::new());
+    }
+    let lease_until = spec.lease_until();
+    let mut rows = if spec.ordered {
+        let mut stmt = tx.prepare_cached(CLAIM_HEAD)?;
+        let rows = stmt.query_map(
+            params![spec.owner, lease_until, spec.now_ms, spec.target],
+            claimed_row,
+        )?;
+        rows.collect::<Result<Vec<_>, _>>()?
+    } else {
+        let mut stmt = tx.prepare_cached(CLAIM_DUE)?;
+        let max = i64::try_from(spec.max).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(
+            params![spec.owner, lease_until, spec.now_ms, spec.target, max],
+            claimed_row,
+        )?;
+        rows.collect::<Result<Vec<_>, _>>()?
+    };
+    // RETURNING gives no order: a lane sends oldest first.
+    rows.sort_by_key(|r| r.delivery_id);
+    let mut claims = Vec::with_capacity(rows.len());
+    for row in rows {
+        match event_of(tx, &row.event_id, cache)? {
+            Ok(event) => claims.push(row.into_claim(event, spec.now_ms)),
+            Err(e) => bury(tx, &row, spec.now_ms, &e)?,
+        }
+    }
+    Ok(claims)
+}
+
+fn claimed_row(r: &rusqlite::Row<'_>) -> Result<ClaimedRow, rusqlite::Error> {
+    Ok(ClaimedRow {
+        delivery_id: r.get(0)?,
+        lease_seq: r.get(1)?,
+        attempts: r.get(2)?,
+        rule: r.get(3)?,
+        target: r.get(4)?,
+        template: r.get(5)?,
+        event_id: r.get(6)?,
+        created_at: r.get(7)?,
+    })
+}
+
+/// The event of a claim: handed over in memory, or read and parsed.
+fn event_of(
+    tx: &Connection,
+    id: &str,
+    cache: &EventCache,
+) -> Result<Result<Arc<StoredEvent>, StoreError>, rusqlite::Error> {
+    if let Some(event) = cache.get(id) {
+        return Ok(Ok(event));
+    }
+    let row = tx
+        .prepare_cached("SELECT received_at, body, enrichment FROM events WHERE id = ?1")?
+        .query_row([id], |r| {
+            Ok(StoredEventRow {
+                id: id.to_owned(),
+                received_at: r.get(0)?,
+                body: r.get(1)?,
+                enrichment: r.get(2)?,
+            })
+        })
+        .optional()?;
+    Ok(match row {
+        Some(row) => row.decode().map(Arc::new),
+        None => Err(StoreError::Other(format!("delivery of missing event {id}"))),
+    })
+}
+
+/// A claimed delivery that can never be sent: dead, with the reason, at once.
+fn bury(
+    tx: &Connection,
+    row: &ClaimedRow,
+    now: i64,
+    why: &StoreError,
+) -> Result<(), rusqlite::Error> {
+    tracing::error!(delivery_id = row.delivery_id, error = %why, "a delivery cannot be sent: its event is unreadable");
+    let error = format!("cannot be sent: {why}");
+    tx.prepare_cached(FINISH)?.execute(params![
+        "dead",
+        None::<i64>,
+        now,
+        now,
+        None::<i64>,
+        error,
+        row.delivery_id,
+        row.lease_seq,
+    ])?;
+    Ok(())
+}
+
+/// The readiness probe: its row rewritten with fresh bytes, so the commit needs room on the
+/// disk like an event's.
+pub(super) fn probe(
+    tx: &Connection,
+    p: &mut Pending<(), ()>,
+    now: i64,
+) -> Result<(), rusqlite::Error> {
+    tx.prepare_cached(
+        "INSERT INTO probe (id, at, filler) VALUES (1, ?1, randomblob(8192))
+         ON CONFLICT (id) DO UPDATE SET at = excluded.at, filler = excluded.filler",
+    )?
+    .execute([now])?;
+    p.answer = Some(Ok(()));
+    Ok(())
+}
