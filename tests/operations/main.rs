@@ -26,5 +26,6 @@ mod dlq_cli;
 mod failing_targets;
 mod metrics;
 mod reload;
+mod reload_files;
 mod retention;
 mod shutdown;
