@@ -296,8 +296,9 @@ impl Store {
         }
     }
 
-    /// A write through the group commit that changes nothing but needs the disk (the file
-    /// header is written again): `Ok` once the store can take events again.
+    /// A write through the group commit that needs as much room on the disk as a burst of
+    /// events (one row rewritten with fresh random bytes): `Ok` once the store can take events
+    /// again.
     pub async fn probe_write(&self) -> Result<(), StoreError> {
         match &*self.backend {
             Backend::Sqlite(s) => s.probe_write().await,

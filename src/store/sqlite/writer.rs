@@ -66,7 +66,7 @@ enum Job {
     Route(Pending<Vec<RouteRow>, ()>),
     /// Boxed: its answer holds a whole claim (with the event).
     Lane(Box<Pending<LaneWrite, LaneDone>>),
-    /// Readiness asks whether a commit works again (after a failed one).
+    /// Readiness asks whether the disk takes writes again (after a failed commit).
     Probe(Pending<(), ()>),
 }
 
@@ -80,12 +80,7 @@ impl Job {
             Job::Route(p) => p.answer = Some(lanes::route_all(conn, &p.work, at.now).await?),
             Job::Lane(p) => p.answer = Some(lanes::lane_write(conn, &p.work).await?),
             Job::Probe(p) => {
-                // Writing the schema version it already has dirties the file's first page, so
-                // the commit needs room in the log like any other.
-                let pragma = format!("PRAGMA user_version = {}", schema::current_version());
-                sqlx::query(sqlx::AssertSqlSafe(pragma))
-                    .execute(conn)
-                    .await?;
+                write_probe(conn, at.now).await?;
                 p.answer = Some(Ok(()));
             }
         }
@@ -198,7 +193,7 @@ impl Writer {
         answer.await.map_err(|_| closed())?
     }
 
-    /// A write that changes nothing, in the next group commit; answered once committed.
+    /// The readiness probe's write, in the next group commit; answered once committed.
     pub(super) async fn probe(&self) -> Result<(), StoreError> {
         self.submit((), Job::Probe).await
     }
@@ -430,6 +425,23 @@ async fn insert_events(
     });
     insert.build().persistent(false).execute(&mut *conn).await?;
     Ok(answers)
+}
+
+/// Rewrites the probe row with fresh random bytes (random, so that no file system can store
+/// them in less room than they take), needing as much room in the log as a burst of events.
+async fn write_probe(conn: &mut SqliteConnection, now: i64) -> Result<(), sqlx::Error> {
+    let mut filler = vec![0u8; schema::PROBE_BYTES];
+    fastrand::fill(&mut filler);
+    sqlx::query(
+        "INSERT INTO probe (id, written_at, filler) VALUES (1, $1, $2)
+         ON CONFLICT (id) DO UPDATE
+         SET written_at = excluded.written_at, filler = excluded.filler",
+    )
+    .bind(now)
+    .bind(filler)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// The id of the event that holds `dedup_key` (stored within the dedup window).
