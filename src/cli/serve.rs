@@ -119,7 +119,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Running> {
         dedup_window: server_cfg.dedup_window,
         ..StoreOptions::default()
     };
-    let store = Store::open_sqlite(&data_dir, opts)
+    let store = Store::open_sqlite_exclusive(&data_dir, opts)
         .await
         .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
     let listener = TcpListener::bind(listen)

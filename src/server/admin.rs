@@ -23,7 +23,8 @@ pub(super) fn healthz() -> impl Filter<Extract = (Response,), Error = Rejection>
         .map(|| json_response(StatusCode::OK, &json!({ "status": "ok" })))
 }
 
-/// `GET /readyz`: 200 when a configuration is loaded and the relay is not draining, else 503.
+/// `GET /readyz`: 200 when a configuration is loaded, the store takes writes and the relay is
+/// not draining, else 503 with the reason.
 pub(super) fn readyz(
     relay: Arc<Relay>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
@@ -37,13 +38,18 @@ pub(super) fn readyz(
 const PROBE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 async fn readiness(relay: &Relay) -> Result<Response, ApiError> {
-    // A `Relay` always holds a loaded, validated configuration; draining, or a store whose
-    // last group commit failed (disk full, read-only), are the reasons not to be ready.
+    // A `Relay` always holds a loaded, validated configuration; draining, a database file
+    // removed or replaced, or a store whose last group commit failed (disk full, read-only)
+    // are the reasons not to be ready.
     if relay.is_draining() {
         return Err(ApiError::unavailable(
             "draining",
             "the relay is shutting down",
         ));
+    }
+    // Removed or replaced: no write can help, only a restart.
+    if let Err(lost) = relay.store.check_file() {
+        return Err(ApiError::unavailable("store_file_lost", lost.to_string()));
     }
     // After a failed commit, try a write: a load balancer that stops sending while we are
     // not ready would otherwise leave no event to find out that the disk has room again.

@@ -20,6 +20,7 @@ use support::process;
 
 mod admin_api;
 mod crash;
+mod data_dir;
 mod dedup;
 mod disk;
 mod dlq_cli;

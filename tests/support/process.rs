@@ -187,8 +187,9 @@ impl Drop for RelayProcess {
     }
 }
 
-/// Opens the store in `data_dir` beside a running relay (SQLite allows a second process, and
-/// a second connection pool in this one, on the same file).
+/// Opens the store in `data_dir` beside a running relay, as `dlq` does: without the data
+/// directory's lock (SQLite allows a second process, and a second connection pool in this
+/// one, on the same file).
 pub async fn open_store(data_dir: &Path) -> Store {
     Store::open_sqlite(data_dir, StoreOptions::default())
         .await
