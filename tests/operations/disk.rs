@@ -12,10 +12,14 @@ use std::process::Command;
 
 use mqa_relay::store::DeliveryState;
 
+use std::time::Duration;
+
 use crate::harness::{
-    Spec, TestRelay, eventually, numbered, seq_of, wait_deliveries, webhook_target,
+    Spec, TOKEN, TestRelay, eventually, numbered, seq_of, wait_deliveries, webhook_target,
+    write_file,
 };
-use crate::process::open_store;
+use crate::process::{RelayProcess, open_store};
+use crate::slow::SlowReceiver;
 use crate::support::providers::WebhookReceiver;
 
 /// Free space left when the disk is filled while events arrive: room for a few events.
@@ -182,6 +186,53 @@ async fn a_full_disk_refuses_events_with_503_and_the_relay_recovers_when_space_r
     let counts = store.counts().await.expect("the store answers");
     let n = ids.len() as u64;
     assert_eq!((counts.events, counts.delivered), (n, n), "{counts:?}");
+    store.close().await;
+    drop(disk);
+}
+
+#[tokio::test]
+async fn an_outcome_that_meets_a_full_disk_is_recorded_once_space_returns_and_nothing_is_sent_twice()
+ {
+    let receiver = SlowReceiver::start(Duration::from_millis(1000)).await;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let disk = match Tmpfs::mount(&dir.path().join("data"), "8m") {
+        Ok(disk) => disk,
+        Err(why) => panic!("this test mounts a tmpfs to fill, so it needs root: {why}"),
+    };
+    let rules = format!(
+        "server:\n  token: {TOKEN}\n\
+         targets:\n  erp: {{ kind: webhook, url: \"{}\", timeout: 5s, retry: {{ initial: 100ms }} }}\n\
+         rules:\n  - name: all\n    events: \"*\"\n    notify: [erp]\n",
+        receiver.url()
+    );
+    write_file(&dir.path().join("rules.yaml"), &rules);
+    let mut relay = RelayProcess::start(dir.path(), 1, TOKEN).await;
+    let first = relay.ack(&numbered(1)).await;
+    eventually("the send to be in flight", async || {
+        (!receiver.arrivals().is_empty()).then_some(())
+    })
+    .await;
+
+    // The target answers 200 while the disk is full: its outcome cannot be written, for
+    // longer than the first quick tries take.
+    let filler = disk.fill();
+    relay.wait_log("cannot record the outcome", 1).await;
+    std::fs::remove_file(&filler).expect("free the space");
+
+    let store = open_store(&disk.path).await;
+    let recorded = wait_deliveries(&store, &first, 1, DeliveryState::Delivered).await;
+    assert_eq!(recorded[0].attempts, 1, "{recorded:?}");
+    // The lane goes on, in order, and the first message was sent once.
+    let second = relay.ack(&numbered(2)).await;
+    wait_deliveries(&store, &second, 1, DeliveryState::Delivered).await;
+    let seqs: Vec<u64> = receiver
+        .arrivals()
+        .iter()
+        .map(|a| seq_of(&a.body))
+        .collect();
+    assert_eq!(seqs, [1, 2], "each event sent once, in order");
+    relay.signal("TERM");
+    assert_eq!(relay.wait_exit().await, Some(0), "{}", relay.log_text());
     store.close().await;
     drop(disk);
 }
