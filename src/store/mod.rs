@@ -6,14 +6,19 @@
 //! Deliveries are leased, not locked, for the length of a send; a target row is the lane
 //! (per-target FIFO, Retry-After pauses).
 //! The store knows nothing of target kinds, rules or retry policy: callers decide, it records.
+//! The data directory's lock and the database file's identity (`data_dir`) do not depend on
+//! the engine.
 
+mod data_dir;
 mod schema;
 mod sqlite;
 mod types;
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+pub use data_dir::{DirLock, FileIdentity, LOCK_FILE};
 
 use crate::event::Event;
 
@@ -24,11 +29,18 @@ pub use types::{
 };
 
 /// Why a store call failed. Callers branch on it: `Unavailable` means "try again later" (intake
-/// answers 503 so MonitorQA retries), anything else is a bug or corruption.
+/// answers 503 so MonitorQA retries), `Lost` "not before a restart", `InUse` "not while the
+/// other relay runs"; anything else is a bug or corruption.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("the store is unavailable: {0}")]
     Unavailable(String),
+    /// The database file was removed or replaced while open (see [`FileIdentity`]).
+    #[error("{0}")]
+    Lost(String),
+    /// Another relay holds the data directory (see [`DirLock`]).
+    #[error("{0}")]
+    InUse(String),
     #[error("store error: {0}")]
     Other(String),
 }
@@ -62,6 +74,9 @@ pub struct Routing {
 #[derive(Clone)]
 pub struct Store {
     backend: Arc<Backend>,
+    /// The data directory's lock, when this store was opened as the running relay's; released
+    /// by [`Store::close`].
+    lock: Arc<Mutex<Option<DirLock>>>,
 }
 
 /// The databases a store can live in. PostgreSQL (several replicas, `FOR UPDATE SKIP LOCKED`
@@ -73,10 +88,31 @@ enum Backend {
 impl Store {
     /// Opens (creating if needed) `<data_dir>/relay.db`: WAL, `synchronous=FULL`, schema migrated
     /// to the version this binary knows.
+    /// Takes no lock: `dlq`, and tests, open the store of a running relay this way.
     pub async fn open_sqlite(data_dir: &Path, opts: StoreOptions) -> Result<Store, StoreError> {
+        Store::open_with(data_dir, opts, None).await
+    }
+
+    /// [`Store::open_sqlite`] for the running relay: first takes the data directory's lock
+    /// ([`DirLock`]), held until [`Store::close`], so a second relay on the directory fails
+    /// here with [`StoreError::InUse`] before it touches the database.
+    pub async fn open_sqlite_exclusive(
+        data_dir: &Path,
+        opts: StoreOptions,
+    ) -> Result<Store, StoreError> {
+        let lock = DirLock::acquire(data_dir)?;
+        Store::open_with(data_dir, opts, Some(lock)).await
+    }
+
+    async fn open_with(
+        data_dir: &Path,
+        opts: StoreOptions,
+        lock: Option<DirLock>,
+    ) -> Result<Store, StoreError> {
         let backend = Backend::Sqlite(sqlite::SqliteStore::open(data_dir, opts).await?);
         Ok(Store {
             backend: Arc::new(backend),
+            lock: Arc::new(Mutex::new(lock)),
         })
     }
 
@@ -296,11 +332,21 @@ impl Store {
         }
     }
 
-    /// A write through the group commit that changes nothing but needs the disk (the file
-    /// header is written again): `Ok` once the store can take events again.
+    /// A write through the group commit that needs as much room on the disk as a burst of
+    /// events (one row rewritten with fresh random bytes): `Ok` once the store can take events
+    /// again.
     pub async fn probe_write(&self) -> Result<(), StoreError> {
         match &*self.backend {
             Backend::Sqlite(s) => s.probe_write().await,
+        }
+    }
+
+    /// `Err` ([`StoreError::Lost`]) once the database file was removed or replaced under the
+    /// open store: nothing written now could be read after a restart. Cheap (one `stat`); the
+    /// writer also checks after every commit, before it answers anyone.
+    pub fn check_file(&self) -> Result<(), StoreError> {
+        match &*self.backend {
+            Backend::Sqlite(s) => s.file().check(),
         }
     }
 
@@ -317,5 +363,8 @@ impl Store {
         match &*self.backend {
             Backend::Sqlite(s) => s.close().await,
         }
+        // Only now may another relay open the directory.
+        let lock = self.lock.lock().unwrap_or_else(|p| p.into_inner()).take();
+        drop(lock);
     }
 }

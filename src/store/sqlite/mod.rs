@@ -13,6 +13,7 @@ mod wal;
 mod writer;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::sqlite::{
@@ -20,7 +21,7 @@ use sqlx::sqlite::{
 };
 
 use super::schema;
-use super::{StoreError, StoreOptions, WriterStats};
+use super::{FileIdentity, StoreError, StoreOptions, WriterStats};
 use crate::event::Event;
 use crate::store::Ingested;
 
@@ -35,6 +36,7 @@ pub(super) struct SqliteStore {
     write: SqlitePool,
     read: SqlitePool,
     writer: writer::Writer,
+    file: Arc<FileIdentity>,
 }
 
 impl SqliteStore {
@@ -61,6 +63,11 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await
             .map_err(classify)?;
+        // The write connection has the file open (sqlx connects at once): this is its identity.
+        let identity = FileIdentity::of(&file).map_err(|e| {
+            StoreError::Unavailable(format!("cannot look at {}: {e}", file.display()))
+        })?;
+        let identity = Arc::new(identity);
         migrate(&write).await?;
         let read = SqlitePoolOptions::new()
             .max_connections(READ_CONNECTIONS)
@@ -68,12 +75,17 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(classify)?;
-        let writer = writer::Writer::start(write.clone(), opts);
+        let writer = writer::Writer::start(write.clone(), opts, identity.clone());
         Ok(SqliteStore {
             write,
             read,
             writer,
+            file: identity,
         })
+    }
+
+    pub(super) fn file(&self) -> &FileIdentity {
+        &self.file
     }
 
     pub(super) async fn ingest(&self, event: &Event) -> Result<Ingested, StoreError> {

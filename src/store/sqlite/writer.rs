@@ -8,7 +8,9 @@
 //! outcomes and with intake's events. A caller is answered only after the commit, so a lane
 //! never moves on before its outcome is durable. If the batch fails (disk full, read-only
 //! file, I/O error), every caller in it gets the error, nothing of it is kept, and the task
-//! goes on to the next batch.
+//! goes on to the next batch. After each commit, before anyone is answered, the database file
+//! is checked to be still the one at its path (`FileIdentity`): a removed or replaced file
+//! fails the batch and every later one.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,7 +25,7 @@ use super::lane_writes::{self as lanes, LaneDone, LaneWrite, RouteRow};
 use super::{classify, millis, now_ms, wal};
 use crate::event::Event;
 use crate::store::schema;
-use crate::store::{Ingested, StoreError, StoreOptions, WriterStats};
+use crate::store::{FileIdentity, Ingested, StoreError, StoreOptions, WriterStats};
 
 /// An event, prepared by its caller (canonical JSON and hash are computed outside the writer).
 struct EventRow {
@@ -66,7 +68,7 @@ enum Job {
     Route(Pending<Vec<RouteRow>, ()>),
     /// Boxed: its answer holds a whole claim (with the event).
     Lane(Box<Pending<LaneWrite, LaneDone>>),
-    /// Readiness asks whether a commit works again (after a failed one).
+    /// Readiness asks whether the disk takes writes again (after a failed commit).
     Probe(Pending<(), ()>),
 }
 
@@ -80,12 +82,7 @@ impl Job {
             Job::Route(p) => p.answer = Some(lanes::route_all(conn, &p.work, at.now).await?),
             Job::Lane(p) => p.answer = Some(lanes::lane_write(conn, &p.work).await?),
             Job::Probe(p) => {
-                // Writing the schema version it already has dirties the file's first page, so
-                // the commit needs room in the log like any other.
-                let pragma = format!("PRAGMA user_version = {}", schema::current_version());
-                sqlx::query(sqlx::AssertSqlSafe(pragma))
-                    .execute(conn)
-                    .await?;
+                write_probe(conn, at.now).await?;
                 p.answer = Some(Ok(()));
             }
         }
@@ -148,7 +145,7 @@ pub(super) struct Writer {
 
 impl Writer {
     /// Spawns the writer task on the current runtime.
-    pub(super) fn start(pool: SqlitePool, opts: StoreOptions) -> Writer {
+    pub(super) fn start(pool: SqlitePool, opts: StoreOptions, file: Arc<FileIdentity>) -> Writer {
         let max_batch = opts.max_batch.max(1);
         let (queue, inbox) = mpsc::channel(max_batch.saturating_mul(4));
         let counters = Arc::new(Counters::default());
@@ -157,6 +154,7 @@ impl Writer {
             max_batch,
             window_ms: millis(opts.dedup_window),
             counters: counters.clone(),
+            file,
         };
         tokio::spawn(task.run(inbox));
         Writer { queue, counters }
@@ -198,7 +196,7 @@ impl Writer {
         answer.await.map_err(|_| closed())?
     }
 
-    /// A write that changes nothing, in the next group commit; answered once committed.
+    /// The readiness probe's write, in the next group commit; answered once committed.
     pub(super) async fn probe(&self) -> Result<(), StoreError> {
         self.submit((), Job::Probe).await
     }
@@ -234,6 +232,8 @@ struct Task {
     max_batch: usize,
     window_ms: i64,
     counters: Arc<Counters>,
+    /// The database file as opened: checked after each commit, before anyone is answered.
+    file: Arc<FileIdentity>,
 }
 
 impl Task {
@@ -292,7 +292,14 @@ impl Task {
     /// Writes one batch and answers its callers: each with its answer, or all with the error.
     /// Returns whether it was committed.
     async fn commit(&self, mut batch: Vec<Job>) -> bool {
-        match self.write(&mut batch).await {
+        // Committed into a file that was removed or replaced is as good as not committed: a
+        // restart reads the file now at the path. Checked after the commit, so that nothing
+        // is answered unless the file was still the store once its write was durable.
+        let written = self
+            .write(&mut batch)
+            .await
+            .and_then(|()| self.file.check());
+        match written {
             Ok(()) => {
                 let events = batch.iter().filter(|job| job.is_event()).count();
                 self.count(events, batch.len());
@@ -301,9 +308,12 @@ impl Task {
                 true
             }
             Err(err) => {
-                let err = classify(err);
                 self.counters.failing.store(true, Ordering::Relaxed);
-                tracing::error!(error = %err, writes = batch.len(), "group commit failed");
+                match err {
+                    // Logged once, when it was found; every later batch fails the same way.
+                    StoreError::Lost(_) => tracing::debug!(writes = batch.len(), "{err}"),
+                    _ => tracing::error!(error = %err, writes = batch.len(), "group commit failed"),
+                }
                 for job in batch {
                     job.fail(err.clone());
                 }
@@ -312,7 +322,13 @@ impl Task {
         }
     }
 
-    async fn write(&self, batch: &mut [Job]) -> Result<(), sqlx::Error> {
+    async fn write(&self, batch: &mut [Job]) -> Result<(), StoreError> {
+        // Once the file is lost, nothing more is written into it.
+        self.file.known_lost()?;
+        self.write_batch(batch).await.map_err(classify)
+    }
+
+    async fn write_batch(&self, batch: &mut [Job]) -> Result<(), sqlx::Error> {
         let now = now_ms();
         let at = Clock {
             now,
@@ -430,6 +446,23 @@ async fn insert_events(
     });
     insert.build().persistent(false).execute(&mut *conn).await?;
     Ok(answers)
+}
+
+/// Rewrites the probe row with fresh random bytes (random, so that no file system can store
+/// them in less room than they take), needing as much room in the log as a burst of events.
+async fn write_probe(conn: &mut SqliteConnection, now: i64) -> Result<(), sqlx::Error> {
+    let mut filler = vec![0u8; schema::PROBE_BYTES];
+    fastrand::fill(&mut filler);
+    sqlx::query(
+        "INSERT INTO probe (id, written_at, filler) VALUES (1, $1, $2)
+         ON CONFLICT (id) DO UPDATE
+         SET written_at = excluded.written_at, filler = excluded.filler",
+    )
+    .bind(now)
+    .bind(filler)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// The id of the event that holds `dedup_key` (stored within the dedup window).
