@@ -13,7 +13,8 @@ use reqwest::header::HeaderMap;
 pub enum Verdict {
     /// The provider accepted the message; `provider_id` is its id for it, when it gives one.
     Delivered { provider_id: Option<String> },
-    /// A transient failure. `after` is the wait the provider asked for, if any.
+    /// A transient failure. `after` is the wait the provider asked for, if any: a lower
+    /// bound, which the sender loop lengthens to its backoff when it is shorter.
     Retry {
         after: Option<Duration>,
         scope: RetryScope,
