@@ -87,7 +87,8 @@ fn is_legacy_connector(url: &str) -> bool {
     let Ok(url) = reqwest::Url::parse(url) else {
         return false;
     };
-    let host = url.host_str().unwrap_or("").to_ascii_lowercase();
+    // A fully qualified name (`x.webhook.office.com.`) is the same host.
+    let host = url.host_str().unwrap_or("").trim_end_matches('.');
     host.ends_with(".webhook.office.com") || host == "outlook.office.com"
 }
 
@@ -368,6 +369,9 @@ mod tests {
     fn connector_hosts_are_recognised() {
         assert!(is_legacy_connector(
             "https://northwind.webhook.office.com/webhookb2/x"
+        ));
+        assert!(is_legacy_connector(
+            "https://Northwind.Webhook.Office.com./webhookb2/x"
         ));
         assert!(!is_legacy_connector(
             "https://x.environment.api.powerplatform.com/powerautomate/x"
