@@ -251,13 +251,22 @@ mod tests {
         // Attempt 4: backoff 16 s with full jitter, never less than 8 s.
         let tiny = Some(Duration::from_millis(5));
         assert_eq!(retried_after(tiny, 4), Duration::from_secs(16));
-        assert_eq!(retried_after(Some(Duration::from_secs(8)), 4), Duration::from_secs(16));
+        assert_eq!(
+            retried_after(Some(Duration::from_secs(8)), 4),
+            Duration::from_secs(16)
+        );
     }
 
     #[test]
     fn a_retry_after_longer_than_the_backoff_floor_is_honoured_as_given() {
-        assert_eq!(retried_after(Some(Duration::from_secs(9)), 4), Duration::from_secs(9));
-        assert_eq!(retried_after(Some(Duration::from_secs(30)), 1), Duration::from_secs(30));
+        assert_eq!(
+            retried_after(Some(Duration::from_secs(9)), 4),
+            Duration::from_secs(9)
+        );
+        assert_eq!(
+            retried_after(Some(Duration::from_secs(30)), 1),
+            Duration::from_secs(30)
+        );
     }
 
     #[test]
