@@ -10,7 +10,8 @@ use std::time::SystemTime;
 use serde_json::{Value, json};
 
 use super::limits::{truncate_bytes, truncate_chars};
-use super::verdict::{by_status, excerpt, url_secret_parts};
+use super::scrub::url_secret_parts;
+use super::verdict::{by_status, excerpt};
 use super::{BuildError, Content, HttpRequest, HttpResponse, RequestBody, Verdict};
 use crate::secret::Secret;
 use crate::template::{Markup, Message};
@@ -77,7 +78,7 @@ impl Teams {
         )
     }
 
-    pub(super) fn secrets(&self) -> Vec<&str> {
+    pub(super) fn secrets(&self) -> Vec<String> {
         url_secret_parts(self.url.expose())
     }
 }
