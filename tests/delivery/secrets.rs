@@ -1,10 +1,11 @@
-//! No secret in any log line, stored error or admin API answer: deliveries that fail against
-//! providers that reject (and even echo back, in any encoding) their credentials, with every log
-//! line of the relay captured at DEBUG/TRACE level.
+//! What hostile input leaves in the logs, the store and the admin API: no secret, even from
+//! providers that reject (and echo back, in any encoding) their credentials, and no forged log
+//! line from an event or an answer full of line breaks and terminal escapes. Every log line of
+//! the relay is captured at DEBUG/TRACE level.
 
 use mqa_relay::store::DeliveryState;
 
-use crate::app::{TestApp, config, logs, sample, spawn_app};
+use crate::app::{TestApp, config, logs, sample, spawn_app, spawn_app_with};
 use crate::support::mail_providers::{Mailgun, Postmark, SendGrid};
 use crate::support::mock::{Answer, Reply};
 use crate::support::providers::{
@@ -286,4 +287,63 @@ async fn dead_letter_answer(app: &TestApp, id: i64) -> String {
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("<redacted>"), "{body}");
     body
+}
+
+/// A whole log line in the text format, as an attacker would write it.
+const FORGED: &str = "2026-01-01T00:00:00.000000Z  INFO mqa_relay::pipeline::sender: forged-line";
+
+/// A template that fails on an event whose `data.list` is not a list, quoting the value.
+const JOIN_TEMPLATE: &str =
+    "title: 'On the list: {{join (default data.list null) \"name\"}}'\ntext: x\n";
+
+#[tokio::test]
+async fn an_event_type_a_render_error_and_a_provider_error_full_of_line_breaks_forge_no_log_line() {
+    let logs = logs();
+    let slack = SlackApi::start().await;
+    let hostile = |who: &str| format!("{who}\n{FORGED} by the {who}\x1b[31m\r\n{FORGED}\x1b[0m");
+    let answer = serde_json::json!({"ok": false, "error": hostile("provider")});
+    slack.always(Answer::raw(Reply::json(200, &answer)));
+    let target = format!(
+        "{{ kind: slack, token: xoxb-log-test-token-7Y2, channel: {}, base_url: \"{}\" }}",
+        SlackApi::CHANNEL,
+        slack.base_url()
+    );
+    let templates = [("audit_expired.yaml", JOIN_TEMPLATE)];
+    let app = spawn_app_with(&config(&[("bot", target)], "*"), &templates).await;
+    let mut event = sample("audit_expired");
+    event["event"] = serde_json::Value::String(hostile("AUDIT_EXPIRED"));
+    let id = app.ack(&event).await;
+    app.wait_state(&id, DeliveryState::Dead).await;
+    let mut event = sample("audit_expired");
+    event["data"]["list"] = serde_json::Value::String(hostile("template"));
+    let unrenderable = app.ack(&event).await;
+    let (delivery, _) = app.wait_state(&unrenderable, DeliveryState::Dead).await;
+    let error = delivery.last_error.unwrap_or_default();
+    assert!(
+        error.contains("by the template"),
+        "the render error quotes the value: {error}"
+    );
+
+    let text = logs.text();
+    let forged: Vec<&str> = text.lines().filter(|l| l.starts_with(FORGED)).collect();
+    assert!(forged.is_empty(), "forged lines: {forged:#?}");
+    assert!(!text.contains('\x1b'), "a raw ESC reached the log");
+    let ours: Vec<&str> = text.lines().filter(|l| l.contains(&id)).collect();
+    assert!(
+        ours.iter()
+            .any(|l| l.contains("event received") && l.contains("by the AUDIT_EXPIRED")),
+        "the event type is in its intake line: {ours:#?}"
+    );
+    assert!(
+        ours.iter()
+            .any(|l| l.contains("delivery dead") && l.contains("by the provider")),
+        "the provider's error is in the attempt line: {ours:#?}"
+    );
+    let line = text
+        .lines()
+        .find(|l| l.contains(&unrenderable) && l.contains("delivery dead"));
+    assert!(
+        line.is_some_and(|l| l.contains("by the template")),
+        "the render error is in the attempt line: {line:?}"
+    );
 }
