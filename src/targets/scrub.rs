@@ -11,10 +11,11 @@
 //! - base64 of a longer text it is part of: it starts at one of three byte offsets modulo 3,
 //!   and for each the characters that depend only on the secret are matched.
 //!
-//! Not covered: the first and last base64 characters of an embedded copy, which mix in the
-//! neighbouring bytes (at most 2 characters, 12 bits of the secret, at each end), double
-//! encodings (`%252F`), other encodings (hex, quoted-printable, an HTML entity for any other
-//! character), and secrets shorter than [`MIN_SECRET`] bytes, which would redact common words.
+//! Not covered: the one base64 character at each end of an embedded copy that mixes the
+//! secret's bits with its neighbours' (at most 4 bits of the secret each), double encodings
+//! (`%252F`), JSON's surrogate-pair escapes of characters beyond the BMP, other encodings
+//! (hex, quoted-printable, an HTML entity for any other character), and secrets shorter than
+//! [`MIN_SECRET`] bytes, which would redact common words.
 
 use std::fmt;
 
@@ -48,7 +49,7 @@ impl Scrubber {
             .filter(|s| s.len() >= MIN_SECRET)
             .collect();
         // Longest first: where two copies start at the same place, the longer one is removed.
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        secrets.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
         secrets.dedup();
         let alternatives: Vec<String> = secrets.iter().flat_map(|s| patterns_of(s)).collect();
         let pattern = (!alternatives.is_empty())
