@@ -445,6 +445,7 @@ fn log_attempt(claim: &Claim, outcome: &Outcome, status: Option<u16>, ms: u64, a
         }
         Outcome::Dead { error, .. } => ("dead", error.clone()),
     };
+    let detail = one_line(&detail);
     tracing::info!(
         event_id = %claim.event.id,
         delivery_id = claim.delivery_id,
@@ -458,6 +459,18 @@ fn log_attempt(claim: &Claim, outcome: &Outcome, status: Option<u16>, ms: u64, a
         "delivery {label}{}{detail}",
         if detail.is_empty() { "" } else { ": " },
     );
+}
+
+/// A reason fit for the message of a text log line: its control characters (a line break, the
+/// ESC of a terminal sequence) written escaped, so that what a provider or an event said
+/// cannot forge a line or colour the terminal.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            c if c.is_control() => c.escape_default().to_string(),
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 fn round_s(d: Duration) -> Duration {
