@@ -38,15 +38,21 @@ impl Secret {
     }
 }
 
-/// Redacts a secret for display: keeps a URL's scheme and host, drops everything else.
+/// Redacts a secret for display: keeps a URL's scheme, host and port, drops everything else.
+/// The URL is read by the HTTP client's parser (`url`), so the host shown is the one requests
+/// go to; anything that is not a URL with a host shows nothing.
 pub fn redact(value: &str) -> String {
-    if let Some((scheme, rest)) = value.split_once("://") {
-        let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-        // Credentials in the authority (`user:pass@host`) are secret too.
-        let host = host.rsplit('@').next().unwrap_or(host);
-        return format!("{scheme}://{host}/<redacted>");
+    let Ok(url) = url::Url::parse(value) else {
+        return "<redacted>".to_string();
+    };
+    // Credentials in the authority (`user:pass@host`) are not part of the host.
+    match (url.host_str(), url.port()) {
+        (Some(host), Some(port)) if !host.is_empty() => {
+            format!("{}://{host}:{port}/<redacted>", url.scheme())
+        }
+        (Some(host), None) if !host.is_empty() => format!("{}://{host}/<redacted>", url.scheme()),
+        _ => "<redacted>".to_string(),
     }
-    "<redacted>".to_string()
 }
 
 impl fmt::Debug for Secret {
@@ -71,6 +77,25 @@ mod tests {
     fn debug_of_a_url_with_credentials_drops_them() {
         let s = Secret::new("https://api:key-123@api.mailgun.net/v3");
         assert_eq!(format!("{s:?}"), "https://api.mailgun.net/<redacted>");
+    }
+
+    #[test]
+    fn debug_of_a_url_shows_the_host_the_client_sends_to() {
+        let s = Secret::new("http://127.0.0.1:9\\@evil.example/SECRET");
+        assert_eq!(format!("{s:?}"), "http://127.0.0.1:9/<redacted>");
+        let s = Secret::new("https://user:SECRET@[::1]:8443/x?sig=SECRET");
+        assert_eq!(format!("{s:?}"), "https://[::1]:8443/<redacted>");
+    }
+
+    #[test]
+    fn debug_of_something_that_only_looks_like_a_url_shows_nothing() {
+        for value in [
+            "key:SECRET",
+            "not a url://SECRET",
+            "mailto:SECRET@example.com",
+        ] {
+            assert_eq!(format!("{:?}", Secret::new(value)), "<redacted>", "{value}");
+        }
     }
 
     #[test]

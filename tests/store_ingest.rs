@@ -135,7 +135,10 @@ async fn an_identical_event_after_the_window_is_a_new_event() {
         dedup_window: Duration::from_millis(20),
         ..StoreOptions::default()
     };
-    let store = Store::open(&StoreConfig { data_dir: dir.path().to_path_buf(), options: opts }).await.unwrap();
+    let store = Store::open(&StoreConfig {
+        options: opts,
+        ..StoreConfig::embedded(dir.path())
+    }).await.unwrap();
     let first = store.ingest(&event(1)).await.unwrap();
     // Let the window pass (not a timing assertion: the wait only has to be long enough).
     tokio::time::sleep(Duration::from_millis(60)).await;

@@ -4,6 +4,7 @@
 //! old one keeps serving. Every part that needs "the rules now" calls [`Relay::app`] once per
 //! unit of work (a request, an event) and keeps that snapshot for the unit's length. A few
 //! `server:` settings are read only at start; [`start_only`] names the ones a reload changed.
+//! [`reload`] runs the relay's reloads off its async threads, one at a time, with a bounded wait.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,7 +23,10 @@ use crate::targets::Target;
 use crate::template::Templates;
 
 pub mod check;
+pub mod reload;
 pub mod start_only;
+
+pub use reload::{Overlap, RELOAD_WAIT, ReloadError};
 
 /// Everything one configuration file yields, validated and compiled.
 pub struct App {
@@ -90,6 +94,8 @@ pub struct Relay {
     pub store: Store,
     draining: AtomicBool,
     reload_lock: std::sync::Mutex<()>,
+    /// The running relay's own reloads (SIGHUP, HTTP): see [`reload`].
+    reloads: reload::Reloads,
     /// The `server:` settings the relay started with (some are read only then).
     started: config::ServerConfig,
     /// Wakes the router when intake stored a new event.
@@ -111,6 +117,7 @@ impl Relay {
             store,
             draining: AtomicBool::new(false),
             reload_lock: std::sync::Mutex::new(()),
+            reloads: reload::Reloads::default(),
             new_events: Notify::new(),
             new_deliveries: tokio::sync::watch::Sender::new(0),
             metrics,
@@ -127,7 +134,8 @@ impl Relay {
     }
 
     /// Loads the rules file again and swaps it in; on error the current `App` stays.
-    /// Blocking (reads a file): call it from `spawn_blocking` in async code.
+    /// Blocking, for as long as reading the file takes: the running relay calls it through
+    /// [`Relay::reload_within`], which bounds the wait.
     pub fn reload(&self) -> Result<Arc<App>, ConfigErrors> {
         // One reload at a time, so two concurrent reloads cannot swap in an older file last.
         let _guard = self

@@ -1,5 +1,6 @@
 //! `mqa-relay serve`: load the rules, open the store, start the loops and the server, and
-//! answer signals: SIGHUP reloads the rules, SIGTERM/SIGINT drain and stop.
+//! answer signals: SIGHUP reloads the rules (off the signal loop, see [`crate::app::reload`]),
+//! SIGTERM/SIGINT drain and stop.
 //!
 //! [`start`] is the same start-up as a library call, so tests can run a whole relay in-process
 //! on port 0 and stop it cleanly.
@@ -14,7 +15,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::{App, Relay};
+use crate::app::{App, Overlap, Relay, ReloadError};
 use crate::pipeline::router;
 use crate::server::{self, ServerOptions};
 use crate::store::{Store, StoreConfig, StoreOptions};
@@ -25,6 +26,8 @@ const DEFAULT_DATA_DIR: &str = "./data";
 const DRAIN_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 /// How long a stop waits for in-flight requests and sends before it gives up on them.
 const STOP_DEADLINE: std::time::Duration = std::time::Duration::from_secs(15);
+/// After the stop, how long the runtime waits for blocking work still running.
+const EXIT_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
@@ -44,7 +47,11 @@ pub fn run(args: ServeArgs) -> ExitCode {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    match runtime.block_on(serve_until_signal(args)) {
+    let served = runtime.block_on(serve_until_signal(args));
+    // Everything that matters has stopped by now. A thread still reading a file (a start-up
+    // load on a file system that does not answer) must not hold the exit.
+    runtime.shutdown_timeout(EXIT_WAIT);
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
@@ -109,11 +116,11 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Running> {
         .or(server_cfg.data_dir)
         .unwrap_or(DEFAULT_DATA_DIR.into());
     let store_config = StoreConfig {
-        data_dir: data_dir.clone(),
         options: StoreOptions {
             dedup_window: server_cfg.dedup_window,
             ..StoreOptions::default()
         },
+        ..StoreConfig::embedded(&data_dir).exclusive()
     };
     let store = Store::open(&store_config)
         .await
@@ -167,16 +174,23 @@ fn log_loaded(app: &App, path: &std::path::Path) {
     );
 }
 
-/// `serve`: start, then wait for signals. SIGHUP reloads; SIGTERM or SIGINT stops.
+/// `serve`: start, then wait for signals. SIGHUP reloads; SIGTERM or SIGINT stops, at every
+/// moment: a reload runs on its own thread and is never awaited here.
 async fn serve_until_signal(args: ServeArgs) -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut hup = signal(SignalKind::hangup())?;
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
-    let running = start(args).await?;
+    let running = tokio::select! {
+        running = start(args) => running?,
+        _ = term.recv() => return Ok(()),
+        _ = int.recv() => return Ok(()),
+    };
     loop {
         tokio::select! {
-            _ = hup.recv() => reload(&running.relay).await,
+            _ = hup.recv() => {
+                tokio::spawn(reload(running.relay.clone()));
+            }
             _ = term.recv() => break,
             _ = int.recv() => break,
         }
@@ -191,21 +205,23 @@ async fn serve_until_signal(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reloads the rules file; on error the running configuration stays and the error is logged.
-pub async fn reload(relay: &Arc<Relay>) {
-    let r = relay.clone();
-    match tokio::task::spawn_blocking(move || r.reload()).await {
-        Ok(Ok(app)) => {
-            tracing::info!(config_hash = %app.config.hash, "configuration reloaded");
-            crate::app::start_only::warn(&relay.restart_needed(&app));
-        }
-        Ok(Err(errors)) => {
-            let n = errors.errors.len();
-            tracing::error!(
-                problems = n,
-                "reload failed, the previous configuration keeps serving:\n{errors}"
+/// SIGHUP: reloads the rules file; on error the running configuration stays and the error is
+/// logged. A SIGHUP during a reload asks for one more after it.
+pub async fn reload(relay: Arc<Relay>) {
+    let outcome = match relay.reload_within(Overlap::Queue).await {
+        Ok(app) => Ok(app),
+        Err(ReloadError::Invalid(errors)) => Err(errors),
+        Err(ReloadError::Queued) => {
+            tracing::info!(
+                "a reload is already running; SIGHUP asks for one more after it, which reads \
+                 the file as it is then"
             );
+            return;
         }
-        Err(e) => tracing::error!("reload task failed: {e}"),
-    }
+        Err(e) => {
+            tracing::warn!("{e}");
+            return;
+        }
+    };
+    crate::app::reload::log_outcome(&relay, &outcome);
 }

@@ -1,6 +1,7 @@
 //! Loading and validating `rules.yaml`.
 //!
-//! [`load`] reads the file and hands it to [`parse`], which is pure: it parses the YAML into a
+//! [`load`] reads the file (a regular file of at most [`MAX_FILE_BYTES`], see `read`) and hands
+//! it to [`parse`], which is pure: it parses the YAML into a
 //! tree that remembers where every key and value is (`yaml`), expands `${VAR}` /
 //! `${VAR:-default}` inside the parsed values (`interpolate`), then reads and checks each
 //! section (`sections`, `targets`, `rules`) into a [`Config`]. Unknown and repeated keys
@@ -10,6 +11,8 @@
 mod fields;
 mod interpolate;
 mod locate;
+mod read;
+pub use read::{MAX_FILE_BYTES, ReadError, read_text};
 mod report;
 pub(crate) use report::did_you_mean;
 mod rules;
@@ -230,7 +233,7 @@ impl std::fmt::Display for ConfigErrors {
 
 /// Reads, interpolates from the process environment, parses and validates a rules file.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigErrors {
+    let text = read_text(path).map_err(|e| ConfigErrors {
         errors: vec![ConfigError {
             location: None,
             context: None,

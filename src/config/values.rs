@@ -81,38 +81,119 @@ impl UrlProblem {
     }
 }
 
-/// The host (lower case) of an `http://` or `https://` URL.
-pub(crate) fn http_host(url: &str) -> Result<String, UrlProblem> {
-    let (scheme, rest) = url.split_once("://").ok_or(UrlProblem::NotHttp)?;
-    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+/// The host of an `http://` or `https://` URL, read by the same parser (WHATWG, the `url`
+/// crate) as the HTTP client that sends to it, so what is checked is where requests go:
+/// `http://127.0.0.1\@evil.example/` is `127.0.0.1`, as reqwest sends it. The host comes
+/// back normalised for comparison: lower case, international names in their ASCII (punycode)
+/// form, without a trailing dot, IPv6 in brackets.
+pub(crate) fn http_host(text: &str) -> Result<String, UrlProblem> {
+    let url = url::Url::parse(text).map_err(|e| match e {
+        url::ParseError::RelativeUrlWithoutBase => UrlProblem::NotHttp,
+        _ => UrlProblem::NoHost,
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
         return Err(UrlProblem::NotHttp);
     }
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host_port = authority.rsplit('@').next().unwrap_or(authority);
-    let (host, port) = if let Some(v6) = host_port.strip_prefix('[') {
-        let (inside, after) = v6.split_once(']').ok_or(UrlProblem::NoHost)?;
-        (inside, after.strip_prefix(':'))
-    } else {
-        match host_port.split_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (host_port, None),
-        }
-    };
-    let host_ok = !host.is_empty()
-        && host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'));
-    let port_ok = port.is_none_or(|p| !p.is_empty() && p.parse::<u16>().is_ok());
-    if !host_ok || !port_ok {
-        return Err(UrlProblem::NoHost);
+    match url.host_str() {
+        Some(host) if !host.is_empty() => Ok(normalise_host(host)),
+        _ => Err(UrlProblem::NoHost),
     }
-    Ok(host.to_ascii_lowercase())
 }
 
-/// True for a host equal to `domain` or below it (`x.domain`).
+/// A host as compared: lower case, without the trailing dot of a fully qualified name
+/// (`x.webhook.office.com.` is the same host as `x.webhook.office.com`).
+fn normalise_host(host: &str) -> String {
+    host.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// True for a host equal to `domain` or below it (`x.domain`), compared normalised.
 pub(crate) fn host_within(host: &str, domain: &str) -> bool {
+    let (host, domain) = (normalise_host(host), normalise_host(domain));
     host == domain
         || host
-            .strip_suffix(domain)
+            .strip_suffix(&domain)
             .is_some_and(|prefix| prefix.ends_with('.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_backslash_before_userinfo_is_read_as_the_client_reads_it() {
+        // WHATWG (and so reqwest) reads `\` as `/` in http(s) URLs: the host is 127.0.0.1.
+        assert_eq!(
+            http_host("http://127.0.0.1\\@evil.example/").as_deref(),
+            Ok("127.0.0.1")
+        );
+        assert_eq!(
+            http_host("https://x.webhook.office.com\\@relay.example/").as_deref(),
+            Ok("x.webhook.office.com")
+        );
+    }
+
+    #[test]
+    fn userinfo_is_not_the_host() {
+        assert_eq!(
+            http_host("https://relay.example:pw@hooks.example/x").as_deref(),
+            Ok("hooks.example")
+        );
+        assert_eq!(
+            http_host("https://a@b@hooks.example/x").as_deref(),
+            Ok("hooks.example")
+        );
+    }
+
+    #[test]
+    fn a_trailing_dot_and_upper_case_are_the_same_host() {
+        assert_eq!(
+            http_host("HTTPS://X.Webhook.Office.COM./webhookb2/x").as_deref(),
+            Ok("x.webhook.office.com")
+        );
+        assert!(host_within("x.webhook.office.com.", "webhook.office.com"));
+        assert!(host_within("X.WEBHOOK.OFFICE.COM", "webhook.office.com."));
+        assert!(!host_within("xwebhook.office.com", "webhook.office.com"));
+    }
+
+    #[test]
+    fn international_hosts_are_compared_in_their_ascii_form() {
+        assert_eq!(
+            http_host("https://bücher.example/x").as_deref(),
+            Ok("xn--bcher-kva.example")
+        );
+        assert_eq!(
+            http_host("https://xn--bcher-kva.example/x").as_deref(),
+            Ok("xn--bcher-kva.example")
+        );
+        // Full-width letters map to ASCII ones: this is the retired connector host.
+        let full_width = http_host("https://x.ｗｅｂｈｏｏｋ.office.com/x").unwrap();
+        assert!(
+            host_within(&full_width, "webhook.office.com"),
+            "{full_width}"
+        );
+    }
+
+    #[test]
+    fn ipv6_hosts_keep_their_brackets_and_ports_are_not_part_of_the_host() {
+        assert_eq!(http_host("http://[::1]:8080/x").as_deref(), Ok("[::1]"));
+        assert_eq!(http_host("http://[0:0::1]/x").as_deref(), Ok("[::1]"));
+        assert_eq!(
+            http_host("http://127.0.0.1:9/x").as_deref(),
+            Ok("127.0.0.1")
+        );
+    }
+
+    #[test]
+    fn what_is_not_an_http_url_says_so() {
+        assert_eq!(http_host("ftp://erp.example/x"), Err(UrlProblem::NotHttp));
+        assert_eq!(http_host("erp.example/x"), Err(UrlProblem::NotHttp));
+        assert_eq!(http_host("javascript:alert(1)"), Err(UrlProblem::NotHttp));
+        assert_eq!(http_host("https://"), Err(UrlProblem::NoHost));
+        assert_eq!(http_host("https://:8080/x"), Err(UrlProblem::NoHost));
+        assert_eq!(http_host("http://exa mple.com/"), Err(UrlProblem::NoHost));
+        assert_eq!(
+            http_host("http://h.example:99999/"),
+            Err(UrlProblem::NoHost)
+        );
+    }
 }

@@ -50,9 +50,11 @@ async fn store(relay: &Relay, body: &[u8]) -> Result<(Event, Ingested), IntakeEr
     }
     let event = Event::parse(body)?;
     let ingested = relay.store.ingest(&event).await?;
+    // Values from the body are logged as strings, never with `%`: the text format writes a
+    // string escaped and quoted, so a line break or an ESC in them cannot forge a log line.
     tracing::info!(
         event_id = %ingested.id,
-        kind = %event.kind,
+        kind = event.kind.as_str(),
         company = event.company_name().unwrap_or(""),
         duplicate = ingested.duplicate,
         "event {}",

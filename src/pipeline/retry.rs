@@ -79,12 +79,7 @@ fn retry(
     jitter: f64,
 ) -> Decision {
     let status = at.status;
-    // A wait the provider asked for is honoured, up to an hour (or `max`, if longer): a
-    // broken or hostile `Retry-After: 80000` must not park a lane for a day.
-    let wait = match after {
-        Some(after) => after.min(policy.max.max(LONGEST_PROVIDER_WAIT)),
-        None => backoff(policy, at.number, jitter),
-    };
+    let wait = wait_before_retry(policy, after, at.number, jitter);
     let next_ms = at.now_ms.saturating_add(duration_ms(wait));
     // A 429 pauses the whole target even when this delivery gives up, so the ones queued
     // behind it are not sent straight into the same limit.
@@ -117,6 +112,24 @@ fn retry(
             error: reason,
         },
         block_target_until: block,
+    }
+}
+
+/// The wait before the next try. A wait the provider asked for is a lower bound, never a
+/// shortcut: one shorter than this attempt's backoff floor (`Retry-After: 0`, a date in the
+/// past, a few milliseconds) gets the backoff, or a 429 loop would burn every attempt in
+/// seconds. A longer one is honoured up to an hour (or `max`, if longer): a broken or hostile
+/// `Retry-After: 80000` must not park a lane for a day.
+fn wait_before_retry(
+    policy: &RetryPolicy,
+    after: Option<Duration>,
+    attempt: u32,
+    jitter: f64,
+) -> Duration {
+    let floor = backoff(policy, attempt, 0.0);
+    match after {
+        Some(after) if after > floor => after.min(policy.max.max(LONGEST_PROVIDER_WAIT)),
+        _ => backoff(policy, attempt, jitter),
     }
 }
 
@@ -203,6 +216,57 @@ mod tests {
             }
         ));
         assert_eq!(d.block_target_until, Some(1_030_000));
+    }
+
+    /// When attempt `number` is retried, given the provider's wait and full jitter.
+    fn retried_after(after: Option<Duration>, number: u32) -> Duration {
+        let v = retry_verdict(after, RetryScope::Target);
+        let d = decide(&policy(), v, attempt(number), 1.0);
+        let Outcome::Retry { at_ms, .. } = d.outcome else {
+            panic!("{d:?}")
+        };
+        assert_eq!(d.block_target_until, Some(at_ms), "the target pause agrees");
+        Duration::from_millis(u64::try_from(at_ms - 1_000_000).unwrap())
+    }
+
+    #[test]
+    fn a_retry_after_of_zero_gets_the_backoff_not_an_immediate_retry() {
+        let zero = Some(Duration::ZERO);
+        assert_eq!(retried_after(zero, 1), Duration::from_secs(2));
+        assert_eq!(retried_after(zero, 3), Duration::from_secs(8));
+    }
+
+    #[test]
+    fn a_retry_after_date_in_the_past_gets_the_backoff() {
+        let past = crate::targets::verdict::parse_retry_after(
+            "Tue, 14 Nov 2023 22:13:20 GMT",
+            std::time::SystemTime::now(),
+        );
+        assert_eq!(past, Some(Duration::ZERO));
+        assert_eq!(retried_after(past, 2), Duration::from_secs(4));
+    }
+
+    #[test]
+    fn a_retry_after_shorter_than_the_backoff_floor_gets_the_backoff() {
+        // Attempt 4: backoff 16 s with full jitter, never less than 8 s.
+        let tiny = Some(Duration::from_millis(5));
+        assert_eq!(retried_after(tiny, 4), Duration::from_secs(16));
+        assert_eq!(
+            retried_after(Some(Duration::from_secs(8)), 4),
+            Duration::from_secs(16)
+        );
+    }
+
+    #[test]
+    fn a_retry_after_longer_than_the_backoff_floor_is_honoured_as_given() {
+        assert_eq!(
+            retried_after(Some(Duration::from_secs(9)), 4),
+            Duration::from_secs(9)
+        );
+        assert_eq!(
+            retried_after(Some(Duration::from_secs(30)), 1),
+            Duration::from_secs(30)
+        );
     }
 
     #[test]

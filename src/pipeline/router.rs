@@ -119,7 +119,8 @@ async fn route_one(
     let (rules, deliveries) = plan(&matches);
     tracing::info!(
         event_id = %stored.id,
-        kind = %stored.event.kind,
+        // As a string, escaped in the text format: the event type is the sender's text.
+        kind = stored.event.kind.as_str(),
         rules = ?rules,
         deliveries = deliveries.len(),
         "event routed"

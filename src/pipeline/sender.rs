@@ -285,39 +285,72 @@ impl Lane {
     }
 
     /// Writes an outcome (and, when `claim_next` gives a lease, claims the next head in the
-    /// same transaction), trying a few times over ~2 s: a send that happened must not be
-    /// repeated because of a brief store hiccup.
+    /// same transaction). A send that happened must not be repeated because the store could
+    /// not take its outcome for a while (a brief hiccup, a full disk): while the store is
+    /// unavailable the write is tried again, every second after the first few tries, for as
+    /// long as it takes. The lane holds meanwhile and sends nothing else, and its claim stays
+    /// valid: an outcome applies to its lease however late (`lease_seq`, not the time, decides),
+    /// and no one else in this process claims the lane's head. Gives up on an error that is not
+    /// the store being unavailable (a bug) after the first few tries, and when the relay stops.
     async fn record(
         &self,
         claim: &Claim,
         outcome: &Outcome,
         claim_next: Option<Duration>,
     ) -> Result<(bool, Option<Claim>), StoreError> {
-        let store = &self.relay.store;
-        let mut last = None;
-        for pause_ms in [0, 100, 400, 1500] {
-            // Not even a zero sleep on the first try: tokio rounds a deadline up to its next
-            // millisecond tick, which would cost every delivery up to a millisecond.
-            if pause_ms > 0 {
-                tokio::time::sleep(Duration::from_millis(pause_ms)).await;
-            }
-            let written = match claim_next {
-                Some(lease) => {
-                    store
-                        .finish_and_claim_next(claim, outcome, now_ms(), lease, &self.owner)
-                        .await
+        let mut quick = QUICK_PAUSES.iter();
+        let mut waiting_since = None;
+        loop {
+            let error = match self.write_outcome(claim, outcome, claim_next).await {
+                Ok(written) => {
+                    if let Some(since) = waiting_since {
+                        log_recorded_late(claim, since);
+                    }
+                    return Ok(written);
                 }
-                None => store
-                    .finish(claim, outcome, now_ms())
-                    .await
-                    .map(|applied| (applied, None)),
+                Err(e) => e,
             };
-            match written {
-                Ok(written) => return Ok(written),
-                Err(e) => last = Some(e),
+            if let Some(pause) = quick.next() {
+                tokio::time::sleep(*pause).await;
+                continue;
             }
+            let unavailable = matches!(error, StoreError::Unavailable(_) | StoreError::Lost(_));
+            if !unavailable || self.relay.is_draining() {
+                return Err(error);
+            }
+            if waiting_since.is_none() {
+                waiting_since = Some(Instant::now());
+                tracing::warn!(
+                    delivery_id = claim.delivery_id,
+                    target_name = %claim.target,
+                    "cannot record the outcome yet ({error}); trying again every {}s until the \
+                     store takes it, and the lane waits meanwhile (a delivered message is not \
+                     sent again)",
+                    RECORD_PATIENCE.as_secs()
+                );
+            }
+            tokio::time::sleep(RECORD_PATIENCE).await;
         }
-        Err(last.unwrap_or_else(|| StoreError::Other("no attempt made".into())))
+    }
+
+    async fn write_outcome(
+        &self,
+        claim: &Claim,
+        outcome: &Outcome,
+        claim_next: Option<Duration>,
+    ) -> Result<(bool, Option<Claim>), StoreError> {
+        let store = &self.relay.store;
+        match claim_next {
+            Some(lease) => {
+                store
+                    .finish_and_claim_next(claim, outcome, now_ms(), lease, &self.owner)
+                    .await
+            }
+            None => store
+                .finish(claim, outcome, now_ms())
+                .await
+                .map(|applied| (applied, None)),
+        }
     }
 
     /// Writes the outcome back (only if our lease still holds), then logs and counts it. When
@@ -334,8 +367,9 @@ impl Lane {
                 applied
             }
             Err(e) => {
-                // The lease expires and the delivery is claimed again: at least once, not lost
-                // (but a delivered message is then sent twice: say so).
+                // A bug, or the relay stopping while the store refuses writes: the lease
+                // expires and the delivery is claimed again (after a restart), at least once,
+                // not lost; but a delivered message is then sent twice: say so.
                 tracing::error!(
                     delivery_id = claim.delivery_id,
                     "cannot record the outcome ({e}); the delivery will be tried again after \
@@ -359,6 +393,27 @@ impl Lane {
 
 fn unknown_target(name: &str) -> String {
     format!("target {name:?} is not in the configuration")
+}
+
+/// The pauses between the first tries of an outcome write (the first try waits for nothing:
+/// tokio rounds even a zero sleep up to its next millisecond tick, which would cost every
+/// delivery up to a millisecond).
+const QUICK_PAUSES: [Duration; 3] = [
+    Duration::from_millis(100),
+    Duration::from_millis(400),
+    Duration::from_millis(1500),
+];
+
+/// The pause between later tries, while the store stays unavailable.
+const RECORD_PATIENCE: Duration = Duration::from_secs(1);
+
+fn log_recorded_late(claim: &Claim, since: Instant) {
+    tracing::info!(
+        delivery_id = claim.delivery_id,
+        target_name = %claim.target,
+        "recorded the outcome after waiting {}s for the store; the lane goes on",
+        since.elapsed().as_secs()
+    );
 }
 
 /// A claim outlasts the send's timeout; a target gone from the configuration gets a fixed one.
@@ -390,6 +445,7 @@ fn log_attempt(claim: &Claim, outcome: &Outcome, status: Option<u16>, ms: u64, a
         }
         Outcome::Dead { error, .. } => ("dead", error.clone()),
     };
+    let detail = one_line(&detail);
     tracing::info!(
         event_id = %claim.event.id,
         delivery_id = claim.delivery_id,
@@ -403,6 +459,18 @@ fn log_attempt(claim: &Claim, outcome: &Outcome, status: Option<u16>, ms: u64, a
         "delivery {label}{}{detail}",
         if detail.is_empty() { "" } else { ": " },
     );
+}
+
+/// A reason fit for the message of a text log line: its control characters (a line break, the
+/// ESC of a terminal sequence) written escaped, so that what a provider or an event said
+/// cannot forge a line or colour the terminal.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            c if c.is_control() => c.escape_default().to_string(),
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 fn round_s(d: Duration) -> Duration {

@@ -1,5 +1,6 @@
 //! Operational routes: `GET /healthz` (the process is up), `GET /readyz` (it takes events) and
-//! `POST /-/reload` (reload `rules.yaml`, guarded by `server.admin_token`).
+//! `POST /-/reload` (reload `rules.yaml`, guarded by `server.admin_token`; answered within
+//! [`crate::app::RELOAD_WAIT`] whatever the file system does).
 
 use std::sync::Arc;
 
@@ -12,7 +13,8 @@ use warp::reply::Response;
 use super::at;
 use super::auth::{self, Credential};
 use super::reply::{ApiError, json_response, respond};
-use crate::app::Relay;
+use crate::app::{Overlap, Relay, ReloadError};
+use crate::config::ConfigErrors;
 
 /// `GET /healthz`: 200 while the process serves requests at all.
 pub(super) fn healthz() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
@@ -21,7 +23,8 @@ pub(super) fn healthz() -> impl Filter<Extract = (Response,), Error = Rejection>
         .map(|| json_response(StatusCode::OK, &json!({ "status": "ok" })))
 }
 
-/// `GET /readyz`: 200 when a configuration is loaded and the relay is not draining, else 503.
+/// `GET /readyz`: 200 when a configuration is loaded, the store takes writes and the relay is
+/// not draining, else 503 with the reason.
 pub(super) fn readyz(
     relay: Arc<Relay>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
@@ -35,13 +38,18 @@ pub(super) fn readyz(
 const PROBE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 async fn readiness(relay: &Relay) -> Result<Response, ApiError> {
-    // A `Relay` always holds a loaded, validated configuration; draining, or a store whose
-    // last group commit failed (disk full, read-only), are the reasons not to be ready.
+    // A `Relay` always holds a loaded, validated configuration; draining, a database file
+    // removed or replaced, or a store whose last group commit failed (disk full, read-only)
+    // are the reasons not to be ready.
     if relay.is_draining() {
         return Err(ApiError::unavailable(
             "draining",
             "the relay is shutting down",
         ));
+    }
+    // Removed or replaced: no write can help, only a restart.
+    if let Err(lost) = relay.store.check_file() {
+        return Err(ApiError::unavailable("store_file_lost", lost.to_string()));
     }
     // After a failed commit, try a write: a load balancer that stops sending while we are
     // not ready would otherwise leave no event to find out that the disk has room again.
@@ -99,14 +107,7 @@ async fn handle_reload(relay: Arc<Relay>, headers: &HeaderMap) -> Result<Respons
         Credential::bearer(headers).as_ref(),
         ADMIN_AUTH,
     )?;
-    let reloading = relay.clone();
-    let outcome = tokio::task::spawn_blocking(move || reloading.reload())
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "reload task failed");
-            ApiError::internal("the reload did not complete")
-        })?;
-    match outcome {
+    match relay.reload_within(Overlap::Refuse).await {
         Ok(app) => {
             tracing::info!(config_hash = %app.config.hash, "configuration reloaded over HTTP");
             let restart_needed = relay.restart_needed(&app);
@@ -120,17 +121,34 @@ async fn handle_reload(relay: Arc<Relay>, headers: &HeaderMap) -> Result<Respons
                 }),
             ))
         }
-        Err(errors) => {
-            let problems: Vec<String> = errors.errors.iter().map(ToString::to_string).collect();
-            tracing::warn!(
-                problems = problems.len(),
-                "reload rejected; the old configuration stays"
-            );
-            let message = match problems.len() {
-                1 => "1 problem".to_string(),
-                n => format!("{n} problems"),
-            };
-            Err(ApiError::bad_request("invalid_config", message).with_problems(problems))
-        }
+        Err(e) => Err(reload_error(e)),
     }
+}
+
+/// The running configuration stays in every case; all but an invalid file may be tried again.
+fn reload_error(e: ReloadError) -> ApiError {
+    let code = match &e {
+        ReloadError::Invalid(errors) => return invalid_config(errors),
+        ReloadError::Failed(_) => {
+            tracing::error!("{e}");
+            return ApiError::internal("the reload did not complete");
+        }
+        ReloadError::TimedOut => "reload_timeout",
+        ReloadError::InProgress(_) | ReloadError::Queued => "reload_in_progress",
+    };
+    tracing::warn!("reload over HTTP: {e}");
+    ApiError::unavailable(code, e.to_string())
+}
+
+fn invalid_config(errors: &ConfigErrors) -> ApiError {
+    let problems: Vec<String> = errors.errors.iter().map(ToString::to_string).collect();
+    tracing::warn!(
+        problems = problems.len(),
+        "reload rejected; the old configuration stays"
+    );
+    let message = match problems.len() {
+        1 => "1 problem".to_string(),
+        n => format!("{n} problems"),
+    };
+    ApiError::bad_request("invalid_config", message).with_problems(problems)
 }

@@ -5,8 +5,8 @@
 //! |---|---|
 //! | `POST /webhook/<token>` (or `/webhook` + `?token=` / Bearer) | 202 `{"id"}`, 400, 401, 408, 413, 415, 503 |
 //! | `GET /healthz` | 200 `{"status":"ok"}` |
-//! | `GET /readyz` | 200, or 503 while draining |
-//! | `POST /-/reload` (Bearer admin token) | 200 `{"status":"reloaded","config_hash"}`, 400, 401, 403 |
+//! | `GET /readyz` | 200, or 503 while draining or while the store cannot take events |
+//! | `POST /-/reload` (Bearer admin token) | 200 `{"status":"reloaded","config_hash"}`, 400, 401, 403, 503 (another reload runs, or this one outlasted its wait) |
 //! | `GET /metrics` | Prometheus text |
 //! | `/api/…` (Bearer admin token) | events, deliveries, dead letters: see `server::api` |
 //!

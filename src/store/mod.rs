@@ -8,10 +8,14 @@
 //! Deliveries are leased, not locked, for the length of a send; a target row is the lane
 //! (per-target order, Retry-After pauses).
 //!
+//! The data directory's lock and the database file's identity ([`data_dir`]) do not depend on
+//! the engine either.
+//!
 //! The store knows nothing of target kinds, rules or retry policy: callers decide, it records.
 
 mod cache;
 mod commit;
+mod data_dir;
 mod rows;
 mod sqlite;
 mod types;
@@ -23,6 +27,7 @@ use std::time::Duration;
 use crate::event::Event;
 
 pub use commit::LaneDone;
+pub use data_dir::{DirLock, FileIdentity, LOCK_FILE};
 pub use rows::{ClaimSpec, Routed};
 pub use types::{
     AttemptRecord, Claim, DeadFilter, DeadLetterError, DeliveryDetails, DeliveryRecord,
@@ -35,11 +40,18 @@ use commit::{Counters, LaneWrite, RouteRow};
 use rows::{EventRow, FinishRow};
 
 /// Why a store call failed. Callers branch on it: `Unavailable` means "try again later" (intake
-/// answers 503 so MonitorQA retries), anything else is a bug or corruption.
+/// answers 503 so MonitorQA retries), `Lost` "not before a restart", `InUse` "not while the
+/// other relay runs"; anything else is a bug or corruption.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("the store is unavailable: {0}")]
     Unavailable(String),
+    /// The database file was removed or replaced while open (see [`FileIdentity`]).
+    #[error("{0}")]
+    Lost(String),
+    /// Another relay holds the data directory (see [`DirLock`]).
+    #[error("{0}")]
+    InUse(String),
     #[error("store error: {0}")]
     Other(String),
 }
@@ -67,15 +79,26 @@ pub struct StoreConfig {
     /// The embedded store's directory (`relay.db` inside).
     pub data_dir: PathBuf,
     pub options: StoreOptions,
+    /// Opened by the running relay: the data directory's lock ([`DirLock`]) is taken first and
+    /// held until [`Store::close`], so a second relay fails with [`StoreError::InUse`] before it
+    /// touches the database. `dlq` and tests open a running relay's store without it.
+    pub exclusive: bool,
 }
 
 impl StoreConfig {
-    /// The embedded store in `data_dir`, with the default options.
+    /// The embedded store in `data_dir`, with the default options, without the lock.
     pub fn embedded(data_dir: impl Into<PathBuf>) -> StoreConfig {
         StoreConfig {
             data_dir: data_dir.into(),
             options: StoreOptions::default(),
+            exclusive: false,
         }
+    }
+
+    /// The same store, opened as the running relay's (see [`StoreConfig::exclusive`]).
+    pub fn exclusive(mut self) -> StoreConfig {
+        self.exclusive = true;
+        self
     }
 
     /// How a person would name this store in a message: never a secret.
@@ -103,6 +126,8 @@ struct Inner {
     engine: Engine,
     counters: Arc<Counters>,
     cache: Arc<EventCache>,
+    /// The data directory's lock, when opened exclusively; released by [`Store::close`].
+    lock: std::sync::Mutex<Option<DirLock>>,
 }
 
 /// The engines a store can live in.
@@ -113,6 +138,10 @@ enum Engine {
 impl Store {
     /// Opens the store `config` names (creating and migrating it as needed).
     pub async fn open(config: &StoreConfig) -> Result<Store, StoreError> {
+        let lock = match config.exclusive {
+            true => Some(DirLock::acquire(&config.data_dir)?),
+            false => None,
+        };
         let cache = Arc::new(EventCache::default());
         let counters = Arc::new(Counters::default());
         let (dir, options) = (config.data_dir.clone(), config.options.clone());
@@ -127,6 +156,7 @@ impl Store {
                 engine: Engine::Sqlite(sqlite),
                 counters,
                 cache,
+                lock: std::sync::Mutex::new(lock),
             }),
         })
     }
@@ -435,15 +465,29 @@ impl Store {
         self.sqlite().writer.probe().await
     }
 
+    /// `Err` ([`StoreError::Lost`]) once the database file was removed or replaced under the
+    /// open store: nothing written now could be read after a restart. Cheap (one `stat`); the
+    /// writer also checks after every commit, before it answers anyone.
+    pub fn check_file(&self) -> Result<(), StoreError> {
+        self.sqlite().file.check()
+    }
+
     /// How many group commits the writer made and how many events they held.
     pub fn writer_stats(&self) -> WriterStats {
         self.inner.counters.stats()
     }
 
     /// Clean shutdown: the writer commits what is queued and stops. Later calls answer
-    /// `Unavailable`.
+    /// `Unavailable`. Only then may another relay take the data directory.
     pub async fn close(&self) {
         self.sqlite().writer.close().await;
+        let lock = self
+            .inner
+            .lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        drop(lock);
     }
 }
 

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use reqwest::header::HeaderMap;
 
-use super::verdict::{Verdict, scrub};
+use super::scrub::{Scrubber, credential_parts, url_secret_parts};
+use super::verdict::Verdict;
 use crate::secret::Secret;
 
 /// How much of an answer's body is kept for classification and reasons.
@@ -34,13 +35,16 @@ impl HttpRequest {
             .map(|(_, v)| v.expose())
     }
 
-    /// Every secret this request carries: the URL and the secret header values.
-    pub fn secrets(&self) -> Vec<&str> {
-        let mut out = vec![self.url.expose()];
-        out.extend(self.headers.iter().filter_map(|(_, v)| match v {
-            HeaderText::Secret(s) => Some(s.expose()),
-            HeaderText::Plain(_) => None,
-        }));
+    /// Every secret this request carries: the URL and its secret parts, the secret header
+    /// values and their credential parts.
+    pub fn secrets(&self) -> Vec<String> {
+        let mut out = url_secret_parts(self.url.expose());
+        for (_, value) in &self.headers {
+            if let HeaderText::Secret(s) = value {
+                out.push(s.expose().to_string());
+                out.extend(credential_parts(s.expose()));
+            }
+        }
         out
     }
 }
@@ -144,8 +148,7 @@ pub async fn execute(
     req: &HttpRequest,
     timeout: Duration,
 ) -> Result<HttpResponse, TransportError> {
-    let secrets = req.secrets();
-    let fail = |err: reqwest::Error| transport_error(err, &secrets);
+    let fail = |err: reqwest::Error| transport_error(err, req);
     let builder = prepare(client, req)?.timeout(timeout);
     let resp = builder.send().await.map_err(fail)?;
     let status = resp.status().as_u16();
@@ -201,7 +204,9 @@ async fn read_body(mut resp: reqwest::Response) -> reqwest::Result<String> {
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
-fn transport_error(err: reqwest::Error, secrets: &[&str]) -> TransportError {
+/// The error, its causes, and no secret: reqwest's own text without the URL, and every secret
+/// of the request scrubbed from the causes (built only on failure: it is a compiled pattern).
+fn transport_error(err: reqwest::Error, req: &HttpRequest) -> TransportError {
     let kind = if err.is_timeout() {
         TransportErrorKind::Timeout
     } else if err.is_connect() {
@@ -211,7 +216,7 @@ fn transport_error(err: reqwest::Error, secrets: &[&str]) -> TransportError {
     };
     TransportError {
         kind,
-        message: scrub(&describe(&err.without_url()), secrets),
+        message: Scrubber::new(req.secrets()).scrub(&describe(&err.without_url())),
     }
 }
 

@@ -2,7 +2,8 @@
 //!
 //! Each kind builds its HTTP request from a rendered message ([`Target::build`], pure) and
 //! classifies the answer with one status → outcome table ([`Target::classify`], pure). The only
-//! I/O is [`http::execute`]. Targets never retry, sleep or touch the store: the sender loop in
+//! I/O is [`http::execute`]. What a provider says back passes through the target's
+//! [`scrub::Scrubber`] before anyone sees it, so no encoding of a secret it echoes survives. Targets never retry, sleep or touch the store: the sender loop in
 //! [`crate::pipeline`] decides when to try again, using the [`Verdict`].
 //!
 //! | kind | module | sends |
@@ -15,6 +16,7 @@
 pub mod email;
 pub mod http;
 pub mod limits;
+pub mod scrub;
 pub mod slack;
 pub mod teams;
 pub mod verdict;
@@ -33,7 +35,15 @@ use crate::template::{Markup, Message};
 
 /// A configured destination, ready to build requests and judge answers.
 #[derive(Debug, Clone)]
-pub enum Target {
+pub struct Target {
+    kind: Kind,
+    /// Built once from the kind's secrets: compiling it per answer would cost every failure.
+    scrubber: scrub::Scrubber,
+}
+
+/// One module per kind.
+#[derive(Debug, Clone)]
+enum Kind {
     Slack(slack::Slack),
     Teams(teams::Teams),
     Email(email::Email),
@@ -102,80 +112,92 @@ pub enum BuildError {
 impl Target {
     /// The target a validated configuration describes.
     pub fn from_config(cfg: &TargetConfig) -> Target {
-        match &cfg.kind {
+        let kind = match &cfg.kind {
             TargetKind::Slack {
                 url,
                 token,
                 channel,
                 base_url,
-            } => Target::Slack(slack::Slack::new(
+            } => Kind::Slack(slack::Slack::new(
                 url.clone(),
                 token.clone(),
                 channel.clone(),
                 base_url.clone(),
             )),
-            TargetKind::Teams { url } => Target::Teams(teams::Teams::new(url.clone())),
-            TargetKind::Email { .. } => Target::Email(email::Email::from_kind(&cfg.kind)),
+            TargetKind::Teams { url } => Kind::Teams(teams::Teams::new(url.clone())),
+            TargetKind::Email { .. } => Kind::Email(email::Email::from_kind(&cfg.kind)),
             TargetKind::Webhook { url, headers } => {
-                Target::Webhook(webhook::Webhook::new(url.clone(), headers.clone()))
+                Kind::Webhook(webhook::Webhook::new(url.clone(), headers.clone()))
             }
-        }
+        };
+        let scrubber = scrub::Scrubber::new(kind.secrets());
+        Target { kind, scrubber }
     }
 
     /// `slack`, `teams`, `email` or `webhook`.
     pub fn kind_name(&self) -> &'static str {
-        match self {
-            Target::Slack(_) => "slack",
-            Target::Teams(_) => "teams",
-            Target::Email(_) => "email",
-            Target::Webhook(_) => "webhook",
+        match &self.kind {
+            Kind::Slack(_) => "slack",
+            Kind::Teams(_) => "teams",
+            Kind::Email(_) => "email",
+            Kind::Webhook(_) => "webhook",
         }
     }
 
     /// The renderings a [`Content::Message`] for this target must carry.
     pub fn markups(&self) -> &'static [Markup] {
-        match self {
-            Target::Slack(_) => slack::MARKUPS,
-            Target::Teams(_) => teams::MARKUPS,
-            Target::Email(_) => email::MARKUPS,
-            Target::Webhook(_) => &[],
+        match &self.kind {
+            Kind::Slack(_) => slack::MARKUPS,
+            Kind::Teams(_) => teams::MARKUPS,
+            Kind::Email(_) => email::MARKUPS,
+            Kind::Webhook(_) => &[],
         }
     }
 
     /// The request that delivers `content`. `delivery_key` is a stable id of the delivery,
     /// the same on every attempt (providers with idempotency keys use it).
     pub fn build(&self, content: &Content, delivery_key: &str) -> Result<HttpRequest, BuildError> {
-        match self {
-            Target::Slack(t) => t.build(content),
-            Target::Teams(t) => t.build(content),
-            Target::Email(t) => t.build(content, delivery_key),
-            Target::Webhook(t) => t.build(content),
+        match &self.kind {
+            Kind::Slack(t) => t.build(content),
+            Kind::Teams(t) => t.build(content),
+            Kind::Email(t) => t.build(content, delivery_key),
+            Kind::Webhook(t) => t.build(content),
         }
     }
 
-    /// What the provider's answer means. The reason never contains one of this target's
-    /// secrets, even if the provider echoed one back.
+    /// What the provider's answer means. The verdict never contains one of this target's
+    /// secrets, in any encoding, even if the provider echoed one back: the body is scrubbed
+    /// before the table reads it (so an excerpt cannot keep half a secret), and the reason
+    /// after (for what the table decoded from JSON).
     pub fn classify(&self, resp: &HttpResponse, now: SystemTime) -> Verdict {
-        let verdict = match self {
-            Target::Slack(t) => t.classify(resp, now),
-            Target::Teams(t) => t.classify(resp, now),
-            Target::Email(t) => t.classify(resp, now),
-            Target::Webhook(t) => t.classify(resp, now),
+        let resp = HttpResponse {
+            status: resp.status,
+            headers: resp.headers.clone(),
+            body: self.scrubber.scrub(&resp.body),
         };
-        verdict.scrubbed(&self.secrets())
+        let verdict = match &self.kind {
+            Kind::Slack(t) => t.classify(&resp, now),
+            Kind::Teams(t) => t.classify(&resp, now),
+            Kind::Email(t) => t.classify(&resp, now),
+            Kind::Webhook(t) => t.classify(&resp, now),
+        };
+        verdict.scrubbed(&self.scrubber)
     }
 
     /// `text` (a provider's answer, say) with this target's secrets removed, for showing it.
     pub fn scrub(&self, text: &str) -> String {
-        verdict::scrub(text, &self.secrets())
+        self.scrubber.scrub(text)
     }
+}
 
-    fn secrets(&self) -> Vec<&str> {
+impl Kind {
+    /// Every secret of the target, and every form of one it sends (see [`scrub`]).
+    fn secrets(&self) -> Vec<String> {
         match self {
-            Target::Slack(t) => t.secrets(),
-            Target::Teams(t) => t.secrets(),
-            Target::Email(t) => t.secrets(),
-            Target::Webhook(t) => t.secrets(),
+            Kind::Slack(t) => t.secrets(),
+            Kind::Teams(t) => t.secrets(),
+            Kind::Email(t) => t.secrets(),
+            Kind::Webhook(t) => t.secrets(),
         }
     }
 }

@@ -10,7 +10,8 @@ use std::time::SystemTime;
 use serde_json::{Value, json};
 
 use super::limits::{truncate_bytes, truncate_chars};
-use super::verdict::{by_status, excerpt, url_secret_parts};
+use super::scrub::url_secret_parts;
+use super::verdict::{by_status, excerpt};
 use super::{BuildError, Content, HttpRequest, HttpResponse, RequestBody, Verdict};
 use crate::secret::Secret;
 use crate::template::{Markup, Message};
@@ -77,7 +78,7 @@ impl Teams {
         )
     }
 
-    pub(super) fn secrets(&self) -> Vec<&str> {
+    pub(super) fn secrets(&self) -> Vec<String> {
         url_secret_parts(self.url.expose())
     }
 }
@@ -87,7 +88,8 @@ fn is_legacy_connector(url: &str) -> bool {
     let Ok(url) = reqwest::Url::parse(url) else {
         return false;
     };
-    let host = url.host_str().unwrap_or("").to_ascii_lowercase();
+    // A fully qualified name (`x.webhook.office.com.`) is the same host.
+    let host = url.host_str().unwrap_or("").trim_end_matches('.');
     host.ends_with(".webhook.office.com") || host == "outlook.office.com"
 }
 
@@ -368,6 +370,9 @@ mod tests {
     fn connector_hosts_are_recognised() {
         assert!(is_legacy_connector(
             "https://northwind.webhook.office.com/webhookb2/x"
+        ));
+        assert!(is_legacy_connector(
+            "https://Northwind.Webhook.Office.com./webhookb2/x"
         ));
         assert!(!is_legacy_connector(
             "https://x.environment.api.powerplatform.com/powerautomate/x"

@@ -8,12 +8,15 @@ use std::time::{Duration, SystemTime};
 
 use reqwest::header::HeaderMap;
 
+use super::scrub::Scrubber;
+
 /// The outcome of one attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     /// The provider accepted the message; `provider_id` is its id for it, when it gives one.
     Delivered { provider_id: Option<String> },
-    /// A transient failure. `after` is the wait the provider asked for, if any.
+    /// A transient failure. `after` is the wait the provider asked for, if any: a lower
+    /// bound, which the sender loop lengthens to its backoff when it is shorter.
     Retry {
         after: Option<Duration>,
         scope: RetryScope,
@@ -69,8 +72,9 @@ impl Verdict {
         }
     }
 
-    /// The same verdict with every occurrence of `secrets` in its reason replaced.
-    pub(crate) fn scrubbed(self, secrets: &[&str]) -> Verdict {
+    /// The same verdict with every secret `scrubber` knows removed from what a provider said:
+    /// the reason, and the message id (an echoing provider can put anything there).
+    pub(crate) fn scrubbed(self, scrubber: &Scrubber) -> Verdict {
         match self {
             Verdict::Retry {
                 after,
@@ -79,46 +83,16 @@ impl Verdict {
             } => Verdict::Retry {
                 after,
                 scope,
-                reason: scrub(&reason, secrets),
+                reason: scrubber.scrub(&reason),
             },
             Verdict::Dead { reason } => Verdict::Dead {
-                reason: scrub(&reason, secrets),
+                reason: scrubber.scrub(&reason),
             },
-            delivered => delivered,
+            Verdict::Delivered { provider_id } => Verdict::Delivered {
+                provider_id: provider_id.map(|id| scrubber.scrub(&id)),
+            },
         }
     }
-}
-
-/// Replaces every non-trivial secret in `text` with `<redacted>`.
-pub(crate) fn scrub(text: &str, secrets: &[&str]) -> String {
-    let mut out = text.to_string();
-    for secret in secrets.iter().filter(|s| s.len() >= 4) {
-        if out.contains(secret) {
-            out = out.replace(secret, "<redacted>");
-        }
-    }
-    out
-}
-
-/// The parts of a secret URL that are secret on their own, besides the whole URL: every
-/// query value and the last path segment, when at least 8 characters long (a Teams `sig`, the
-/// last segment of a Slack webhook path). A provider that echoes only those stays scrubbed.
-pub(crate) fn url_secret_parts(url: &str) -> Vec<&str> {
-    let mut parts = vec![url];
-    let without_fragment = url.split('#').next().unwrap_or(url);
-    let (path, query) = without_fragment
-        .split_once('?')
-        .unwrap_or((without_fragment, ""));
-    if let Some(last) = path.trim_end_matches('/').rsplit('/').next() {
-        parts.push(last);
-    }
-    parts.extend(
-        query
-            .split('&')
-            .filter_map(|pair| pair.split_once('=').map(|(_, v)| v)),
-    );
-    parts.retain(|p| p.len() >= 8);
-    parts
 }
 
 /// A status that says "not now" rather than "never": timeout, rate limit, server error.
@@ -243,22 +217,6 @@ mod tests {
     fn retry_after_that_is_garbage_is_ignored() {
         assert_eq!(parse_retry_after("soon", at(0)), None);
         assert_eq!(parse_retry_after("-5", at(0)), None);
-    }
-
-    #[test]
-    fn scrub_removes_every_secret() {
-        let text = scrub("bad key SG.abc for SG.abc", &["SG.abc", ""]);
-        assert_eq!(text, "bad key <redacted> for <redacted>");
-    }
-
-    #[test]
-    fn the_secret_parts_of_a_url_are_its_last_segment_and_query_values() {
-        let parts = url_secret_parts(
-            "https://h.example/a/services/B1/hookSecret99?api-version=1&sig=sigSecret99",
-        );
-        assert!(parts.contains(&"hookSecret99"));
-        assert!(parts.contains(&"sigSecret99"));
-        assert!(!parts.contains(&"1"));
     }
 
     #[test]

@@ -10,7 +10,8 @@
 
 use std::time::SystemTime;
 
-use super::verdict::{by_status, excerpt, url_secret_parts};
+use super::scrub::{credential_parts, url_secret_parts};
+use super::verdict::{by_status, excerpt};
 use super::{BuildError, Content, HeaderText, HttpRequest, HttpResponse, RequestBody, Verdict};
 use crate::secret::Secret;
 
@@ -54,18 +55,14 @@ impl Webhook {
         )
     }
 
-    pub(super) fn secrets(&self) -> Vec<&str> {
+    pub(super) fn secrets(&self) -> Vec<String> {
         let mut out = url_secret_parts(self.url.expose());
         for (_, value) in &self.headers {
-            let value = value.expose();
-            out.push(value);
+            out.push(value.expose().to_string());
             // `Bearer <token>`, `Basic <creds>`: the credential alone is a secret too, in case
-            // a provider echoes just that part.
-            if let Some((_, credential)) = value.split_once(' ')
-                && credential.trim().len() >= 8
-            {
-                out.push(credential.trim());
-            }
+            // a provider echoes just that part (short ones would redact common words).
+            let parts = credential_parts(value.expose());
+            out.extend(parts.into_iter().filter(|p| p.len() >= 8));
         }
         out
     }

@@ -123,7 +123,8 @@ fn builtin_sources() -> Sources {
     }
 }
 
-/// `(path, text)` of every regular, non-hidden file in `dir`, sorted by name.
+/// `(path, text)` of every non-hidden template file in `dir`, sorted by name; each must be a
+/// regular file (or a link to one) of at most [`crate::config::MAX_FILE_BYTES`].
 fn read_files(dir: &Path) -> Result<Vec<(PathBuf, String)>, TemplateError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
@@ -135,14 +136,16 @@ fn read_files(dir: &Path) -> Result<Vec<(PathBuf, String)>, TemplateError> {
             ));
         }
     };
+    // Every name that looks like a template is read, so one that is not a regular file (a
+    // FIFO, a dangling link) is an error naming it rather than silently left out.
     let mut paths: Vec<PathBuf> = entries
         .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && !is_hidden(p) && template_kind(p).is_some())
+        .filter(|p| !is_hidden(p) && template_kind(p).is_some())
         .collect();
     paths.sort();
     paths
         .into_iter()
-        .map(|path| match std::fs::read_to_string(&path) {
+        .map(|path| match crate::config::read_text(&path) {
             Ok(text) => Ok((path, text)),
             Err(e) => Err(TemplateError::new(
                 &path,

@@ -11,6 +11,8 @@ use serde_json::Value;
 
 /// The webhook token every test relay accepts.
 pub const TOKEN: &str = "delivery-test-token-5c1e";
+/// The admin API token of every test relay.
+pub const ADMIN_TOKEN: &str = "delivery-admin-token-8d2f";
 
 pub use crate::support::wait::{DEADLINE, eventually, sample};
 use crate::support::webhook;
@@ -33,7 +35,7 @@ pub async fn spawn_app(rules_yaml: &str) -> TestApp {
 pub async fn spawn_app_with(rules_yaml: &str, templates: &[(&str, &str)]) -> TestApp {
     logs();
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let rules = format!("server:\n  token: {TOKEN}\n{rules_yaml}");
+    let rules = format!("server:\n  token: {TOKEN}\n  admin_token: {ADMIN_TOKEN}\n{rules_yaml}");
     std::fs::write(dir.path().join("rules.yaml"), rules).expect("write rules.yaml");
     if !templates.is_empty() {
         let tdir = dir.path().join("templates");
@@ -70,6 +72,20 @@ impl TestApp {
     /// Posts an event that must be acknowledged with 202; returns its id.
     pub async fn ack(&self, event: &Value) -> String {
         webhook::ack(&self.client, self.running().addr, TOKEN, event).await
+    }
+
+    /// `GET` on the admin API (`path` starts with `/api/`): the status and the body.
+    pub async fn admin_get(&self, path: &str) -> (u16, String) {
+        let url = format!("http://{}{path}", self.running().addr);
+        let answer = self
+            .client
+            .get(url)
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("the admin API answers");
+        let status = answer.status().as_u16();
+        (status, answer.text().await.expect("a readable body"))
     }
 
     pub async fn event(&self, id: &str) -> Option<EventDetails> {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use mqa_relay::store::DeliveryState;
 
-use crate::app::{config, eventually, sample, spawn_app};
+use crate::app::{config, eventually, gaps, sample, spawn_app};
 use crate::support::mock::Answer;
 use crate::support::providers::{SlackWebhook, WebhookReceiver};
 
@@ -57,6 +57,32 @@ async fn a_429_with_retry_after_2_holds_the_next_request_back_for_2_seconds() {
     );
     assert_eq!(delivery.attempts, 2);
     assert_eq!(attempts[0].status, Some(429));
+}
+
+#[tokio::test]
+async fn a_429_with_retry_after_0_waits_for_the_backoff_instead_of_burning_the_attempts() {
+    let mock = WebhookReceiver::start().await;
+    mock.always(Answer::retry_after(429, 0));
+    let target = format!(
+        "{{ kind: webhook, url: \"{}\", retry: {{ max_attempts: 4, initial: 200ms }} }}",
+        mock.url()
+    );
+    let app = spawn_app(&config(&[("erp", target)], "*")).await;
+    let id = app.ack(&sample("audit_expired")).await;
+    let (delivery, _) = app.wait_state(&id, DeliveryState::Dead).await;
+    assert_eq!(mock.received().len(), 4, "one request per attempt");
+    let times: Vec<_> = mock.received().iter().map(|r| r.at).collect();
+    // The backoff after attempt n is 200 ms · 2^(n-1), at least half of it with jitter.
+    let floors = [100, 200, 400].map(Duration::from_millis);
+    for (n, (gap, floor)) in gaps(&times).into_iter().zip(floors).enumerate() {
+        assert!(
+            gap >= floor,
+            "attempt {} came {gap:?} after the 429, sooner than the backoff ({floor:?})",
+            n + 2
+        );
+    }
+    let error = delivery.last_error.unwrap_or_default();
+    assert!(error.contains("gave up after 4 attempts"), "{error}");
 }
 
 #[tokio::test]

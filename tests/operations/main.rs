@@ -20,6 +20,7 @@ use support::process;
 
 mod admin_api;
 mod crash;
+mod data_dir;
 mod dedup;
 mod disk;
 mod dlq_cli;
@@ -27,5 +28,6 @@ mod failing_targets;
 mod hostile_templates;
 mod metrics;
 mod reload;
+mod reload_files;
 mod retention;
 mod shutdown;

@@ -29,19 +29,7 @@ pub struct RelayProcess {
 impl RelayProcess {
     /// Starts run number `run` (each run has its own log file) and waits until it listens.
     pub async fn start(dir: &Path, run: u32, token: &str) -> RelayProcess {
-        let log = dir.join(format!("relay-{run}.log"));
-        let child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--rules"])
-            .arg(dir.join("rules.yaml"))
-            .arg("--data-dir")
-            .arg(dir.join("data"))
-            .env("RUST_LOG", "info")
-            .env("RELAY_TOKEN", token)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("create the log file"))
-            .spawn()
-            .expect("spawn mqa-relay");
+        let (child, log) = spawn_serve(dir, run, token);
         let addr = eventually_within("the relay to listen", PROCESS_DEADLINE, async || {
             let text = std::fs::read_to_string(&log).ok()?;
             let rest = text.split("listening on ").nth(1)?;
@@ -111,15 +99,85 @@ impl RelayProcess {
         body["id"].as_str().expect("an event id").to_string()
     }
 
+    /// A request to `path` with `Authorization: Bearer <bearer>` (none if `None`); `Err` when
+    /// the relay did not answer within `limit`.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        bearer: Option<&str>,
+        limit: Duration,
+    ) -> Result<(u16, Value), reqwest::Error> {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+        let url = format!("http://{}{path}", self.addr);
+        let mut request = self.client.request(method, url).timeout(limit);
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(Value::Null);
+        Ok((status, body))
+    }
+
+    /// The most memory the process has held so far (its peak resident set), in bytes.
+    pub fn peak_rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("the relay's /proc status");
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM in /proc/<pid>/status");
+        kib * 1024
+    }
+
     /// Waits for the process to exit by itself; returns its exit code.
     pub async fn wait_exit(&mut self) -> Option<i32> {
-        let child = &mut self.child;
-        let status = eventually_within("the relay to exit", PROCESS_DEADLINE, async || {
-            child.try_wait().ok().flatten()
-        })
-        .await;
-        status.code()
+        wait_exit(&mut self.child).await
     }
+}
+
+/// Starts `serve` on `dir/rules.yaml` and `dir/data`, logging to `dir/relay-<run>.log`.
+fn spawn_serve(dir: &Path, run: u32, token: &str) -> (Child, PathBuf) {
+    let log = dir.join(format!("relay-{run}.log"));
+    let child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--rules"])
+        .arg(dir.join("rules.yaml"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .env("RUST_LOG", "info")
+        .env("RELAY_TOKEN", token)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("create the log file"))
+        .spawn()
+        .expect("spawn mqa-relay");
+    (child, log)
+}
+
+async fn wait_exit(child: &mut Child) -> Option<i32> {
+    let status = eventually_within("the relay to exit", PROCESS_DEADLINE, async || {
+        child.try_wait().ok().flatten()
+    })
+    .await;
+    status.code()
+}
+
+/// Runs `serve` as [`RelayProcess::start`] does, for a relay that must refuse to start: waits
+/// for it to exit (killing it if it does not) and returns its exit code and its log.
+pub async fn serve_refused(dir: &Path, run: u32, token: &str) -> (Option<i32>, String) {
+    struct KillOnDrop(Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let (child, log) = spawn_serve(dir, run, token);
+    let mut child = KillOnDrop(child);
+    let code = wait_exit(&mut child.0).await;
+    (code, std::fs::read_to_string(&log).unwrap_or_default())
 }
 
 impl Drop for RelayProcess {
@@ -129,8 +187,9 @@ impl Drop for RelayProcess {
     }
 }
 
-/// Opens the store in `data_dir` beside a running relay (SQLite allows a second process, and
-/// a second connection pool in this one, on the same file).
+/// Opens the store in `data_dir` beside a running relay, as `dlq` does: without the data
+/// directory's lock (SQLite allows a second process, and a second connection pool in this
+/// one, on the same file).
 pub async fn open_store(data_dir: &Path) -> Store {
     Store::open(&StoreConfig::embedded(data_dir))
         .await

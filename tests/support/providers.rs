@@ -1,5 +1,6 @@
-//! Mock Slack (incoming webhook and Web API), Teams (Workflows) and
-//! a generic webhook receiver, answering as `targets.md` §5 describes the real services.
+//! Mock Slack (incoming webhook and Web API), Teams (Workflows) and a generic webhook receiver,
+//! answering as `targets.md` §5 describes the real services; and a service that echoes every
+//! request back in its error answer.
 //!
 //! Start one with `SlackWebhook::start().await` (a [`Mock`]); configure the target with
 //! `mock.url()` (or `mock.base_url()` for the Slack Web API); script answers with
@@ -418,12 +419,135 @@ impl Provider for WebhookReceiver {
     }
 }
 
-/// A loopback address where nothing listens (for connection errors).
-pub async fn closed_port_url() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+/// How an [`Echoing`] service writes the request back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Echo {
+    AsIs,
+    LowerCase,
+    UpperCase,
+    /// Every byte but ASCII letters and digits as `%XX`, in lower-case hex.
+    PercentEncoded,
+    /// As a JSON string that escapes `/` as `\/` (as PHP's `json_encode` does).
+    JsonEscaped,
+    /// The whole echo in base64.
+    Base64,
+}
+
+/// A service that refuses every request with one status and echoes the whole request back in
+/// its error body (request line, then the credential headers, then the other headers and the
+/// body), in one [`Echo`] encoding: what a misbehaving provider or a debugging proxy does.
+pub struct Echoing {
+    pub status: u16,
+    pub encoding: Echo,
+    /// The path a target is configured with (a credential URL's path and query).
+    pub path: String,
+}
+
+impl Echoing {
+    pub async fn start(status: u16, encoding: Echo, path: &str) -> Mock<Echoing> {
+        let path = path.to_string();
+        Mock::start_with(Echoing {
+            status,
+            encoding,
+            path,
+        })
         .await
-        .expect("bind a loopback port");
-    let addr = listener.local_addr().expect("local address");
-    drop(listener);
-    format!("http://{addr}/hooks/closed")
+    }
+
+    /// The request as text, credentials first so that they come early in any excerpt.
+    pub fn echo(req: &Recorded) -> String {
+        let query = req
+            .query
+            .as_deref()
+            .map_or(String::new(), |q| format!("?{q}"));
+        let mut text = format!("{} {}{query}\n", req.method, req.path);
+        let secret_first = |(n, _): &&(String, String)| {
+            !matches!(n.as_str(), "authorization" | "x-postmark-server-token")
+        };
+        let mut headers: Vec<&(String, String)> = req.headers.iter().collect();
+        headers.sort_by_key(secret_first);
+        for (name, value) in headers {
+            text.push_str(&format!("{name}: {value}\n"));
+        }
+        text.push_str(&req.text());
+        text
+    }
+}
+
+impl Provider for Echoing {
+    fn path(&self) -> String {
+        self.path.clone()
+    }
+
+    fn answer(&mut self, req: &Recorded) -> Reply {
+        let echo = Echoing::echo(req);
+        let body = match self.encoding {
+            Echo::AsIs => echo,
+            Echo::LowerCase => echo.to_lowercase(),
+            Echo::UpperCase => echo.to_uppercase(),
+            Echo::PercentEncoded => echo
+                .bytes()
+                .map(|b| match b {
+                    b if b.is_ascii_alphanumeric() => char::from(b).to_string(),
+                    b => format!("%{b:02x}"),
+                })
+                .collect(),
+            Echo::JsonEscaped => Value::String(echo).to_string().replace('/', "\\/"),
+            Echo::Base64 => mqa_relay::targets::http::base64(echo.as_bytes()),
+        };
+        Reply::text(self.status, "text/plain; charset=utf-8", &body)
+    }
+
+    fn error(&mut self, status: u16, _code: &str) -> Reply {
+        Reply::text(status, "text/plain; charset=utf-8", "refused")
+    }
+}
+
+/// The forms in which a provider may echo `secret`, to check that none survives: as is, in
+/// either case, percent-encoded (upper- and lower-case hex, every byte or only symbols),
+/// JSON-escaped (`\/`), and base64 (standard and URL-safe; without padding, so that the
+/// padded form contains it; and inside a longer base64 text, at each alignment, the
+/// characters that encode only the secret).
+pub fn echoed_forms(secret: &str) -> Vec<String> {
+    let percent = |all: bool, upper: bool| -> String {
+        secret
+            .bytes()
+            .map(|b| match b {
+                b if b.is_ascii_alphanumeric() && !all => char::from(b).to_string(),
+                b if upper => format!("%{b:02X}"),
+                b => format!("%{b:02x}"),
+            })
+            .collect()
+    };
+    let base64 = mqa_relay::targets::http::base64(secret.as_bytes());
+    let base64 = base64.trim_end_matches('=');
+    let mut forms = vec![
+        secret.to_string(),
+        secret.to_lowercase(),
+        secret.to_uppercase(),
+        percent(false, true),
+        percent(false, false),
+        percent(true, true),
+        secret.replace('/', "\\/"),
+        base64.to_string(),
+        base64.replace('+', "-").replace('/', "_"),
+    ];
+    for offset in 1..3 {
+        let mut shifted = vec![b'x'; offset];
+        shifted.extend_from_slice(secret.as_bytes());
+        let encoded = mqa_relay::targets::http::base64(&shifted);
+        // Character i holds bits 6i..6i+6; keep those that lie wholly within the secret.
+        let (first, end) = ((8 * offset).div_ceil(6), 8 * (offset + secret.len()) / 6);
+        forms.push(encoded[first..end].to_string());
+    }
+    forms.sort();
+    forms.dedup();
+    forms
+}
+
+/// A loopback address where nothing listens (for connection errors): port 1, which no test
+/// binds (they all bind port 0, and the kernel picks those from the ephemeral range). A port
+/// bound and let go again could be taken by another test's server meanwhile.
+pub async fn closed_port_url() -> String {
+    "http://127.0.0.1:1/hooks/closed".to_string()
 }

@@ -8,7 +8,7 @@ use mqa_relay::secret::Secret;
 use mqa_relay::targets::{Content, HttpResponse, Target, execute, http};
 use serde_json::json;
 
-use crate::support::providers::closed_port_url;
+use crate::support::providers::{closed_port_url, echoed_forms};
 use crate::{content_for, sample, target};
 
 const HOOK: &str = "https://hooks.slack.com/services/T0SECRET/B0SECRET/hookSecretValue42";
@@ -104,15 +104,20 @@ fn reasons_never_contain_a_secret_even_when_the_provider_echoes_it() {
     }
 }
 
-fn assert_no_secret_in_any_reason(t: &Target, echo: &str) {
-    let bodies = [
+/// The shapes in which the providers' answers carry an error text.
+fn bodies(echo: &str) -> [String; 6] {
+    [
         echo.to_string(),
         json!({"ok": false, "error": echo}).to_string(),
         json!({"error": {"code": "X", "message": echo}}).to_string(),
         json!({"errors": [{"message": echo}]}).to_string(),
         json!({"message": echo, "name": "validation_error"}).to_string(),
         json!({"ErrorCode": 300, "Message": echo}).to_string(),
-    ];
+    ]
+}
+
+fn assert_no_secret_in_any_reason(t: &Target, echo: &str) {
+    let bodies = bodies(echo);
     for status in [200, 400, 401, 403, 404, 422, 429, 500] {
         for body in &bodies {
             let v = t.classify(&HttpResponse::new(status, body.clone()), SystemTime::now());
@@ -120,6 +125,73 @@ fn assert_no_secret_in_any_reason(t: &Target, echo: &str) {
                 assert_clean(reason);
             }
             assert_clean(&format!("{v:?}"));
+        }
+    }
+}
+
+#[test]
+fn reasons_contain_no_encoding_of_a_secret_the_provider_echoed() {
+    for (t, secrets) in all_targets_with_secrets() {
+        let mut forms: Vec<String> = secrets.iter().flat_map(|s| echoed_forms(s)).collect();
+        if t.kind_name() == "email" {
+            // Mailgun sends the key as HTTP Basic credentials `api:<key>`, in base64.
+            forms.extend(echoed_forms(&format!("api:{KEY}")));
+        }
+        for form in forms {
+            let echo = format!("bad credentials {form} rejected");
+            assert_no_form_in_any_reason(&t, &echo, &form);
+        }
+    }
+}
+
+fn assert_no_form_in_any_reason(t: &Target, echo: &str, form: &str) {
+    for status in [200, 400, 401, 403, 404, 422, 429, 500] {
+        for body in bodies(echo) {
+            let v = t.classify(&HttpResponse::new(status, body.clone()), SystemTime::now());
+            let shown = format!("{:?} {v:?}", v.reason());
+            assert!(!shown.contains(form), "{form:?} leaked in {shown}");
+        }
+    }
+    assert!(!t.scrub(echo).contains(form), "{form:?} leaked by scrub");
+}
+
+#[test]
+fn a_mailgun_key_echoed_as_basic_credentials_is_scrubbed_whole() {
+    let mailgun = all_targets()
+        .into_iter()
+        .find(|t| {
+            t.build(&content_for(t, sample), "k").is_ok_and(|r| {
+                r.header("authorization")
+                    .is_some_and(|a| a.starts_with("Basic "))
+            })
+        })
+        .expect("the mailgun target");
+    let sent = mailgun.build(&content_for(&mailgun, sample), "k").unwrap();
+    let basic = sent.header("authorization").unwrap();
+    let echo = format!("{{\"message\":\"Forbidden: got Authorization: {basic}\"}}");
+    let verdict = mailgun.classify(&HttpResponse::new(401, echo), SystemTime::now());
+    let shown = crate::reason(&verdict);
+    assert!(shown.contains("Authorization: Basic <redacted>"), "{shown}");
+}
+
+#[test]
+fn a_provider_id_that_echoes_a_secret_is_scrubbed() {
+    for (t, secrets) in all_targets_with_secrets() {
+        let id = format!("id-{}", secrets[0].to_ascii_lowercase());
+        let bodies = [
+            json!({"id": id, "ok": true, "channel": id, "ts": "1"}).to_string(),
+            json!({"MessageID": id, "ErrorCode": 0}).to_string(),
+        ];
+        for body in bodies {
+            let answer = HttpResponse::new(200, body).with_header("x-message-id", &id);
+            let v = t.classify(&answer, SystemTime::now());
+            let shown = format!("{v:?}");
+            assert!(
+                !shown
+                    .to_ascii_lowercase()
+                    .contains(&secrets[0].to_ascii_lowercase()),
+                "{shown}"
+            );
         }
     }
 }

@@ -189,13 +189,31 @@ fn retired_teams_hosts_are_rejected_naming_only_the_host() {
 }
 
 #[test]
+fn a_retired_teams_host_is_rejected_however_the_url_spells_it() {
+    for url in [
+        "https://northwind.webhook.office.com./webhookb2/SECRET-PART",
+        "https://NorthWind.Webhook.Office.com/webhookb2/SECRET-PART",
+        "https://northwind.webhook.office.com\\@teams.example/SECRET-PART",
+        "https://teams.example:SECRET-PART@northwind.webhook.office.com/webhookb2/x",
+    ] {
+        let text = format!("targets:\n  t:\n    kind: teams\n    url: {url}\n");
+        let shown = single_error_at(&text, 4);
+        assert!(
+            shown.contains("host `northwind.webhook.office.com`"),
+            "{url}: {shown}"
+        );
+        assert!(!shown.contains("SECRET-PART"), "{shown}");
+    }
+}
+
+#[test]
 fn a_url_must_be_http_or_https() {
     let text = "targets:\n  erp:\n    kind: webhook\n    url: ftp://erp.example/x\n";
     assert_eq!(
         single_error_at(text, 4),
         "rules.yaml:4:10: target \"erp\": `url` must be an http:// or https:// URL"
     );
-    let hostless = "targets:\n  erp:\n    kind: webhook\n    url: https:///x\n";
+    let hostless = "targets:\n  erp:\n    kind: webhook\n    url: https://:8080/x\n";
     assert!(single_error_at(hostless, 4).ends_with("`url` has no valid host"));
 }
 

@@ -21,7 +21,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::cache::EventCache;
 use super::commit::Counters;
-use super::{StoreError, StoreOptions};
+use super::{FileIdentity, StoreError, StoreOptions};
 
 pub(super) use read::Reads;
 pub(super) use writer::Writer;
@@ -41,6 +41,8 @@ pub(super) fn database_file(data_dir: &Path) -> PathBuf {
 pub(super) struct Sqlite {
     pub(super) writer: Writer,
     pub(super) reads: Reads,
+    /// The database file as opened (checked by the writer after every commit).
+    pub(super) file: Arc<FileIdentity>,
 }
 
 impl Sqlite {
@@ -56,11 +58,17 @@ impl Sqlite {
         })?;
         let file = database_file(data_dir);
         let mut conn = connect(&file, true).map_err(classify)?;
+        // The write connection has the file open: this is its identity.
+        let identity = FileIdentity::of(&file).map_err(|e| {
+            StoreError::Unavailable(format!("cannot look at {}: {e}", file.display()))
+        })?;
+        let identity = Arc::new(identity);
         migrate(&mut conn)?;
-        let writer = Writer::start(conn, &file, opts, cache, counters)?;
+        let writer = Writer::start(conn, identity.clone(), opts, cache, counters)?;
         Ok(Sqlite {
             writer,
             reads: Reads::new(file),
+            file: identity,
         })
     }
 }

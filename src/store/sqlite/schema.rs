@@ -109,18 +109,26 @@ ALTER TABLE dedup_v3 RENAME TO dedup;
 CREATE INDEX dedup_received_at ON dedup (received_at);
 "#;
 
-/// Version 4: a row that readiness rewrites with fresh bytes, so its probe needs the disk the
-/// way an event does (writing a value that is already there can commit without touching it).
+/// Version 4: the row readiness rewrites while the store is failing, with fresh random bytes
+/// (see [`PROBE_BYTES`]): a write that needs room on the disk as a burst of events does, where
+/// rewriting a setting to the value it has fits in space a failed write left behind.
 const V4: &str = r#"
 CREATE TABLE probe (
-    id     INTEGER PRIMARY KEY CHECK (id = 1),
-    at     BIGINT NOT NULL,
-    filler BLOB NOT NULL
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    written_at BIGINT NOT NULL,
+    filler     BLOB NOT NULL
 );
 "#;
 
 /// Every migration in order; the schema version after applying `MIGRATIONS[i]` is `i + 1`.
 pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+
+/// The size of the readiness probe's write. An event, its routing and its delivery's first
+/// outcome write about a dozen pages of 4 KiB to the log (the rows, the dedup key, their
+/// indexes); a write that fails part-way on a full disk leaves the space it got behind, less
+/// than it needed, for the next write to reuse. The probe (64 pages) is larger than a few
+/// events, so it succeeds only when the disk has room for them again.
+pub(super) const PROBE_BYTES: usize = 256 * 1024;
 
 /// The schema version this binary writes.
 pub(super) fn current_version() -> i64 {

@@ -330,18 +330,18 @@ fn bury(
     Ok(())
 }
 
-/// The readiness probe: its row rewritten with fresh bytes, so the commit needs room on the
-/// disk like an event's.
+/// The readiness probe: its row rewritten with fresh random bytes (see
+/// [`super::schema::PROBE_BYTES`]), so the commit needs room on the disk like a few events.
 pub(super) fn probe(
     tx: &Connection,
     p: &mut Pending<(), ()>,
     now: i64,
 ) -> Result<(), rusqlite::Error> {
     tx.prepare_cached(
-        "INSERT INTO probe (id, at, filler) VALUES (1, ?1, randomblob(8192))
-         ON CONFLICT (id) DO UPDATE SET at = excluded.at, filler = excluded.filler",
+        "INSERT INTO probe (id, written_at, filler) VALUES (1, ?1, randomblob(?2))
+         ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at, filler = excluded.filler",
     )?
-    .execute([now])?;
+    .execute(params![now, super::schema::PROBE_BYTES as i64])?;
     p.answer = Some(Ok(()));
     Ok(())
 }

@@ -7,11 +7,12 @@
 //! one that fails by itself (a constraint, a bug) is rolled back and answered with its error
 //! while the rest of the batch commits; a failure of the file (disk full, read-only, I/O)
 //! fails the whole batch, and the connection is opened again if it was left in a transaction.
-//! Between batches the thread tends the write-ahead log ([`super::wal`]) and checks that the
-//! database file it writes is still the one at its path.
+//! After each commit, before anyone is answered, the database file is checked to be still the
+//! one at its path ([`FileIdentity`]): a removed or replaced file fails the batch and every
+//! later one. Between batches the thread tends the write-ahead log ([`super::wal`]).
 
 use std::any::Any;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
@@ -21,7 +22,7 @@ use super::{classify, connect, wal, write};
 use crate::store::cache::EventCache;
 use crate::store::commit::{Counters, LaneDone, LaneWrite, Pending, RouteRow, Work};
 use crate::store::rows::{EventRow, millis, now_ms};
-use crate::store::{Ingested, StoreError, StoreOptions};
+use crate::store::{FileIdentity, Ingested, StoreError, StoreOptions};
 
 /// A write that is not on the hot path (an operator's replay, a pause, retention): a closure
 /// run inside the batch's transaction, its result handed back after the commit.
@@ -43,23 +44,21 @@ impl Writer {
     /// Starts the thread on `conn` (already migrated).
     pub(in crate::store) fn start(
         conn: Connection,
-        file: &Path,
+        file: Arc<FileIdentity>,
         opts: &StoreOptions,
         cache: Arc<EventCache>,
         counters: Arc<Counters>,
     ) -> Result<Writer, StoreError> {
         let max_batch = opts.max_batch.max(1);
         let (queue, inbox) = mpsc::channel(max_batch.saturating_mul(4));
-        let identity = FileIdentity::of(file)?;
         let thread = WriterThread {
+            path: file.path().to_owned(),
             conn,
-            file: file.to_owned(),
-            identity,
+            file,
             max_batch,
             window_ms: millis(opts.dedup_window),
             cache,
             counters,
-            replaced: None,
         };
         std::thread::Builder::new()
             .name("mqa-store-writer".into())
@@ -129,37 +128,15 @@ fn closed() -> StoreError {
     StoreError::Unavailable("the store is closed".into())
 }
 
-/// A file's identity (device and inode): a database file deleted or replaced while the relay
-/// runs keeps taking writes through the open connection, which would be lost at the next start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FileIdentity {
-    dev: u64,
-    ino: u64,
-}
-
-impl FileIdentity {
-    fn of(file: &Path) -> Result<FileIdentity, StoreError> {
-        use std::os::unix::fs::MetadataExt;
-        let meta = std::fs::metadata(file).map_err(|e| {
-            StoreError::Unavailable(format!("cannot read {}: {e}", file.display()))
-        })?;
-        Ok(FileIdentity {
-            dev: meta.dev(),
-            ino: meta.ino(),
-        })
-    }
-}
-
 struct WriterThread {
     conn: Connection,
-    file: PathBuf,
-    identity: FileIdentity,
+    path: PathBuf,
+    /// The database file as opened: checked after each commit, before anyone is answered.
+    file: Arc<FileIdentity>,
     max_batch: usize,
     window_ms: i64,
     cache: Arc<EventCache>,
     counters: Arc<Counters>,
-    /// Set once the database file at the path is no longer the one this connection writes.
-    replaced: Option<String>,
 }
 
 /// One batch as it is written: every message's work and, once written, its answer.
@@ -200,12 +177,23 @@ impl WriterThread {
 
     /// Writes one batch and answers its callers. Returns whether it was committed.
     fn commit(&mut self, mut batch: Vec<Job>) -> bool {
-        if let Err(err) = self.check_file() {
-            return self.fail(batch, err);
+        if let Err(lost) = self.file.known_lost() {
+            return self.fail(batch, lost);
         }
         let now = now_ms();
-        match self.write(&mut batch, now) {
+        let written = self.write(&mut batch, now);
+        // Committed into a file that a restart will not read is not stored: nobody is told
+        // otherwise, and nothing more is written.
+        if let Err(lost) = self.file.check() {
+            return self.fail(batch, lost);
+        }
+        match written {
             Ok(()) => {
+                for job in batch.iter_mut() {
+                    if let Job::Work(Work::Ingest(p)) = job {
+                        write::remember(p, &self.cache);
+                    }
+                }
                 let events = batch
                     .iter()
                     .filter(|job| matches!(job, Job::Work(w) if w.is_event()))
@@ -246,34 +234,7 @@ impl WriterThread {
         for job in batch.iter_mut() {
             run_job(&mut tx, job, now, window_start, &self.cache)?;
         }
-        tx.commit()?;
-        // Only now, committed, may the senders see the new events.
-        for job in batch.iter_mut() {
-            if let Job::Work(Work::Ingest(p)) = job {
-                write::remember(p, &self.cache);
-            }
-        }
-        Ok(())
-    }
-
-    /// The database file at the path must still be the one this connection writes: a file
-    /// removed or replaced under a running relay would take writes that no restart sees.
-    fn check_file(&mut self) -> Result<(), StoreError> {
-        if let Some(why) = &self.replaced {
-            return Err(StoreError::Unavailable(why.clone()));
-        }
-        let now = FileIdentity::of(&self.file).ok();
-        if now == Some(self.identity) {
-            return Ok(());
-        }
-        let why = format!(
-            "the database file {} was removed or replaced while the relay ran; nothing more is \
-             acknowledged: restart the relay",
-            self.file.display()
-        );
-        tracing::error!("{why}");
-        self.replaced = Some(why.clone());
-        Err(StoreError::Unavailable(why))
+        tx.commit()
     }
 
     /// After a failed batch: a connection left inside a transaction (its rollback failed) would
@@ -283,7 +244,7 @@ impl WriterThread {
         if self.conn.is_autocommit() {
             return;
         }
-        match connect(&self.file, true) {
+        match connect(&self.path, true) {
             Ok(fresh) => self.conn = fresh,
             Err(e) => tracing::error!(error = %classify(e), "cannot reopen the store's write connection"),
         }

@@ -45,7 +45,7 @@ pub fn request(
         MailgunRegion::Us => US_BASE,
         MailgunRegion::Eu => EU_BASE,
     };
-    let credentials = base64(format!("api:{}", api_key.expose()).as_bytes());
+    let credentials = base64(basic_credentials(api_key.expose()).as_bytes());
     let mut fields = vec![("from".to_string(), mail.from.clone())];
     fields.extend(mail.to.iter().map(|to| ("to".to_string(), to.clone())));
     fields.extend([
@@ -62,6 +62,11 @@ pub fn request(
         )],
         body: RequestBody::Multipart(fields),
     })
+}
+
+/// The `user:password` of the HTTP Basic credentials: Mailgun's user is always `api`.
+pub fn basic_credentials(api_key: &str) -> String {
+    format!("api:{api_key}")
 }
 
 fn is_domain(d: &str) -> bool {

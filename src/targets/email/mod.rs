@@ -125,8 +125,13 @@ impl Email {
         }
     }
 
-    pub(super) fn secrets(&self) -> Vec<&str> {
-        vec![self.api_key.expose()]
+    /// The key, and the `api:<key>` that Mailgun receives as HTTP Basic credentials.
+    pub(super) fn secrets(&self) -> Vec<String> {
+        let key = self.api_key.expose();
+        match self.provider {
+            EmailProvider::Mailgun => vec![key.to_string(), mailgun::basic_credentials(key)],
+            _ => vec![key.to_string()],
+        }
     }
 }
 

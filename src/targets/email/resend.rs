@@ -68,7 +68,7 @@ pub fn classify(resp: &HttpResponse, now: SystemTime) -> Verdict {
     let name = json["name"].as_str().unwrap_or("");
     let detail = match (name, json["message"].as_str()) {
         ("", None) => excerpt(&resp.body),
-        (n, None) => n.to_string(),
+        (n, None) => excerpt(n),
         (n, Some(m)) => excerpt(&format!("{n}: {m}")),
     };
     let status = resp.status;

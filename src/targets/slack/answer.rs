@@ -49,7 +49,7 @@ pub fn classify_api(resp: &HttpResponse, now: SystemTime) -> Verdict {
             .to_string();
         return classify_api_error(&error, resp, now);
     }
-    let detail = api_error(&resp.body).unwrap_or_else(|| excerpt(&resp.body));
+    let detail = api_error(&resp.body).map_or_else(|| excerpt(&resp.body), |e| excerpt(&e));
     by_status("Slack", resp.status, &detail, &resp.headers, now)
 }
 
@@ -78,7 +78,9 @@ fn message_id(json: &Value) -> Option<String> {
 /// One row of the Web API error table.
 fn classify_api_error(error: &str, resp: &HttpResponse, now: SystemTime) -> Verdict {
     let status = resp.status;
-    let reason = |hint: &str| with_hint(format!("Slack answered {status} {error}"), Some(hint));
+    // Matched as sent, shown as one bounded line: the string is the server's to choose.
+    let shown = excerpt(error);
+    let reason = |hint: &str| with_hint(format!("Slack answered {status} {shown}"), Some(hint));
     match error {
         "ratelimited" | "rate_limited" => {
             Verdict::pause_target(retry_after(&resp.headers, now), reason("rate limited"))
@@ -101,7 +103,7 @@ fn classify_api_error(error: &str, resp: &HttpResponse, now: SystemTime) -> Verd
         }
         _ if is_transient(status) => Verdict::retry(retry_after(&resp.headers, now), reason("")),
         _ => Verdict::dead(with_hint(
-            format!("Slack answered {status} {error}"),
+            format!("Slack answered {status} {shown}"),
             api_hint(error),
         )),
     }
@@ -171,4 +173,22 @@ fn api_hint(error: &str) -> Option<&'static str> {
         | "metadata_too_large" => "Slack rejected the message (check a raw payload template)",
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_api_error_string_is_shown_as_one_bounded_line() {
+        let error = format!("channel_gone\nforged line\u{1b}[31m{}", "x".repeat(10_000));
+        let body = serde_json::json!({"ok": false, "error": error}).to_string();
+        for status in [200, 400, 500] {
+            let verdict = classify_api(&HttpResponse::new(status, body.clone()), SystemTime::now());
+            let reason = verdict.reason().unwrap_or_default();
+            assert!(reason.contains("channel_gone forged line"), "{reason}");
+            assert!(!reason.contains(['\n', '\u{1b}']), "{reason}");
+            assert!(reason.chars().count() < 400, "{} characters", reason.len());
+        }
+    }
 }

@@ -10,7 +10,7 @@ use std::time::SystemTime;
 
 use serde_json::{Map, Value};
 
-use super::verdict::url_secret_parts;
+use super::scrub::url_secret_parts;
 use super::{BuildError, Content, HeaderText, HttpRequest, HttpResponse, RequestBody, Verdict};
 use crate::secret::Secret;
 use crate::template::Markup;
@@ -103,10 +103,10 @@ impl Slack {
         }
     }
 
-    pub(super) fn secrets(&self) -> Vec<&str> {
+    pub(super) fn secrets(&self) -> Vec<String> {
         match &self.destination {
             Destination::Webhook(url) => url_secret_parts(url.expose()),
-            Destination::Api { token, .. } => vec![token.expose()],
+            Destination::Api { token, .. } => vec![token.expose().to_string()],
             Destination::Incomplete => Vec::new(),
         }
     }

@@ -334,3 +334,32 @@ fn templates_can_be_shared_between_threads() {
     fn shareable<T: Send + Sync>() {}
     shareable::<Templates>();
 }
+
+#[test]
+fn a_template_that_is_a_fifo_or_over_the_size_cap_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("audit_expired.yaml");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let Err(errors) = Templates::load_dir(dir.path()) else {
+        panic!("a FIFO is refused");
+    };
+    assert_eq!(file_name(&errors[0]), "audit_expired.yaml");
+    assert!(errors[0].to_string().contains("a FIFO"), "{}", errors[0]);
+
+    std::fs::remove_file(&fifo).unwrap();
+    let big = vec![b'#'; crate::config::MAX_FILE_BYTES as usize + 1];
+    std::fs::write(dir.path().join("big.yaml"), big).unwrap();
+    let Err(errors) = Templates::load_dir(dir.path()) else {
+        panic!("a huge file is refused");
+    };
+    assert_eq!(file_name(&errors[0]), "big.yaml");
+    assert!(
+        errors[0].to_string().contains("larger than 4 MiB"),
+        "{}",
+        errors[0]
+    );
+}
