@@ -137,6 +137,9 @@ fn run_reloads(relay: &Arc<Relay>, reply: oneshot::Sender<Outcome>) {
     let mut reply = Some(reply);
     loop {
         let outcome = relay.reload();
+        // Finished (or going again) before the caller hears of it: a caller that reloads again
+        // at once must not find this one still running.
+        let again = relay.reloads.finish_or_again();
         let unheard = match reply.take() {
             Some(reply) => reply.send(outcome).err(),
             None => Some(outcome),
@@ -144,7 +147,7 @@ fn run_reloads(relay: &Arc<Relay>, reply: oneshot::Sender<Outcome>) {
         if let Some(outcome) = unheard {
             log_outcome(relay, &outcome);
         }
-        if !relay.reloads.finish_or_again() {
+        if !again {
             break;
         }
     }
