@@ -337,7 +337,7 @@ async fn a_restart_after_the_lookup_routes_on_the_saved_enrichment_without_askin
     let slack = SlackWebhook::start().await;
     let dir = tempfile::tempdir().expect("a temporary directory");
     let event = Event::from_value(about("audit_expired", AUDIT_ID)).expect("a valid event");
-    let store = Store::open(&StoreConfig::embedded(&data_dir(dir.path())))
+    let store = Store::open(&StoreConfig::embedded(data_dir(dir.path())))
         .await
         .expect("the store opens");
     let id = store.ingest(&event).await.expect("ingested").id;

@@ -56,7 +56,7 @@ async fn routed_targets(store: &Store, id: &str) -> Option<Vec<String>> {
 }
 
 async fn wait_routed(dir: &Path, id: &str) -> Vec<String> {
-    let store = Store::open(&StoreConfig::embedded(&dir.join("data")))
+    let store = Store::open(&StoreConfig::embedded(dir.join("data")))
         .await
         .unwrap();
     let what = format!("event {id} to be routed");

@@ -15,9 +15,7 @@ fn event(n: u64) -> Event {
 }
 
 async fn open(dir: &Path) -> Store {
-    Store::open(&StoreConfig::embedded(dir))
-        .await
-        .unwrap()
+    Store::open(&StoreConfig::embedded(dir)).await.unwrap()
 }
 
 /// Rows in `events`, counted on a connection of its own (not the store's).
@@ -138,7 +136,9 @@ async fn an_identical_event_after_the_window_is_a_new_event() {
     let store = Store::open(&StoreConfig {
         options: opts,
         ..StoreConfig::embedded(dir.path())
-    }).await.unwrap();
+    })
+    .await
+    .unwrap();
     let first = store.ingest(&event(1)).await.unwrap();
     // Let the window pass (not a timing assertion: the wait only has to be long enough).
     tokio::time::sleep(Duration::from_millis(60)).await;

@@ -67,8 +67,10 @@ pub async fn read(data_dir: &Path) -> Result<StoredEvents> {
     let rows: Vec<Row> = conn
         .prepare(QUERY)
         .and_then(|mut stmt| {
-            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
-                .collect()
+            stmt.query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?
+            .collect()
         })
         .with_context(|| format!("reading the events of {}", file.display()))?;
     Ok(rows

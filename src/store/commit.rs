@@ -79,7 +79,8 @@ pub struct LaneDone {
 
 /// The work items of a group commit.
 pub(crate) enum Work {
-    Ingest(Pending<EventRow, Ingested>),
+    /// Boxed: it holds the whole event.
+    Ingest(Box<Pending<EventRow, Ingested>>),
     Route(Pending<Vec<RouteRow>, ()>),
     /// Boxed: its answer holds whole claims.
     Lane(Box<Pending<LaneWrite, LaneDone>>),

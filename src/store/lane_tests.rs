@@ -18,15 +18,14 @@ fn now() -> i64 {
 }
 
 async fn open(dir: &tempfile::TempDir) -> Store {
-    Store::open(&StoreConfig::embedded(dir.path())).await.unwrap()
+    Store::open(&StoreConfig::embedded(dir.path()))
+        .await
+        .unwrap()
 }
 
 /// Stores event `n` and routes it to `target`; returns its id.
 async fn routed(store: &Store, n: u64, target: &str) -> String {
-    let mut e = Event::parse(include_bytes!(
-        "../../examples/events/audit_expired.json"
-    ))
-    .unwrap();
+    let mut e = Event::parse(include_bytes!("../../examples/events/audit_expired.json")).unwrap();
     e.data.insert("sequence".into(), json!(n));
     let id = store.ingest(&e).await.unwrap().id;
     let delivery = NewDelivery {
@@ -206,10 +205,8 @@ async fn a_batch_of_routings_queues_deliveries_in_event_order_and_names_a_missin
     let store = open(&dir).await;
     let mut ids = Vec::new();
     for n in 0..3 {
-        let mut e = Event::parse(include_bytes!(
-            "../../examples/events/audit_expired.json"
-        ))
-        .unwrap();
+        let mut e =
+            Event::parse(include_bytes!("../../examples/events/audit_expired.json")).unwrap();
         e.data.insert("sequence".into(), json!(n));
         ids.push(store.ingest(&e).await.unwrap().id);
     }
@@ -268,7 +265,10 @@ async fn an_unreadable_next_event_keeps_the_outcome_and_ends_its_own_delivery_de
     let store = open(&dir).await;
     rusqlite::Connection::open(dir.path().join("relay.db"))
         .unwrap()
-        .execute("UPDATE events SET body = 'not json' WHERE id = ?1", [&broken])
+        .execute(
+            "UPDATE events SET body = 'not json' WHERE id = ?1",
+            [&broken],
+        )
         .unwrap();
 
     let (applied, next) = store
@@ -287,4 +287,25 @@ async fn an_unreadable_next_event_keeps_the_outcome_and_ends_its_own_delivery_de
     // The lane goes on with the next one.
     let third = claim(&store, "erp", t + 2, "lane").await.unwrap();
     assert_eq!(third.event.event.data["sequence"], json!(3));
+}
+
+#[tokio::test]
+async fn the_running_relay_takes_back_at_once_what_a_stopped_one_left_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir).await;
+    routed(&store, 1, "erp").await;
+    let t = now();
+    let in_flight = claim(&store, "erp", t, "a relay that was killed").await.unwrap();
+    store.close().await;
+
+    // `dlq` and other tools open the store beside a running relay: they take nothing back.
+    let tool = open(&dir).await;
+    assert_eq!(claim(&tool, "erp", t + 1, "tool").await, None);
+    tool.close().await;
+
+    let config = StoreConfig::embedded(dir.path()).exclusive();
+    let relay = Store::open(&config).await.unwrap();
+    let again = claim(&relay, "erp", t + 2, "the new relay").await.unwrap();
+    assert_eq!(again.delivery_id, in_flight.delivery_id);
+    assert_eq!(again.attempt, 2, "the cut-off send counts as an attempt");
 }

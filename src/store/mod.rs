@@ -144,10 +144,14 @@ impl Store {
         };
         let cache = Arc::new(EventCache::default());
         let counters = Arc::new(Counters::default());
-        let (dir, options) = (config.data_dir.clone(), config.options.clone());
+        let (dir, options, owner) = (
+            config.data_dir.clone(),
+            config.options.clone(),
+            config.exclusive,
+        );
         let (engine_cache, engine_counters) = (cache.clone(), counters.clone());
         let sqlite = tokio::task::spawn_blocking(move || {
-            sqlite::Sqlite::open(&dir, &options, engine_cache, engine_counters)
+            sqlite::Sqlite::open(&dir, &options, owner, engine_cache, engine_counters)
         })
         .await
         .map_err(|e| StoreError::Other(format!("opening the store did not complete: {e}")))??;

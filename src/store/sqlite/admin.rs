@@ -11,8 +11,8 @@ use super::classify;
 use super::read::{DELIVERY_COLUMNS, attempts_of, delivery_record, stored_event};
 use crate::store::rows::count;
 use crate::store::{
-    Claim, DeadFilter, DeadLetterError, DeliveryDetails, DeliveryRecord, EventFilter,
-    EventSummary, QueueStat, StoreError,
+    Claim, DeadFilter, DeadLetterError, DeliveryDetails, DeliveryRecord, EventFilter, EventSummary,
+    QueueStat, StoreError,
 };
 
 /// Rows of a dead letter that is still to be dealt with.
@@ -81,10 +81,14 @@ pub(in crate::store) fn dead_letters(
             delivery_record,
         )
         .map_err(classify)?;
-    rows.map(|row| row.map_err(classify).and_then(|r| r)).collect()
+    rows.map(|row| row.map_err(classify).and_then(|r| r))
+        .collect()
 }
 
-pub(in crate::store) fn delivery(conn: &Connection, id: i64) -> Result<Option<DeliveryDetails>, StoreError> {
+pub(in crate::store) fn delivery(
+    conn: &Connection,
+    id: i64,
+) -> Result<Option<DeliveryDetails>, StoreError> {
     let sql = format!(
         "SELECT {DELIVERY_COLUMNS}, dropped_at,
                 (SELECT MIN(r.id) FROM deliveries r WHERE r.replay_of = deliveries.id)
@@ -179,7 +183,9 @@ pub(in crate::store) fn drop_dead(
     Ok(Ok(()))
 }
 
-pub(in crate::store) fn queue_stats(conn: &Connection) -> Result<(Vec<QueueStat>, u64), StoreError> {
+pub(in crate::store) fn queue_stats(
+    conn: &Connection,
+) -> Result<(Vec<QueueStat>, u64), StoreError> {
     let mut stmt = conn
         .prepare_cached(
             "SELECT target, COUNT(*), MIN(created_at) FROM deliveries
@@ -198,9 +204,7 @@ pub(in crate::store) fn queue_stats(conn: &Connection) -> Result<(Vec<QueueStat>
         .collect::<Result<Vec<_>, _>>()
         .map_err(classify)?;
     let sql = format!("SELECT COUNT(*) FROM deliveries WHERE {OPEN_DEAD}");
-    let dead: i64 = conn
-        .query_row(&sql, [], |r| r.get(0))
-        .map_err(classify)?;
+    let dead: i64 = conn.query_row(&sql, [], |r| r.get(0)).map_err(classify)?;
     Ok((stats, count(dead)))
 }
 
@@ -244,7 +248,10 @@ pub(in crate::store) fn release(tx: &Connection, claim: &Claim) -> Result<bool, 
 /// One round of retention: up to [`PRUNE_BATCH`] events received before `before_ms` whose every
 /// delivery is finished and needs nobody (delivered, dropped, or dead and replayed), with their
 /// deliveries and attempts; and dedup keys older than that. Returns how many events went.
-pub(in crate::store) fn prune_batch(tx: &Connection, before_ms: i64) -> Result<u64, rusqlite::Error> {
+pub(in crate::store) fn prune_batch(
+    tx: &Connection,
+    before_ms: i64,
+) -> Result<u64, rusqlite::Error> {
     let ids: Vec<String> = tx
         .prepare_cached(
             "SELECT e.id FROM events e

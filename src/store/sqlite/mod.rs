@@ -46,10 +46,13 @@ pub(super) struct Sqlite {
 }
 
 impl Sqlite {
-    /// Opens (creating if needed) the file, migrates it, and starts the writer thread.
+    /// Opens (creating if needed) the file, migrates it, and starts the writer thread. The
+    /// running relay (`owner`, which holds the data directory's lock) also takes back the
+    /// deliveries that a relay before it left in flight.
     pub(super) fn open(
         data_dir: &Path,
         opts: &StoreOptions,
+        owner: bool,
         cache: Arc<EventCache>,
         counters: Arc<Counters>,
     ) -> Result<Sqlite, StoreError> {
@@ -64,6 +67,9 @@ impl Sqlite {
         })?;
         let identity = Arc::new(identity);
         migrate(&mut conn)?;
+        if owner {
+            recover_in_flight(&conn)?;
+        }
         let writer = Writer::start(conn, identity.clone(), opts, cache, counters)?;
         Ok(Sqlite {
             writer,
@@ -115,6 +121,26 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         tx.pragma_update(None, "user_version", index as i64 + 1)
             .map_err(classify)?;
         tx.commit().map_err(classify)?;
+    }
+    Ok(())
+}
+
+/// Deliveries left `sending` belong to a relay that stopped without recording their outcome
+/// (only the lock's holder sends): their leases end now instead of after their length, so they
+/// are sent again at once rather than up to a lease later. Each may have reached its target
+/// before the stop: that is the duplicate a crash can cause.
+fn recover_in_flight(conn: &Connection) -> Result<(), StoreError> {
+    let taken = conn
+        .execute(
+            "UPDATE deliveries SET lease_until = 0 WHERE state = 'sending' AND lease_until > 0",
+            [],
+        )
+        .map_err(classify)?;
+    if taken > 0 {
+        tracing::warn!(
+            deliveries = taken,
+            "deliveries were in flight when the relay stopped; they are sent again now"
+        );
     }
     Ok(())
 }

@@ -70,18 +70,20 @@ impl Reads {
     }
 }
 
-async fn spawn<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, StoreError> {
+async fn spawn<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, StoreError> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| StoreError::Other(format!("a store read did not complete: {e}")))
 }
 
-pub(in crate::store) const DELIVERY_COLUMNS: &str = "id, event_id, rule, target, template, state, attempts,
+pub(in crate::store) const DELIVERY_COLUMNS: &str =
+    "id, event_id, rule, target, template, state, attempts,
      next_attempt_at, created_at, updated_at, finished_at, last_status, last_error, replay_of";
 
-pub(in crate::store) fn unrouted(conn: &Connection, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
+pub(in crate::store) fn unrouted(
+    conn: &Connection,
+    limit: usize,
+) -> Result<Vec<StoredEvent>, StoreError> {
     let mut stmt = conn
         .prepare_cached(
             "SELECT id, received_at, body, enrichment FROM events WHERE routed_at IS NULL
@@ -104,14 +106,20 @@ pub(in crate::store) fn event_row(r: &Row<'_>) -> Result<StoredEventRow, rusqlit
     })
 }
 
-pub(in crate::store) fn stored_event(conn: &Connection, id: &str) -> Result<StoredEvent, StoreError> {
+pub(in crate::store) fn stored_event(
+    conn: &Connection,
+    id: &str,
+) -> Result<StoredEvent, StoreError> {
     conn.prepare_cached("SELECT id, received_at, body, enrichment FROM events WHERE id = ?1")
         .and_then(|mut stmt| stmt.query_row([id], event_row))
         .map_err(classify)?
         .decode()
 }
 
-pub(in crate::store) fn event(conn: &Connection, id: &str) -> Result<Option<EventDetails>, StoreError> {
+pub(in crate::store) fn event(
+    conn: &Connection,
+    id: &str,
+) -> Result<Option<EventDetails>, StoreError> {
     let row = conn
         .prepare_cached(
             "SELECT id, received_at, body, enrichment, routed_at, matched_rules
@@ -119,7 +127,11 @@ pub(in crate::store) fn event(conn: &Connection, id: &str) -> Result<Option<Even
         )
         .and_then(|mut stmt| {
             stmt.query_row([id], |r| {
-                Ok((event_row(r)?, r.get::<_, Option<i64>>(4)?, r.get::<_, Option<String>>(5)?))
+                Ok((
+                    event_row(r)?,
+                    r.get::<_, Option<i64>>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                ))
             })
             .optional()
         })
@@ -164,9 +176,8 @@ pub(in crate::store) fn deliveries_by_state(
     limit: usize,
 ) -> Result<Vec<DeliveryRecord>, StoreError> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let sql = format!(
-        "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE state = ?1 ORDER BY id LIMIT ?2"
-    );
+    let sql =
+        format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE state = ?1 ORDER BY id LIMIT ?2");
     let mut stmt = conn.prepare_cached(&sql).map_err(classify)?;
     let rows = stmt
         .query_map(params![state.as_str(), limit], delivery_record)
@@ -176,10 +187,14 @@ pub(in crate::store) fn deliveries_by_state(
 }
 
 /// A `DELIVERY_COLUMNS` row. An unknown state is a conversion error.
-pub(in crate::store) fn delivery_record(r: &Row<'_>) -> Result<Result<DeliveryRecord, StoreError>, rusqlite::Error> {
+pub(in crate::store) fn delivery_record(
+    r: &Row<'_>,
+) -> Result<Result<DeliveryRecord, StoreError>, rusqlite::Error> {
     let state: String = r.get(5)?;
     let Some(state) = DeliveryState::parse(&state) else {
-        return Ok(Err(StoreError::Other(format!("unknown delivery state {state:?}"))));
+        return Ok(Err(StoreError::Other(format!(
+            "unknown delivery state {state:?}"
+        ))));
     };
     let attempts: i64 = r.get(6)?;
     Ok(Ok(DeliveryRecord {
@@ -263,7 +278,10 @@ pub(in crate::store) fn counts(conn: &Connection) -> Result<StoreCounts, StoreEr
 
 /// When the head of `target`'s lane becomes claimable (pending: its next attempt; in flight:
 /// its lease's end; never before a pause ends), or `None` for an empty lane.
-pub(in crate::store) fn next_due_at(conn: &Connection, target: &str) -> Result<Option<i64>, StoreError> {
+pub(in crate::store) fn next_due_at(
+    conn: &Connection,
+    target: &str,
+) -> Result<Option<i64>, StoreError> {
     conn.prepare_cached(
         "SELECT CASE d.state WHEN 'sending' THEN COALESCE(d.lease_until, 0)
                              ELSE d.next_attempt_at END,
@@ -284,7 +302,10 @@ pub(in crate::store) fn next_due_at(conn: &Connection, target: &str) -> Result<O
 
 /// The earliest moment any unfinished delivery of `target` becomes claimable (a lane that is
 /// not ordered does not wait for its head), or `None`.
-pub(in crate::store) fn next_ready_at(conn: &Connection, target: &str) -> Result<Option<i64>, StoreError> {
+pub(in crate::store) fn next_ready_at(
+    conn: &Connection,
+    target: &str,
+) -> Result<Option<i64>, StoreError> {
     conn.prepare_cached(
         "SELECT MAX(MIN(CASE state WHEN 'sending' THEN COALESCE(lease_until, 0)
                                    ELSE next_attempt_at END),

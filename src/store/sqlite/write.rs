@@ -43,7 +43,8 @@ pub(super) fn ingest(
         .query_row(params![row.dedup_key, id, now, window_start], |r| r.get(0))
         .optional()?;
     if claimed.as_deref() != Some(id.as_str()) {
-        let first: String = tx.prepare_cached("SELECT event_id FROM dedup WHERE dedup_key = ?1")?
+        let first: String = tx
+            .prepare_cached("SELECT event_id FROM dedup WHERE dedup_key = ?1")?
             .query_row([&row.dedup_key], |r| r.get(0))?;
         p.answer = Some(Ok(Ingested::duplicate_of(first)));
         return Ok(());
@@ -99,7 +100,8 @@ fn insert_deliveries(
     now: i64,
 ) -> Result<Vec<String>, rusqlite::Error> {
     let targets: BTreeSet<&str> = deliveries.iter().map(|d| d.target.as_str()).collect();
-    let mut lane = tx.prepare_cached("INSERT INTO targets (name) VALUES (?1) ON CONFLICT (name) DO NOTHING")?;
+    let mut lane =
+        tx.prepare_cached("INSERT INTO targets (name) VALUES (?1) ON CONFLICT (name) DO NOTHING")?;
     for target in &targets {
         lane.execute([target])?;
     }

@@ -82,7 +82,7 @@ impl Writer {
     }
 
     pub(in crate::store) async fn ingest(&self, row: EventRow) -> Result<Ingested, StoreError> {
-        self.submit(row, Work::Ingest).await
+        self.submit(row, |p| Work::Ingest(Box::new(p))).await
     }
 
     pub(in crate::store) async fn route(&self, rows: Vec<RouteRow>) -> Result<(), StoreError> {
@@ -246,7 +246,9 @@ impl WriterThread {
         }
         match connect(&self.path, true) {
             Ok(fresh) => self.conn = fresh,
-            Err(e) => tracing::error!(error = %classify(e), "cannot reopen the store's write connection"),
+            Err(e) => {
+                tracing::error!(error = %classify(e), "cannot reopen the store's write connection")
+            }
         }
     }
 
