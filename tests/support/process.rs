@@ -29,8 +29,28 @@ pub struct RelayProcess {
 impl RelayProcess {
     /// Starts run number `run` (each run has its own log file) and waits until it listens.
     pub async fn start(dir: &Path, run: u32, token: &str) -> RelayProcess {
+        RelayProcess::launch(Command::new(BIN), dir, run, token).await
+    }
+
+    /// [`RelayProcess::start`] with at most `limit` open files (soft and hard limit, set by
+    /// `prlimit`, which then runs the relay in its own process).
+    pub async fn start_with_open_files(
+        dir: &Path,
+        run: u32,
+        token: &str,
+        limit: u64,
+    ) -> RelayProcess {
+        let mut command = Command::new("prlimit");
+        command
+            .arg(format!("--nofile={limit}:{limit}"))
+            .arg("--")
+            .arg(BIN);
+        RelayProcess::launch(command, dir, run, token).await
+    }
+
+    async fn launch(mut command: Command, dir: &Path, run: u32, token: &str) -> RelayProcess {
         let log = dir.join(format!("relay-{run}.log"));
-        let child = Command::new(BIN)
+        let child = command
             .args(["serve", "--listen", "127.0.0.1:0", "--rules"])
             .arg(dir.join("rules.yaml"))
             .arg("--data-dir")
@@ -41,7 +61,7 @@ impl RelayProcess {
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("create the log file"))
             .spawn()
-            .expect("spawn mqa-relay");
+            .expect("spawn mqa-relay (prlimit, from util-linux, for a limit on open files)");
         let addr = eventually_within("the relay to listen", PROCESS_DEADLINE, async || {
             let text = std::fs::read_to_string(&log).ok()?;
             let rest = text.split("listening on ").nth(1)?;
