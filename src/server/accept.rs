@@ -101,7 +101,7 @@ where
 fn new_slots(relay: &Relay, configured: Option<usize>) -> Arc<Slots> {
     let fd_limit = slots::fd_soft_limit();
     let cap = slots::connection_cap(configured, fd_limit);
-    tracing::debug!(cap, fd_limit, "connection limit");
+    tracing::info!(cap, fd_limit, "holding at most {cap} connections");
     Slots::new(cap, relay.metrics.connections(cap))
 }
 

@@ -3,8 +3,8 @@
 //! The URL carries its own `sig` credential, so no `Authorization` header is ever sent (Power
 //! Automate rejects a request with two). The serialized card is kept under [`CARD_BUDGET`] by
 //! cutting the text, then the facts, then the title, with a visible "…" and a last line that
-//! says the message was shortened. A retired Office 365
-//! connector URL (`*.webhook.office.com`) is recognised and reported with a migration hint.
+//! says the message was shortened. A retired Office 365 connector URL (`*.webhook.office.com`)
+//! is recognised and reported with a migration hint.
 
 use std::time::SystemTime;
 
