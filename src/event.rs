@@ -346,6 +346,37 @@ mod tests {
         assert_eq!(key, hex::encode(Sha256::digest(expected.as_bytes())));
     }
 
+    /// Numbers a double cannot hold: too small, too large, too precise, and spellings a
+    /// double would normalise (`1.0`, `-0`).
+    const NUMBERS: &str = r#"{"event":"X","data":{"tiny":1e-400,"big":18446744073709551617,"tenth":0.1,"one":1.0,"zero":-0,"pi":3.14159265358979323846264338327950288}}"#;
+
+    #[test]
+    fn canonical_json_keeps_every_number_as_it_was_written() {
+        let canonical = parse(NUMBERS).unwrap().canonical_json();
+        for number in [
+            r#""tiny":1e-400"#,
+            r#""big":18446744073709551617"#,
+            r#""tenth":0.1"#,
+            r#""one":1.0"#,
+            r#""zero":-0"#,
+            r#""pi":3.14159265358979323846264338327950288"#,
+        ] {
+            assert!(canonical.contains(number), "{number} in {canonical}");
+        }
+        // What the store keeps reads back as the same event.
+        assert_eq!(parse(&canonical).unwrap().canonical_json(), canonical);
+    }
+
+    #[test]
+    fn dedup_key_tells_apart_numbers_a_double_would_merge() {
+        let key = |n: &str| parse(&format!(r#"{{"event":"X","data":{{"n":{n}}}}}"#)).unwrap();
+        assert_ne!(
+            key("18446744073709551616").dedup_key(),
+            key("18446744073709551617").dedup_key()
+        );
+        assert_ne!(key("1e-400").dedup_key(), key("0.0").dedup_key());
+    }
+
     /// Keys sorted by rebuilding every object in key order, then serde_json's own writer.
     fn sorted(v: &Value) -> Value {
         match v {

@@ -69,6 +69,18 @@ pub struct Metrics {
     store_events: Counter,
     store_wal_frames: Gauge,
     store_wal_restarts: Counter,
+    http_connections: Gauge,
+    http_connection_limit: Gauge,
+    http_connections_closed: Counter,
+}
+
+/// The server's own handles on its connection metrics (shared with the registry).
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionMetrics {
+    /// Connections open now.
+    pub open: Gauge,
+    /// Connections asked to close to make room for new ones.
+    pub closed_for_room: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -105,6 +117,9 @@ impl Metrics {
             store_events: Counter::default(),
             store_wal_frames: Gauge::default(),
             store_wal_restarts: Counter::default(),
+            http_connections: Gauge::default(),
+            http_connection_limit: Gauge::default(),
+            http_connections_closed: Counter::default(),
         };
         m.register_all();
         m
@@ -201,6 +216,21 @@ impl Metrics {
             "store_wal_restarts",
             "Times an overlong write-ahead log was checkpointed and started over",
             self.store_wal_restarts.clone(),
+        );
+        r.register(
+            "http_connections",
+            "HTTP connections open now",
+            self.http_connections.clone(),
+        );
+        r.register(
+            "http_connection_limit",
+            "The most HTTP connections held at once (under the open-file limit)",
+            self.http_connection_limit.clone(),
+        );
+        r.register(
+            "http_connections_closed_for_room",
+            "HTTP connections asked to close because all were taken",
+            self.http_connections_closed.clone(),
         );
     }
 
@@ -303,6 +333,16 @@ impl Metrics {
         self.dead.set(dead);
     }
 
+    /// Records the server's connection limit; the server updates the returned handles.
+    pub fn connections(&self, limit: usize) -> ConnectionMetrics {
+        self.http_connection_limit
+            .set(i64::try_from(limit).unwrap_or(i64::MAX));
+        ConnectionMetrics {
+            open: self.http_connections.clone(),
+            closed_for_room: self.http_connections_closed.clone(),
+        }
+    }
+
     /// The Prometheus text exposition.
     pub fn encode(&self) -> String {
         let mut out = String::new();
@@ -339,6 +379,21 @@ mod tests {
         assert!(!text.contains(r#"hash="aaa""#));
         assert!(text.contains("mqa_relay_config_reload_success 0"));
         assert!(text.contains("mqa_relay_config_reload_timestamp_seconds 2.0"));
+    }
+
+    #[test]
+    fn connection_handles_move_the_exported_series() {
+        let m = Metrics::new();
+        let handles = m.connections(768);
+        handles.open.inc();
+        handles.closed_for_room.inc();
+        let text = m.encode();
+        assert!(
+            text.contains("mqa_relay_http_connection_limit 768"),
+            "{text}"
+        );
+        assert!(text.contains("mqa_relay_http_connections 1"), "{text}");
+        assert!(text.contains("mqa_relay_http_connections_closed_for_room_total 1"));
     }
 
     #[test]

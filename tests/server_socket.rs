@@ -1,7 +1,11 @@
 //! The accept loop over real sockets on 127.0.0.1: slow clients are cut off, shutdown drains
-//! in-flight requests but not past its deadline.
+//! in-flight requests but not past its deadline, and a flood of idle connections neither
+//! exhausts the file descriptors nor keeps a webhook out (in-process, and the real binary
+//! under a low open-file limit).
 
 mod server_common;
+#[path = "support/mod.rs"]
+mod support;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -206,4 +210,110 @@ async fn the_drain_deadline_closes_a_client_stalled_mid_body() {
     read_until_closed(&mut stream)
         .await
         .expect("the stalled connection is closed");
+}
+
+/// Opens `n` connections that send nothing.
+async fn idle_connections(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
+    let mut idle = Vec::with_capacity(n);
+    for _ in 0..n {
+        idle.push(TcpStream::connect(addr).await.expect("connect"));
+    }
+    idle
+}
+
+/// Whether the server has closed `stream` (read gives end of file or an error) within `limit`.
+async fn closed_within(stream: &mut TcpStream, limit: Duration) -> bool {
+    let mut buf = [0u8; 64];
+    matches!(
+        tokio::time::timeout(limit, stream.read(&mut buf)).await,
+        Ok(Ok(0) | Err(_))
+    )
+}
+
+fn event_request() -> String {
+    format!(
+        "POST /webhook/{TOKEN} HTTP/1.1\r\nHost: relay.test\r\nContent-Type: application/json\r\n\
+         Connection: close\r\nContent-Length: {}\r\n\r\n{AUDIT_EXPIRED}",
+        AUDIT_EXPIRED.len()
+    )
+}
+
+#[tokio::test]
+async fn idle_connections_beyond_the_cap_are_closed_oldest_first_to_let_a_webhook_in() {
+    let t = relay().await;
+    let opts = ServerOptions {
+        max_connections: Some(8),
+        ..ServerOptions::default()
+    };
+    let server = spawn_server(t.relay.clone(), opts).await;
+    let mut idle = idle_connections(server.addr, 40).await;
+    // Well under the 5 s header timeout, which would close idle connections anyway.
+    let answer = tokio::time::timeout(
+        Duration::from_secs(3),
+        exchange(server.addr, &event_request()),
+    )
+    .await
+    .expect("the webhook is answered while 40 idle connections wait");
+    assert!(answer.starts_with("HTTP/1.1 202"), "{answer}");
+    let mut closed = Vec::new();
+    for stream in &mut idle {
+        closed.push(closed_within(stream, Duration::from_millis(300)).await);
+    }
+    let n = closed.iter().filter(|c| **c).count();
+    assert!(closed[..n].iter().all(|c| *c), "oldest first: {closed:?}");
+    // One per connection accepted beyond the cap (32 idle ones and the webhook's), and one
+    // more so that a slot is ready for the next client; the 6 youngest idle ones stay.
+    assert_eq!(n, 34, "{closed:?}");
+    let metrics = t.relay.metrics.encode();
+    assert!(
+        metrics.contains("mqa_relay_http_connection_limit 8"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("mqa_relay_http_connections_closed_for_room_total 34"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn the_real_binary_under_a_low_open_file_limit_answers_a_webhook_through_a_flood_of_idle_connections()
+ {
+    use support::process::RelayProcess;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("rules.yaml"),
+        "server:\n  token: ${RELAY_TOKEN}\n\
+         targets:\n  erp:\n    kind: webhook\n    url: http://127.0.0.1:9/erp\n\
+         rules:\n  - name: everything\n    events: \"*\"\n    notify: [erp]\n",
+    )
+    .expect("write rules");
+    // 256 descriptors: a cap of 192 connections, and 400 idle ones would exhaust them.
+    let relay = RelayProcess::start_with_open_files(dir.path(), 1, TOKEN, 256).await;
+    let addr: SocketAddr = relay.addr.parse().expect("the relay's address");
+    let event: serde_json::Value = serde_json::from_str(AUDIT_EXPIRED).expect("a sample event");
+    // The kernel's backlog holds only so many connections: without room made for them, the
+    // last connects wait for the first idle ones to time out (5 s), and so does the webhook.
+    let flood_then_webhook = async {
+        let idle = idle_connections(addr, 400).await;
+        (idle, relay.post(&event).await)
+    };
+    let (_idle, answer) = tokio::time::timeout(Duration::from_secs(4), flood_then_webhook)
+        .await
+        .expect("the flood and the webhook are through well within MonitorQA's 10 s");
+    let (status, body) = answer.expect("the relay answers");
+    assert_eq!(status, 202, "{body}");
+    let log = relay.log_text();
+    let failures = log.matches("accept failed").count();
+    assert!(failures < 5, "{failures} accept failures logged:\n{log}");
+    let metrics = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .expect("metrics answer")
+        .text()
+        .await
+        .expect("metrics text");
+    assert!(
+        metrics.contains("mqa_relay_http_connection_limit 192"),
+        "{metrics}"
+    );
 }

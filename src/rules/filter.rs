@@ -1,11 +1,11 @@
 //! The two filters every rule has besides `where`: the event type (exact names, globs, `*`)
 //! and the company (by name or id).
 
-use regex::Regex;
 use serde_json::Value;
 
 use super::RuleError;
 use super::explain::{cap, display_names};
+use super::regex_cache::Regex;
 
 /// Characters that other glob dialects give a meaning we do not support.
 const UNSUPPORTED: &[char] = &['[', ']', '{', '}', '\\', '!'];
@@ -93,7 +93,7 @@ fn compile_glob(pattern: &str) -> Result<Option<Regex>, String> {
         match c {
             '*' => source.push_str("(?s:.*)"),
             '?' => source.push_str("(?s:.)"),
-            _ => source.push_str(&regex::escape(c.encode_utf8(&mut [0; 4]))),
+            _ => source.push_str(&regex_syntax::escape(c.encode_utf8(&mut [0; 4]))),
         }
     }
     source.push('$');

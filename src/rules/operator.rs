@@ -3,10 +3,10 @@
 
 use std::cmp::Ordering;
 
-use regex::Regex;
 use serde_json::{Number, Value};
 
 use super::explain::{cap, display_list, display_value};
+use super::regex_cache::Regex;
 
 /// Every operator a condition may use, in the order error messages list them.
 pub(crate) const KNOWN: &[&str] = &[
@@ -231,13 +231,12 @@ fn regex(operand: &Value) -> Result<Regex, OperandError> {
         )));
     };
     super::regex_cache::compile(pattern)
-        .map_err(|e| OperandError::new(format!("invalid regex: {}", regex_error(pattern, &e))))
+        .map_err(|e| OperandError::new(format!("invalid regex: {}", regex_error(pattern, e))))
 }
 
-/// The regex crate's message, which quotes the pattern with a caret under the problem; for a
+/// The regex engine's message, which quotes the pattern with a caret under the problem; for a
 /// long pattern only its `error:` line, so the message stays short.
-fn regex_error(pattern: &str, error: &regex::Error) -> String {
-    let message = error.to_string();
+fn regex_error(pattern: &str, message: String) -> String {
     if pattern.chars().count() <= 60 {
         return message;
     }

@@ -1,21 +1,26 @@
-//! The hardened accept loop: warp's routes served by hyper-util with a header-read timeout,
-//! a graceful drain bounded by a deadline, and one access-log line per request.
+//! The hardened accept loop: warp's routes served by hyper-util with a header-read timeout, a
+//! bounded number of connections, a graceful drain bounded by a deadline, and one access-log
+//! line per request.
 //!
 //! warp 0.4's own server has neither a header-read timeout (slowloris) nor a drain deadline
 //! (a client stalled mid-body keeps the process alive), hence this loop. It speaks HTTP/1 only:
 //! the auto builder's version sniffing and HTTP/2 have no header timeout of their own, and
-//! MonitorQA posts HTTP/1.1.
+//! MonitorQA posts HTTP/1.1. How many connections it holds, and which it lets go first, is
+//! [`slots`]; how it waits out accept errors, [`backoff`].
+
+mod backoff;
+mod slots;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
@@ -27,10 +32,12 @@ use warp::reply::Response;
 use super::ServerOptions;
 use super::auth::percent_decode;
 use crate::app::Relay;
+use backoff::AcceptErrors;
+use slots::{Slot, Slots};
 
-/// Pause after an accept error that is not about one connection (e.g. out of file
-/// descriptors), so the loop does not spin.
-const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
+/// A connection asked to close that has no request in flight this long after (a client
+/// sending its headers slowly, or not reading its answer) is dropped.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
 /// Serves `routes` on `listener` until `shutdown`, then drains for at most
 /// `opts.drain_deadline` and closes whatever is still open.
@@ -45,26 +52,57 @@ where
     F: Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static,
 {
     let builder = Arc::new(connection_builder(&opts));
-    let graceful = GracefulShutdown::new();
+    let slots = new_slots(&relay, opts.max_connections);
+    let mut errors = AcceptErrors::default();
     let mut connections = JoinSet::new();
     loop {
-        tokio::select! {
+        // The slot first: beyond the cap, clients wait in the kernel's backlog.
+        let slot = tokio::select! {
             () = shutdown.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    let watcher = graceful.watcher();
-                    let conn = serve_connection(builder.clone(), watcher, stream, peer, routes.clone(), relay.clone());
-                    connections.spawn(conn);
-                }
-                Err(e) => on_accept_error(&e).await,
+            slot = slots.take() => match slot {
+                Some(slot) => slot,
+                None => break,
             },
+        };
+        let accepted = tokio::select! {
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                if let Some(failures) = errors.accepted() {
+                    tracing::info!(failures, "accepting connections again");
+                }
+                let conn = serve_connection(
+                    builder.clone(),
+                    slot,
+                    stream,
+                    peer,
+                    routes.clone(),
+                    relay.clone(),
+                );
+                connections.spawn(conn);
+            }
+            Err(e) => {
+                drop(slot);
+                on_accept_error(&e, &mut errors, &slots).await;
+            }
         }
         // Reap finished connections so the set does not grow with every client.
         while connections.try_join_next().is_some() {}
     }
     drop(listener);
-    drain(graceful, &mut connections, opts.drain_deadline).await;
+    slots.close_all();
+    drain(&mut connections, opts.drain_deadline).await;
     Ok(())
+}
+
+/// The slots for this server, their cap taken from the open-file limit now.
+fn new_slots(relay: &Relay, configured: Option<usize>) -> Arc<Slots> {
+    let fd_limit = slots::fd_soft_limit();
+    let cap = slots::connection_cap(configured, fd_limit);
+    tracing::info!(cap, fd_limit, "holding at most {cap} connections");
+    Slots::new(cap, relay.metrics.connections(cap))
 }
 
 fn connection_builder(opts: &ServerOptions) -> auto::Builder<TokioExecutor> {
@@ -76,7 +114,7 @@ fn connection_builder(opts: &ServerOptions) -> auto::Builder<TokioExecutor> {
     builder
 }
 
-async fn on_accept_error(e: &std::io::Error) {
+async fn on_accept_error(e: &std::io::Error, errors: &mut AcceptErrors, slots: &Slots) {
     use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
     // These concern one client that went away before it was accepted.
     if matches!(
@@ -86,27 +124,42 @@ async fn on_accept_error(e: &std::io::Error) {
         tracing::debug!(error = %e, "accept failed for one connection");
         return;
     }
-    tracing::warn!(error = %e, "accept failed");
-    tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+    // Out of descriptors despite the cap (files, outgoing requests): free a few.
+    slots.make_room();
+    let step = errors.failed(Instant::now());
+    if let Some(failures) = step.report {
+        tracing::warn!(
+            error = %e,
+            failures,
+            pause_ms = step.pause.as_millis() as u64,
+            "accept failed; at most one such line every {}s",
+            backoff::REPORT_EVERY.as_secs(),
+        );
+    }
+    tokio::time::sleep(step.pause).await;
 }
 
-/// Lets in-flight requests finish, but not past `deadline`; then aborts what is left.
-async fn drain(graceful: GracefulShutdown, connections: &mut JoinSet<()>, deadline: Duration) {
-    tokio::select! {
-        () = graceful.shutdown() => tracing::debug!("all connections drained"),
-        () = tokio::time::sleep(deadline) => tracing::warn!(
-            open = connections.len(),
-            deadline_ms = deadline.as_millis() as u64,
-            "drain deadline passed; closing the remaining connections",
-        ),
+/// Lets in-flight requests finish, but not past `deadline`; then aborts what is left. Every
+/// connection has already been asked to close.
+async fn drain(connections: &mut JoinSet<()>, deadline: Duration) {
+    let all_done = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(deadline, all_done).await.is_ok() {
+        tracing::debug!("all connections drained");
+        return;
     }
+    tracing::warn!(
+        open = connections.len(),
+        deadline_ms = deadline.as_millis() as u64,
+        "drain deadline passed; closing the remaining connections",
+    );
     connections.shutdown().await;
 }
 
-/// Serves one connection with the access log around the warp service.
+/// Serves one connection with the access log around the warp service, until it ends or the
+/// server asks it to close (shutdown, or to make room for another).
 async fn serve_connection<F>(
     builder: Arc<auto::Builder<TokioExecutor>>,
-    watcher: Watcher,
+    slot: Slot,
     stream: TcpStream,
     peer: SocketAddr,
     routes: F,
@@ -114,14 +167,73 @@ async fn serve_connection<F>(
 ) where
     F: Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static,
 {
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let service = logged_service(routes, relay, peer, in_flight.clone());
+    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    // The connection is polled first, so a request already sent is read before a close
+    // request can count the connection as idle.
+    let ended = tokio::select! {
+        biased;
+        ended = conn.as_mut() => ended,
+        () = slot.close_requested() => {
+            // Idle: closes now. A request in flight: answered, then closed.
+            conn.as_mut().graceful_shutdown();
+            close(conn, &in_flight).await
+        }
+    };
+    if let Err(e) = ended {
+        // Header timeouts, resets, malformed requests: the client's problem, not ours.
+        tracing::debug!(error = %e, remote = %peer, "connection ended with an error");
+    }
+    drop(slot);
+}
+
+type ConnResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+/// Waits for a connection asked to close; drops it once it has had [`CLOSE_GRACE`] with no
+/// request in flight (half a request's headers, or an answer the client does not read).
+async fn close(
+    mut conn: std::pin::Pin<&mut impl std::future::Future<Output = ConnResult>>,
+    in_flight: &AtomicUsize,
+) -> ConnResult {
+    loop {
+        tokio::select! {
+            ended = conn.as_mut() => return ended,
+            () = tokio::time::sleep(CLOSE_GRACE) => {
+                if in_flight.load(Ordering::Acquire) == 0 {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+/// The warp service with one access-log line per request, counting requests in flight.
+fn logged_service<F>(
+    routes: F,
+    relay: Arc<Relay>,
+    peer: SocketAddr,
+    in_flight: Arc<AtomicUsize>,
+) -> impl hyper::service::Service<
+    Request<Incoming>,
+    Response = Response,
+    Error = Infallible,
+    Future = impl std::future::Future<Output = Result<Response, Infallible>> + Send,
+> + Clone
+where
+    F: Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static,
+{
     let inner = TowerToHyperService::new(warp::service(routes));
-    let service = service_fn(move |request: Request<Incoming>| {
+    service_fn(move |request: Request<Incoming>| {
         let method = request.method().clone();
         let target = redact_target(request.uri(), &secrets_of(&relay));
         let started = Instant::now();
+        let in_flight = InFlight::enter(in_flight.clone());
         let response = hyper::service::Service::call(&inner, request);
         async move {
             let response = response.await;
+            drop(in_flight);
             if let Ok(r) = &response {
                 tracing::info!(
                     target: "mqa_relay::access",
@@ -135,11 +247,22 @@ async fn serve_connection<F>(
             }
             response
         }
-    });
-    let conn = builder.serve_connection(TokioIo::new(stream), service);
-    if let Err(e) = watcher.watch(conn).await {
-        // Header timeouts, resets, malformed requests: the client's problem, not ours.
-        tracing::debug!(error = %e, remote = %peer, "connection ended with an error");
+    })
+}
+
+/// One request in flight on a connection, for as long as its handler runs.
+struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    fn enter(count: Arc<AtomicUsize>) -> InFlight {
+        count.fetch_add(1, Ordering::AcqRel);
+        InFlight(count)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

@@ -33,7 +33,8 @@ use warp::reply::Response;
 
 use crate::app::Relay;
 
-/// Time limits of the server. The defaults keep a whole webhook answer under MonitorQA's 10 s.
+/// Time and connection limits of the server. The defaults keep a whole webhook answer under
+/// MonitorQA's 10 s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServerOptions {
     /// A client must send its request headers within this time, or the connection is closed.
@@ -42,6 +43,10 @@ pub struct ServerOptions {
     pub request_timeout: Duration,
     /// After shutdown, in-flight requests get this long to finish before their connections close.
     pub drain_deadline: Duration,
+    /// The most connections held at once (default 4096). Whatever is asked, the server keeps
+    /// under the process's open-file limit with room for the store, outgoing requests and
+    /// files; when all are taken, the oldest idle connections are closed to make room.
+    pub max_connections: Option<usize>,
 }
 
 impl Default for ServerOptions {
@@ -50,6 +55,7 @@ impl Default for ServerOptions {
             header_read_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(8),
             drain_deadline: Duration::from_secs(10),
+            max_connections: None,
         }
     }
 }

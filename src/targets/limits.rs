@@ -1,42 +1,155 @@
 //! Size limits: truncating with a visible "…" and splitting long text, on character
-//! boundaries, so no target ever builds a request its provider would reject for length.
+//! boundaries, so no target ever builds a request its provider would reject for length; and
+//! [`Cuts`], which remembers whether a layout cut anything, so the message can say it was
+//! shortened.
 
 /// The mark left where text was cut.
 pub const ELLIPSIS: char = '…';
 
+/// The longest entity (`&quot;`, `&#x1F600;`) a markup-aware cut backs off from.
+const MAX_ENTITY: usize = 32;
+/// The longest tag or Slack link (`<url|label>`) a markup-aware cut backs off from; an
+/// unclosed `<` further back is text, not markup.
+const MAX_TAG: usize = 4096;
+
 /// `text` cut to at most `max` characters, ending in "…" when it was cut.
 pub fn truncate_chars(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    if max == 0 {
-        return String::new();
-    }
-    let mut out: String = text.chars().take(max - 1).collect();
-    out.push(ELLIPSIS);
-    out
+    cut_chars(text, max, false).unwrap_or_else(|| text.to_string())
 }
 
 /// `text` cut to at most `max` UTF-8 bytes, ending in "…" when it was cut.
 pub fn truncate_bytes(text: &str, max: usize) -> String {
+    cut_bytes(text, max, false).unwrap_or_else(|| text.to_string())
+}
+
+/// Markup (Slack mrkdwn, HTML) cut to at most `max` characters, ending in "…" when it was
+/// cut, never inside an entity (`&amp;`) or a tag or link (`<…>`).
+pub fn truncate_markup_chars(text: &str, max: usize) -> String {
+    cut_chars(text, max, true).unwrap_or_else(|| text.to_string())
+}
+
+/// `text` cut to at most `max` characters; `None` when it fits. With `markup`, the cut never
+/// ends inside an entity (`&amp;`) or a tag or link (`<…>`).
+fn cut_chars(text: &str, max: usize, markup: bool) -> Option<String> {
+    let end = byte_index_of_char(text, max);
+    if end == text.len() {
+        return None;
+    }
+    // Room for the ellipsis: the cut keeps `max - 1` characters.
+    let keep = byte_index_of_char(text, max.saturating_sub(1));
+    Some(cut_at(text, keep, max > 0, markup))
+}
+
+/// `text` cut to at most `max` UTF-8 bytes; `None` when it fits. `markup` as in [`cut_chars`].
+fn cut_bytes(text: &str, max: usize, markup: bool) -> Option<String> {
     if text.len() <= max {
-        return text.to_string();
+        return None;
     }
-    let room = max.saturating_sub(ELLIPSIS.len_utf8());
-    let mut end = room;
-    while end > 0 && !text.is_char_boundary(end) {
-        end -= 1;
+    let mut keep = max.saturating_sub(ELLIPSIS.len_utf8());
+    while keep > 0 && !text.is_char_boundary(keep) {
+        keep -= 1;
     }
-    if max < ELLIPSIS.len_utf8() {
+    Some(cut_at(text, keep, max >= ELLIPSIS.len_utf8(), markup))
+}
+
+/// The first `keep` bytes of `text` (a character boundary) and "…", if there is room for it.
+fn cut_at(text: &str, keep: usize, room_for_ellipsis: bool, markup: bool) -> String {
+    if !room_for_ellipsis {
         return String::new();
     }
-    let mut out = text[..end].to_string();
+    let head = &text[..keep];
+    let head = if markup {
+        &head[..markup_safe_end(head)]
+    } else {
+        head
+    };
+    let mut out = String::with_capacity(head.len() + ELLIPSIS.len_utf8());
+    out.push_str(head);
     out.push(ELLIPSIS);
     out
 }
 
+/// Where a cut `head` of markup may end: before a `<` or `&` that `head` leaves unclosed, so
+/// no half entity or half tag is left for the reader or the parser.
+fn markup_safe_end(head: &str) -> usize {
+    let mut end = head.len();
+    if let Some(lt) = head.rfind('<')
+        && end - lt <= MAX_TAG
+        && !head[lt..].contains('>')
+    {
+        end = lt;
+    }
+    if let Some(amp) = head[..end].rfind('&')
+        && end - amp <= MAX_ENTITY
+        && !head[amp..end].contains(';')
+    {
+        end = amp;
+    }
+    end
+}
+
+/// Records whether a layout cut anything while it fitted one message to its limits.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Cuts {
+    shortened: bool,
+}
+
+impl Cuts {
+    /// [`truncate_chars`], remembering a cut.
+    pub fn chars(&mut self, text: &str, max: usize) -> String {
+        self.keep(text, cut_chars(text, max, false))
+    }
+
+    /// [`truncate_bytes`], remembering a cut.
+    pub fn bytes(&mut self, text: &str, max: usize) -> String {
+        self.keep(text, cut_bytes(text, max, false))
+    }
+
+    /// Markup (Slack mrkdwn, HTML) cut to `max` characters, never inside an entity or a tag.
+    pub fn markup_chars(&mut self, text: &str, max: usize) -> String {
+        self.keep(text, cut_chars(text, max, true))
+    }
+
+    /// Markup cut to `max` UTF-8 bytes, never inside an entity or a tag.
+    pub fn markup_bytes(&mut self, text: &str, max: usize) -> String {
+        self.keep(text, cut_bytes(text, max, true))
+    }
+
+    /// Records a cut made some other way (fields left out, say).
+    pub fn mark(&mut self) {
+        self.shortened = true;
+    }
+
+    /// Whether anything was cut.
+    pub fn shortened(self) -> bool {
+        self.shortened
+    }
+
+    fn keep(&mut self, text: &str, cut: Option<String>) -> String {
+        match cut {
+            Some(cut) => {
+                self.shortened = true;
+                cut
+            }
+            None => text.to_string(),
+        }
+    }
+}
+
+/// The sentence a shortened message ends with. `limit` names what it was fitted to ("Slack's
+/// size limits"); with a link, the reader is sent there for the rest.
+pub fn shortened_note(limit: &str, has_link: bool) -> String {
+    let rest = if has_link {
+        "; the link below has the full details."
+    } else {
+        "."
+    };
+    format!("This message was shortened to fit {limit}{rest}")
+}
+
 /// `text` split into pieces of at most `max` characters (`max` ≥ 2), preferring to cut after
-/// a line break, then after a space. Joined, the pieces are `text` again.
+/// a line break, then after a space, and never inside an entity or a tag when it must cut
+/// elsewhere. Joined, the pieces are `text` again.
 pub fn split_chars(text: &str, max: usize) -> Vec<String> {
     let max = max.max(2);
     let mut pieces = Vec::new();
@@ -54,7 +167,10 @@ pub fn split_chars(text: &str, max: usize) -> Vec<String> {
             .rfind('\n')
             .or_else(|| head[half..].rfind(' '))
             .map(|i| half + i + 1)
-            .unwrap_or(end);
+            .unwrap_or_else(|| match markup_safe_end(head) {
+                0 => end,
+                safe => safe,
+            });
         pieces.push(rest[..cut].to_string());
         rest = &rest[cut..];
     }
@@ -88,6 +204,57 @@ mod tests {
         let t = truncate_bytes("ééééé", 6);
         assert!(t.len() <= 6);
         assert_eq!(t, "é…");
+    }
+
+    #[test]
+    fn a_markup_cut_never_ends_inside_an_entity_or_a_tag() {
+        assert_eq!(truncate_markup_chars("Fish &amp; chips", 9), "Fish …");
+        assert_eq!(
+            truncate_markup_chars("see <https://x.example|the log> now", 12),
+            "see …"
+        );
+        // An unclosed `<` far back is text, not a tag.
+        let text = format!("a < {}", "b".repeat(5000));
+        assert_eq!(truncate_markup_chars(&text, 4500).chars().count(), 4500);
+        assert_eq!(
+            truncate_markup_chars("Fish &amp; chips", 16),
+            "Fish &amp; chips"
+        );
+    }
+
+    #[test]
+    fn cuts_remember_whether_anything_was_cut() {
+        let mut cuts = Cuts::default();
+        assert_eq!(cuts.chars("Kitchen", 7), "Kitchen");
+        assert_eq!(cuts.markup_bytes("Kitchen", 7), "Kitchen");
+        assert!(!cuts.shortened());
+        assert_eq!(cuts.bytes("Kitchens", 7), "Kitc…");
+        assert!(cuts.shortened());
+    }
+
+    #[test]
+    fn the_note_sends_the_reader_to_the_link_when_there_is_one() {
+        assert_eq!(
+            shortened_note("Slack's size limits", true),
+            "This message was shortened to fit Slack's size limits; the link below has the \
+             full details."
+        );
+        assert_eq!(
+            shortened_note("Slack's size limits", false),
+            "This message was shortened to fit Slack's size limits."
+        );
+    }
+
+    #[test]
+    fn hard_splits_keep_entities_whole() {
+        let text = "&amp;".repeat(10);
+        let pieces = split_chars(&text, 12);
+        assert!(
+            pieces
+                .iter()
+                .all(|p| p.starts_with("&amp;") && p.ends_with(';'))
+        );
+        assert_eq!(pieces.concat(), text);
     }
 
     #[test]

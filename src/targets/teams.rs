@@ -2,14 +2,15 @@
 //!
 //! The URL carries its own `sig` credential, so no `Authorization` header is ever sent (Power
 //! Automate rejects a request with two). The serialized card is kept under [`CARD_BUDGET`] by
-//! cutting the text, then the facts, then the title, with a visible "…". A retired Office 365
-//! connector URL (`*.webhook.office.com`) is recognised and reported with a migration hint.
+//! cutting the text, then the facts, then the title, with a visible "…" and a last line that
+//! says the message was shortened. A retired Office 365 connector URL (`*.webhook.office.com`)
+//! is recognised and reported with a migration hint.
 
 use std::time::SystemTime;
 
 use serde_json::{Value, json};
 
-use super::limits::{truncate_bytes, truncate_chars};
+use super::limits::{Cuts, shortened_note, truncate_bytes, truncate_chars};
 use super::scrub::url_secret_parts;
 use super::verdict::{by_status, excerpt};
 use super::{BuildError, Content, HttpRequest, HttpResponse, RequestBody, Verdict};
@@ -21,6 +22,9 @@ pub const MARKUPS: &[Markup] = &[Markup::Teams, Markup::Plain];
 
 /// The largest serialized request body built (Teams' own limit is about 28 KB).
 pub const CARD_BUDGET: usize = 24 * 1024;
+/// Teams' own limit on a posted message. Workflows still answers 202 to a larger one and then
+/// drops it in the flow run, so a raw payload over it is refused here instead.
+pub const MAX_MESSAGE: usize = 28 * 1024;
 /// Facts shown; more are counted in a last "…" fact.
 pub const MAX_FACTS: usize = 30;
 /// Longest fact value and title before any budget cut.
@@ -50,7 +54,7 @@ impl Teams {
                 rendered.require(Markup::Teams)?,
                 rendered.require(Markup::Plain)?,
             ),
-            Content::Payload(payload) => payload.clone(),
+            Content::Payload(payload) => within_limit(payload)?.clone(),
             Content::Event(_) => return Err(super::unsupported("teams", content)),
         };
         Ok(HttpRequest {
@@ -81,6 +85,18 @@ impl Teams {
     pub(super) fn secrets(&self) -> Vec<String> {
         url_secret_parts(self.url.expose())
     }
+}
+
+/// A raw payload Teams would accept by size; a larger one is an error that says why.
+fn within_limit(payload: &Value) -> Result<&Value, BuildError> {
+    let size = serde_json::to_vec(payload).map_or(0, |v| v.len());
+    if size <= MAX_MESSAGE {
+        return Ok(payload);
+    }
+    Err(BuildError::Config(format!(
+        "the raw payload is {size} bytes; Teams drops a message over {MAX_MESSAGE} bytes \
+         (Workflows still answers 202), so it is not sent: shorten the payload template"
+    )))
 }
 
 /// Hosts of the Office 365 connectors retired in May 2026.
@@ -157,21 +173,23 @@ struct Card {
     color: Option<&'static str>,
     link: Option<(String, String)>,
     fallback: String,
+    /// Whether anything was cut: the card then says so.
+    cuts: Cuts,
 }
 
 impl Card {
     fn new(teams: &Message, plain: &Message) -> Card {
+        let mut cuts = Cuts::default();
         let facts = teams
             .fields
             .iter()
             .take(MAX_FACTS)
-            .map(|(l, v)| {
-                (
-                    truncate_chars(l, MAX_TITLE),
-                    truncate_chars(v, MAX_FACT_VALUE),
-                )
-            })
+            .map(|(l, v)| (cuts.chars(l, MAX_TITLE), cuts.chars(v, MAX_FACT_VALUE)))
             .collect();
+        let hidden_facts = teams.fields.len().saturating_sub(MAX_FACTS);
+        if hidden_facts > 0 {
+            cuts.mark();
+        }
         let link = plain
             .link
             .as_ref()
@@ -185,13 +203,14 @@ impl Card {
                 (label.to_string(), l.url.trim().to_string())
             });
         Card {
-            title: truncate_chars(teams.title.trim(), MAX_TITLE),
+            title: cuts.chars(teams.title.trim(), MAX_TITLE),
             text: markdown_breaks(&teams.text),
             facts,
-            hidden_facts: teams.fields.len().saturating_sub(MAX_FACTS),
+            hidden_facts,
             color: teams.color.as_deref().and_then(card_color),
             link,
             fallback: truncate_chars(plain.title.trim(), 200),
+            cuts,
         }
     }
 
@@ -203,6 +222,7 @@ impl Card {
                 break;
             }
             let over = size - budget + 16;
+            self.cuts.mark();
             if self.text.chars().count() > 1 {
                 self.text = cut_bytes(&self.text, over);
             } else if !self.facts.is_empty() {
@@ -272,6 +292,12 @@ impl Card {
         }
         if !facts.is_empty() {
             body.push(json!({"type": "FactSet", "facts": facts}));
+        }
+        if self.cuts.shortened() {
+            let note = shortened_note("Teams' size limit", self.link.is_some());
+            body.push(json!({
+                "type": "TextBlock", "text": note, "wrap": true, "isSubtle": true, "size": "Small",
+            }));
         }
         body
     }
@@ -350,6 +376,24 @@ mod tests {
     }
 
     #[test]
+    fn a_ten_megabyte_field_gives_a_card_within_the_budget_that_says_it_was_shortened() {
+        let mut m = message("Fridge 3 was warm. ".repeat(500_000), 3);
+        m.fields[1].1 = "x".repeat(10_000_000);
+        m.link = Some(crate::template::Link {
+            url: "https://app.monitorqa.com/x".to_string(),
+            label: "Open in MonitorQA".to_string(),
+        });
+        let wire = serde_json::to_vec(&message_body(&m, &m)).unwrap();
+        assert!(wire.len() <= CARD_BUDGET, "{} bytes", wire.len());
+        let body: Value = serde_json::from_slice(&wire).unwrap();
+        let card = &body["attachments"][0]["content"];
+        let blocks = card["body"].as_array().unwrap();
+        let note = blocks.last().unwrap()["text"].as_str().unwrap();
+        assert!(note.contains("shortened"), "{note}");
+        assert_eq!(card["actions"][0]["url"], "https://app.monitorqa.com/x");
+    }
+
+    #[test]
     fn a_small_card_is_left_whole() {
         let m = message("All good.".to_string(), 2);
         let body = message_body(&m, &m);
@@ -364,6 +408,24 @@ mod tests {
                 .len(),
             2
         );
+    }
+
+    #[test]
+    fn a_card_that_fits_says_nothing_about_shortening() {
+        let m = message("All good.".to_string(), 2);
+        assert!(!message_body(&m, &m).to_string().contains("shortened"));
+    }
+
+    #[test]
+    fn a_raw_payload_over_teams_limit_is_refused_with_its_size() {
+        let teams = Teams::new(Secret::new("https://x.environment.api.powerplatform.com/p"));
+        let small = Content::Payload(json!({"type": "message", "text": "x".repeat(1000)}));
+        assert!(teams.build(&small).is_ok());
+        let large = Content::Payload(json!({"type": "message", "text": "x".repeat(40_000)}));
+        let Err(BuildError::Config(reason)) = teams.build(&large) else {
+            panic!("a 40 KB payload was built");
+        };
+        assert!(reason.starts_with("the raw payload is 40"), "{reason}");
     }
 
     #[test]

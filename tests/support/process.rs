@@ -29,7 +29,27 @@ pub struct RelayProcess {
 impl RelayProcess {
     /// Starts run number `run` (each run has its own log file) and waits until it listens.
     pub async fn start(dir: &Path, run: u32, token: &str) -> RelayProcess {
-        let (child, log) = spawn_serve(dir, run, token);
+        RelayProcess::launch(Command::new(BIN), dir, run, token).await
+    }
+
+    /// [`RelayProcess::start`] with at most `limit` open files (soft and hard limit, set by
+    /// `prlimit`, which then runs the relay in its own process).
+    pub async fn start_with_open_files(
+        dir: &Path,
+        run: u32,
+        token: &str,
+        limit: u64,
+    ) -> RelayProcess {
+        let mut command = Command::new("prlimit");
+        command
+            .arg(format!("--nofile={limit}:{limit}"))
+            .arg("--")
+            .arg(BIN);
+        RelayProcess::launch(command, dir, run, token).await
+    }
+
+    async fn launch(command: Command, dir: &Path, run: u32, token: &str) -> RelayProcess {
+        let (child, log) = spawn_serve(command, dir, run, token);
         let addr = eventually_within("the relay to listen", PROCESS_DEADLINE, async || {
             let text = std::fs::read_to_string(&log).ok()?;
             let rest = text.split("listening on ").nth(1)?;
@@ -138,10 +158,11 @@ impl RelayProcess {
     }
 }
 
-/// Starts `serve` on `dir/rules.yaml` and `dir/data`, logging to `dir/relay-<run>.log`.
-fn spawn_serve(dir: &Path, run: u32, token: &str) -> (Child, PathBuf) {
+/// Starts `serve` (with `command`: the binary, or a wrapper that runs it) on `dir/rules.yaml`
+/// and `dir/data`, logging to `dir/relay-<run>.log`.
+fn spawn_serve(mut command: Command, dir: &Path, run: u32, token: &str) -> (Child, PathBuf) {
     let log = dir.join(format!("relay-{run}.log"));
-    let child = Command::new(BIN)
+    let child = command
         .args(["serve", "--listen", "127.0.0.1:0", "--rules"])
         .arg(dir.join("rules.yaml"))
         .arg("--data-dir")
@@ -152,7 +173,7 @@ fn spawn_serve(dir: &Path, run: u32, token: &str) -> (Child, PathBuf) {
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).expect("create the log file"))
         .spawn()
-        .expect("spawn mqa-relay");
+        .expect("spawn mqa-relay (prlimit, from util-linux, for a limit on open files)");
     (child, log)
 }
 
@@ -174,7 +195,7 @@ pub async fn serve_refused(dir: &Path, run: u32, token: &str) -> (Option<i32>, S
             let _ = self.0.wait();
         }
     }
-    let (child, log) = spawn_serve(dir, run, token);
+    let (child, log) = spawn_serve(Command::new(BIN), dir, run, token);
     let mut child = KillOnDrop(child);
     let code = wait_exit(&mut child.0).await;
     (code, std::fs::read_to_string(&log).unwrap_or_default())

@@ -541,3 +541,66 @@ fn mailgun_without_a_domain_cannot_build() {
     let err = t.build(&content_for(&t, sample), "k").unwrap_err();
     assert!(matches!(err, BuildError::Config(_)));
 }
+
+/// The sample message with a 10 MB text and a 10 MB field, as an event under
+/// `server.max_body` can make it.
+fn ten_megabytes(markup: mqa_relay::template::Markup) -> mqa_relay::template::Message {
+    let mut m = sample(markup);
+    m.text = crate::escape(markup, "Fridge 3 & freezer 2 were warm. ").repeat(300_000);
+    m.fields[0].1 = "x".repeat(10_000_000);
+    m
+}
+
+#[tokio::test]
+async fn a_ten_megabyte_field_reaches_every_provider_as_a_short_mail_that_says_it_was_shortened() {
+    let link = "https://app.monitorqa.com/corrective-actions/ca-7f3e?tab=history";
+    let sendgrid = SendGrid::start().await;
+    let mailgun = Mailgun::start().await;
+    let postmark = Postmark::start().await;
+    let resend = Resend::start().await;
+    let providers = [
+        (
+            EmailProvider::Sendgrid,
+            SendGrid::API_KEY,
+            sendgrid.base_url(),
+        ),
+        (EmailProvider::Mailgun, Mailgun::API_KEY, mailgun.base_url()),
+        (
+            EmailProvider::Postmark,
+            Postmark::TOKEN,
+            postmark.base_url(),
+        ),
+        (EmailProvider::Resend, Resend::API_KEY, resend.base_url()),
+    ];
+    for (provider, key, base_url) in providers {
+        let t = email(provider, key, Some(base_url));
+        let (_, verdict) = deliver(&t, &content_for(&t, ten_megabytes)).await;
+        assert!(
+            matches!(verdict, Verdict::Delivered { .. }),
+            "{provider:?}: {verdict:?}"
+        );
+    }
+    let received = [
+        sendgrid.received(),
+        mailgun.received(),
+        postmark.received(),
+        resend.received(),
+    ];
+    for got in received.iter().map(|r| &r[0]) {
+        // Both parts together, with the provider's envelope around them.
+        assert!(
+            got.body.len() < 160 * 1024,
+            "{}: {} bytes",
+            got.path,
+            got.body.len()
+        );
+        let text = got.text();
+        assert_eq!(
+            text.matches("This message was shortened").count(),
+            2,
+            "{}",
+            got.path
+        );
+        assert!(text.contains(link), "{}", got.path);
+    }
+}

@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use mqa_relay::config::TargetKind;
 use mqa_relay::secret::Secret;
-use mqa_relay::targets::{Content, HttpResponse, RetryScope, Target, Verdict};
+use mqa_relay::targets::{BuildError, Content, HttpResponse, RetryScope, Target, Verdict};
 use mqa_relay::template::{Markup, Message};
 use serde_json::json;
 
@@ -89,18 +89,19 @@ async fn a_huge_teams_card_is_cut_under_24_kb_and_the_flow_posts_it() {
     assert!(runs[0].posted, "{:?}", runs[0].failure);
 }
 
-#[tokio::test]
-async fn an_oversized_raw_payload_is_accepted_with_202_but_the_flow_run_fails() {
-    let mock = TeamsWorkflow::start().await;
-    let t = teams(&mock.url());
+#[test]
+fn an_oversized_raw_payload_is_not_sent_since_the_flow_would_answer_202_and_drop_it() {
+    let t = teams("https://x.environment.api.powerplatform.com/powerautomate/p?sig=x");
     let payload = json!({"type": "message", "attachments": [{
         "contentType": "application/vnd.microsoft.card.adaptive",
         "content": {"type": "AdaptiveCard", "body": [{"type": "TextBlock", "text": "z".repeat(40_000)}]}}]});
-    let (_, verdict) = deliver(&t, &Content::Payload(payload)).await;
-    assert_eq!(verdict, Verdict::Delivered { provider_id: None });
-    let runs = mock.with(|p| p.runs.clone());
-    assert!(!runs[0].posted);
-    assert!(runs[0].failure.as_deref().unwrap().contains("28 KB"));
+    let Err(BuildError::Config(reason)) = t.build(&Content::Payload(payload), "k") else {
+        panic!("a 40 KB payload was built");
+    };
+    assert!(
+        reason.contains("Teams drops a message over 28672 bytes"),
+        "{reason}"
+    );
 }
 
 #[tokio::test]

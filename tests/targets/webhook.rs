@@ -114,3 +114,57 @@ fn a_webhook_does_not_take_a_rendered_message() {
     let t = webhook("https://erp.internal/hooks/monitorqa");
     assert!(t.build(&content_for(&t, sample), "k").is_err());
 }
+
+/// Numbers a double cannot hold, and spellings a double would change.
+const NUMBERS: [(&str, &str); 6] = [
+    ("tiny", "1e-400"),
+    ("big", "18446744073709551617"),
+    ("tenth", "0.1"),
+    ("one", "1.0"),
+    ("zero", "-0"),
+    ("pi", "3.14159265358979323846264338327950288419716939937510"),
+];
+
+#[tokio::test]
+async fn a_webhook_gets_every_number_of_the_event_as_monitorqa_wrote_it() {
+    use mqa_relay::config::{RetryPolicy, TargetConfig};
+    use mqa_relay::event::Event;
+    use mqa_relay::pipeline::compose::{self, DeliveryInfo};
+    use mqa_relay::template::Templates;
+
+    let fields: Vec<String> = NUMBERS
+        .iter()
+        .map(|(k, n)| format!("\"{k}\": {n}"))
+        .collect();
+    let body = format!(
+        r#"{{"event": "AUDIT_COMPLETED", "data": {{{}}}, "company": {{"id": "5f0c2a8e"}}}}"#,
+        fields.join(", ")
+    );
+    // As intake parses it, the store keeps it (canonical JSON) and the sender reads it back.
+    let stored = Event::parse(body.as_bytes()).unwrap().canonical_json();
+    let event = Event::parse(stored.as_bytes()).unwrap();
+    let mock = WebhookReceiver::start().await;
+    let kind = TargetKind::Webhook {
+        url: Secret::new(mock.url()),
+        headers: Vec::new(),
+    };
+    let cfg = TargetConfig {
+        name: "erp".to_string(),
+        kind: kind.clone(),
+        timeout: Duration::from_secs(5),
+        rate_limit: None,
+        retry: RetryPolicy::default(),
+        payload_template: None,
+    };
+    let t = target(kind);
+    let ctx = compose::context(&event.to_value(), &DeliveryInfo::default());
+    let content = compose::content_for(&Templates::builtin(), &t, &cfg, None, &ctx).unwrap();
+    let (_, verdict) = deliver(&t, &content).await;
+    assert_eq!(verdict, Verdict::Delivered { provider_id: None });
+    let sent = mock.received()[0].text();
+    for (key, number) in NUMBERS {
+        let field = format!("\"{key}\":{number}");
+        assert!(sent.contains(&field), "{field} in {sent}");
+    }
+    assert!(!sent.contains("relay"), "{sent}");
+}

@@ -4,10 +4,13 @@
 //! Every Block Kit limit is enforced here by cutting with a visible "…", so Slack never
 //! rejects the message for its size: ≤50 blocks, header ≤150, section ≤3,000, ≤10 fields per
 //! section of ≤2,000 each, and the whole well under Slack's undocumented ~12k aggregate cap.
+//! A message that was cut ends with a note saying so, above the button to the link.
 
 use serde_json::{Value, json};
 
-use crate::targets::limits::{split_chars, truncate_chars};
+use crate::targets::limits::{
+    Cuts, shortened_note, split_chars, truncate_chars, truncate_markup_chars,
+};
 use crate::template::Message;
 
 /// Most blocks Slack accepts in one message.
@@ -33,21 +36,29 @@ pub const MAX_FALLBACK: usize = 3000;
 /// Button label and URL limits.
 pub const MAX_BUTTON_TEXT: usize = 75;
 pub const MAX_URL: usize = 3000;
+/// Block text kept free for the note that says the message was shortened.
+const NOTE_RESERVE: usize = 200;
 
 /// The body for a message: `plain` gives the header and the link; `mrkdwn` gives the
 /// sections, the fields and the top-level `text` (Slack parses that text as mrkdwn too, so an
 /// event value in it must be escaped, or `<!channel>` would notify everyone).
 pub fn message_body(plain: &Message, mrkdwn: &Message) -> Value {
+    let mut cuts = Cuts::default();
     let mut blocks = Vec::new();
-    let header = header_block(&plain.title);
+    let header = header_block(&plain.title, &mut cuts);
     let header_len = header.as_ref().map_or(0, |(_, n)| *n);
     blocks.extend(header.map(|(b, _)| b));
-    let (field_blocks, fields_len) = field_blocks(&mrkdwn.fields);
-    let text_budget = BLOCK_TEXT_BUDGET.saturating_sub(header_len + fields_len);
-    let room = MAX_BLOCKS - 2 - field_blocks.len();
-    blocks.extend(text_sections(&mrkdwn.text, text_budget, room));
+    let (field_blocks, fields_len) = field_blocks(&mrkdwn.fields, &mut cuts);
+    let text_budget = BLOCK_TEXT_BUDGET.saturating_sub(header_len + fields_len + NOTE_RESERVE);
+    // Blocks left beside the header, the note and the button.
+    let room = MAX_BLOCKS - 3 - field_blocks.len();
+    blocks.extend(text_sections(&mrkdwn.text, text_budget, room, &mut cuts));
     blocks.extend(field_blocks);
-    blocks.extend(link_block(plain));
+    let link = link_block(plain);
+    if cuts.shortened() {
+        blocks.push(note_block(link.is_some()));
+    }
+    blocks.extend(link);
     json!({
         "text": fallback_text(mrkdwn),
         "blocks": blocks,
@@ -67,16 +78,16 @@ fn fallback_text(mrkdwn: &Message) -> String {
     if source.is_empty() {
         return "Notification".to_string();
     }
-    truncate_chars(source, MAX_FALLBACK)
+    truncate_markup_chars(source, MAX_FALLBACK)
 }
 
 /// A header block and its length, unless the title is blank.
-fn header_block(title: &str) -> Option<(Value, usize)> {
+fn header_block(title: &str, cuts: &mut Cuts) -> Option<(Value, usize)> {
     let title = title.split_whitespace().collect::<Vec<_>>().join(" ");
     if title.is_empty() {
         return None;
     }
-    let text = truncate_chars(&title, MAX_HEADER);
+    let text = cuts.chars(&title, MAX_HEADER);
     let len = text.chars().count();
     let block =
         json!({"type": "header", "text": {"type": "plain_text", "text": text, "emoji": true}});
@@ -85,12 +96,12 @@ fn header_block(title: &str) -> Option<(Value, usize)> {
 
 /// The text as sections of ≤[`SECTION_SPLIT`] characters, cut to `budget` characters and
 /// `max_blocks` sections, with "…" where it was cut.
-fn text_sections(text: &str, budget: usize, max_blocks: usize) -> Vec<Value> {
+fn text_sections(text: &str, budget: usize, max_blocks: usize, cuts: &mut Cuts) -> Vec<Value> {
     if text.trim().is_empty() || max_blocks == 0 {
         return Vec::new();
     }
     let cap = budget.min(max_blocks * SECTION_SPLIT);
-    let text = truncate_chars(text.trim_end(), cap);
+    let text = cuts.markup_chars(text.trim_end(), cap);
     split_chars(&text, SECTION_SPLIT)
         .into_iter()
         .filter(|piece| !piece.trim().is_empty())
@@ -100,7 +111,7 @@ fn text_sections(text: &str, budget: usize, max_blocks: usize) -> Vec<Value> {
 
 /// Sections of `*Label*\nvalue` fields, ten per section, and the characters they use. Beyond
 /// [`MAX_FIELDS`], a context line says how many were left out.
-fn field_blocks(fields: &[(String, String)]) -> (Vec<Value>, usize) {
+fn field_blocks(fields: &[(String, String)], cuts: &mut Cuts) -> (Vec<Value>, usize) {
     if fields.is_empty() {
         return (Vec::new(), 0);
     }
@@ -113,7 +124,7 @@ fn field_blocks(fields: &[(String, String)]) -> (Vec<Value>, usize) {
             let items: Vec<Value> = chunk
                 .iter()
                 .map(|(label, value)| {
-                    let text = truncate_chars(&format!("*{label}*\n{value}"), each);
+                    let text = cuts.markup_chars(&format!("*{label}*\n{value}"), each);
                     used += text.chars().count();
                     json!({"type": "mrkdwn", "text": text})
                 })
@@ -123,11 +134,18 @@ fn field_blocks(fields: &[(String, String)]) -> (Vec<Value>, usize) {
         .collect();
     let hidden = fields.len() - shown.len();
     if hidden > 0 {
+        cuts.mark();
         let note = format!("…and {hidden} more fields");
         used += note.chars().count();
         blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": note}]}));
     }
     (blocks, used)
+}
+
+/// The context line that says the message was cut (its text fits [`NOTE_RESERVE`]).
+fn note_block(has_link: bool) -> Value {
+    let note = format!("_{}_", shortened_note("Slack's size limits", has_link));
+    json!({"type": "context", "elements": [{"type": "mrkdwn", "text": note}]})
 }
 
 /// A button to the link, when there is a web link short enough for Slack.
@@ -211,6 +229,46 @@ mod tests {
         assert!(sections.iter().all(|s| s.chars().count() <= MAX_SECTION));
         assert!(sections.last().unwrap().ends_with('…'));
         assert!(block_text_total(&body) <= BLOCK_TEXT_BUDGET);
+    }
+
+    /// A message whose text and one field each hold 10 MB, as an event value under
+    /// `server.max_body` can.
+    fn ten_megabytes() -> Message {
+        let mut m = msg(&"Fridge 3 &amp; freezer 2 were warm. ".repeat(300_000), 3);
+        m.fields[1].1 = "x".repeat(10_000_000);
+        m
+    }
+
+    #[test]
+    fn a_ten_megabyte_field_gives_a_message_within_slacks_limits_that_says_it_was_shortened() {
+        let m = ten_megabytes();
+        let body = message_body(&m, &m);
+        let wire = serde_json::to_string(&body).unwrap();
+        assert!(wire.len() < 64 * 1024, "{} bytes", wire.len());
+        let body: Value = serde_json::from_str(&wire).unwrap();
+        let blocks = body["blocks"].as_array().unwrap();
+        assert!(blocks.len() <= MAX_BLOCKS);
+        assert!(block_text_total(&body) <= BLOCK_TEXT_BUDGET);
+        assert!(body["text"].as_str().unwrap().chars().count() <= 40_000);
+        for b in blocks.iter().filter(|b| b["type"] == "section") {
+            let text = b["text"]["text"].as_str().unwrap_or("");
+            assert!(text.chars().count() <= MAX_SECTION);
+            // A cut never leaves half an entity.
+            assert!(!text.contains("&amp…") && !text.contains("&am…") && !text.contains("&a…"));
+        }
+        let note = &blocks[blocks.len() - 2];
+        assert_eq!(note["type"], "context");
+        let note = note["elements"][0]["text"].as_str().unwrap();
+        assert!(note.contains("shortened"), "{note}");
+        let button = blocks.last().unwrap();
+        assert_eq!(button["elements"][0]["url"], "https://app.monitorqa.com/x");
+    }
+
+    #[test]
+    fn a_message_that_fits_says_nothing_about_shortening() {
+        let m = msg("Kitchen audit was not done.", 3);
+        let body = message_body(&m, &m);
+        assert!(!body.to_string().contains("shortened"));
     }
 
     #[test]
