@@ -295,7 +295,9 @@ async fn the_running_relay_takes_back_at_once_what_a_stopped_one_left_in_flight(
     let store = open(&dir).await;
     routed(&store, 1, "erp").await;
     let t = now();
-    let in_flight = claim(&store, "erp", t, "a relay that was killed").await.unwrap();
+    let in_flight = claim(&store, "erp", t, "a relay that was killed")
+        .await
+        .unwrap();
     store.close().await;
 
     // `dlq` and other tools open the store beside a running relay: they take nothing back.
