@@ -34,14 +34,15 @@
 //! see and do (events, dead letters, replay, retention), and [`cli`] holds the `serve`,
 //! `check`, `test`, `send` and `dlq` commands, thin wrappers over the calls `serve` uses.
 
-pub mod admin;
 pub mod app;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod enrich;
 pub mod event;
 pub mod metrics;
 pub mod pipeline;
+pub mod relay;
 pub mod rules;
 pub mod secret;
 pub mod server;

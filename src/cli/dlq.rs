@@ -7,8 +7,10 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
-use crate::admin;
 use crate::app::App;
+use crate::clock::{now_ms, parse_since, rfc3339};
+use crate::config::DEFAULT_DATA_DIR;
+use crate::server::api::views;
 use crate::store::{DeadFilter, Store, StoreConfig};
 
 #[derive(Debug, Subcommand)]
@@ -95,7 +97,7 @@ fn data_dir(args: &StoreArgs, app: Option<&App>) -> PathBuf {
     args.data_dir
         .clone()
         .or_else(|| app.and_then(|a| a.config.server.data_dir.clone()))
-        .unwrap_or_else(|| Path::new("./data").to_path_buf())
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
 }
 
 async fn execute(store: &Store, app: Option<&App>, command: DlqCommand) -> Result<(), String> {
@@ -108,9 +110,7 @@ async fn execute(store: &Store, app: Option<&App>, command: DlqCommand) -> Resul
             json,
         } => {
             let since_ms = match since {
-                Some(s) => {
-                    Some(crate::server::parse_since(&s, admin::now_ms()).map_err(|e| e.message)?)
-                }
+                Some(s) => Some(parse_since(&s, now_ms()).map_err(|e| e.to_string())?),
                 None => None,
             };
             let filter = DeadFilter {
@@ -120,7 +120,7 @@ async fn execute(store: &Store, app: Option<&App>, command: DlqCommand) -> Resul
             };
             let dead = store.dead_letters(&filter).await.map_err(err)?;
             if json {
-                let list: Vec<_> = dead.iter().map(|d| admin::delivery_json(d, &[])).collect();
+                let list: Vec<_> = dead.iter().map(|d| views::delivery_json(d, &[])).collect();
                 println!(
                     "{}",
                     serde_json::to_string_pretty(&list).unwrap_or_default()
@@ -129,7 +129,7 @@ async fn execute(store: &Store, app: Option<&App>, command: DlqCommand) -> Resul
                 println!("no dead deliveries");
             } else {
                 for d in &dead {
-                    let when = d.finished_at.map(admin::time).unwrap_or_default();
+                    let when = d.finished_at.map(rfc3339).unwrap_or_default();
                     let error = d.last_error.as_deref().unwrap_or("");
                     println!("{:>6}  {when}  {}  {}  {error}", d.id, d.target, d.rule);
                 }
@@ -140,8 +140,8 @@ async fn execute(store: &Store, app: Option<&App>, command: DlqCommand) -> Resul
                 return Err(format!("no delivery {id}"));
             };
             let value = match app {
-                Some(app) => admin::delivery_details_json(app, &details),
-                None => admin::delivery_json(&details.delivery, &details.attempts),
+                Some(app) => views::delivery_details_json(app, &details),
+                None => views::delivery_json(&details.delivery, &details.attempts),
             };
             println!(
                 "{}",
@@ -149,14 +149,15 @@ async fn execute(store: &Store, app: Option<&App>, command: DlqCommand) -> Resul
             );
         }
         DlqCommand::Replay { id: Some(id), .. } => {
-            let new_id = store.replay(id, admin::now_ms()).await.map_err(err)?;
+            let new_id = store.replay(id, now_ms()).await.map_err(err)?;
             let new_id = new_id.map_err(|e| e.to_string())?;
             println!("delivery {id} replayed as delivery {new_id}");
         }
         DlqCommand::Replay {
             id: None, target, ..
         } => {
-            let done = admin::replay_all(store, target.as_deref())
+            let done = store
+                .replay_all(target.as_deref(), now_ms())
                 .await
                 .map_err(err)?;
             for (old, new) in &done {
@@ -166,7 +167,7 @@ async fn execute(store: &Store, app: Option<&App>, command: DlqCommand) -> Resul
         }
         DlqCommand::Drop { id } => {
             store
-                .drop_dead(id, admin::now_ms())
+                .drop_dead(id, now_ms())
                 .await
                 .map_err(err)?
                 .map_err(|e| e.to_string())?;

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::payload::{body_json, email_parts};
+use super::payload::email_parts;
 use crate::app::App;
 use crate::event::Event;
 use crate::pipeline::compose::{self, DeliveryInfo};
@@ -167,7 +167,7 @@ fn target_report(
         .map(|t| t.kind_name())
         .unwrap_or("unknown");
     let (payload, error) = match compose::request_for(app, target, template, &ctx, "test") {
-        Ok(request) => (Some(body_json(&request)), None),
+        Ok(request) => (Some(request.body_json()), None),
         Err(e) => (None, Some(e.to_string())),
     };
     TargetReport {

@@ -37,6 +37,9 @@ use fields::Fields;
 use report::Report;
 use yaml::{Node, Pos, Value};
 
+/// Where the embedded store lives when neither `--data-dir` nor `server.data_dir` says.
+pub const DEFAULT_DATA_DIR: &str = "./data";
+
 /// The top-level keys of `rules.yaml`.
 const TOP_KEYS: &[&str] = &["server", "monitorqa", "defaults", "targets", "rules"];
 

@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -24,6 +24,7 @@ use super::compose;
 use super::offload::{self, OffloadError};
 use super::retry::{self, Attempt};
 use crate::app::{App, Relay};
+use crate::clock::now_ms;
 use crate::config::{RateLimit, TargetConfig};
 use crate::store::{Claim, Outcome, StoreError};
 use crate::targets::{self, HttpRequest, Target, Verdict};
@@ -494,11 +495,4 @@ fn pace(limit: Option<RateLimit>) -> Option<Instant> {
     let limit = limit?;
     let gap = limit.per / limit.count.max(1);
     Some(Instant::now() + gap)
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }

@@ -14,11 +14,11 @@
 //! rules and renders nothing: it hands bodies to [`crate::pipeline::intake`].
 
 mod accept;
-mod admin;
-mod api;
+pub mod api;
 
-pub use api::parse_since;
 mod auth;
+mod health;
+mod reload;
 pub mod reply;
 mod webhook;
 
@@ -90,11 +90,11 @@ pub fn routes_with(
     // Each route matches its path before its method, so an unknown path is a 404 and a known
     // path with the wrong method a 405.
     webhook::route(relay.clone(), opts.request_timeout)
-        .or(admin::healthz())
+        .or(health::healthz())
         .unify()
-        .or(admin::readyz(relay.clone()))
+        .or(health::readyz(relay.clone()))
         .unify()
-        .or(admin::reload(relay.clone()))
+        .or(reload::reload(relay.clone()))
         .unify()
         .or(api::metrics(relay.clone()))
         .unify()

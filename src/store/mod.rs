@@ -413,6 +413,31 @@ impl Store {
             .await
     }
 
+    /// Replays every open dead letter (of one target, if given) as the list stood when called:
+    /// replays that die again meanwhile are not replayed again. Returns `(original, replay)` ids.
+    pub async fn replay_all(
+        &self,
+        target: Option<&str>,
+        now_ms: i64,
+    ) -> Result<Vec<(i64, i64)>, StoreError> {
+        let filter = DeadFilter {
+            limit: usize::MAX,
+            target: target.map(str::to_string),
+            since_ms: None,
+        };
+        let snapshot = self.dead_letters(&filter).await?;
+        let mut replayed = Vec::with_capacity(snapshot.len());
+        for d in snapshot {
+            match self.replay(d.id, now_ms).await? {
+                Ok(new_id) => replayed.push((d.id, new_id)),
+                // Replayed or dropped meanwhile by someone else: nothing to do.
+                Err(DeadLetterError::AlreadyReplayed(..) | DeadLetterError::Dropped(_)) => {}
+                Err(e) => return Err(StoreError::Other(e.to_string())),
+            }
+        }
+        Ok(replayed)
+    }
+
     /// Drops an open dead letter: it leaves the list and may be pruned.
     pub async fn drop_dead(
         &self,

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+pub(crate) use crate::clock::{millis, now_ms};
 use crate::event::Event;
 use crate::store::{Claim, NewDelivery, Outcome, StoreError, StoredEvent};
 
@@ -168,19 +169,6 @@ impl StoredEventRow {
             enrichment,
         })
     }
-}
-
-/// A duration in milliseconds, saturating.
-pub(crate) fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
-/// Milliseconds since the Unix epoch.
-pub(crate) fn now_ms() -> i64 {
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO);
-    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// An HTTP status as stored (an integer column) back to its type; out of range is absent.

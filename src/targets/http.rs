@@ -27,6 +27,30 @@ pub struct HttpRequest {
 }
 
 impl HttpRequest {
+    /// The body as JSON, for showing what would be sent (never the URL or headers, which carry
+    /// secrets): a JSON body as is; a multipart form (Mailgun) as an object of fields, a
+    /// repeated field becoming a list.
+    pub fn body_json(&self) -> serde_json::Value {
+        use serde_json::{Map, Value};
+        match &self.body {
+            RequestBody::Json(v) => v.clone(),
+            RequestBody::Multipart(fields) => {
+                let mut map = Map::new();
+                for (k, v) in fields {
+                    let v = Value::String(v.clone());
+                    match map.get_mut(k) {
+                        Some(Value::Array(list)) => list.push(v),
+                        Some(first) => *first = Value::Array(vec![first.take(), v]),
+                        None => {
+                            map.insert(k.clone(), v);
+                        }
+                    }
+                }
+                Value::Object(map)
+            }
+        }
+    }
+
     /// The value of a header, secret or not (for tests and the `send` command's dry run).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -310,6 +334,24 @@ pub fn base64(input: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_multipart_body_becomes_an_object_with_lists_for_repeated_fields() {
+        let req = HttpRequest {
+            url: Secret::new("https://api.mailgun.net/v3/x/messages"),
+            headers: vec![],
+            body: RequestBody::Multipart(vec![
+                ("to".into(), "a@x.example".into()),
+                ("to".into(), "b@x.example".into()),
+                ("subject".into(), "Hi".into()),
+            ]),
+        };
+        assert_eq!(
+            req.body_json(),
+            json!({"to": ["a@x.example", "b@x.example"], "subject": "Hi"})
+        );
+    }
 
     #[test]
     fn base64_matches_the_rfc_examples() {

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use mqa_relay::cli::serve::{self, Running, ServeArgs};
+use mqa_relay::relay::{self, RunningRelay as Running, StartOptions};
 use mqa_relay::store::{AttemptRecord, DeliveryRecord, DeliveryState, EventDetails, StoreCounts};
 use serde_json::Value;
 
@@ -53,12 +53,12 @@ pub async fn spawn_app_with(rules_yaml: &str, templates: &[(&str, &str)]) -> Tes
 }
 
 async fn start(dir: &Path) -> Running {
-    let args = ServeArgs {
-        rules: dir.join("rules.yaml"),
+    let args = StartOptions {
         listen: Some("127.0.0.1:0".parse().expect("an address")),
         data_dir: Some(dir.join("data")),
+        ..StartOptions::new(dir.join("rules.yaml"))
     };
-    match serve::start(args).await {
+    match relay::start(args).await {
         Ok(running) => running,
         Err(e) => panic!("the relay does not start: {e:#}"),
     }

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use mqa_relay::cli::serve::{self, Running, ServeArgs};
+use mqa_relay::relay::{self, RunningRelay as Running, StartOptions};
 use mqa_relay::store::EventDetails;
 use serde_json::Value;
 
@@ -82,12 +82,12 @@ impl TestRelay {
     pub async fn spawn_in(dir: tempfile::TempDir, rules_yaml: &str) -> TestRelay {
         logs();
         std::fs::write(dir.path().join("rules.yaml"), rules_yaml).expect("write rules.yaml");
-        let args = ServeArgs {
-            rules: dir.path().join("rules.yaml"),
+        let args = StartOptions {
             listen: Some("127.0.0.1:0".parse().expect("an address")),
             data_dir: Some(data_dir(dir.path())),
+            ..StartOptions::new(dir.path().join("rules.yaml"))
         };
-        let running = match serve::start(args).await {
+        let running = match relay::start(args).await {
             Ok(running) => running,
             Err(e) => panic!("the relay does not start: {e:#}"),
         };

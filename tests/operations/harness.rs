@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mqa_relay::app::Relay;
-use mqa_relay::cli::serve::{self, Running, ServeArgs};
+use mqa_relay::relay::{self, RunningRelay as Running, StartOptions};
 use mqa_relay::store::{DeliveryRecord, DeliveryState, Store, StoreCounts};
 use serde_json::Value;
 
@@ -186,12 +186,12 @@ impl TestRelay {
 }
 
 async fn start(dir: &Path, data_dir: &Path) -> Running {
-    let args = ServeArgs {
-        rules: dir.join("rules.yaml"),
+    let args = StartOptions {
         listen: Some("127.0.0.1:0".parse().expect("an address")),
         data_dir: Some(data_dir.to_path_buf()),
+        ..StartOptions::new(dir.join("rules.yaml"))
     };
-    match serve::start(args).await {
+    match relay::start(args).await {
         Ok(running) => running,
         Err(e) => panic!("the relay does not start: {e:#}"),
     }

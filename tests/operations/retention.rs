@@ -22,7 +22,7 @@ fn action(n: u64) -> Value {
 }
 
 fn now_ms() -> i64 {
-    mqa_relay::admin::now_ms()
+    mqa_relay::clock::now_ms()
 }
 
 #[tokio::test]

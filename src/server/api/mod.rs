@@ -21,10 +21,12 @@ use warp::reply::Response;
 
 use super::auth::{self, Credential};
 use super::reply::{ApiError, json_response, respond};
-use crate::admin;
 use crate::app::Relay;
+use crate::clock::{now_ms, parse_since, rfc3339};
 use crate::pipeline::offload;
 use crate::store::{DeadFilter, DeadLetterError, EventFilter, StoreError};
+
+pub mod views;
 
 const ADMIN_AUTH: auth::Messages = auth::Messages {
     not_configured: "server.admin_token is not set",
@@ -39,7 +41,7 @@ pub(super) fn metrics(
     super::at("/metrics").and(warp::get()).then(move || {
         let relay = relay.clone();
         async move {
-            let text = admin::metrics_text(&relay).await;
+            let text = scrape(&relay).await;
             let mut response = Response::new(text.into());
             response.headers_mut().insert(
                 header::CONTENT_TYPE,
@@ -50,6 +52,28 @@ pub(super) fn metrics(
             response
         }
     })
+}
+
+/// The Prometheus exposition, with the queue gauges read from the store just now.
+async fn scrape(relay: &Relay) -> String {
+    match relay.store.queue_stats().await {
+        Ok((stats, dead)) => {
+            let now = now_ms();
+            let per_target: Vec<(String, i64, f64)> = stats
+                .iter()
+                .map(|q| {
+                    let age = q
+                        .oldest_created_at
+                        .map(|t| (now - t).max(0) as f64 / 1000.0);
+                    (q.target.clone(), q.depth as i64, age.unwrap_or(0.0))
+                })
+                .collect();
+            relay.metrics.set_queues(&per_target, dead as i64);
+        }
+        Err(e) => tracing::warn!("metrics: cannot read the queues: {e}"),
+    }
+    relay.metrics.set_store_writer(&relay.store.writer_stats());
+    relay.metrics.encode()
 }
 
 /// Everything under `/api/`: one filter, dispatched on method and path by [`handle`].
@@ -164,8 +188,8 @@ async fn list_events(relay: &Relay, query: &str) -> Result<Response, ApiError> {
         .iter()
         .map(|e| {
             let mut v = serde_json::to_value(e).unwrap_or_default();
-            v["received_at"] = json!(admin::time(e.received_at));
-            v["routed_at"] = json!(e.routed_at.map(admin::time));
+            v["received_at"] = json!(rfc3339(e.received_at));
+            v["routed_at"] = json!(e.routed_at.map(rfc3339));
             v
         })
         .collect();
@@ -174,7 +198,7 @@ async fn list_events(relay: &Relay, query: &str) -> Result<Response, ApiError> {
 
 async fn show_event(relay: &Relay, id: &str) -> Result<Response, ApiError> {
     match relay.store.event(id).await.map_err(store_error)? {
-        Some(details) => Ok(json_response(StatusCode::OK, &admin::event_json(&details))),
+        Some(details) => Ok(json_response(StatusCode::OK, &views::event_json(&details))),
         None => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
@@ -186,7 +210,10 @@ async fn show_event(relay: &Relay, id: &str) -> Result<Response, ApiError> {
 async fn list_dead(relay: &Relay, query: &str) -> Result<Response, ApiError> {
     let since_ms = match param(query, "since") {
         None => None,
-        Some(v) => Some(parse_since(&v, admin::now_ms())?),
+        Some(v) => Some(
+            parse_since(&v, now_ms())
+                .map_err(|e| ApiError::bad_request("invalid_since", e.to_string()))?,
+        ),
     };
     let filter = DeadFilter {
         limit: limit(query)?,
@@ -198,24 +225,8 @@ async fn list_dead(relay: &Relay, query: &str) -> Result<Response, ApiError> {
         .dead_letters(&filter)
         .await
         .map_err(store_error)?;
-    let dead: Vec<_> = dead.iter().map(|d| admin::delivery_json(d, &[])).collect();
+    let dead: Vec<_> = dead.iter().map(|d| views::delivery_json(d, &[])).collect();
     Ok(json_response(StatusCode::OK, &json!({ "dead": dead })))
-}
-
-/// `since` is a duration back from now (`2h`, `1d`) or an RFC 3339 time.
-pub fn parse_since(value: &str, now_ms: i64) -> Result<i64, ApiError> {
-    if let Ok(d) = humantime::parse_duration(value) {
-        return Ok(now_ms - i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-    }
-    value
-        .parse::<jiff::Timestamp>()
-        .map(|t| t.as_millisecond())
-        .map_err(|_| {
-            ApiError::bad_request(
-                "invalid_since",
-                "since is a duration (2h, 1d) or an RFC 3339 time",
-            )
-        })
 }
 
 async fn show_delivery(relay: &Relay, id: i64) -> Result<Response, ApiError> {
@@ -223,7 +234,7 @@ async fn show_delivery(relay: &Relay, id: i64) -> Result<Response, ApiError> {
         Some(d) => {
             // The view renders the payload: off the threads that answer webhooks, as a send.
             let app = relay.app();
-            let view = offload::run(move || admin::delivery_details_json(&app, &d))
+            let view = offload::run(move || views::delivery_details_json(&app, &d))
                 .await
                 .map_err(|e| ApiError::internal(e.to_string()))?;
             Ok(json_response(StatusCode::OK, &view))
@@ -247,7 +258,7 @@ fn dead_letter_error(e: DeadLetterError) -> ApiError {
 async fn replay(relay: &Relay, id: i64) -> Result<Response, ApiError> {
     let new_id = relay
         .store
-        .replay(id, admin::now_ms())
+        .replay(id, now_ms())
         .await
         .map_err(store_error)?;
     let new_id = new_id.map_err(dead_letter_error)?;
@@ -265,7 +276,9 @@ async fn replay(relay: &Relay, id: i64) -> Result<Response, ApiError> {
 
 async fn replay_all(relay: &Relay, query: &str) -> Result<Response, ApiError> {
     let target = param(query, "target");
-    let done = admin::replay_all(&relay.store, target.as_deref())
+    let done = relay
+        .store
+        .replay_all(target.as_deref(), now_ms())
         .await
         .map_err(store_error)?;
     tracing::info!(
@@ -287,7 +300,7 @@ async fn replay_all(relay: &Relay, query: &str) -> Result<Response, ApiError> {
 async fn drop_dead(relay: &Relay, id: i64) -> Result<Response, ApiError> {
     relay
         .store
-        .drop_dead(id, admin::now_ms())
+        .drop_dead(id, now_ms())
         .await
         .map_err(store_error)?
         .map_err(dead_letter_error)?;
