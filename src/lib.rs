@@ -35,6 +35,7 @@
 //! `check`, `test`, `send` and `dlq` commands, thin wrappers over the calls `serve` uses.
 
 pub mod app;
+pub mod backoff;
 pub mod cli;
 pub mod clock;
 pub mod config;

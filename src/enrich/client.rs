@@ -8,12 +8,14 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Client, Response, StatusCode, Url};
 use serde_json::Value;
 
 use super::{EnrichOptions, LookupKind};
+use crate::backoff::Backoff;
 use crate::config::MonitorqaConfig;
+use crate::targets::verdict::retry_after;
 
 /// The per-request timeout when the configuration leaves it at zero.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -64,29 +66,21 @@ pub(crate) fn classify(status: StatusCode) -> StatusClass {
     }
 }
 
-/// The wait before retry number `retry` (0-based): the server's `Retry-After` capped at
-/// `max_retry_after`, or `backoff_base × 4^retry` plus up to a quarter of it as jitter.
+/// The wait before retry number `retry` (0-based), with the relay's one backoff
+/// ([`crate::backoff`]): from `backoff_base`, doubling, a server's `Retry-After` honoured up to
+/// `max_retry_after` but never shorter than the backoff's floor.
 pub(crate) fn retry_delay(
     retry: u32,
     retry_after: Option<Duration>,
     opts: &EnrichOptions,
+    jitter: f64,
 ) -> Duration {
-    if let Some(wish) = retry_after {
-        return wish.min(opts.max_retry_after);
-    }
-    let base = opts.backoff_base.saturating_mul(4u32.saturating_pow(retry));
-    let jitter_ms = fastrand::u64(0..=(base.as_millis() / 4).min(u64::MAX as u128) as u64);
-    base.saturating_add(Duration::from_millis(jitter_ms))
-}
-
-/// `Retry-After` as delay-seconds or an HTTP date; `None` when absent or unreadable.
-pub(crate) fn parse_retry_after(value: &HeaderValue, now: SystemTime) -> Option<Duration> {
-    let text = value.to_str().ok()?.trim();
-    if let Ok(secs) = text.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = httpdate::parse_http_date(text).ok()?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+    let backoff = Backoff {
+        initial: opts.backoff_base,
+        max: opts.max_retry_after,
+        longest_server_wait: opts.max_retry_after,
+    };
+    backoff.wait(retry_after, retry.saturating_add(1), jitter)
 }
 
 /// A 2xx body must be a JSON object; anything else is an unexpected answer.
@@ -166,7 +160,7 @@ impl ApiClient {
             if retries >= self.opts.max_retries {
                 return Answer::Failed(format!("{reason} after {attempts} attempts"));
             }
-            let delay = retry_delay(retries, retry_after, &self.opts);
+            let delay = retry_delay(retries, retry_after, &self.opts, fastrand::f64());
             if started.elapsed() + delay >= self.opts.total_budget {
                 return Answer::Failed(format!("{reason}, out of time after {attempts} attempts"));
             }
@@ -199,10 +193,7 @@ impl ApiClient {
             StatusClass::Forbidden => Attempt::Done(Answer::Forbidden),
             StatusClass::Transient => Attempt::Retry {
                 reason: format!("HTTP {}", status.as_u16()),
-                retry_after: response
-                    .headers()
-                    .get(RETRY_AFTER)
-                    .and_then(|v| parse_retry_after(v, SystemTime::now())),
+                retry_after: retry_after(response.headers(), SystemTime::now()),
             },
             StatusClass::Permanent => {
                 Attempt::Done(Answer::Failed(format!("HTTP {}", status.as_u16())))
@@ -260,6 +251,7 @@ fn transport_failure(err: reqwest::Error) -> Attempt {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use reqwest::header::RETRY_AFTER;
 
     fn opts() -> EnrichOptions {
         EnrichOptions::default()
@@ -285,38 +277,52 @@ mod tests {
     }
 
     #[test]
-    fn backoff_grows_by_four_with_at_most_a_quarter_of_jitter() {
-        for _ in 0..50 {
-            let first = retry_delay(0, None, &opts());
-            let second = retry_delay(1, None, &opts());
-            assert!((200..=250).contains(&first.as_millis()), "{first:?}");
-            assert!((800..=1000).contains(&second.as_millis()), "{second:?}");
-        }
+    fn the_lookup_backoff_is_the_relays_one_doubling_from_the_base() {
+        assert_eq!(
+            retry_delay(0, None, &opts(), 0.0),
+            Duration::from_millis(100)
+        );
+        assert_eq!(
+            retry_delay(0, None, &opts(), 0.999),
+            Duration::from_micros(199_900)
+        );
+        assert_eq!(
+            retry_delay(1, None, &opts(), 0.0),
+            Duration::from_millis(200)
+        );
+        assert_eq!(
+            retry_delay(1, None, &opts(), 0.5),
+            Duration::from_millis(300)
+        );
     }
 
     #[test]
-    fn retry_after_is_honoured_up_to_the_cap() {
+    fn retry_after_is_honoured_up_to_the_cap_and_never_below_the_backoff() {
         let wish = Some(Duration::from_secs(2));
-        assert_eq!(retry_delay(0, wish, &opts()), Duration::from_secs(2));
+        assert_eq!(retry_delay(0, wish, &opts(), 0.0), Duration::from_secs(2));
         let long = Some(Duration::from_secs(3600));
-        assert_eq!(retry_delay(0, long, &opts()), opts().max_retry_after);
+        assert_eq!(retry_delay(0, long, &opts(), 0.0), opts().max_retry_after);
+        let zero = Some(Duration::ZERO);
+        assert_eq!(
+            retry_delay(1, zero, &opts(), 0.5),
+            Duration::from_millis(300)
+        );
     }
 
     #[test]
     fn retry_after_reads_seconds_and_http_dates() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        let secs = HeaderValue::from_static(" 7 ");
-        assert_eq!(parse_retry_after(&secs, now), Some(Duration::from_secs(7)));
-        let date =
-            HeaderValue::from_str(&httpdate::fmt_http_date(now + Duration::from_secs(3))).unwrap();
-        assert_eq!(parse_retry_after(&date, now), Some(Duration::from_secs(3)));
-        let past =
-            HeaderValue::from_str(&httpdate::fmt_http_date(now - Duration::from_secs(3))).unwrap();
-        assert_eq!(parse_retry_after(&past, now), Some(Duration::ZERO));
-        assert_eq!(
-            parse_retry_after(&HeaderValue::from_static("soon"), now),
-            None
-        );
+        let header = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(RETRY_AFTER, HeaderValue::from_str(value).unwrap());
+            retry_after(&headers, now)
+        };
+        assert_eq!(header(" 7 "), Some(Duration::from_secs(7)));
+        let date = httpdate::fmt_http_date(now + Duration::from_secs(3));
+        assert_eq!(header(&date), Some(Duration::from_secs(3)));
+        let past = httpdate::fmt_http_date(now - Duration::from_secs(3));
+        assert_eq!(header(&past), Some(Duration::ZERO));
+        assert_eq!(header("soon"), None);
     }
 
     #[test]

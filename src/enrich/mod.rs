@@ -137,10 +137,11 @@ pub struct EnrichOptions {
     /// Retries after the first attempt on 429, 500, 502, 503, 504, timeouts and connection
     /// errors (default 2).
     pub max_retries: u32,
-    /// First backoff; each further one is four times longer, plus up to 25 % jitter
-    /// (default 200 ms, so 200 ms then 800 ms).
+    /// First backoff; each further one twice as long, half of it random, as for deliveries
+    /// (default 200 ms: 100–200 ms, then 200–400 ms).
     pub backoff_base: Duration,
-    /// Cap on a server's `Retry-After` (default 5 s).
+    /// Cap on a server's `Retry-After` and on the backoff (default 5 s); a `Retry-After`
+    /// shorter than the backoff is not a shortcut.
     pub max_retry_after: Duration,
     /// All attempts and waits of one lookup together stay within this (default 10 s).
     pub total_budget: Duration,

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::backoff::Backoff;
 use crate::config::RetryPolicy;
 use crate::store::Outcome;
 use crate::targets::{RetryScope, Verdict};
@@ -31,17 +32,19 @@ pub struct Attempt {
     pub status: Option<u16>,
 }
 
-/// Exponential backoff: `initial · 2^(n-1)`, capped at `max`, with "equal jitter" (half fixed,
-/// half random) so that many deliveries failing together do not retry together.
-/// `jitter` is in `[0, 1)`.
+/// A delivery's backoff ([`crate::backoff`]): its policy's `initial` and `max`; a provider's
+/// `Retry-After` is honoured up to an hour (or `max`, if longer).
+pub fn backoff_of(policy: &RetryPolicy) -> Backoff {
+    Backoff {
+        initial: policy.initial,
+        max: policy.max,
+        longest_server_wait: policy.max.max(LONGEST_PROVIDER_WAIT),
+    }
+}
+
+/// The wait after attempt `attempt` with no word from the provider.
 pub fn backoff(policy: &RetryPolicy, attempt: u32, jitter: f64) -> Duration {
-    let exp = attempt.saturating_sub(1).min(32);
-    let base = policy
-        .initial
-        .saturating_mul(1u32 << exp.min(31))
-        .min(policy.max);
-    let half = base / 2;
-    half + half.mul_f64(jitter.clamp(0.0, 1.0))
+    backoff_of(policy).delay(attempt, jitter)
 }
 
 /// Turns a verdict into the delivery's next state under `policy`.
@@ -79,7 +82,7 @@ fn retry(
     jitter: f64,
 ) -> Decision {
     let status = at.status;
-    let wait = wait_before_retry(policy, after, at.number, jitter);
+    let wait = backoff_of(policy).wait(after, at.number, jitter);
     let next_ms = at.now_ms.saturating_add(duration_ms(wait));
     // A 429 pauses the whole target even when this delivery gives up, so the ones queued
     // behind it are not sent straight into the same limit.
@@ -112,24 +115,6 @@ fn retry(
             error: reason,
         },
         block_target_until: block,
-    }
-}
-
-/// The wait before the next try. A wait the provider asked for is a lower bound, never a
-/// shortcut: one shorter than this attempt's backoff floor (`Retry-After: 0`, a date in the
-/// past, a few milliseconds) gets the backoff, or a 429 loop would burn every attempt in
-/// seconds. A longer one is honoured up to an hour (or `max`, if longer): a broken or hostile
-/// `Retry-After: 80000` must not park a lane for a day.
-fn wait_before_retry(
-    policy: &RetryPolicy,
-    after: Option<Duration>,
-    attempt: u32,
-    jitter: f64,
-) -> Duration {
-    let floor = backoff(policy, attempt, 0.0);
-    match after {
-        Some(after) if after > floor => after.min(policy.max.max(LONGEST_PROVIDER_WAIT)),
-        _ => backoff(policy, attempt, jitter),
     }
 }
 
