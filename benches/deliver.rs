@@ -4,73 +4,34 @@
 //! criterion's throughput line reads as deliveries per second.
 
 use std::hint::black_box;
-use std::time::Duration;
+use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use mqa_relay::config::{EmailProvider, MailgunRegion, RetryPolicy, TargetConfig, TargetKind};
-use mqa_relay::pipeline::compose::{self, DeliveryInfo};
-use mqa_relay::secret::Secret;
-use mqa_relay::targets::{Content, Target};
+use mqa_relay::compose::{self, DeliveryInfo};
+use mqa_relay::targets::{ConfiguredTarget, Content};
 use mqa_relay::template::{Templates, sample_events};
 use serde_json::Value;
 
-fn target_config(name: &str, kind: TargetKind) -> TargetConfig {
-    TargetConfig {
-        name: name.to_owned(),
-        kind,
-        timeout: Duration::from_secs(10),
-        rate_limit: None,
-        retry: RetryPolicy::default(),
-        payload_template: None,
-    }
-}
+/// One target of each kind, as `rules.yaml` describes them, pointing at invented loopback
+/// addresses (nothing is sent).
+const TARGETS: &str = r#"
+targets:
+  slack: { kind: slack, url: "http://127.0.0.1:9/services/T000/B000/XXXX" }
+  teams: { kind: teams, url: "http://127.0.0.1:9/workflows/1" }
+  email:
+    kind: email
+    provider: postmark
+    api_key: postmark-server-token
+    from: "MonitorQA alerts <alerts@northwind.example>"
+    to: qa-managers@northwind.example
+    base_url: "http://127.0.0.1:9"
+  webhook: { kind: webhook, url: "http://127.0.0.1:9/hooks/monitorqa" }
+"#;
 
-/// One target of each kind, pointing at invented loopback addresses (nothing is sent).
-fn targets() -> Vec<(TargetConfig, Target)> {
-    let url = |path: &str| Secret::new(format!("http://127.0.0.1:9/{path}"));
-    let configs = [
-        target_config(
-            "slack",
-            TargetKind::Slack {
-                url: Some(url("services/T000/B000/XXXX")),
-                token: None,
-                channel: None,
-                base_url: None,
-            },
-        ),
-        target_config(
-            "teams",
-            TargetKind::Teams {
-                url: url("workflows/1"),
-            },
-        ),
-        target_config(
-            "email",
-            TargetKind::Email {
-                provider: EmailProvider::Postmark,
-                api_key: Secret::new("postmark-server-token"),
-                from: "MonitorQA alerts <alerts@northwind.example>".to_owned(),
-                to: vec!["qa-managers@northwind.example".to_owned()],
-                base_url: Some("http://127.0.0.1:9".to_owned()),
-                domain: None,
-                region: MailgunRegion::Us,
-            },
-        ),
-        target_config(
-            "webhook",
-            TargetKind::Webhook {
-                url: url("hooks/monitorqa"),
-                headers: Vec::new(),
-            },
-        ),
-    ];
-    configs
-        .into_iter()
-        .map(|cfg| {
-            let target = Target::from_config(&cfg);
-            (cfg, target)
-        })
-        .collect()
+fn targets() -> Vec<ConfiguredTarget> {
+    let config = mqa_relay::config::parse(TARGETS, Path::new("bench.yaml"), &|_| None)
+        .unwrap_or_else(|e| panic!("the bench targets load: {e}"));
+    config.targets.into_values().collect()
 }
 
 /// The template context of every sample event, as the sender builds it.
@@ -96,11 +57,11 @@ fn render(c: &mut Criterion) {
     let contexts = contexts();
     let mut group = c.benchmark_group("render");
     group.throughput(Throughput::Elements(contexts.len() as u64));
-    for (cfg, target) in targets() {
-        group.bench_function(target.kind_name(), |b| {
+    for target in targets() {
+        group.bench_function(target.target.kind_name(), |b| {
             b.iter(|| {
                 for ctx in &contexts {
-                    let content = compose::content_for(&templates, &target, &cfg, None, ctx);
+                    let content = compose::content_for(&templates, &target, None, ctx);
                     black_box(content.expect("the default templates render every sample"));
                 }
             })
@@ -114,20 +75,25 @@ fn build(c: &mut Criterion) {
     let contexts = contexts();
     let mut group = c.benchmark_group("build");
     group.throughput(Throughput::Elements(contexts.len() as u64));
-    for (cfg, target) in targets() {
+    for target in targets() {
         let contents: Vec<Content> = contexts
             .iter()
             .map(|ctx| {
-                compose::content_for(&templates, &target, &cfg, None, ctx)
+                compose::content_for(&templates, &target, None, ctx)
                     .expect("the default templates render every sample")
             })
             .collect();
-        group.bench_function(target.kind_name(), |b| {
+        group.bench_function(target.target.kind_name(), |b| {
             b.iter(|| {
                 for (i, content) in contents.iter().enumerate() {
                     let key =
                         compose::delivery_key("0193b0c0-0000-7000-8000-000000000000", i as i64);
-                    black_box(target.build(content, &key).expect("every sample builds"));
+                    black_box(
+                        target
+                            .target
+                            .build(content, &key)
+                            .expect("every sample builds"),
+                    );
                 }
             })
         });

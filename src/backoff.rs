@@ -1,5 +1,5 @@
-//! The one backoff of the relay: exponential waits with "equal jitter", and how a server's
-//! `Retry-After` is weighed against them. Deliveries ([`crate::pipeline::retry`]) and the
+//! The one backoff of the relay, and the retry policy it serves: exponential waits with
+//! "equal jitter", and how a server's `Retry-After` is weighed against them. Deliveries ([`crate::pipeline::retry`]) and the
 //! MonitorQA lookups ([`crate::enrich`]) both wait with it. Pure: the jitter is an argument.
 
 use std::time::Duration;
@@ -33,6 +33,40 @@ impl Backoff {
         match server_wait {
             Some(wait) if wait > floor => wait.min(self.longest_server_wait),
             _ => self.delay(attempt, jitter),
+        }
+    }
+}
+
+/// When to give up on a delivery, and how long to wait between attempts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub initial: Duration,
+    pub max: Duration,
+    pub max_age: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            // Enough that `max_age` is the limit: at the 10-minute cap, 24 h is ~150 tries. A
+            // target down for an hour must get patient retries, not a full dead-letter list.
+            max_attempts: 200,
+            initial: Duration::from_secs(2),
+            max: Duration::from_secs(600),
+            max_age: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+impl Backoff {
+    /// A delivery's backoff: its policy's `initial` and `max`, a server's wait honoured up to
+    /// `longest_server_wait`.
+    pub fn of(policy: &RetryPolicy, longest_server_wait: Duration) -> Backoff {
+        Backoff {
+            initial: policy.initial,
+            max: policy.max,
+            longest_server_wait,
         }
     }
 }

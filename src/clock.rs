@@ -1,7 +1,47 @@
 //! Time as the relay reads and shows it: milliseconds since the Unix epoch (what the store
-//! keeps), and RFC 3339 for people and JSON.
+//! keeps), and RFC 3339 for people and JSON. Loops that decide by the time take a [`Clock`], so
+//! tests can move time on instead of waiting for it.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Where a loop reads the time.
+pub trait Clock: Send + Sync + 'static {
+    /// Milliseconds since the Unix epoch.
+    fn now_ms(&self) -> i64;
+}
+
+/// The system's clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        now_ms()
+    }
+}
+
+/// A clock that moves only when told (tests).
+#[derive(Debug, Default)]
+pub struct ManualClock(AtomicI64);
+
+impl ManualClock {
+    /// A clock that reads `at_ms`.
+    pub fn at(at_ms: i64) -> ManualClock {
+        ManualClock(AtomicI64::new(at_ms))
+    }
+
+    /// Moves the clock on by `by`.
+    pub fn advance(&self, by: Duration) {
+        self.0.fetch_add(millis(by), Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
 
 /// Milliseconds since the Unix epoch (0 before it; saturating far after).
 pub fn now_ms() -> i64 {
@@ -51,6 +91,14 @@ mod tests {
             Ok(1_795_161_600_000)
         );
         assert!(parse_since("yesterday", 0).is_err());
+    }
+
+    #[test]
+    fn a_manual_clock_moves_only_when_told() {
+        let clock = ManualClock::at(1_000);
+        assert_eq!(clock.now_ms(), 1_000);
+        clock.advance(Duration::from_secs(2));
+        assert_eq!(clock.now_ms(), 3_000);
     }
 
     #[test]

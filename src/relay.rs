@@ -63,6 +63,9 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    /// TLS roots or the resolver could not be set up.
+    #[error("cannot build the HTTP client for the targets: {0}")]
+    HttpClient(String),
     #[error("start-up did not complete: {0}")]
     Interrupted(String),
 }
@@ -90,6 +93,8 @@ pub async fn start(options: StartOptions) -> Result<RunningRelay, StartError> {
         .data_dir
         .or(server_cfg.data_dir)
         .unwrap_or_else(|| DEFAULT_DATA_DIR.into());
+    let client =
+        crate::targets::http::client().map_err(|e| StartError::HttpClient(e.to_string()))?;
     let store = open_store(&data_dir, server_cfg.dedup_window).await?;
     let listener = TcpListener::bind(listen)
         .await
@@ -112,7 +117,7 @@ pub async fn start(options: StartOptions) -> Result<RunningRelay, StartError> {
             shutdown.clone(),
             options.server,
         )),
-        tokio::spawn(sender::run(relay.clone(), shutdown.clone())),
+        tokio::spawn(sender::run(relay.clone(), client, shutdown.clone())),
         tokio::spawn(retention::run(
             relay.clone(),
             server_cfg.retention,

@@ -9,12 +9,16 @@ pub const TOKEN: &str = "bench-token-6f1d2c9a4b7e";
 
 use mqa_relay::event::EVENT_TYPES as TYPES;
 
+/// How many sends the sink target keeps in flight: the relay's pipelined lane, as a user who
+/// does not need strict order configures it (`max_in_flight`; the webhook default is 1).
+pub const SINK_IN_FLIGHT: usize = 16;
+
 /// A rules file with `rules` rules in all; the first sends every event to the sink as a
 /// generic webhook (the relay posts the event JSON, marker included).
 pub fn relay_rules(sink: SocketAddr, rules: usize) -> String {
     let mut yaml = format!(
         "server:\n  token: {TOKEN}\n\
-         targets:\n  sink:\n    kind: webhook\n    url: http://{sink}/sink\n\
+         targets:\n  sink:\n    kind: webhook\n    url: http://{sink}/sink\n    max_in_flight: {SINK_IN_FLIGHT}\n\
          rules:\n  - name: every event to the sink\n    events: [\"*\"]\n    notify: [sink]\n"
     );
     for i in 1..rules {

@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use super::App;
+use crate::compose::{self, ComposeError, DeliveryInfo};
 use crate::config::{ConfigError, ConfigErrors, Location};
-use crate::pipeline::compose::{self, ComposeError, DeliveryInfo};
 use crate::rules::Rule;
 use crate::template::{TemplateError, sample_events};
 
@@ -148,7 +148,11 @@ fn build(app: &App, rule: &Rule, target: &str, event: &Value) -> Result<(), Comp
     };
     let ctx = compose::context(event, &info);
     let mode = crate::template::Mode::Strict;
-    compose::request_in(mode, app, target, rule.template.as_deref(), &ctx, "check").map(|_| ())
+    let Some(configured) = app.target(target) else {
+        return Err(ComposeError::UnknownTarget(target.to_owned()));
+    };
+    let template = rule.template.as_deref();
+    compose::request_in(mode, &app.templates, configured, template, &ctx, "check").map(|_| ())
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! `server:` settings are read only at start; [`start_only`] names the ones a reload changed.
 //! [`reload`] runs the relay's reloads off its async threads, one at a time, with a bounded wait.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,13 +14,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use arc_swap::ArcSwap;
 use tokio::sync::Notify;
 
-use std::collections::BTreeMap;
-
 use crate::config::{self, Config, ConfigErrors};
 use crate::enrich::Enricher;
 use crate::metrics::Metrics;
 use crate::store::Store;
-use crate::targets::Target;
+use crate::targets::ConfiguredTarget;
 use crate::template::Templates;
 
 pub mod check;
@@ -33,8 +32,6 @@ pub struct App {
     pub config: Config,
     /// The built-in templates, overridden by the files in `templates/` beside the rules file.
     pub templates: Templates,
-    /// One per entry of `targets:`, by name.
-    pub targets: BTreeMap<String, Target>,
     /// The MonitorQA API lookup, when `monitorqa.api_key` is set.
     pub enricher: Option<Enricher>,
 }
@@ -60,6 +57,11 @@ impl App {
         Ok(app)
     }
 
+    /// The target of this name, if the configuration has one.
+    pub fn target(&self, name: &str) -> Option<&ConfiguredTarget> {
+        self.config.targets.get(name)
+    }
+
     /// Valid but probably wrong: see [`check::warnings`].
     pub fn warnings(&self) -> Vec<String> {
         check::warnings(self)
@@ -67,16 +69,10 @@ impl App {
 
     /// Assembles an `App` from a validated config and loaded templates (no strict check).
     pub fn new(config: Config, templates: Templates) -> App {
-        let targets = config
-            .targets
-            .iter()
-            .map(|(n, c)| (n.clone(), Target::from_config(c)))
-            .collect();
         let enricher = config.monitorqa.as_ref().map(Enricher::new);
         App {
             config,
             templates,
-            targets,
             enricher,
         }
     }
@@ -100,8 +96,11 @@ pub struct Relay {
     started: config::ServerConfig,
     /// Wakes the router when intake stored a new event.
     pub new_events: Notify,
-    /// Bumped by the router when it wrote new deliveries; senders watch it.
+    /// Bumped when every lane should look at its queue (a replay, a reload); the senders
+    /// watch it.
     pub new_deliveries: tokio::sync::watch::Sender<u64>,
+    /// One wake-up per lane, for the deliveries of one target.
+    lane_wakes: std::sync::Mutex<HashMap<String, Arc<Notify>>>,
     pub metrics: Metrics,
 }
 
@@ -120,6 +119,7 @@ impl Relay {
             reloads: reload::Reloads::default(),
             new_events: Notify::new(),
             new_deliveries: tokio::sync::watch::Sender::new(0),
+            lane_wakes: std::sync::Mutex::new(HashMap::new()),
             metrics,
         })
     }
@@ -178,6 +178,22 @@ impl Relay {
     /// Wakes every sender lane: new deliveries may be due.
     pub fn wake_senders(&self) {
         self.new_deliveries.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Wakes the lane of each of `targets`: they have new deliveries.
+    pub fn wake_lanes<'a>(&self, targets: impl IntoIterator<Item = &'a str>) {
+        for target in targets {
+            self.lane_wake(target).notify_one();
+        }
+    }
+
+    /// The wake-up of `target`'s lane (a lane waits on it between its steps).
+    pub fn lane_wake(&self, target: &str) -> Arc<Notify> {
+        let mut wakes = self
+            .lane_wakes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        wakes.entry(target.to_owned()).or_default().clone()
     }
 }
 

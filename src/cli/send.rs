@@ -9,8 +9,8 @@ use std::time::SystemTime;
 use serde_json::Value;
 
 use crate::app::App;
+use crate::compose::{self, DeliveryInfo};
 use crate::event::Event;
-use crate::pipeline::compose::{self, DeliveryInfo};
 use crate::targets::{self, Verdict};
 use crate::template::{sample_event, sample_events};
 
@@ -31,18 +31,13 @@ pub fn run(rules: &Path, target: &str, event: Option<&Path>) -> ExitCode {
 
 async fn send(rules: &Path, target_name: &str, event: Option<&Path>) -> Result<bool, String> {
     let app = App::load(rules).map_err(|e| format!("{e}\n{} cannot be loaded", rules.display()))?;
-    let (target, cfg) = match (
-        app.targets.get(target_name),
-        app.config.targets.get(target_name),
-    ) {
-        (Some(t), Some(c)) => (t, c),
-        _ => {
-            let known: Vec<&String> = app.targets.keys().collect();
-            return Err(format!(
-                "no target named {target_name:?} (targets: {known:?})"
-            ));
-        }
+    let Some(cfg) = app.target(target_name) else {
+        let known: Vec<&String> = app.config.targets.keys().collect();
+        return Err(format!(
+            "no target named {target_name:?} (targets: {known:?})"
+        ));
     };
+    let target = &cfg.target;
     let event = load_event(&app, target_name, event)?;
     let rule = rule_for(&app, target_name, &event);
     let template = rule.and_then(|(_, t)| t);
@@ -54,8 +49,8 @@ async fn send(rules: &Path, target_name: &str, event: Option<&Path>) -> Result<b
     };
     let ctx = compose::context(&event, &info);
     let key = format!("mqa-relay-send-{}", uuid::Uuid::now_v7());
-    let request =
-        compose::request_for(&app, target_name, template, &ctx, &key).map_err(|e| e.to_string())?;
+    let request = compose::request_for(&app.templates, cfg, template, &ctx, &key)
+        .map_err(|e| e.to_string())?;
     let kind = event.get("event").and_then(Value::as_str).unwrap_or("?");
     println!(
         "sending a {kind} message to {target_name} ({})",

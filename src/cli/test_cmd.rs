@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use super::payload::email_parts;
 use crate::app::App;
+use crate::compose::{self, ComposeError, DeliveryInfo};
 use crate::event::Event;
-use crate::pipeline::compose::{self, DeliveryInfo};
 use crate::rules::Explanation;
 
 /// The result for one event, as printed by `--json`.
@@ -161,12 +161,13 @@ fn target_report(
         ..Default::default()
     };
     let ctx = compose::context(event, &info);
-    let kind = app
-        .targets
-        .get(target)
-        .map(|t| t.kind_name())
-        .unwrap_or("unknown");
-    let (payload, error) = match compose::request_for(app, target, template, &ctx, "test") {
+    let configured = app.target(target);
+    let kind = configured.map_or("unknown", |t| t.target.kind_name());
+    let request = match configured {
+        Some(t) => compose::request_for(&app.templates, t, template, &ctx, "test"),
+        None => Err(ComposeError::UnknownTarget(target.to_owned())),
+    };
+    let (payload, error) = match request {
         Ok(request) => (Some(request.body_json()), None),
         Err(e) => (None, Some(e.to_string())),
     };

@@ -3,8 +3,8 @@
 //! Expansion happens after parsing, value by value, so a secret containing `:` or `#` cannot
 //! change the YAML structure and never shows up in a YAML syntax error. Keys are not expanded.
 
-use super::report::{Report, rule_context, target_context};
-use super::yaml::{Node, Value};
+use crate::yaml::report::{Report, rule_context, target_context};
+use crate::yaml::tree::{Node, Value};
 
 /// Looks up an environment variable.
 pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;

@@ -1,6 +1,6 @@
 //! From a path inside a rule (as the rules engine reports it) to a place in the file.
 
-use super::yaml::{Node, Pos, Value};
+use crate::yaml::tree::{Node, Pos, Value};
 
 /// Where `path` points inside `rule`: the value when the path ends at a scalar, else the key
 /// that leads to it (a list element has no key: the element). A path that leaves the tree

@@ -3,12 +3,11 @@
 
 use std::collections::HashMap;
 
-use super::fields::Fields;
 use super::locate::locate;
-use super::report::{Report, did_you_mean, rule_context};
-use super::targets::template_name;
-use super::yaml::{Node, Pos, Value};
 use crate::rules::{Rule, RuleError, RuleSpec};
+use crate::yaml::fields::{Fields, scalar_text};
+use crate::yaml::report::{Report, did_you_mean, rule_context};
+use crate::yaml::tree::{Node, Pos, Value};
 
 const RULE_KEYS: &[&str] = &[
     "name", "events", "company", "where", "notify", "template", "stop",
@@ -51,7 +50,7 @@ fn rule(
         Value::Map(entries) => entries
             .iter()
             .find(|e| e.key == "name")
-            .and_then(|e| super::fields::scalar_text(&e.value)),
+            .and_then(|e| scalar_text(&e.value)),
         _ => None,
     };
     let context = rule_context(index, raw_name.as_deref());
@@ -67,7 +66,7 @@ fn rule(
     let company = f.text_list("company", report).unwrap_or_default();
     let where_ = where_map(&f, report);
     let notify = notify(&f, targets, report);
-    let template = template_name(&f, "template", report);
+    let template = f.template_name("template", report);
     let stop = f.boolean("stop", report).unwrap_or(false);
     // An absent or empty `events` was reported above; the engine would say it again.
     let events_reported = events.is_empty();
@@ -187,7 +186,7 @@ fn where_map(f: &Fields, report: &mut Report) -> Option<serde_json::Value> {
 fn report_duplicates(node: &Node, context: Option<&str>, report: &mut Report) {
     match &node.value {
         Value::Map(entries) => {
-            super::yaml::duplicate_keys(entries, context, report);
+            crate::yaml::tree::duplicate_keys(entries, context, report);
             for entry in entries {
                 report_duplicates(&entry.value, context, report);
             }

@@ -1,13 +1,14 @@
-//! The `server`, `monitorqa` and `defaults` sections, and retry policies (also used per target).
+//! The `server`, `monitorqa` and `defaults` sections.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::fields::Fields;
-use super::report::Report;
-use super::values;
-use super::yaml::{Node, Value};
 use super::{Defaults, MonitorqaConfig, RetryPolicy, ServerConfig};
+use crate::targets::config::retry;
+use crate::yaml::fields::{Fields, http_url, positive_duration};
+use crate::yaml::report::Report;
+use crate::yaml::tree::Value;
+use crate::yaml::values;
 
 const SERVER_KEYS: &[&str] = &[
     "listen",
@@ -20,7 +21,6 @@ const SERVER_KEYS: &[&str] = &[
 ];
 const MONITORQA_KEYS: &[&str] = &["api_key", "base_url", "timeout"];
 const DEFAULTS_KEYS: &[&str] = &["retry", "timeout"];
-const RETRY_KEYS: &[&str] = &["max_attempts", "initial", "max", "max_age"];
 
 const DEFAULT_MAX_BODY: u64 = 1 << 20;
 const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(600);
@@ -94,7 +94,7 @@ fn max_body(f: &Fields, report: &mut Report) -> Option<u64> {
 pub(crate) fn monitorqa(mut section: Fields, report: &mut Report) -> Option<MonitorqaConfig> {
     section.allow(MONITORQA_KEYS, report);
     let api_key = section.secret("api_key", true, report);
-    let base_url = url(&section, "base_url", report);
+    let base_url = http_url(&section, "base_url", report);
     let timeout = positive_duration(&section, "timeout", report);
     Some(MonitorqaConfig {
         api_key: api_key?,
@@ -125,63 +125,4 @@ pub(crate) fn defaults(section: Option<Fields>, report: &mut Report) -> Defaults
         defaults.timeout = timeout;
     }
     defaults
-}
-
-/// `base` with the keys given in the `retry:` mapping `node` replaced.
-pub(crate) fn retry(
-    node: &Node,
-    at: super::yaml::Pos,
-    base: RetryPolicy,
-    context: Option<&str>,
-    report: &mut Report,
-) -> RetryPolicy {
-    let Some(mut f) = Fields::open(node, at, "`retry`", context, report) else {
-        return base;
-    };
-    f.allow(RETRY_KEYS, report);
-    let mut policy = base;
-    if let Some(n) = f.number("max_attempts", report) {
-        match u32::try_from(n) {
-            Ok(n) if n >= 1 => policy.max_attempts = n,
-            _ => f.problem(
-                node,
-                "`max_attempts` must be between 1 and 4294967295",
-                report,
-            ),
-        }
-    }
-    policy.initial = positive_duration(&f, "initial", report).unwrap_or(policy.initial);
-    policy.max = positive_duration(&f, "max", report).unwrap_or(policy.max);
-    policy.max_age = positive_duration(&f, "max_age", report).unwrap_or(policy.max_age);
-    if policy.initial > policy.max {
-        f.problem(
-            node,
-            "retry `initial` must not be longer than `max`",
-            report,
-        );
-    }
-    policy
-}
-
-/// A duration that must be more than zero.
-pub(crate) fn positive_duration(f: &Fields, key: &str, report: &mut Report) -> Option<Duration> {
-    let duration = f.duration(key, report)?;
-    if duration.is_zero() {
-        let node = f.get(key)?;
-        f.problem(node, format!("`{key}` must be longer than 0s"), report);
-        return None;
-    }
-    Some(duration)
-}
-
-/// An optional http(s) URL that is not a secret (an API base URL).
-pub(crate) fn url(f: &Fields, key: &str, report: &mut Report) -> Option<String> {
-    let (text, pos) = f.text(key, report)?;
-    match values::http_host(&text) {
-        Ok(_) => Some(text.trim_end_matches('/').to_string()),
-        Err(problem) => {
-            report.error(pos, f.context(), problem.message(key));
-            None
-        }
-    }
 }

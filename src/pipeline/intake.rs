@@ -1,12 +1,16 @@
 //! Intake: a request body becomes a durable event, or a precise reason why not.
 //!
-//! Parses the envelope, stores the event through the store's group commit, and wakes the
-//! router. It never matches rules, renders or sends: MonitorQA's 10 s limit must hold even
-//! when every target is down.
+//! Parses the envelope and, when the event needs no MonitorQA lookup, matches it against the
+//! rules current at that moment (microseconds) so that the event and its deliveries go into
+//! the same group commit, before the answer; the lanes of its targets are woken with the event
+//! in memory. An event that needs a lookup is stored unrouted and the router is woken. Intake
+//! never renders or sends and waits for no target: MonitorQA's 10 s limit holds even when
+//! every target is down.
 
-use crate::app::Relay;
+use crate::app::{App, Relay};
+use crate::enrich;
 use crate::event::{EnvelopeError, Event};
-use crate::store::{Ingested, StoreError};
+use crate::store::{Ingested, Routed, StoreError};
 
 /// Why an event was not acknowledged. The server maps each to an HTTP answer.
 #[derive(Debug, thiserror::Error)]
@@ -39,29 +43,55 @@ pub async fn accept(relay: &Relay, body: &[u8]) -> Result<Ingested, IntakeError>
     match &result {
         Err(e) => relay.metrics.event_rejected(e.code()),
         Ok((_, ingested)) if ingested.duplicate => relay.metrics.event_deduplicated(),
-        Ok((event, _)) => relay.metrics.event_received(&event.kind),
+        Ok((kind, _)) => relay.metrics.event_received(kind),
     }
     result.map(|(_, ingested)| ingested)
 }
 
-async fn store(relay: &Relay, body: &[u8]) -> Result<(Event, Ingested), IntakeError> {
+async fn store(relay: &Relay, body: &[u8]) -> Result<(String, Ingested), IntakeError> {
     if relay.is_draining() {
         return Err(IntakeError::Draining);
     }
     let event = Event::parse(body)?;
-    let ingested = relay.store.ingest(&event).await?;
+    let routed = route_now(&relay.app(), &event);
+    let kind = event.kind.clone();
+    let company = event.company_name().unwrap_or("").to_owned();
+    let matched = routed
+        .as_ref()
+        .map(|r| (r.matched_rules.clone(), r.deliveries.len()));
+    let ingested = relay.store.ingest_routed(event, routed).await?;
     // Values from the body are logged as strings, never with `%`: the text format writes a
     // string escaped and quoted, so a line break or an ESC in them cannot forge a log line.
     tracing::info!(
         event_id = %ingested.id,
-        kind = event.kind.as_str(),
-        company = event.company_name().unwrap_or(""),
+        kind = kind.as_str(),
+        company = company.as_str(),
         duplicate = ingested.duplicate,
         "event {}",
         if ingested.duplicate { "received again (MonitorQA retry), not routed twice" } else { "received" }
     );
-    if !ingested.duplicate {
-        relay.new_events.notify_one();
+    match matched {
+        _ if ingested.duplicate => {}
+        Some((rules, deliveries)) => {
+            tracing::info!(event_id = %ingested.id, kind = kind.as_str(), rules = ?rules, deliveries, "event routed");
+            relay.wake_lanes(ingested.targets.iter().map(String::as_str));
+        }
+        None => relay.new_events.notify_one(),
     }
-    Ok((event, ingested))
+    Ok((kind, ingested))
+}
+
+/// The routing of an event that needs no MonitorQA lookup, by the rules current now; `None`
+/// when it needs one (the router routes it once the lookup is done).
+fn route_now(app: &App, event: &Event) -> Option<Routed> {
+    let lookup = app.enricher.is_some() && !matches!(enrich::plan(event), enrich::Plan::NotNeeded);
+    if lookup {
+        return None;
+    }
+    let matches = app.config.rules.evaluate(&event.to_value());
+    let (matched_rules, deliveries) = super::router::plan(&matches);
+    Some(Routed {
+        matched_rules,
+        deliveries,
+    })
 }

@@ -2,15 +2,18 @@
 //!
 //! - [`intake`]: a request body becomes a durable event.
 //! - [`router`]: new events are matched against the rules; deliveries are written.
-//! - [`sender`]: per target, due deliveries are sent; outcomes written back.
+//! - [`sender`]: one [`lane`] per target: due deliveries are claimed, sent ([`attempt`]) and
+//!   their outcomes written back, up to `max_in_flight` at a time, paced by [`pace`].
 //! - [`retention`]: old events that need nobody are deleted, hourly.
-//! - [`compose`] (pure): the context, message and request of one delivery.
 //! - [`offload`]: runs renders off the async workers, a bounded number at a time.
 //! - [`retry`] (pure): a target's verdict becomes the delivery's next state. The one owner of
 //!   backoff.
-pub mod compose;
+pub mod attempt;
 pub mod intake;
+pub mod lane;
 pub mod offload;
+pub mod pace;
+mod report;
 pub mod retention;
 pub mod retry;
 pub mod router;

@@ -60,10 +60,13 @@ pub(crate) struct RouteRow {
     pub(crate) deliveries: Vec<NewDelivery>,
 }
 
-/// A lane's writes for one commit, in this order: the outcomes of its finished sends, then a
-/// claim of its next deliveries. One transaction, so a lane that sends back to back pays one
+/// A lane's writes for one commit, in this order: a pause of the lane, the outcomes of its
+/// finished sends, then a claim of its next deliveries. One transaction, so a lane that sends back to back pays one
 /// commit per round, and an outcome is durable before the claim that follows it.
 pub(crate) struct LaneWrite {
+    pub(crate) target: String,
+    /// A pause of the whole lane (a 429's Retry-After), written first so the claim sees it.
+    pub(crate) block_until: Option<i64>,
     pub(crate) finishes: Vec<FinishRow>,
     pub(crate) claim: Option<ClaimSpec>,
 }

@@ -1,14 +1,14 @@
 //! The durable store: events, deliveries, attempts and the target lanes.
 //!
 //! One type, [`Store`], over one seam with an engine behind it: the embedded SQLite file today
-//! ([`sqlite`]), PostgreSQL for several replicas next. What every engine shares lives here:
-//! the row types ([`types`]), the rows an engine writes and their decoding ([`rows`]), group
-//! commit ([`commit`]: many writes per transaction and fsync, each caller answered only once its
-//! write is durable), and the in-memory hand-off of new events to the senders ([`cache`]).
+//! (`sqlite`), PostgreSQL for several replicas next. What every engine shares lives here:
+//! the row types (`types`), the rows an engine writes and their decoding (`rows`), group
+//! commit (`commit`: many writes per transaction and fsync, each caller answered only once its
+//! write is durable), and the in-memory hand-off of new events to the senders (`cache`).
 //! Deliveries are leased, not locked, for the length of a send; a target row is the lane
 //! (per-target order, Retry-After pauses).
 //!
-//! The data directory's lock and the database file's identity ([`data_dir`]) do not depend on
+//! The data directory's lock and the database file's identity (`data_dir`) do not depend on
 //! the engine either.
 //!
 //! The store knows nothing of target kinds, rules or retry policy: callers decide, it records.
@@ -233,16 +233,21 @@ impl Store {
         self.sqlite().writer.route(rows).await
     }
 
-    /// In ONE transaction (one commit): the outcomes of `finishes`, in order, then the claim
-    /// `claim` asks for. A lane that keeps its sends in flight pays one commit per round, and
-    /// an outcome is durable before the claim that follows it.
+    /// In ONE transaction (one commit) for the lane of `target`: a pause until `block_until`
+    /// (a 429's Retry-After; never shortens one), the outcomes of `finishes` in order, then the
+    /// claim `claim` asks for. A lane that keeps its sends in flight pays one commit per round,
+    /// an outcome is durable before the claim that follows it, and a pause holds that claim.
     pub async fn lane_write(
         &self,
+        target: &str,
+        block_until: Option<i64>,
         finishes: &[(&Claim, &Outcome)],
         claim: Option<ClaimSpec>,
         now_ms: i64,
     ) -> Result<LaneDone, StoreError> {
         let write = LaneWrite {
+            target: target.to_owned(),
+            block_until,
             finishes: finishes
                 .iter()
                 .map(|(c, o)| FinishRow::new(c, o, now_ms))
@@ -263,7 +268,9 @@ impl Store {
         owner: &str,
     ) -> Result<Option<Claim>, StoreError> {
         let spec = ordered_claim(target, now_ms, lease, owner);
-        let done = self.lane_write(&[], Some(spec), now_ms).await?;
+        let done = self
+            .lane_write(target, None, &[], Some(spec), now_ms)
+            .await?;
         Ok(done.claims.into_iter().next())
     }
 
@@ -275,7 +282,9 @@ impl Store {
         outcome: &Outcome,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
-        let done = self.lane_write(&[(claim, outcome)], None, now_ms).await?;
+        let done = self
+            .lane_write(&claim.target, None, &[(claim, outcome)], None, now_ms)
+            .await?;
         Ok(done.finished.first().copied().unwrap_or(false))
     }
 
@@ -291,7 +300,7 @@ impl Store {
     ) -> Result<(bool, Option<Claim>), StoreError> {
         let spec = ordered_claim(&claim.target, now_ms, lease, owner);
         let done = self
-            .lane_write(&[(claim, outcome)], Some(spec), now_ms)
+            .lane_write(&claim.target, None, &[(claim, outcome)], Some(spec), now_ms)
             .await?;
         let finished = done.finished.first().copied().unwrap_or(false);
         Ok((finished, done.claims.into_iter().next()))

@@ -1,10 +1,13 @@
-//! Delivery targets: one module per kind, dispatched by an enum.
+//! Delivery targets: one module per kind, dispatched by an enum, and one [`ConfiguredTarget`]
+//! per name in `rules.yaml`.
 //!
-//! Each kind builds its HTTP request from a rendered message ([`Target::build`], pure) and
-//! classifies the answer with one status → outcome table ([`Target::classify`], pure). The only
-//! I/O is [`http::execute`]. What a provider says back passes through the target's
-//! [`scrub::Scrubber`] before anyone sees it, so no encoding of a secret it echoes survives. Targets never retry, sleep or touch the store: the sender loop in
-//! [`crate::pipeline`] decides when to try again, using the [`Verdict`].
+//! Each kind owns everything about itself: its section of `rules.yaml` (`<kind>::config`, read
+//! by `config` with `file:line:col` errors), its request built from a rendered message
+//! ([`Target::build`], pure), its status → outcome table ([`Target::classify`], pure) and its
+//! defaults ([`Target::default_pace`]). The only I/O is [`http::execute`]. What a provider
+//! says back passes through the target's [`scrub::Scrubber`] before anyone sees it, so no
+//! encoding of a secret it echoes survives. Targets never retry, sleep or touch the store: the
+//! sender loop in [`crate::pipeline`] decides when to try again, using the [`Verdict`].
 //!
 //! | kind | module | sends |
 //! |---|---|---|
@@ -13,6 +16,7 @@
 //! | email | [`email`] | HTML + text mail via SendGrid, Mailgun, Postmark or Resend |
 //! | webhook | [`webhook`] | the event (or a raw payload) as JSON |
 
+pub(crate) mod config;
 pub mod email;
 pub mod http;
 pub mod limits;
@@ -22,7 +26,7 @@ pub mod teams;
 pub mod verdict;
 pub mod webhook;
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 pub use http::{
     HeaderText, HttpRequest, HttpResponse, RequestBody, TransportError, TransportErrorKind,
@@ -30,8 +34,41 @@ pub use http::{
 };
 pub use verdict::{RetryScope, Verdict};
 
-use crate::config::{TargetConfig, TargetKind};
+pub use crate::yaml::RateLimit;
+
+use crate::backoff::RetryPolicy;
 use crate::template::{Markup, Message};
+
+/// One entry of `targets:`: the destination with its name and everything the relay decides
+/// around it (how long a send may take, how fast and how often to try). One per name: the
+/// configuration, the sender, `check`, `test` and `send` all use the same one.
+#[derive(Debug, Clone)]
+pub struct ConfiguredTarget {
+    pub name: String,
+    pub target: Target,
+    pub timeout: Duration,
+    /// `rate_limit:` as written; see [`ConfiguredTarget::pace`] for what applies.
+    pub rate_limit: Option<RateLimit>,
+    pub retry: RetryPolicy,
+    /// A raw payload template (`templates/<name>.<kind>.hbs`) instead of the message layout.
+    pub payload_template: Option<String>,
+    /// How many sends may be in flight at once (`max_in_flight`, else the kind's default). 1
+    /// keeps the target's queue in strict order: a message waiting for its retry holds the
+    /// ones behind it. More sends start in queue order and finish in any order.
+    pub max_in_flight: usize,
+}
+
+impl ConfiguredTarget {
+    /// Whether the target's queue is strictly ordered (one send at a time).
+    pub fn ordered(&self) -> bool {
+        self.max_in_flight <= 1
+    }
+
+    /// The pace sends keep: the target's `rate_limit`, else its provider's documented one.
+    pub fn pace(&self) -> Option<RateLimit> {
+        self.rate_limit.or_else(|| self.target.default_pace())
+    }
+}
 
 /// A configured destination, ready to build requests and judge answers.
 #[derive(Debug, Clone)]
@@ -43,7 +80,7 @@ pub struct Target {
 
 /// One module per kind.
 #[derive(Debug, Clone)]
-enum Kind {
+pub(crate) enum Kind {
     Slack(slack::Slack),
     Teams(teams::Teams),
     Email(email::Email),
@@ -110,28 +147,32 @@ pub enum BuildError {
 }
 
 impl Target {
-    /// The target a validated configuration describes.
-    pub fn from_config(cfg: &TargetConfig) -> Target {
-        let kind = match &cfg.kind {
-            TargetKind::Slack {
-                url,
-                token,
-                channel,
-                base_url,
-            } => Kind::Slack(slack::Slack::new(
-                url.clone(),
-                token.clone(),
-                channel.clone(),
-                base_url.clone(),
-            )),
-            TargetKind::Teams { url } => Kind::Teams(teams::Teams::new(url.clone())),
-            TargetKind::Email { .. } => Kind::Email(email::Email::from_kind(&cfg.kind)),
-            TargetKind::Webhook { url, headers } => {
-                Kind::Webhook(webhook::Webhook::new(url.clone(), headers.clone()))
-            }
-        };
+    /// The target of one kind, with the scrubber built from its secrets.
+    pub(crate) fn new(kind: Kind) -> Target {
         let scrubber = scrub::Scrubber::new(kind.secrets());
         Target { kind, scrubber }
+    }
+
+    /// How many sends the kind has in flight unless `max_in_flight` says: one for chat and
+    /// webhooks, where order matters to the people or the system reading them; four for email,
+    /// which arrives in no particular order anyway.
+    pub fn default_max_in_flight(&self) -> usize {
+        match &self.kind {
+            Kind::Email(_) => 4,
+            Kind::Slack(_) | Kind::Teams(_) | Kind::Webhook(_) => 1,
+        }
+    }
+
+    /// The pace a provider documents, used when the target sets no `rate_limit`: Slack and
+    /// Teams webhooks take about one message a second each.
+    pub fn default_pace(&self) -> Option<RateLimit> {
+        match &self.kind {
+            Kind::Slack(_) | Kind::Teams(_) => Some(RateLimit {
+                count: 1,
+                per: Duration::from_secs(1),
+            }),
+            Kind::Email(_) | Kind::Webhook(_) => None,
+        }
     }
 
     /// `slack`, `teams`, `email` or `webhook`.

@@ -124,7 +124,7 @@ fn builtin_sources() -> Sources {
 }
 
 /// `(path, text)` of every non-hidden template file in `dir`, sorted by name; each must be a
-/// regular file (or a link to one) of at most [`crate::config::MAX_FILE_BYTES`].
+/// regular file (or a link to one) of at most [`crate::yaml::read::MAX_FILE_BYTES`].
 fn read_files(dir: &Path) -> Result<Vec<(PathBuf, String)>, TemplateError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
@@ -145,7 +145,7 @@ fn read_files(dir: &Path) -> Result<Vec<(PathBuf, String)>, TemplateError> {
     paths.sort();
     paths
         .into_iter()
-        .map(|path| match crate::config::read_text(&path) {
+        .map(|path| match crate::yaml::read::read_text(&path) {
             Ok(text) => Ok((path, text)),
             Err(e) => Err(TemplateError::new(
                 &path,

@@ -2,8 +2,6 @@
 
 use std::time::{Duration, SystemTime};
 
-use mqa_relay::config::{EmailProvider, MailgunRegion, TargetKind};
-use mqa_relay::secret::Secret;
 use mqa_relay::targets::{
     BuildError, Content, HttpResponse, RequestBody, RetryScope, Target, Verdict,
 };
@@ -11,7 +9,7 @@ use serde_json::json;
 
 use crate::support::mail_providers::{Mailgun, Postmark, Resend, SendGrid};
 use crate::support::mock::Answer;
-use crate::{content_for, deliver, json_body, reason, sample, target};
+use crate::{content_for, deliver, json_body, quoted, reason, refused, sample, target};
 
 const FROM: &str = "MonitorQA alerts <alerts@northwind.example>";
 const TO: [&str; 2] = [
@@ -19,16 +17,22 @@ const TO: [&str; 2] = [
     "Kitchen lead <kitchen@northwind.example>",
 ];
 
-fn email(provider: EmailProvider, key: &str, base_url: Option<String>) -> Target {
-    target(TargetKind::Email {
-        provider,
-        api_key: Secret::new(key),
-        from: FROM.to_string(),
-        to: TO.iter().map(|s| s.to_string()).collect(),
-        base_url,
-        domain: Some(Mailgun::DOMAIN.to_string()),
-        region: MailgunRegion::Us,
-    })
+/// An email target of `provider` (`sendgrid`, `mailgun`, …) with `key`, sending to `base_url`
+/// (the provider's own API when `None`).
+fn email(provider: &str, key: &str, base_url: Option<String>) -> Target {
+    let base_url = base_url.map_or(String::new(), |url| format!(", base_url: {}", quoted(&url)));
+    let domain = if provider == "mailgun" {
+        format!(", domain: {}", Mailgun::DOMAIN)
+    } else {
+        String::new()
+    };
+    let to: Vec<String> = TO.iter().map(|a| quoted(a)).collect();
+    target(&format!(
+        "{{ kind: email, provider: {provider}, api_key: {}, from: {}, to: [{}]{domain}{base_url} }}",
+        quoted(key),
+        quoted(FROM),
+        to.join(", "),
+    ))
 }
 
 fn verdict_of(t: &Target, resp: HttpResponse) -> Verdict {
@@ -41,11 +45,7 @@ fn verdict_of(t: &Target, resp: HttpResponse) -> Verdict {
 #[tokio::test]
 async fn sendgrid_gets_personalizations_with_plain_text_before_html_and_202_is_delivered() {
     let mock = SendGrid::start().await;
-    let t = email(
-        EmailProvider::Sendgrid,
-        SendGrid::API_KEY,
-        Some(mock.base_url()),
-    );
+    let t = email("sendgrid", SendGrid::API_KEY, Some(mock.base_url()));
     let (req, verdict) = deliver(&t, &content_for(&t, sample)).await;
 
     assert_eq!(
@@ -94,11 +94,7 @@ async fn sendgrid_gets_personalizations_with_plain_text_before_html_and_202_is_d
 async fn sendgrid_rate_limit_waits_until_the_reset_header() {
     let mock = SendGrid::start().await;
     mock.script([Answer::retry_after(429, 40)]);
-    let t = email(
-        EmailProvider::Sendgrid,
-        SendGrid::API_KEY,
-        Some(mock.base_url()),
-    );
+    let t = email("sendgrid", SendGrid::API_KEY, Some(mock.base_url()));
     let (_, verdict) = deliver(&t, &content_for(&t, sample)).await;
     let Verdict::Retry {
         after: Some(after),
@@ -118,11 +114,7 @@ async fn sendgrid_rate_limit_waits_until_the_reset_header() {
 #[tokio::test]
 async fn sendgrid_with_a_wrong_key_is_dead_and_the_key_is_not_in_the_reason() {
     let mock = SendGrid::start().await;
-    let t = email(
-        EmailProvider::Sendgrid,
-        "SG.wrong.key-value",
-        Some(mock.base_url()),
-    );
+    let t = email("sendgrid", "SG.wrong.key-value", Some(mock.base_url()));
     let (_, verdict) = deliver(&t, &content_for(&t, sample)).await;
     assert!(matches!(verdict, Verdict::Dead { .. }));
     assert!(reason(&verdict).starts_with("SendGrid answered 401 The provided authorization grant"));
@@ -133,11 +125,7 @@ async fn sendgrid_with_a_wrong_key_is_dead_and_the_key_is_not_in_the_reason() {
 #[tokio::test]
 async fn mailgun_gets_multipart_fields_with_basic_auth_and_queues_the_mail() {
     let mock = Mailgun::start().await;
-    let t = email(
-        EmailProvider::Mailgun,
-        Mailgun::API_KEY,
-        Some(mock.base_url()),
-    );
+    let t = email("mailgun", Mailgun::API_KEY, Some(mock.base_url()));
     let (req, verdict) = deliver(&t, &content_for(&t, sample)).await;
 
     assert_eq!(
@@ -167,11 +155,7 @@ async fn mailgun_gets_multipart_fields_with_basic_auth_and_queues_the_mail() {
 async fn mailgun_with_an_unknown_domain_is_dead_with_a_region_hint() {
     let mock = Mailgun::start().await;
     mock.with(|p| p.domains = vec!["other.example".to_string()]);
-    let t = email(
-        EmailProvider::Mailgun,
-        Mailgun::API_KEY,
-        Some(mock.base_url()),
-    );
+    let t = email("mailgun", Mailgun::API_KEY, Some(mock.base_url()));
     let (_, verdict) = deliver(&t, &content_for(&t, sample)).await;
     assert_eq!(
         reason(&verdict),
@@ -183,11 +167,7 @@ async fn mailgun_with_an_unknown_domain_is_dead_with_a_region_hint() {
 async fn mailgun_rate_limit_waits_until_the_date_in_its_message() {
     let mock = Mailgun::start().await;
     mock.script([Answer::retry_after(429, 120)]);
-    let t = email(
-        EmailProvider::Mailgun,
-        Mailgun::API_KEY,
-        Some(mock.base_url()),
-    );
+    let t = email("mailgun", Mailgun::API_KEY, Some(mock.base_url()));
     let (_, verdict) = deliver(&t, &content_for(&t, sample)).await;
     let Verdict::Retry {
         after: Some(after),
@@ -205,15 +185,11 @@ async fn mailgun_rate_limit_waits_until_the_date_in_its_message() {
 
 #[test]
 fn mailgun_eu_domains_go_to_the_eu_host() {
-    let t = target(TargetKind::Email {
-        provider: EmailProvider::Mailgun,
-        api_key: Secret::new("key-x"),
-        from: FROM.to_string(),
-        to: vec!["a@northwind.example".to_string()],
-        base_url: None,
-        domain: Some("mg.northwind.example".to_string()),
-        region: MailgunRegion::Eu,
-    });
+    let t = target(&format!(
+        "{{ kind: email, provider: mailgun, api_key: key-x, from: {}, to: a@northwind.example, \
+         domain: mg.northwind.example, region: eu }}",
+        quoted(FROM)
+    ));
     let req = t.build(&content_for(&t, sample), "k").unwrap();
     assert_eq!(
         req.url.expose(),
@@ -225,11 +201,7 @@ fn mailgun_eu_domains_go_to_the_eu_host() {
 #[tokio::test]
 async fn postmark_gets_pascal_case_json_with_the_server_token_and_keeps_the_message_id() {
     let mock = Postmark::start().await;
-    let t = email(
-        EmailProvider::Postmark,
-        Postmark::TOKEN,
-        Some(mock.base_url()),
-    );
+    let t = email("postmark", Postmark::TOKEN, Some(mock.base_url()));
     let (req, verdict) = deliver(&t, &content_for(&t, sample)).await;
 
     assert_eq!(
@@ -265,11 +237,7 @@ async fn postmark_gets_pascal_case_json_with_the_server_token_and_keeps_the_mess
 async fn postmark_inactive_recipient_is_dead_with_postmarks_explanation() {
     let mock = Postmark::start().await;
     mock.with(|p| p.inactive = vec!["kitchen@northwind.example".to_string()]);
-    let t = email(
-        EmailProvider::Postmark,
-        Postmark::TOKEN,
-        Some(mock.base_url()),
-    );
+    let t = email("postmark", Postmark::TOKEN, Some(mock.base_url()));
     let (_, verdict) = deliver(&t, &content_for(&t, sample)).await;
     assert!(matches!(verdict, Verdict::Dead { .. }));
     let r = reason(&verdict);
@@ -282,7 +250,7 @@ async fn postmark_inactive_recipient_is_dead_with_postmarks_explanation() {
 
 #[test]
 fn postmark_answers_are_classified_by_the_table() {
-    let t = email(EmailProvider::Postmark, "pm-token-value", None);
+    let t = email("postmark", "pm-token-value", None);
     let code = |status, c: i64| {
         verdict_of(
             &t,
@@ -321,11 +289,7 @@ fn postmark_answers_are_classified_by_the_table() {
 #[tokio::test]
 async fn resend_gets_the_delivery_key_as_idempotency_key_and_a_replay_sends_once() {
     let mock = Resend::start().await;
-    let t = email(
-        EmailProvider::Resend,
-        Resend::API_KEY,
-        Some(mock.base_url()),
-    );
+    let t = email("resend", Resend::API_KEY, Some(mock.base_url()));
     let content = content_for(&t, sample);
     let (req, first) = deliver(&t, &content).await;
     let (_, second) = deliver(&t, &content).await;
@@ -354,11 +318,7 @@ async fn resend_gets_the_delivery_key_as_idempotency_key_and_a_replay_sends_once
 #[tokio::test]
 async fn resend_reusing_a_key_for_another_message_is_dead() {
     let mock = Resend::start().await;
-    let t = email(
-        EmailProvider::Resend,
-        Resend::API_KEY,
-        Some(mock.base_url()),
-    );
+    let t = email("resend", Resend::API_KEY, Some(mock.base_url()));
     deliver(&t, &content_for(&t, sample)).await;
     let other = content_for(&t, |m| mqa_relay::template::Message {
         title: "Another".to_string(),
@@ -377,11 +337,7 @@ async fn resend_concurrent_request_and_rate_limit_are_retried_and_quota_waits_lo
         Answer::retry_after(429, 2),
         Answer::error(429, "daily_quota_exceeded"),
     ]);
-    let t = email(
-        EmailProvider::Resend,
-        Resend::API_KEY,
-        Some(mock.base_url()),
-    );
+    let t = email("resend", Resend::API_KEY, Some(mock.base_url()));
     let content = content_for(&t, sample);
     let (_, concurrent) = deliver(&t, &content).await;
     assert!(
@@ -415,7 +371,7 @@ async fn resend_concurrent_request_and_rate_limit_are_retried_and_quota_waits_lo
 
 #[test]
 fn resend_answers_are_classified_by_the_table() {
-    let t = email(EmailProvider::Resend, "re_table_key", None);
+    let t = email("resend", "re_table_key", None);
     let e = |status, name: &str| {
         verdict_of(
             &t,
@@ -463,7 +419,7 @@ fn resend_answers_are_classified_by_the_table() {
 
 #[test]
 fn sendgrid_answers_are_classified_by_the_table() {
-    let t = email(EmailProvider::Sendgrid, "SG.table", None);
+    let t = email("sendgrid", "SG.table", None);
     let e = |status| {
         verdict_of(
             &t,
@@ -488,7 +444,7 @@ fn sendgrid_answers_are_classified_by_the_table() {
 
 #[test]
 fn mailgun_answers_are_classified_by_the_table() {
-    let t = email(EmailProvider::Mailgun, "key-table", None);
+    let t = email("mailgun", "key-table", None);
     let m = |status, msg: &str| {
         verdict_of(
             &t,
@@ -513,7 +469,7 @@ fn mailgun_answers_are_classified_by_the_table() {
 
 #[test]
 fn email_cannot_send_a_raw_payload_or_the_event() {
-    let t = email(EmailProvider::Postmark, "pm", None);
+    let t = email("postmark", "pm", None);
     let err = t
         .build(&Content::Payload(json!({"a": 1})), "k")
         .unwrap_err();
@@ -528,18 +484,12 @@ fn email_cannot_send_a_raw_payload_or_the_event() {
 }
 
 #[test]
-fn mailgun_without_a_domain_cannot_build() {
-    let t = target(TargetKind::Email {
-        provider: EmailProvider::Mailgun,
-        api_key: Secret::new("key-x"),
-        from: FROM.to_string(),
-        to: vec!["a@northwind.example".to_string()],
-        base_url: None,
-        domain: None,
-        region: MailgunRegion::Us,
-    });
-    let err = t.build(&content_for(&t, sample), "k").unwrap_err();
-    assert!(matches!(err, BuildError::Config(_)));
+fn mailgun_without_a_domain_is_refused_by_the_configuration() {
+    let err = refused(&format!(
+        "{{ kind: email, provider: mailgun, api_key: key-x, from: {}, to: a@northwind.example }}",
+        quoted(FROM)
+    ));
+    assert!(err.contains("domain"), "{err}");
 }
 
 /// The sample message with a 10 MB text and a 10 MB field, as an event under
@@ -559,18 +509,10 @@ async fn a_ten_megabyte_field_reaches_every_provider_as_a_short_mail_that_says_i
     let postmark = Postmark::start().await;
     let resend = Resend::start().await;
     let providers = [
-        (
-            EmailProvider::Sendgrid,
-            SendGrid::API_KEY,
-            sendgrid.base_url(),
-        ),
-        (EmailProvider::Mailgun, Mailgun::API_KEY, mailgun.base_url()),
-        (
-            EmailProvider::Postmark,
-            Postmark::TOKEN,
-            postmark.base_url(),
-        ),
-        (EmailProvider::Resend, Resend::API_KEY, resend.base_url()),
+        ("sendgrid", SendGrid::API_KEY, sendgrid.base_url()),
+        ("mailgun", Mailgun::API_KEY, mailgun.base_url()),
+        ("postmark", Postmark::TOKEN, postmark.base_url()),
+        ("resend", Resend::API_KEY, resend.base_url()),
     ];
     for (provider, key, base_url) in providers {
         let t = email(provider, key, Some(base_url));

@@ -3,13 +3,11 @@
 
 use std::time::{Duration, SystemTime};
 
-use mqa_relay::config::{EmailProvider, MailgunRegion, TargetKind};
-use mqa_relay::secret::Secret;
 use mqa_relay::targets::{Content, HttpResponse, Target, execute, http};
 use serde_json::json;
 
 use crate::support::providers::{closed_port_url, echoed_forms};
-use crate::{content_for, sample, target};
+use crate::{content_for, quoted, refused, sample, target};
 
 const HOOK: &str = "https://hooks.slack.com/services/T0SECRET/B0SECRET/hookSecretValue42";
 const TOKEN: &str = "xoxb-token-secret-value-42";
@@ -39,52 +37,35 @@ fn all_targets() -> Vec<Target> {
 fn all_targets_with_secrets() -> Vec<(Target, Vec<&'static str>)> {
     let mut targets = vec![
         (
-            target(TargetKind::Slack {
-                url: Some(Secret::new(HOOK)),
-                token: None,
-                channel: None,
-                base_url: None,
-            }),
+            target(&format!("{{ kind: slack, url: {} }}", quoted(HOOK))),
             vec![HOOK, "hookSecretValue42"],
         ),
         (
-            target(TargetKind::Slack {
-                url: None,
-                token: Some(Secret::new(TOKEN)),
-                channel: Some("C1".into()),
-                base_url: None,
-            }),
+            target(&format!("{{ kind: slack, token: {TOKEN}, channel: C1 }}")),
             vec![TOKEN],
         ),
         (
-            target(TargetKind::Teams {
-                url: Secret::new(TEAMS),
-            }),
+            target(&format!("{{ kind: teams, url: {} }}", quoted(TEAMS))),
             vec![TEAMS, "teamsSigSecret42"],
         ),
         (
-            target(TargetKind::Webhook {
-                url: Secret::new(WEBHOOK),
-                headers: vec![("Authorization".into(), Secret::new(HEADER))],
-            }),
+            target(&format!(
+                "{{ kind: webhook, url: {}, headers: {{ Authorization: {HEADER} }} }}",
+                quoted(WEBHOOK)
+            )),
             vec![WEBHOOK, "hookSecretValue42", HEADER],
         ),
     ];
-    for provider in [
-        EmailProvider::Sendgrid,
-        EmailProvider::Mailgun,
-        EmailProvider::Postmark,
-        EmailProvider::Resend,
-    ] {
-        let email = target(TargetKind::Email {
-            provider,
-            api_key: Secret::new(KEY),
-            from: "alerts@northwind.example".into(),
-            to: vec!["qa@northwind.example".into()],
-            base_url: None,
-            domain: Some("mg.northwind.example".into()),
-            region: MailgunRegion::Eu,
-        });
+    for provider in ["sendgrid", "mailgun", "postmark", "resend"] {
+        let mailgun = if provider == "mailgun" {
+            ", domain: mg.northwind.example, region: eu"
+        } else {
+            ""
+        };
+        let email = target(&format!(
+            "{{ kind: email, provider: {provider}, api_key: {KEY}, \
+             from: alerts@northwind.example, to: qa@northwind.example{mailgun} }}"
+        ));
         targets.push((email, vec![KEY]));
     }
     targets
@@ -229,25 +210,20 @@ fn build_errors_show_no_secret() {
 async fn transport_errors_show_no_secret() {
     let url = closed_port_url().await;
     let secret_url = format!("{url}/hookSecretValue42?token={TOKEN}");
-    let t = target(TargetKind::Webhook {
-        url: Secret::new(&secret_url),
-        headers: vec![("Authorization".into(), Secret::new(HEADER))],
-    });
+    let t = target(&format!(
+        "{{ kind: webhook, url: {}, headers: {{ Authorization: {HEADER} }} }}",
+        quoted(&secret_url)
+    ));
     let req = t.build(&Content::Event(json!({})), "k").unwrap();
     let err = execute(&http::client().unwrap(), &req, Duration::from_secs(5))
         .await
         .unwrap_err();
     assert_clean(&err.to_string());
     assert_clean(&format!("{err:?}"));
-    let bad = target(TargetKind::Webhook {
-        url: Secret::new("not a url hookSecretValue42"),
-        headers: vec![],
-    });
-    let req = bad.build(&Content::Event(json!({})), "k").unwrap();
-    let err = execute(&http::client().unwrap(), &req, Duration::from_secs(5))
-        .await
-        .unwrap_err();
-    assert_clean(&err.to_string());
+    // A URL that is not one is refused before anything is sent, without repeating it.
+    let refusal = refused("{ kind: webhook, url: \"not a url hookSecretValue42\" }");
+    assert!(refusal.contains("url"), "{refusal}");
+    assert_clean(&refusal);
 }
 
 #[tokio::test]
@@ -261,12 +237,7 @@ async fn hostile_values_survive_as_json_in_every_kind() {
         ..sample(m)
     };
     let slack = SlackWebhook::start().await;
-    let t = target(TargetKind::Slack {
-        url: Some(Secret::new(slack.url())),
-        token: None,
-        channel: None,
-        base_url: None,
-    });
+    let t = target(&format!("{{ kind: slack, url: {} }}", quoted(&slack.url())));
     let (_, v) = crate::deliver(&t, &content_for(&t, render)).await;
     assert!(
         matches!(v, mqa_relay::targets::Verdict::Delivered { .. }),
@@ -277,9 +248,7 @@ async fn hostile_values_survive_as_json_in_every_kind() {
     assert_eq!(got["blocks"][1]["text"]["text"], hostile);
 
     let teams = TeamsWorkflow::start().await;
-    let t = target(TargetKind::Teams {
-        url: Secret::new(teams.url()),
-    });
+    let t = target(&format!("{{ kind: teams, url: {} }}", quoted(&teams.url())));
     crate::deliver(&t, &content_for(&t, render)).await;
     let got = teams.received()[0].json();
     // Adaptive Card text is Markdown: each line break becomes a paragraph break.
@@ -296,13 +265,10 @@ async fn hostile_values_survive_as_json_in_every_kind() {
 
 #[test]
 fn a_bearer_token_echoed_on_its_own_is_scrubbed_too() {
-    let t = target(TargetKind::Webhook {
-        url: Secret::new("https://erp.example/hook"),
-        headers: vec![(
-            "Authorization".into(),
-            Secret::new(format!("Bearer {HEADER}")),
-        )],
-    });
+    let t = target(&format!(
+        "{{ kind: webhook, url: \"https://erp.example/hook\", \
+         headers: {{ Authorization: \"Bearer {HEADER}\" }} }}"
+    ));
     let echo = HttpResponse::new(401, format!("{{\"error\":\"token {HEADER} revoked\"}}"));
     let verdict = t.classify(&echo, SystemTime::now());
     let shown = crate::reason(&verdict);

@@ -2,32 +2,25 @@
 
 use std::time::{Duration, SystemTime};
 
-use mqa_relay::config::TargetKind;
-use mqa_relay::secret::Secret;
 use mqa_relay::targets::{HttpResponse, RetryScope, Target, Verdict};
 use mqa_relay::template::{Markup, Message};
 use serde_json::json;
 
 use crate::support::mock::{Answer, Mock};
 use crate::support::providers::{SlackApi, SlackWebhook};
-use crate::{content_for, deliver, json_body, reason, sample, target};
+use crate::{content_for, deliver, json_body, quoted, reason, refused, sample, target};
 
 fn webhook_target(url: &str) -> Target {
-    target(TargetKind::Slack {
-        url: Some(Secret::new(url)),
-        token: None,
-        channel: None,
-        base_url: None,
-    })
+    target(&format!("{{ kind: slack, url: {} }}", quoted(url)))
 }
 
 fn api_target(mock: &Mock<SlackApi>, channel: &str) -> Target {
-    target(TargetKind::Slack {
-        url: None,
-        token: Some(Secret::new(SlackApi::TOKEN)),
-        channel: Some(channel.to_string()),
-        base_url: Some(mock.base_url()),
-    })
+    target(&format!(
+        "{{ kind: slack, token: {}, channel: {}, base_url: {} }}",
+        quoted(SlackApi::TOKEN),
+        quoted(channel),
+        quoted(&mock.base_url())
+    ))
 }
 
 #[tokio::test]
@@ -299,12 +292,7 @@ fn slack_webhook_answers_are_classified_by_the_table() {
 
 #[test]
 fn slack_api_errors_in_200_answers_are_classified_by_the_table() {
-    let t = target(TargetKind::Slack {
-        url: None,
-        token: Some(Secret::new("xoxb-table-token")),
-        channel: Some("C1".to_string()),
-        base_url: None,
-    });
+    let t = target("{ kind: slack, token: xoxb-table-token, channel: C1 }");
     let err = |e: &str| {
         classify(
             &t,
@@ -376,15 +364,9 @@ fn slack_api_errors_in_200_answers_are_classified_by_the_table() {
 }
 
 #[test]
-fn slack_without_url_or_token_cannot_build() {
-    let t = target(TargetKind::Slack {
-        url: None,
-        token: None,
-        channel: None,
-        base_url: None,
-    });
-    let err = t.build(&content_for(&t, sample), "k").unwrap_err();
-    assert!(err.to_string().contains("needs either `url`"));
+fn slack_without_url_or_token_is_refused_by_the_configuration() {
+    let err = refused("{ kind: slack }");
+    assert!(err.contains("needs either `url`"), "{err}");
 }
 
 #[test]

@@ -1,21 +1,17 @@
-//! Teams Workflows against the mock, the card budget, the retired connector, and the table.
+//! Teams Workflows against the mock, the card budget, and the answer table.
 
 use std::time::{Duration, SystemTime};
 
-use mqa_relay::config::TargetKind;
-use mqa_relay::secret::Secret;
 use mqa_relay::targets::{BuildError, Content, HttpResponse, RetryScope, Target, Verdict};
 use mqa_relay::template::{Markup, Message};
 use serde_json::json;
 
 use crate::support::mock::Answer;
 use crate::support::providers::TeamsWorkflow;
-use crate::{content_for, deliver, json_body, reason, sample, target};
+use crate::{content_for, deliver, json_body, quoted, reason, sample, target};
 
 fn teams(url: &str) -> Target {
-    target(TargetKind::Teams {
-        url: Secret::new(url),
-    })
+    target(&format!("{{ kind: teams, url: {} }}", quoted(url)))
 }
 
 #[tokio::test]
@@ -175,27 +171,4 @@ fn teams_answers_are_classified_by_the_table() {
         }
     ));
     assert!(matches!(c(504, "gateway"), Verdict::Retry { .. }));
-}
-
-#[test]
-fn a_retired_connector_url_is_dead_unless_it_answers_1() {
-    let t = teams("https://northwind.webhook.office.com/webhookb2/g@t/IncomingWebhook/i/o");
-    let c =
-        |status, body: &str| t.classify(&HttpResponse::new(status, body), SystemTime::UNIX_EPOCH);
-    assert_eq!(c(200, "1"), Verdict::Delivered { provider_id: None });
-    let gone = c(200, "Connector configuration not found");
-    assert!(matches!(gone, Verdict::Dead { .. }));
-    assert!(reason(&gone).contains("create a Workflows webhook"));
-    assert!(matches!(c(404, ""), Verdict::Dead { .. }));
-    let throttled = c(
-        200,
-        "Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP error 429 with ContextId x",
-    );
-    assert!(matches!(
-        throttled,
-        Verdict::Retry {
-            scope: RetryScope::Target,
-            ..
-        }
-    ));
 }

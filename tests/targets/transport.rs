@@ -2,25 +2,18 @@
 
 use std::time::Duration;
 
-use mqa_relay::config::TargetKind;
-use mqa_relay::secret::Secret;
 use mqa_relay::targets::{TransportErrorKind, Verdict, classify_transport, execute, http};
 
 use crate::support::mock::Answer;
 use crate::support::providers::{SlackWebhook, closed_port_url};
-use crate::{content_for, sample, target};
+use crate::{content_for, quoted, sample, target};
 
 #[tokio::test]
 async fn a_hanging_provider_times_out_and_the_retry_says_it_may_have_arrived() {
     let slack = SlackWebhook::start().await;
     slack.script([Answer::hang()]);
     let url = slack.url();
-    let t = target(TargetKind::Slack {
-        url: Some(Secret::new(&url)),
-        token: None,
-        channel: None,
-        base_url: None,
-    });
+    let t = target(&format!("{{ kind: slack, url: {} }}", quoted(&url)));
     let req = t.build(&content_for(&t, sample), "k").unwrap();
     let client = http::client().unwrap();
 
@@ -45,10 +38,7 @@ async fn a_hanging_provider_times_out_and_the_retry_says_it_may_have_arrived() {
 #[tokio::test]
 async fn a_closed_port_is_a_connect_error_that_names_no_url() {
     let url = closed_port_url().await;
-    let t = target(TargetKind::Webhook {
-        url: Secret::new(&url),
-        headers: vec![],
-    });
+    let t = target(&format!("{{ kind: webhook, url: {} }}", quoted(&url)));
     let req = t
         .build(
             &mqa_relay::targets::Content::Event(serde_json::json!({})),

@@ -2,20 +2,18 @@
 
 use std::time::{Duration, SystemTime};
 
-use mqa_relay::config::TargetKind;
-use mqa_relay::secret::Secret;
 use mqa_relay::targets::{Content, HttpResponse, RetryScope, Target, Verdict};
 use serde_json::json;
 
 use crate::support::mock::Answer;
 use crate::support::providers::WebhookReceiver;
-use crate::{content_for, deliver, json_body, reason, sample, target};
+use crate::{configured, content_for, deliver, json_body, quoted, reason, sample, target};
 
 fn webhook(url: &str) -> Target {
-    target(TargetKind::Webhook {
-        url: Secret::new(url),
-        headers: vec![("X-Api-Key".to_string(), Secret::new("erp-header-secret"))],
-    })
+    target(&format!(
+        "{{ kind: webhook, url: {}, headers: {{ X-Api-Key: erp-header-secret }} }}",
+        quoted(url)
+    ))
 }
 
 fn event() -> serde_json::Value {
@@ -127,9 +125,8 @@ const NUMBERS: [(&str, &str); 6] = [
 
 #[tokio::test]
 async fn a_webhook_gets_every_number_of_the_event_as_monitorqa_wrote_it() {
-    use mqa_relay::config::{RetryPolicy, TargetConfig};
+    use mqa_relay::compose::{self, DeliveryInfo};
     use mqa_relay::event::Event;
-    use mqa_relay::pipeline::compose::{self, DeliveryInfo};
     use mqa_relay::template::Templates;
 
     let fields: Vec<String> = NUMBERS
@@ -144,22 +141,13 @@ async fn a_webhook_gets_every_number_of_the_event_as_monitorqa_wrote_it() {
     let stored = Event::parse(body.as_bytes()).unwrap().canonical_json();
     let event = Event::parse(stored.as_bytes()).unwrap();
     let mock = WebhookReceiver::start().await;
-    let kind = TargetKind::Webhook {
-        url: Secret::new(mock.url()),
-        headers: Vec::new(),
-    };
-    let cfg = TargetConfig {
-        name: "erp".to_string(),
-        kind: kind.clone(),
-        timeout: Duration::from_secs(5),
-        rate_limit: None,
-        retry: RetryPolicy::default(),
-        payload_template: None,
-    };
-    let t = target(kind);
+    let erp = configured(&format!(
+        "{{ kind: webhook, url: {} }}",
+        quoted(&mock.url())
+    ));
     let ctx = compose::context(&event.to_value(), &DeliveryInfo::default());
-    let content = compose::content_for(&Templates::builtin(), &t, &cfg, None, &ctx).unwrap();
-    let (_, verdict) = deliver(&t, &content).await;
+    let content = compose::content_for(&Templates::builtin(), &erp, None, &ctx).unwrap();
+    let (_, verdict) = deliver(&erp.target, &content).await;
     assert_eq!(verdict, Verdict::Delivered { provider_id: None });
     let sent = mock.received()[0].text();
     for (key, number) in NUMBERS {

@@ -23,6 +23,17 @@ fn parse_with(text: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigErrors>
     })
 }
 
+/// The request target `name` would send for the rejected corrective action sample, rendered
+/// with the built-in templates: what its configuration means, seen from the outside.
+fn request_of(config: &Config, name: &str) -> crate::targets::HttpRequest {
+    let target = &config.targets[name];
+    let event = crate::template::sample_event("CORRECTIVE_ACTION_REJECTED").expect("a sample");
+    let ctx = crate::compose::context(&event, &Default::default());
+    let templates = crate::template::Templates::builtin();
+    crate::compose::request_for(&templates, target, None, &ctx, "test-key")
+        .unwrap_or_else(|e| panic!("target {name} builds no request: {e}"))
+}
+
 fn valid(text: &str) -> Config {
     match parse_with(text, &[]) {
         Ok(config) => config,

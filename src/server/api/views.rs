@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::app::App;
 use crate::clock::rfc3339;
-use crate::pipeline::compose;
+use crate::compose::{self, ComposeError};
 use crate::store::{AttemptRecord, DeliveryDetails, DeliveryRecord, EventDetails};
 
 /// One attempt of a delivery.
@@ -68,13 +68,16 @@ pub fn delivery_details_json(app: &App, d: &DeliveryDetails) -> Value {
     };
     let ctx = compose::context(&d.event.context(), &info);
     let key = compose::delivery_key(&d.event.id, d.delivery.id);
-    let payload = compose::request_for(
-        app,
-        &d.delivery.target,
-        d.delivery.template.as_deref(),
-        &ctx,
-        &key,
-    )
+    let payload = match app.target(&d.delivery.target) {
+        Some(target) => compose::request_for(
+            &app.templates,
+            target,
+            d.delivery.template.as_deref(),
+            &ctx,
+            &key,
+        ),
+        None => Err(ComposeError::UnknownTarget(d.delivery.target.clone())),
+    }
     .map(|req| req.body_json());
     if let Value::Object(map) = &mut value {
         map.insert("event".into(), d.event.event.to_value());

@@ -193,6 +193,9 @@ pub(super) fn lane(
     cache: &EventCache,
 ) -> Result<(), rusqlite::Error> {
     let mut done = LaneDone::default();
+    if let Some(until) = p.work.block_until {
+        super::admin::block_target(tx, &p.work.target, until)?;
+    }
     for row in &p.work.finishes {
         done.finished.push(finish(tx, row)?);
     }

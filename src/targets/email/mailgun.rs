@@ -14,8 +14,8 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 
+use super::MailgunRegion;
 use super::{Mail, base};
-use crate::config::MailgunRegion;
 use crate::secret::Secret;
 use crate::targets::http::base64;
 use crate::targets::verdict::{by_status, excerpt, retry_after};

@@ -3,6 +3,7 @@
 //!
 //! The layout is shared ([`layout`]); a raw payload cannot be sent by email.
 
+pub(crate) mod config;
 pub mod layout;
 pub mod mailgun;
 pub mod postmark;
@@ -13,7 +14,6 @@ use std::time::SystemTime;
 
 use super::limits::truncate_chars;
 use super::{BuildError, Content, HttpRequest, HttpResponse, Verdict};
-use crate::config::{EmailProvider, MailgunRegion, TargetKind};
 use crate::secret::Secret;
 use crate::template::Markup;
 
@@ -22,6 +22,22 @@ pub const MARKUPS: &[Markup] = &[Markup::Html, Markup::Plain];
 
 /// Longest subject; longer titles are cut with "…".
 pub const MAX_SUBJECT: usize = 200;
+
+/// The email APIs the relay sends through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailProvider {
+    Sendgrid,
+    Mailgun,
+    Postmark,
+    Resend,
+}
+
+/// Where a Mailgun domain lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailgunRegion {
+    Us,
+    Eu,
+}
 
 /// An email target.
 #[derive(Debug, Clone)]
@@ -46,38 +62,6 @@ pub struct Mail {
 }
 
 impl Email {
-    /// The email target of an `email` kind (any other kind gives an unusable target).
-    pub fn from_kind(kind: &TargetKind) -> Email {
-        match kind {
-            TargetKind::Email {
-                provider,
-                api_key,
-                from,
-                to,
-                base_url,
-                domain,
-                region,
-            } => Email {
-                provider: *provider,
-                api_key: api_key.clone(),
-                from: from.clone(),
-                to: to.clone(),
-                base_url: base_url.clone(),
-                domain: domain.clone(),
-                region: *region,
-            },
-            _ => Email {
-                provider: EmailProvider::Sendgrid,
-                api_key: Secret::default(),
-                from: String::new(),
-                to: Vec::new(),
-                base_url: None,
-                domain: None,
-                region: MailgunRegion::Us,
-            },
-        }
-    }
-
     pub fn provider(&self) -> EmailProvider {
         self.provider
     }

@@ -5,6 +5,7 @@
 
 pub mod answer;
 pub mod blocks;
+pub(crate) mod config;
 
 use std::time::SystemTime;
 

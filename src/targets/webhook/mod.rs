@@ -8,6 +8,8 @@
 //! | 408, 5xx | retry (`Retry-After` honoured) |
 //! | other (3xx, 4xx) | dead |
 
+pub(crate) mod config;
+
 use std::time::SystemTime;
 
 use super::scrub::{credential_parts, url_secret_parts};

@@ -4,7 +4,12 @@
 
 use std::time::Duration;
 
-use super::RateLimit;
+/// At most `count` requests per `per`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub count: u32,
+    pub per: Duration,
+}
 
 /// `"2s"`, `"10m"`, `"24h"`, `"1h 30m"` (humantime).
 pub(crate) fn duration(text: &str) -> Result<Duration, String> {

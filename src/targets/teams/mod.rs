@@ -4,7 +4,9 @@
 //! Automate rejects a request with two). The serialized card is kept under [`CARD_BUDGET`] by
 //! cutting the text, then the facts, then the title, with a visible "…" and a last line that
 //! says the message was shortened. A retired Office 365 connector URL (`*.webhook.office.com`)
-//! is recognised and reported with a migration hint.
+//! never gets this far: the configuration refuses it with a migration hint.
+
+pub(crate) mod config;
 
 use std::time::SystemTime;
 
@@ -35,17 +37,11 @@ pub const MAX_TITLE: usize = 500;
 #[derive(Debug, Clone)]
 pub struct Teams {
     url: Secret,
-    /// The URL is a retired Office 365 connector.
-    legacy_connector: bool,
 }
 
 impl Teams {
     pub fn new(url: Secret) -> Teams {
-        let legacy_connector = is_legacy_connector(url.expose());
-        Teams {
-            url,
-            legacy_connector,
-        }
+        Teams { url }
     }
 
     pub(super) fn build(&self, content: &Content) -> Result<HttpRequest, BuildError> {
@@ -67,9 +63,6 @@ impl Teams {
     /// 2xx (202 from Workflows) is delivered; 429 pauses the target; 408/5xx are retried;
     /// other 4xx are permanent, explained from `{"error":{"code","message"}}`.
     pub(super) fn classify(&self, resp: &HttpResponse, now: SystemTime) -> Verdict {
-        if self.legacy_connector {
-            return classify_connector(resp);
-        }
         if (200..300).contains(&resp.status) {
             return Verdict::delivered(None);
         }
@@ -97,36 +90,6 @@ fn within_limit(payload: &Value) -> Result<&Value, BuildError> {
         "the raw payload is {size} bytes; Teams drops a message over {MAX_MESSAGE} bytes \
          (Workflows still answers 202), so it is not sent: shorten the payload template"
     )))
-}
-
-/// Hosts of the Office 365 connectors retired in May 2026.
-fn is_legacy_connector(url: &str) -> bool {
-    let Ok(url) = reqwest::Url::parse(url) else {
-        return false;
-    };
-    // A fully qualified name (`x.webhook.office.com.`) is the same host.
-    let host = url.host_str().unwrap_or("").trim_end_matches('.');
-    host.ends_with(".webhook.office.com") || host == "outlook.office.com"
-}
-
-const MIGRATE: &str = "Office 365 connector URLs (*.webhook.office.com) stopped working in May \
-    2026; create a Workflows webhook in the channel (Workflows → \"Send webhook alerts to a \
-    channel\") and use its URL";
-
-/// A connector answers 200 with body `1` on success, and often 200 with an error text.
-fn classify_connector(resp: &HttpResponse) -> Verdict {
-    let body = resp.body.trim();
-    if (200..300).contains(&resp.status) && body == "1" {
-        return Verdict::delivered(None);
-    }
-    if body.contains("HTTP error 429") || resp.status == 429 {
-        return Verdict::pause_target(None, format!("Teams connector throttled: {MIGRATE}"));
-    }
-    Verdict::dead(format!(
-        "Teams answered {} {}: {MIGRATE}",
-        resp.status,
-        excerpt(body)
-    ))
 }
 
 /// `code: message` from a Power Automate error body, with a hint for known codes.
@@ -426,18 +389,5 @@ mod tests {
             panic!("a 40 KB payload was built");
         };
         assert!(reason.starts_with("the raw payload is 40"), "{reason}");
-    }
-
-    #[test]
-    fn connector_hosts_are_recognised() {
-        assert!(is_legacy_connector(
-            "https://northwind.webhook.office.com/webhookb2/x"
-        ));
-        assert!(is_legacy_connector(
-            "https://Northwind.Webhook.Office.com./webhookb2/x"
-        ));
-        assert!(!is_legacy_connector(
-            "https://x.environment.api.powerplatform.com/powerautomate/x"
-        ));
     }
 }

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use super::report::{Report, did_you_mean};
+use super::tree::{Entry, Node, Pos, Value, duplicate_keys};
 use super::values;
-use super::yaml::{Entry, Node, Pos, Value, duplicate_keys};
 use crate::secret::Secret;
 
 /// One mapping being read. `what` names it in messages ("rule", "target", "`server`").
@@ -234,5 +234,43 @@ pub(crate) fn scalar_text(node: &Node) -> Option<String> {
         Value::Str(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
         _ => None,
+    }
+}
+
+/// A duration that must be more than zero.
+pub(crate) fn positive_duration(f: &Fields, key: &str, report: &mut Report) -> Option<Duration> {
+    let duration = f.duration(key, report)?;
+    if duration.is_zero() {
+        let node = f.get(key)?;
+        f.problem(node, format!("`{key}` must be longer than 0s"), report);
+        return None;
+    }
+    Some(duration)
+}
+
+/// An optional http(s) URL that is not a secret (an API base URL).
+pub(crate) fn http_url(f: &Fields, key: &str, report: &mut Report) -> Option<String> {
+    let (text, pos) = f.text(key, report)?;
+    match values::http_host(&text) {
+        Ok(_) => Some(text.trim_end_matches('/').to_string()),
+        Err(problem) => {
+            report.error(pos, f.context(), problem.message(key));
+            None
+        }
+    }
+}
+
+impl Fields<'_> {
+    /// A template name: a plain file name stem, so it cannot reach outside `templates/`.
+    pub(crate) fn template_name(&self, key: &str, report: &mut Report) -> Option<String> {
+        let (name, pos) = self.text(key, report)?;
+        let plain = !name.is_empty() && !name.contains(['/', '\\']) && !name.starts_with('.');
+        if !plain {
+            let message =
+                format!("`{key}` must be a template name (no `/`, not starting with `.`)");
+            report.error(pos, self.context(), message);
+            return None;
+        }
+        Some(name)
     }
 }

@@ -1,10 +1,58 @@
 //! Collecting problems: every check adds to one [`Report`] instead of stopping at the first,
-//! and names are suggested by edit distance ("did you mean `notify`?").
+//! each problem a [`ConfigError`] with its `file:line:col`, and names are suggested by edit
+//! distance ("did you mean `notify`?").
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use super::yaml::Pos;
-use super::{ConfigError, ConfigErrors, Location};
+use super::tree::Pos;
+
+/// Where in a file a problem is: 1-based line and column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+}
+
+/// One problem in a configuration file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub location: Option<Location>,
+    /// `rule "name"` or `target "name"`, when the problem belongs to one.
+    pub context: Option<String>,
+    /// What is wrong, in words, never containing a secret.
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(loc) = &self.location {
+            write!(f, "{}:{}:{}: ", loc.file.display(), loc.line, loc.column)?;
+        }
+        if let Some(ctx) = &self.context {
+            write!(f, "{ctx}: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// Every problem found in one load, in file order.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigErrors {
+    pub errors: Vec<ConfigError>,
+}
+
+impl std::fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, e) in self.errors.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
 
 /// Every problem found so far in one file.
 pub(crate) struct Report<'f> {

@@ -1,18 +1,19 @@
-//! Email targets: the provider, its API key, sender and recipients; Mailgun's domain and region.
+//! An email target's keys in `rules.yaml`: the provider, its API key, sender and recipients;
+//! Mailgun's domain and region.
 
-use crate::config::fields::Fields;
-use crate::config::report::{Report, did_you_mean};
-use crate::config::sections;
-use crate::config::{EmailProvider, MailgunRegion, TargetKind};
+use super::{Email, EmailProvider, MailgunRegion};
+use crate::yaml::fields::{Fields, http_url};
+use crate::yaml::report::{Report, did_you_mean};
 
 const PROVIDERS: &[&str] = &["sendgrid", "mailgun", "postmark", "resend"];
 
-pub(super) fn email(f: &Fields, report: &mut Report) -> Option<TargetKind> {
+/// An email target's own keys.
+pub(crate) fn parse(f: &Fields, report: &mut Report) -> Option<Email> {
     let provider = provider(f, report);
     let api_key = f.secret("api_key", true, report);
     let from = f.required_text("from", report).map(|(from, _)| from);
     let to = recipients(f, report);
-    let base_url = sections::url(f, "base_url", report);
+    let base_url = http_url(f, "base_url", report);
     let domain = f.text("domain", report).map(|(domain, _)| domain);
     let region = region(f, report);
     let is_mailgun = provider == Some(EmailProvider::Mailgun);
@@ -25,7 +26,7 @@ pub(super) fn email(f: &Fields, report: &mut Report) -> Option<TargetKind> {
             report.error(f.key_pos(key), f.context(), message);
         }
     }
-    Some(TargetKind::Email {
+    Some(Email {
         provider: provider?,
         api_key: api_key?,
         from: from?,

@@ -1,13 +1,13 @@
 //! Composing the request for one delivery: the template context, the rendered message (or raw
 //! payload, or the event itself), and the target's HTTP request. Pure: the sender, `check`,
-//! `test` and `send` all call this, so what they show is exactly what `serve` sends.
+//! `test`, `send` and the admin API's payload view all call this, so what they show is exactly
+//! what `serve` sends. It takes one configured target and the templates, never a whole
+//! configuration, so the configuration's own check can use it without depending on the loops.
 
 use serde_json::{Value, json};
 
-use crate::app::App;
-use crate::config::TargetConfig;
 use crate::store::Claim;
-use crate::targets::{BuildError, Content, HttpRequest, Rendered, Target};
+use crate::targets::{BuildError, ConfiguredTarget, Content, HttpRequest, Rendered};
 use crate::template::{Mode, RenderError, Templates, budget};
 
 /// Why a delivery's request could not be made. Nothing was sent.
@@ -82,12 +82,11 @@ pub fn claim_context(claim: &Claim) -> Value {
 /// default for the event type is used when it is `None`.
 pub fn content_for(
     templates: &Templates,
-    target: &Target,
-    cfg: &TargetConfig,
+    target: &ConfiguredTarget,
     template: Option<&str>,
     ctx: &Value,
 ) -> Result<Content, ComposeError> {
-    content_in(Mode::Lenient, templates, target, cfg, template, ctx)
+    content_in(Mode::Lenient, templates, target, template, ctx)
 }
 
 /// [`content_for`] in a given render mode (`check` renders strictly). Every rendering of the
@@ -95,27 +94,23 @@ pub fn content_for(
 pub fn content_in(
     mode: Mode,
     templates: &Templates,
-    target: &Target,
-    cfg: &TargetConfig,
+    target: &ConfiguredTarget,
     template: Option<&str>,
     ctx: &Value,
 ) -> Result<Content, ComposeError> {
     let limits = templates.limits();
-    budget::metered(limits, || {
-        render(mode, templates, target, cfg, template, ctx)
-    })
-    .0
+    budget::metered(limits, || render(mode, templates, target, template, ctx)).0
 }
 
 fn render(
     mode: Mode,
     templates: &Templates,
-    target: &Target,
-    cfg: &TargetConfig,
+    configured: &ConfiguredTarget,
     template: Option<&str>,
     ctx: &Value,
 ) -> Result<Content, ComposeError> {
-    if let Some(name) = &cfg.payload_template {
+    let target = &configured.target;
+    if let Some(name) = &configured.payload_template {
         let payload = templates.render_payload_in(mode, name, target.kind_name(), ctx)?;
         return Ok(Content::Payload(payload));
     }
@@ -138,35 +133,37 @@ fn render(
     Ok(Content::Message(Rendered::new(rendered)))
 }
 
-/// Renders and builds the request for one delivery to the named target. An error is permanent
-/// (the same template fails the same way next time): it says why, and nothing is sent.
+/// Renders and builds the request for one delivery to `target`. An error is permanent (the
+/// same template fails the same way next time) unless [`ComposeError::is_transient`]: it says
+/// why, and nothing is sent.
 pub fn request_for(
-    app: &App,
-    target_name: &str,
+    templates: &Templates,
+    target: &ConfiguredTarget,
     template: Option<&str>,
     ctx: &Value,
     delivery_key: &str,
 ) -> Result<HttpRequest, ComposeError> {
-    request_in(Mode::Lenient, app, target_name, template, ctx, delivery_key)
+    request_in(
+        Mode::Lenient,
+        templates,
+        target,
+        template,
+        ctx,
+        delivery_key,
+    )
 }
 
 /// [`request_for`] in a given render mode (`check` renders strictly).
 pub fn request_in(
     mode: Mode,
-    app: &App,
-    target_name: &str,
+    templates: &Templates,
+    target: &ConfiguredTarget,
     template: Option<&str>,
     ctx: &Value,
     delivery_key: &str,
 ) -> Result<HttpRequest, ComposeError> {
-    let (Some(cfg), Some(target)) = (
-        app.config.targets.get(target_name),
-        app.targets.get(target_name),
-    ) else {
-        return Err(ComposeError::UnknownTarget(target_name.to_owned()));
-    };
-    let content = content_in(mode, &app.templates, target, cfg, template, ctx)?;
-    Ok(target.build(&content, delivery_key)?)
+    let content = content_in(mode, templates, target, template, ctx)?;
+    Ok(target.target.build(&content, delivery_key)?)
 }
 
 /// The idempotency key of a delivery (Resend's `Idempotency-Key`): stable across retries of
