@@ -27,6 +27,7 @@ mod dlq_cli;
 mod failing_targets;
 mod hostile_templates;
 mod metrics;
+mod migration;
 mod reload;
 mod reload_files;
 mod retention;
