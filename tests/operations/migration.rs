@@ -69,7 +69,12 @@ async fn a_version_3_store_keeps_its_events_sends_what_was_pending_once_and_noth
     assert_eq!(listed.status, 200, "{listed:?}");
     assert_eq!(listed.body["event"]["event"], "CORRECTIVE_ACTION_REJECTED");
     assert_eq!(listed.body["matched_rules"][0], "rejections-to-down");
-    assert_eq!(listed.body["deliveries"][0]["history"].as_array().map(Vec::len), Some(5));
+    assert_eq!(
+        listed.body["deliveries"][0]["history"]
+            .as_array()
+            .map(Vec::len),
+        Some(5)
+    );
 
     // A new event takes the new path beside the old rows, and nothing old was sent again.
     let fresh = relay.ack(&numbered(1)).await;
