@@ -7,7 +7,7 @@
 #   bench/run.sh --quick          # short profile (about 1 minute)
 #   bench/run.sh --alertmanager   # also Alertmanager (installs Debian's prometheus-alertmanager if missing)
 #   bench/run.sh --only null,max  # some scenarios only: null, durable, floor, max, fixed, sustained,
-#                                 # reload, alertmanager
+#                                 # reload, fanout, alertmanager
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -67,11 +67,11 @@ struct RunArgs {
     #[arg(long)]
     quick: bool,
     /// Scenarios to run (comma-separated): null, durable, floor, max, fixed, sustained, reload,
-    /// alertmanager.
+    /// fanout, alertmanager.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "null,durable,floor,max,fixed,sustained,reload,alertmanager"
+        default_value = "null,durable,floor,max,fixed,sustained,reload,fanout,alertmanager"
     )]
     only: Vec<String>,
     /// Connections of the closed-loop (maximum rate) runs.
@@ -108,6 +108,9 @@ const QUICK: Profile = Profile {
 };
 
 const RATES: [u64; 2] = [1_000, 5_000];
+
+/// Targets of the fan-out scenario: one rule (Alertmanager: one route each) to ten webhooks.
+const FANOUT: usize = 10;
 
 /// Sequential commits per kind in the floor, and the time bound of each kind.
 const FLOOR_COMMITS: u64 = 2_000;
@@ -201,15 +204,33 @@ async fn run(args: RunArgs) -> Result<()> {
             results.reload.push(scenarios::relay(&setup, run).await?);
         }
     }
+    if wants("fanout") {
+        eprintln!(
+            "relay, maximum rate, one rule to {FANOUT} targets, {:?}",
+            profile.max
+        );
+        let run = RelayRun {
+            targets: FANOUT,
+            ..relay_run("fan-out", Schedule::Closed, profile.max, None)
+        };
+        results.fanout = Some(scenarios::relay(&setup, run).await?);
+    }
     if wants("alertmanager") && setup.alertmanager.is_some() {
         eprintln!("Alertmanager, maximum rate and 1000/s");
+        let am = |schedule, duration, targets| {
+            scenarios::alertmanager(&setup, schedule, duration, targets)
+        };
         results
             .alertmanager
-            .push(scenarios::alertmanager(&setup, Schedule::Closed, profile.max).await?);
+            .push(am(Schedule::Closed, profile.max, 1).await?);
         let fixed = Schedule::Open { rate: 1_000 };
         results
             .alertmanager
-            .push(scenarios::alertmanager(&setup, fixed, profile.fixed).await?);
+            .push(am(fixed, profile.fixed, 1).await?);
+        if wants("fanout") {
+            eprintln!("Alertmanager, maximum rate, {FANOUT} receivers");
+            results.alertmanager_fanout = Some(am(Schedule::Closed, profile.max, FANOUT).await?);
+        }
     }
     println!("{}", report::render(&results));
     Ok(())
@@ -228,6 +249,7 @@ fn relay_run(
         schedule,
         duration,
         rules: reload_rules.unwrap_or(1),
+        targets: 1,
         reload_every: reload_rules.map(|_| Duration::from_secs(1)),
     }
 }

@@ -30,7 +30,10 @@ pub struct Figures {
 /// What reached the sink.
 #[derive(Debug, Clone, Default)]
 pub struct Delivery {
-    /// Distinct events that arrived.
+    /// Targets each event goes to (1, or 10 for fan-out); the counts below are of messages,
+    /// one per event and target.
+    pub targets: usize,
+    /// Distinct messages that arrived.
     pub delivered: u64,
     pub delivered_rate: f64,
     pub e2e_p50_ms: f64,
@@ -138,20 +141,26 @@ pub fn figures(
 
 pub fn delivery(load: &LoadResult, arrivals: &Arrivals) -> Delivery {
     let mut out = Delivery {
+        targets: arrivals.targets(),
         unknown: arrivals.unknown.load(std::sync::atomic::Ordering::Relaxed),
         ..Delivery::default()
     };
     let mut e2e = Vec::new();
     let mut last_arrival = load.start_ns;
-    for (seq, &acked_ns) in load.acked_ns.iter().enumerate() {
-        let count = u64::from(arrivals.count(seq));
+    let messages = load
+        .acked_ns
+        .iter()
+        .enumerate()
+        .flat_map(|(seq, acked)| (0..arrivals.targets()).map(move |t| (seq, t, *acked)));
+    for (seq, target, acked_ns) in messages {
+        let count = u64::from(arrivals.count(seq, target));
         out.duplicates += count.saturating_sub(1);
         if count == 0 {
             out.undelivered += u64::from(acked_ns != 0);
             continue;
         }
         out.delivered += 1;
-        let arrived = arrivals.first_ns(seq);
+        let arrived = arrivals.first_ns(seq, target);
         last_arrival = last_arrival.max(arrived);
         if acked_ns == 0 {
             out.arrived_unacked += 1;
@@ -169,21 +178,30 @@ pub fn delivery(load: &LoadResult, arrivals: &Arrivals) -> Delivery {
     out
 }
 
-/// Sorts every acknowledged event that never arrived at the sink by what `stored` holds for it.
+/// Sorts every message of an acknowledged event that never arrived at its target by what
+/// `stored` holds for it.
 pub fn unarrived(load: &LoadResult, arrivals: &Arrivals, stored: &StoredEvents) -> Unarrived {
     let mut out = Unarrived::default();
     for (seq, &acked_ns) in load.acked_ns.iter().enumerate() {
-        if acked_ns == 0 || arrivals.count(seq) != 0 {
-            continue;
+        for target in 0..arrivals.targets() {
+            if acked_ns != 0 && arrivals.count(seq, target) == 0 {
+                out.count(stored.get(seq as u64, target));
+            }
         }
-        match stored.get(seq as u64) {
+    }
+    out
+}
+
+impl Unarrived {
+    fn count(&mut self, stored: Option<Stored>) {
+        let out = self;
+        match stored {
             Some(Stored::Queued) => out.queued += 1,
             Some(Stored::Dead) => out.dead += 1,
             Some(Stored::Delivered) => out.marked_delivered += 1,
             Some(Stored::NoDelivery) | None => out.lost += 1,
         }
     }
-    out
 }
 
 /// The `q` quantile of sorted nanoseconds, in milliseconds (nearest rank).
@@ -210,9 +228,9 @@ mod tests {
             start_ns: 0,
             end_ns: 1_000_000_000,
         };
-        let arrivals = Arrivals::new(6);
-        arrivals.record(br#"{"benchSeq":0}"#);
-        arrivals.record(br#"{"benchSeq":4}"#);
+        let arrivals = Arrivals::new(6, 1);
+        arrivals.record(0, br#"{"benchSeq":0}"#);
+        arrivals.record(0, br#"{"benchSeq":4}"#);
         (load, arrivals)
     }
 
@@ -220,10 +238,10 @@ mod tests {
     fn each_acknowledged_event_that_did_not_arrive_is_counted_by_its_stored_state() {
         let (load, arrivals) = run();
         let stored: StoredEvents = [
-            (0, Stored::Delivered),
-            (1, Stored::Queued),
-            (2, Stored::Dead),
-            (3, Stored::Delivered),
+            ((0, Some(0)), Stored::Delivered),
+            ((1, Some(0)), Stored::Queued),
+            ((2, Some(0)), Stored::Dead),
+            ((3, Some(0)), Stored::Delivered),
         ]
         .into_iter()
         .collect();

@@ -18,7 +18,11 @@ pub struct Results {
     pub fixed: Vec<RelayOutcome>,
     pub sustained: Option<RelayOutcome>,
     pub reload: Vec<RelayOutcome>,
+    /// One rule to ten webhook targets, at the maximum rate.
+    pub fanout: Option<RelayOutcome>,
     pub alertmanager: Vec<Figures>,
+    /// Alertmanager routing each alert to ten receivers (`continue: true` routes).
+    pub alertmanager_fanout: Option<Figures>,
 }
 
 pub fn machine(profile: &str) -> String {
@@ -62,6 +66,7 @@ fn all_figures(results: &Results) -> Vec<&Figures> {
         .chain(&results.fixed)
         .chain(&results.sustained)
         .chain(&results.reload)
+        .chain(&results.fanout)
         .map(|o| &o.figures);
     results
         .null
@@ -69,6 +74,7 @@ fn all_figures(results: &Results) -> Vec<&Figures> {
         .chain(&results.durable)
         .chain(relay)
         .chain(&results.alertmanager)
+        .chain(&results.alertmanager_fanout)
         .collect()
 }
 
@@ -130,6 +136,9 @@ fn scenario_table(results: &Results) -> String {
 }
 
 fn once_text(d: &Delivery) -> String {
+    if d.exactly_once() && d.targets > 1 {
+        return format!("yes ({} messages, {} per event)", d.delivered, d.targets);
+    }
     if d.exactly_once() {
         return format!("yes ({} events)", d.delivered);
     }
@@ -244,37 +253,52 @@ fn mark(met: bool) -> &'static str {
 
 fn targets_section(results: &Results) -> String {
     let mut out = String::from("\n### Targets\n\n| target | measured | result |\n|---|---|---|\n");
-    if let (Some(null), Some(max)) = (&results.null, &results.max) {
-        let ratio = max.figures.ack_rate / null.ack_rate;
+    if let (Some(null), Some(durable), Some(max)) = (&results.null, &results.durable, &results.max)
+    {
+        let ratio = max.figures.ack_rate / durable.ack_rate;
         let _ = writeln!(
             out,
-            "| durable acked/s >= 50 % of the 202 server | {:.0} / {:.0} = {:.0} %{} | {} |",
+            "| durable acked/s >= 70 % of the durable 202 server | {:.0} / {:.0} = {:.0} %{} | {} |",
             max.figures.ack_rate,
-            null.ack_rate,
+            durable.ack_rate,
             100.0 * ratio,
-            durable_context(null, &max.figures, results.durable.as_ref()),
-            mark(ratio >= 0.5)
+            durable_context(null, &max.figures, Some(durable)),
+            mark(ratio >= 0.7)
         );
     }
-    if let Some(run) = &results.sustained {
-        let last = run.rss.last().map_or(0.0, |s| s.1);
-        let _ = writeln!(
-            out,
-            "| RSS <= 50 MiB after the sustained run | {last:.1} MiB | {} |",
-            mark(last <= 50.0)
-        );
-        if let Some((_, _, growth)) = rss_growth(&run.rss) {
-            let _ = writeln!(
-                out,
-                "| RSS flat in the sustained run (< 10 % growth over its second half) | {growth:+.1} % | {} |",
-                mark(growth < 10.0)
-            );
-        }
-    }
+    out.push_str(&sustained_targets(results));
     for run in &results.reload {
         let _ = writeln!(out, "{}", reload_target(run));
     }
     out.push_str(&alertmanager_targets(results));
+    out
+}
+
+/// At 1 000 events/s for the sustained run: the backlog stays flat (every event delivered at
+/// the rate offered, end-to-end p99 within 50 ms) and the memory too.
+fn sustained_targets(results: &Results) -> String {
+    let mut out = String::new();
+    let Some(run) = &results.sustained else {
+        return out;
+    };
+    if let Some(d) = &run.figures.delivery {
+        let flat = d.e2e_p99_ms <= 50.0 && d.delivered_rate >= 990.0;
+        let _ = writeln!(
+            out,
+            "| sustained 1 000/s: backlog flat, end-to-end p99 <= 50 ms | delivered {:.0}/s, e2e p99 {:.2} ms over {:.0} s | {} |",
+            d.delivered_rate,
+            d.e2e_p99_ms,
+            run.figures.seconds,
+            mark(flat)
+        );
+    }
+    if let Some((_, _, growth)) = rss_growth(&run.rss) {
+        let _ = writeln!(
+            out,
+            "| RSS flat in the sustained run (< 10 % growth over its second half) | {growth:+.1} % | {} |",
+            mark(growth < 10.0)
+        );
+    }
     out
 }
 
@@ -334,29 +358,34 @@ fn reload_target(run: &RelayOutcome) -> String {
     )
 }
 
+fn delivered_rate(f: &Figures) -> f64 {
+    f.delivery.as_ref().map_or(0.0, |d| d.delivered_rate)
+}
+
+/// The targets measured against Alertmanager in the same run.
 fn alertmanager_targets(results: &Results) -> String {
     let mut out = String::new();
-    let relay_max = results.max.as_ref().map(|o| &o.figures);
     let am_max = results
         .alertmanager
         .iter()
         .find(|f| f.offered.starts_with("max"));
-    if let (Some(relay), Some(am)) = (relay_max, am_max) {
-        let relay_rate = relay.delivery.as_ref().map_or(0.0, |d| d.delivered_rate);
-        let am_rate = am.delivery.as_ref().map_or(0.0, |d| d.delivered_rate);
+    let am_1000 = results.alertmanager.iter().find(|f| f.offered == "1000/s");
+    if let (Some(relay), Some(am)) = (&results.max, am_max) {
+        let (relay_rate, am_rate) = (delivered_rate(&relay.figures), delivered_rate(am));
         let ratio = relay_rate / am_rate;
         let _ = writeln!(
             out,
-            "| delivered/s >= 10x Alertmanager's | {relay_rate:.0} / {am_rate:.0} = {ratio:.1}x | {} |",
-            mark(ratio >= 10.0)
+            "| one webhook target: delivered/s >= 3x Alertmanager's | {relay_rate:.0} / {am_rate:.0} = {ratio:.1}x | {} |",
+            mark(ratio >= 3.0)
         );
-        let cpu = am.cpu_ms_per_event / relay.cpu_ms_per_event;
+    }
+    if let (Some(relay), Some(am)) = (&results.fanout, &results.alertmanager_fanout) {
+        let (relay_rate, am_rate) = (delivered_rate(&relay.figures), delivered_rate(am));
+        let ratio = relay_rate / am_rate;
         let _ = writeln!(
             out,
-            "| CPU per event <= 1/10 of Alertmanager's | {:.3} vs {:.3} ms = 1/{cpu:.1} | {} |",
-            relay.cpu_ms_per_event,
-            am.cpu_ms_per_event,
-            mark(cpu >= 10.0)
+            "| fan-out to 10 targets: delivered messages/s >= 3x Alertmanager's | {relay_rate:.0} / {am_rate:.0} = {ratio:.1}x | {} |",
+            mark(ratio >= 3.0)
         );
     }
     let relay_1000 = results
@@ -364,24 +393,32 @@ fn alertmanager_targets(results: &Results) -> String {
         .iter()
         .map(|o| &o.figures)
         .find(|f| f.offered == "1000/s");
-    let am_1000 = results.alertmanager.iter().find(|f| f.offered == "1000/s");
     if let (Some(relay), Some(am)) = (relay_1000, am_1000) {
-        // The target is end-to-end (acknowledged → arrived); the acknowledgement alone
-        // is shown too, as it is what MonitorQA waits for.
-        let e2e = |f: &Figures| f.delivery.as_ref().map(|d| d.e2e_p99_ms);
-        if let (Some(relay_e2e), Some(am_e2e)) = (e2e(relay), e2e(am)) {
-            let _ = writeln!(
-                out,
-                "| end-to-end p99 at 1 000/s no worse than Alertmanager's | {relay_e2e:.2} vs {am_e2e:.2} ms | {} |",
-                mark(relay_e2e <= am_e2e)
-            );
-        }
+        let cpu = am.cpu_ms_per_event / relay.cpu_ms_per_event;
+        let _ = writeln!(
+            out,
+            "| CPU per delivered event at 1 000/s <= 1/3 of Alertmanager's | {:.3} vs {:.3} ms = 1/{cpu:.1} | {} |",
+            relay.cpu_ms_per_event,
+            am.cpu_ms_per_event,
+            mark(cpu >= 3.0)
+        );
+        // The acknowledgement is what MonitorQA waits for.
         let _ = writeln!(
             out,
             "| ack p99 at 1 000/s no worse than Alertmanager's | {:.2} vs {:.2} ms | {} |",
             relay.ack_p99_ms,
             am.ack_p99_ms,
             mark(relay.ack_p99_ms <= am.ack_p99_ms)
+        );
+    }
+    if let (Some(run), Some(am)) = (&results.sustained, am_1000) {
+        let last = run.rss.last().map_or(0.0, |s| s.1);
+        let _ = writeln!(
+            out,
+            "| RSS after the sustained run <= 1/4 of Alertmanager's (its final RSS at 1 000/s) | {last:.1} vs {:.1} MiB = 1/{:.1} | {} |",
+            am.final_rss_mib,
+            am.final_rss_mib / last,
+            mark(last * 4.0 <= am.final_rss_mib)
         );
     }
     out

@@ -1,5 +1,5 @@
-//! The rules files the relay runs with: one rule routing every event to the sink, optionally
-//! followed by background rules (other companies, some `where`, some regexes) that never match
+//! The rules files the relay runs with: one rule routing every event to the sink (or to ten
+//! sink targets, for fan-out), optionally followed by background rules (other companies, some `where`, some regexes) that never match
 //! the sample events, so a 10 000-rule file still delivers each event exactly once.
 
 use std::fmt::Write;
@@ -14,12 +14,24 @@ use mqa_relay::event::EVENT_TYPES as TYPES;
 pub const SINK_IN_FLIGHT: usize = 16;
 
 /// A rules file with `rules` rules in all; the first sends every event to the sink as a
-/// generic webhook (the relay posts the event JSON, marker included).
-pub fn relay_rules(sink: SocketAddr, rules: usize) -> String {
-    let mut yaml = format!(
-        "server:\n  token: {TOKEN}\n\
-         targets:\n  sink:\n    kind: webhook\n    url: http://{sink}/sink\n    max_in_flight: {SINK_IN_FLIGHT}\n\
-         rules:\n  - name: every event to the sink\n    events: [\"*\"]\n    notify: [sink]\n"
+/// generic webhook (the relay posts the event JSON, marker included): to one target `sink`,
+/// or with `targets` > 1 to `sink-0` … `sink-<targets - 1>`, each its own lane and path.
+pub fn relay_rules(sink: SocketAddr, rules: usize, targets: usize) -> String {
+    let names: Vec<String> = match targets {
+        1 => vec!["sink".to_owned()],
+        n => (0..n).map(|i| format!("sink-{i}")).collect(),
+    };
+    let mut yaml = format!("server:\n  token: {TOKEN}\ntargets:\n");
+    for (i, name) in names.iter().enumerate() {
+        let _ = write!(
+            yaml,
+            "  {name}:\n    kind: webhook\n    url: http://{sink}/sink/{i}\n    max_in_flight: {SINK_IN_FLIGHT}\n"
+        );
+    }
+    let _ = write!(
+        yaml,
+        "rules:\n  - name: every event to the sink\n    events: [\"*\"]\n    notify: [{}]\n",
+        names.join(", ")
     );
     for i in 1..rules {
         background_rule(&mut yaml, i);
@@ -51,10 +63,24 @@ fn background_rule(yaml: &mut String, i: usize) {
 }
 
 /// An Alertmanager configuration: every alert its own group (one notification per event, as
-/// the relay sends), sent at once to a Slack receiver pointing at the sink.
-pub fn alertmanager_config(sink: SocketAddr) -> String {
-    format!(
-        "route:\n  receiver: sink\n  group_by: [benchSeq]\n  group_wait: 0s\n  group_interval: 1m\n  repeat_interval: 24h\n\
-         receivers:\n  - name: sink\n    slack_configs:\n      - api_url: http://{sink}/slack\n        channel: '#bench'\n        send_resolved: false\n        title: 'benchSeq={{{{ .GroupLabels.benchSeq }}}}'\n"
-    )
+/// the relay sends), sent at once to a Slack receiver pointing at the sink; with `targets` > 1
+/// one child route per receiver, each with `continue: true`, so every alert reaches all.
+pub fn alertmanager_config(sink: SocketAddr, targets: usize) -> String {
+    let mut yaml = String::from(
+        "route:\n  receiver: sink-0\n  group_by: [benchSeq]\n  group_wait: 0s\n  group_interval: 1m\n  repeat_interval: 24h\n",
+    );
+    if targets > 1 {
+        yaml.push_str("  routes:\n");
+        for i in 0..targets {
+            let _ = write!(yaml, "    - receiver: sink-{i}\n      continue: true\n");
+        }
+    }
+    yaml.push_str("receivers:\n");
+    for i in 0..targets {
+        let _ = write!(
+            yaml,
+            "  - name: sink-{i}\n    slack_configs:\n      - api_url: http://{sink}/slack/{i}\n        channel: '#bench'\n        send_resolved: false\n        title: 'benchSeq={{{{ .GroupLabels.benchSeq }}}}'\n"
+        );
+    }
+    yaml
 }

@@ -42,6 +42,8 @@ pub struct RelayRun {
     pub duration: Duration,
     /// Rules in the file (1 = only the rule to the sink).
     pub rules: usize,
+    /// Sink targets the first rule notifies (10 for fan-out).
+    pub targets: usize,
     /// Send SIGHUP this often during the load.
     pub reload_every: Option<Duration>,
 }
@@ -115,11 +117,12 @@ pub async fn floor(setup: &Setup, count: u64, limit: Duration) -> Result<Floor> 
 
 /// The release relay with the durable store, every event routed to the sink.
 pub async fn relay(setup: &Setup, run: RelayRun) -> Result<RelayOutcome> {
-    let arrivals = Arc::new(Arrivals::new(setup.max_events as usize));
+    let arrivals = Arc::new(Arrivals::new(setup.max_events as usize, run.targets));
     let sink = servers::start_sink(arrivals.clone()).await?;
     let dir = tempfile::tempdir_in(setup.work.path())?;
     let rules_path = dir.path().join("rules.yaml");
-    std::fs::write(&rules_path, rules_file::relay_rules(sink, run.rules))?;
+    let rules = rules_file::relay_rules(sink, run.rules, run.targets);
+    std::fs::write(&rules_path, rules)?;
     let data_dir = dir.path().join("data");
     let mut command = Command::new(&setup.relay);
     command
@@ -187,21 +190,22 @@ fn error_lines(server: &Server) -> Vec<String> {
         .collect()
 }
 
-/// Alertmanager (Debian's package) with one Slack receiver pointing at the sink; each event
-/// posted as one alert of its own group.
+/// Alertmanager (Debian's package) with `targets` Slack receivers pointing at the sink; each
+/// event posted as one alert of its own group.
 pub async fn alertmanager(
     setup: &Setup,
     schedule: Schedule,
     duration: Duration,
+    targets: usize,
 ) -> Result<Figures> {
     let Some(binary) = &setup.alertmanager else {
         anyhow::bail!("no Alertmanager binary");
     };
-    let arrivals = Arc::new(Arrivals::new(setup.max_events as usize));
+    let arrivals = Arc::new(Arrivals::new(setup.max_events as usize, targets));
     let sink = servers::start_sink(arrivals.clone()).await?;
     let dir = tempfile::tempdir_in(setup.work.path())?;
     let config = dir.path().join("alertmanager.yml");
-    std::fs::write(&config, rules_file::alertmanager_config(sink))?;
+    std::fs::write(&config, rules_file::alertmanager_config(sink, targets))?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
@@ -223,9 +227,10 @@ pub async fn alertmanager(
     drain(&result, &arrivals, setup.drain).await;
     let after = server.usage();
     let offered = offered(schedule, connections(setup, schedule));
-    let scenario = match schedule {
-        Schedule::Closed => "max rate",
-        Schedule::Open { .. } => "fixed rate",
+    let scenario = match (schedule, targets) {
+        (_, 2..) => "fan-out",
+        (Schedule::Closed, _) => "max rate",
+        (Schedule::Open { .. }, _) => "fixed rate",
     };
     let mut figures = measure::figures(scenario, "Alertmanager", &offered, &result, before, after);
     figures.delivery = Some(measure::delivery(&result, &arrivals));
@@ -275,7 +280,8 @@ async fn drive(
 /// little longer so that a duplicate would be seen too.
 async fn drain(result: &LoadResult, arrivals: &Arrivals, limit: Duration) {
     let deadline = tokio::time::Instant::now() + limit;
-    while arrivals.total() < result.acked() && tokio::time::Instant::now() < deadline {
+    let expected = result.acked() * arrivals.targets() as u64;
+    while arrivals.total() < expected && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;

@@ -1,6 +1,7 @@
 //! The two servers the harness runs besides the relay: the do-nothing 202 server (the physical
 //! limit of the HTTP stack, run as its own process like the relay) and the sink that answers
-//! like a Slack incoming webhook and records when each event arrived.
+//! like a Slack incoming webhook and records when each event arrived at each target (the
+//! path's last segment: `/sink/3` is target 3, fan-out runs have ten).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -26,8 +27,10 @@ pub async fn run_null_server() -> Result<()> {
     Ok(())
 }
 
-/// Arrivals per event number: first arrival time (ns since the harness epoch) and count.
+/// Arrivals per event number and target: first arrival time (ns since the harness epoch) and
+/// count.
 pub struct Arrivals {
+    targets: usize,
     first_ns: Vec<AtomicU64>,
     count: Vec<AtomicU32>,
     /// Bodies without a recognisable `benchSeq` (or out of range).
@@ -35,21 +38,32 @@ pub struct Arrivals {
 }
 
 impl Arrivals {
-    pub fn new(capacity: usize) -> Arrivals {
+    /// Room for events `0..events`, each sent to `targets` targets.
+    pub fn new(events: usize, targets: usize) -> Arrivals {
+        let slots = events * targets;
         Arrivals {
-            first_ns: (0..capacity).map(|_| AtomicU64::new(0)).collect(),
-            count: (0..capacity).map(|_| AtomicU32::new(0)).collect(),
+            targets,
+            first_ns: (0..slots).map(|_| AtomicU64::new(0)).collect(),
+            count: (0..slots).map(|_| AtomicU32::new(0)).collect(),
             unknown: AtomicU64::new(0),
         }
     }
 
-    /// Records one arrival of `body` now.
-    pub fn record(&self, body: &[u8]) {
+    /// How many targets each event goes to.
+    pub fn targets(&self) -> usize {
+        self.targets
+    }
+
+    /// Records one arrival of `body` at `target` now.
+    pub fn record(&self, target: usize, body: &[u8]) {
         let now = clock::now_ns();
-        match find_seq(body).map(|s| s as usize) {
-            Some(seq) if seq < self.count.len() => {
-                if self.count[seq].fetch_add(1, Ordering::Relaxed) == 0 {
-                    self.first_ns[seq].store(now, Ordering::Relaxed);
+        let slot = find_seq(body)
+            .map(|s| s as usize * self.targets + target)
+            .filter(|_| target < self.targets);
+        match slot {
+            Some(slot) if slot < self.count.len() => {
+                if self.count[slot].fetch_add(1, Ordering::Relaxed) == 0 {
+                    self.first_ns[slot].store(now, Ordering::Relaxed);
                 }
             }
             _ => {
@@ -58,12 +72,13 @@ impl Arrivals {
         }
     }
 
-    pub fn count(&self, seq: usize) -> u32 {
-        self.count[seq].load(Ordering::Relaxed)
+    /// Arrivals of event `seq` at `target`.
+    pub fn count(&self, seq: usize, target: usize) -> u32 {
+        self.count[seq * self.targets + target].load(Ordering::Relaxed)
     }
 
-    pub fn first_ns(&self, seq: usize) -> u64 {
-        self.first_ns[seq].load(Ordering::Relaxed)
+    pub fn first_ns(&self, seq: usize, target: usize) -> u64 {
+        self.first_ns[seq * self.targets + target].load(Ordering::Relaxed)
     }
 
     /// Total arrivals so far, duplicates included.
@@ -76,16 +91,25 @@ impl Arrivals {
 }
 
 /// Starts the sink on 127.0.0.1 (any port): every POST is recorded and answered 200 `ok`, as
-/// a Slack incoming webhook does.
+/// a Slack incoming webhook does. The path's last segment, when a number, is the target.
 pub async fn start_sink(arrivals: Arc<Arrivals>) -> Result<SocketAddr> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let route = warp::post()
+        .and(warp::path::full())
         .and(warp::body::bytes())
-        .map(move |body: Bytes| {
-            arrivals.record(&body);
+        .map(move |path: warp::path::FullPath, body: Bytes| {
+            arrivals.record(target_of(path.as_str()), &body);
             String::from("ok")
         });
     tokio::spawn(warp::serve(route).incoming(listener).run());
     Ok(addr)
+}
+
+/// The target a sink path names: its last segment as a number, else 0.
+fn target_of(path: &str) -> usize {
+    path.rsplit('/')
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }

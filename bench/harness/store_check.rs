@@ -1,6 +1,7 @@
 //! After a relay run: what the relay's durable store (`<data-dir>/relay.db`, opened read-only
-//! once the relay has exited) holds for each event, by its `benchSeq`, so that an acknowledged
-//! event that never reached the sink can be told apart as queued, dead or lost.
+//! once the relay has exited) holds for each event and target, by the event's `benchSeq`, so
+//! that an acknowledged message that never reached the sink can be told apart as queued, dead
+//! or lost.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -21,39 +22,42 @@ pub enum Stored {
     NoDelivery,
 }
 
-/// What the store holds, by `benchSeq`.
+/// What the store holds, by `benchSeq` and target number (`None`: the event has no delivery).
 #[derive(Debug, Default)]
 pub struct StoredEvents {
-    by_seq: HashMap<u64, Stored>,
+    by_seq: HashMap<(u64, Option<usize>), Stored>,
 }
 
 impl StoredEvents {
-    /// The event with this `benchSeq`; `None` when the store has no such event.
-    pub fn get(&self, seq: u64) -> Option<Stored> {
-        self.by_seq.get(&seq).copied()
+    /// The message of the event with this `benchSeq` to target number `target`; `None` when
+    /// the store has no such event, or the event no delivery to that target.
+    pub fn get(&self, seq: u64, target: usize) -> Option<Stored> {
+        let found = self.by_seq.get(&(seq, Some(target)));
+        found.or_else(|| self.by_seq.get(&(seq, None))).copied()
     }
 }
 
-impl FromIterator<(u64, Stored)> for StoredEvents {
-    fn from_iter<I: IntoIterator<Item = (u64, Stored)>>(iter: I) -> Self {
+impl FromIterator<((u64, Option<usize>), Stored)> for StoredEvents {
+    fn from_iter<I: IntoIterator<Item = ((u64, Option<usize>), Stored)>>(iter: I) -> Self {
         StoredEvents {
             by_seq: iter.into_iter().collect(),
         }
     }
 }
 
-/// Per event: its `benchSeq`, whether it is unrouted, and how many of its deliveries are open,
-/// dead, and there at all.
+/// Per event and target: the event's `benchSeq`, the target, whether the event is unrouted,
+/// and how many of its deliveries are open, dead, and there at all.
 const QUERY: &str = "
     SELECT json_extract(e.body, '$.data.benchSeq'),
+           d.target,
            e.routed_at IS NULL,
            COALESCE(SUM(d.state IN ('pending', 'sending')), 0),
            COALESCE(SUM(d.state = 'dead'), 0),
            COUNT(d.id)
     FROM events e LEFT JOIN deliveries d ON d.event_id = e.id
-    GROUP BY e.id";
+    GROUP BY e.id, d.target";
 
-type Row = (Option<i64>, i64, i64, i64, i64);
+type Row = (Option<i64>, Option<String>, i64, i64, i64, i64);
 
 /// Reads every event of `<data_dir>/relay.db` without writing to it. Call it only after the
 /// relay has exited, so that nothing moves while it is counted.
@@ -68,18 +72,37 @@ pub async fn read(data_dir: &Path) -> Result<StoredEvents> {
         .prepare(QUERY)
         .and_then(|mut stmt| {
             stmt.query_map([], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
             })?
             .collect()
         })
         .with_context(|| format!("reading the events of {}", file.display()))?;
     Ok(rows
         .into_iter()
-        .filter_map(|(seq, unrouted, open, dead, deliveries)| {
+        .filter_map(|(seq, target, unrouted, open, dead, deliveries)| {
             let seq = u64::try_from(seq?).ok()?;
-            Some((seq, classify(unrouted != 0, open, dead, deliveries)))
+            let target = target.as_deref().map(target_number);
+            Some((
+                (seq, target),
+                classify(unrouted != 0, open, dead, deliveries),
+            ))
         })
         .collect())
+}
+
+/// The number of a sink target: `sink` is 0, `sink-3` is 3.
+fn target_number(name: &str) -> usize {
+    name.rsplit('-')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }
 
 fn classify(unrouted: bool, open: i64, dead: i64, deliveries: i64) -> Stored {
@@ -149,12 +172,14 @@ mod tests {
         finish_head(&store, dead()).await;
 
         let stored = read(dir.path()).await.unwrap();
-        assert_eq!(stored.get(1), Some(Stored::Delivered));
-        assert_eq!(stored.get(2), Some(Stored::Dead));
-        assert_eq!(stored.get(3), Some(Stored::NoDelivery));
-        assert_eq!(stored.get(4), Some(Stored::Queued));
-        assert_eq!(stored.get(5), Some(Stored::Queued));
-        assert_eq!(stored.get(6), None);
+        assert_eq!(stored.get(1, 0), Some(Stored::Delivered));
+        assert_eq!(stored.get(2, 0), Some(Stored::Dead));
+        assert_eq!(stored.get(3, 0), Some(Stored::NoDelivery));
+        assert_eq!(stored.get(4, 0), Some(Stored::Queued));
+        assert_eq!(stored.get(5, 0), Some(Stored::Queued));
+        assert_eq!(stored.get(6, 0), None);
+        // An event routed to target 0 only has nothing for target 1.
+        assert_eq!(stored.get(1, 1), None);
     }
 
     fn delivered() -> Outcome {
