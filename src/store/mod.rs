@@ -1,6 +1,7 @@
 //! The durable store: events, deliveries, attempts and the target lanes.
 //!
-//! One type, [`Store`], over one seam with an engine behind it: the embedded SQLite file today
+//! One type, [`Store`], over one seam with an engine behind it (`engine`: the operations every
+//! engine implements, and the engines a store can be opened on): the embedded SQLite file today
 //! (`sqlite`), PostgreSQL for several replicas next. What every engine shares lives here:
 //! the row types (`types`), the rows an engine writes and their decoding (`rows`), group
 //! commit (`commit`: many writes per transaction and fsync, each caller answered only once its
@@ -16,6 +17,7 @@
 mod cache;
 mod commit;
 mod data_dir;
+mod engine;
 mod rows;
 mod sqlite;
 mod types;
@@ -37,6 +39,7 @@ pub use types::{
 
 use cache::EventCache;
 use commit::{Counters, LaneWrite, RouteRow};
+use engine::{Backend, Engine, with_engine};
 use rows::{EventRow, FinishRow};
 
 /// Why a store call failed. Callers branch on it: `Unavailable` means "try again later" (intake
@@ -123,16 +126,11 @@ pub struct Store {
 }
 
 struct Inner {
-    engine: Engine,
+    backend: Backend,
     counters: Arc<Counters>,
     cache: Arc<EventCache>,
     /// The data directory's lock, when opened exclusively; released by [`Store::close`].
     lock: std::sync::Mutex<Option<DirLock>>,
-}
-
-/// The engines a store can live in.
-enum Engine {
-    Sqlite(sqlite::Sqlite),
 }
 
 impl Store {
@@ -157,7 +155,7 @@ impl Store {
         .map_err(|e| StoreError::Other(format!("opening the store did not complete: {e}")))??;
         Ok(Store {
             inner: Arc::new(Inner {
-                engine: Engine::Sqlite(sqlite),
+                backend: Backend::Sqlite(sqlite),
                 counters,
                 cache,
                 lock: std::sync::Mutex::new(lock),
@@ -165,10 +163,8 @@ impl Store {
         })
     }
 
-    fn sqlite(&self) -> &sqlite::Sqlite {
-        match &self.inner.engine {
-            Engine::Sqlite(s) => s,
-        }
+    fn backend(&self) -> &Backend {
+        &self.inner.backend
     }
 
     /// Stores one event durably (group commit), not yet routed: the router routes it. Returns
@@ -187,15 +183,12 @@ impl Store {
         routed: Option<Routed>,
     ) -> Result<Ingested, StoreError> {
         let row = EventRow::new(event, routed);
-        self.sqlite().writer.ingest(row).await
+        with_engine!(self.backend(), e => e.ingest(row).await)
     }
 
     /// Up to `limit` events not yet routed, oldest first.
     pub async fn unrouted(&self, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
-        self.sqlite()
-            .reads
-            .run(move |c| sqlite::read::unrouted(c, limit))
-            .await
+        with_engine!(self.backend(), e => e.unrouted(limit).await)
     }
 
     /// In one transaction: one pending delivery (due now) per `NewDelivery`, and the event marked
@@ -230,7 +223,7 @@ impl Store {
                 deliveries: r.deliveries.clone(),
             })
             .collect();
-        self.sqlite().writer.route(rows).await
+        with_engine!(self.backend(), e => e.route(rows).await)
     }
 
     /// In ONE transaction (one commit) for the lane of `target`: a pause until `block_until`
@@ -254,7 +247,7 @@ impl Store {
                 .collect(),
             claim,
         };
-        self.sqlite().writer.lane(write).await
+        with_engine!(self.backend(), e => e.lane(write).await)
     }
 
     /// Claims the head of `target`'s lane if it is ready: the oldest unfinished delivery, when
@@ -309,58 +302,39 @@ impl Store {
     /// Gives back a claim that was never sent (a lane stopping): the delivery is pending again
     /// at once, with the attempt not counted. False, changing nothing, when the claim is stale.
     pub async fn release(&self, claim: &Claim) -> Result<bool, StoreError> {
-        let claim = claim.clone();
-        self.sqlite()
-            .writer
-            .admin(move |tx| sqlite::admin::release(tx, &claim))
-            .await
+        with_engine!(self.backend(), e => e.release(claim.clone()).await)
     }
 
     /// Pauses the whole lane of `target` until `until_ms` (a 429's Retry-After). A block never
     /// shortens an existing one.
     pub async fn block_target(&self, target: &str, until_ms: i64) -> Result<(), StoreError> {
         let target = target.to_owned();
-        self.sqlite()
-            .writer
-            .admin(move |tx| sqlite::admin::block_target(tx, &target, until_ms))
-            .await
+        with_engine!(self.backend(), e => e.block_target(target, until_ms).await)
     }
 
     /// When the head of `target`'s lane becomes claimable (may be in the past: claim now), or
     /// `None` when the lane is empty.
     pub async fn next_due_at(&self, target: &str) -> Result<Option<i64>, StoreError> {
         let target = target.to_owned();
-        self.sqlite()
-            .reads
-            .run(move |c| sqlite::read::next_due_at(c, &target))
-            .await
+        with_engine!(self.backend(), e => e.next_due_at(target).await)
     }
 
     /// When any unfinished delivery of `target` becomes claimable (for lanes that are not
     /// ordered), or `None` when the lane is empty.
     pub async fn next_ready_at(&self, target: &str) -> Result<Option<i64>, StoreError> {
         let target = target.to_owned();
-        self.sqlite()
-            .reads
-            .run(move |c| sqlite::read::next_ready_at(c, &target))
-            .await
+        with_engine!(self.backend(), e => e.next_ready_at(target).await)
     }
 
     /// Targets that have unfinished deliveries, by name.
     pub async fn targets_with_work(&self) -> Result<Vec<String>, StoreError> {
-        self.sqlite()
-            .reads
-            .run(sqlite::read::targets_with_work)
-            .await
+        with_engine!(self.backend(), e => e.targets_with_work().await)
     }
 
     /// One event with its matched rules, deliveries and their attempts.
     pub async fn event(&self, id: &str) -> Result<Option<EventDetails>, StoreError> {
         let id = id.to_owned();
-        self.sqlite()
-            .reads
-            .run(move |c| sqlite::read::event(c, &id))
-            .await
+        with_engine!(self.backend(), e => e.event(id).await)
     }
 
     /// Up to `limit` deliveries in `state`, oldest first (the dead-letter list, admin views).
@@ -369,24 +343,18 @@ impl Store {
         state: DeliveryState,
         limit: usize,
     ) -> Result<Vec<DeliveryRecord>, StoreError> {
-        self.sqlite()
-            .reads
-            .run(move |c| sqlite::read::deliveries_by_state(c, state, limit))
-            .await
+        with_engine!(self.backend(), e => e.deliveries_by_state(state, limit).await)
     }
 
     /// How many events and deliveries are in each state.
     pub async fn counts(&self) -> Result<StoreCounts, StoreError> {
-        self.sqlite().reads.run(sqlite::read::counts).await
+        with_engine!(self.backend(), e => e.counts().await)
     }
 
     /// Events, newest first, with how their deliveries stand.
     pub async fn list_events(&self, filter: &EventFilter) -> Result<Vec<EventSummary>, StoreError> {
         let filter = filter.clone();
-        self.sqlite()
-            .reads
-            .run(move |c| sqlite::admin::list_events(c, &filter))
-            .await
+        with_engine!(self.backend(), e => e.list_events(filter).await)
     }
 
     /// The open dead letters (dead, not dropped, not replayed), oldest first.
@@ -395,18 +363,12 @@ impl Store {
         filter: &DeadFilter,
     ) -> Result<Vec<DeliveryRecord>, StoreError> {
         let filter = filter.clone();
-        self.sqlite()
-            .reads
-            .run(move |c| sqlite::admin::dead_letters(c, &filter))
-            .await
+        with_engine!(self.backend(), e => e.dead_letters(filter).await)
     }
 
     /// One delivery with its attempts and its event.
     pub async fn delivery(&self, id: i64) -> Result<Option<DeliveryDetails>, StoreError> {
-        self.sqlite()
-            .reads
-            .run(move |c| sqlite::admin::delivery(c, id))
-            .await
+        with_engine!(self.backend(), e => e.delivery(id).await)
     }
 
     /// Replays an open dead letter: a new pending delivery, due now, at the tail of its
@@ -416,10 +378,7 @@ impl Store {
         id: i64,
         now_ms: i64,
     ) -> Result<Result<i64, DeadLetterError>, StoreError> {
-        self.sqlite()
-            .writer
-            .admin(move |tx| sqlite::admin::replay(tx, id, now_ms))
-            .await
+        with_engine!(self.backend(), e => e.replay(id, now_ms).await)
     }
 
     /// Replays every open dead letter (of one target, if given) as the list stood when called:
@@ -453,15 +412,12 @@ impl Store {
         id: i64,
         now_ms: i64,
     ) -> Result<Result<(), DeadLetterError>, StoreError> {
-        self.sqlite()
-            .writer
-            .admin(move |tx| sqlite::admin::drop_dead(tx, id, now_ms))
-            .await
+        with_engine!(self.backend(), e => e.drop_dead(id, now_ms).await)
     }
 
     /// Unfinished deliveries per target, and the number of open dead letters.
     pub async fn queue_stats(&self) -> Result<(Vec<QueueStat>, u64), StoreError> {
-        self.sqlite().reads.run(sqlite::admin::queue_stats).await
+        with_engine!(self.backend(), e => e.queue_stats().await)
     }
 
     /// Keeps what the MonitorQA API lookup found for an event, for its deliveries' templates.
@@ -472,10 +428,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let (id, json) = (event_id.to_owned(), enrichment.to_string());
         self.inner.cache.forget(&id);
-        self.sqlite()
-            .writer
-            .admin(move |tx| sqlite::admin::save_enrichment(tx, &id, &json))
-            .await
+        with_engine!(self.backend(), e => e.save_enrichment(id, json).await)
     }
 
     /// Retention: deletes events received before `before_ms` that need nobody any more (every
@@ -485,13 +438,9 @@ impl Store {
     pub async fn prune(&self, before_ms: i64) -> Result<u64, StoreError> {
         let mut total = 0;
         loop {
-            let pruned = self
-                .sqlite()
-                .writer
-                .admin(move |tx| sqlite::admin::prune_batch(tx, before_ms))
-                .await?;
+            let (pruned, more) = with_engine!(self.backend(), e => e.prune_round(before_ms).await)?;
             total += pruned;
-            if pruned < sqlite::admin::PRUNE_BATCH as u64 {
+            if !more {
                 return Ok(total);
             }
         }
@@ -500,14 +449,14 @@ impl Store {
     /// A write through the group commit that needs the disk as an event does: `Ok` once the
     /// store can take events again.
     pub async fn probe_write(&self) -> Result<(), StoreError> {
-        self.sqlite().writer.probe().await
+        with_engine!(self.backend(), e => e.probe().await)
     }
 
     /// `Err` ([`StoreError::Lost`]) once the database file was removed or replaced under the
     /// open store: nothing written now could be read after a restart. Cheap (one `stat`); the
     /// writer also checks after every commit, before it answers anyone.
     pub fn check_file(&self) -> Result<(), StoreError> {
-        self.sqlite().file.check()
+        with_engine!(self.backend(), e => e.check_file())
     }
 
     /// How many group commits the writer made and how many events they held.
@@ -518,7 +467,7 @@ impl Store {
     /// Clean shutdown: the writer commits what is queued and stops. Later calls answer
     /// `Unavailable`. Only then may another relay take the data directory.
     pub async fn close(&self) {
-        self.sqlite().writer.close().await;
+        with_engine!(self.backend(), e => e.close().await);
         let lock = self
             .inner
             .lock

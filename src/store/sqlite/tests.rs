@@ -28,8 +28,8 @@ fn big_event(n: u64) -> Event {
 
 /// Caps the file at its current size, or lifts the cap, on the writer's connection.
 async fn cap_file(store: &Store, capped: bool) {
-    store
-        .sqlite()
+    let crate::store::engine::Backend::Sqlite(sqlite) = store.backend();
+    sqlite
         .writer
         .admin(move |conn| {
             let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;

@@ -1,0 +1,140 @@
+//! The SQLite engine's side of the seam: hot writes through the writer thread's group commit,
+//! occasional writes as their own jobs on the same thread, reads on the read connections.
+
+use super::{Sqlite, admin, read};
+use crate::store::StoreError;
+use crate::store::commit::{LaneDone, LaneWrite, RouteRow};
+use crate::store::engine::Engine;
+use crate::store::rows::EventRow;
+use crate::store::types::{
+    Claim, DeadFilter, DeadLetterError, DeliveryDetails, DeliveryRecord, DeliveryState,
+    EventDetails, EventFilter, EventSummary, Ingested, QueueStat, StoreCounts, StoredEvent,
+};
+
+impl Engine for Sqlite {
+    async fn ingest(&self, row: EventRow) -> Result<Ingested, StoreError> {
+        self.writer.ingest(row).await
+    }
+
+    async fn route(&self, rows: Vec<RouteRow>) -> Result<(), StoreError> {
+        self.writer.route(rows).await
+    }
+
+    async fn lane(&self, write: LaneWrite) -> Result<LaneDone, StoreError> {
+        self.writer.lane(write).await
+    }
+
+    async fn release(&self, claim: Claim) -> Result<bool, StoreError> {
+        self.writer
+            .admin(move |tx| admin::release(tx, &claim))
+            .await
+    }
+
+    async fn block_target(&self, target: String, until_ms: i64) -> Result<(), StoreError> {
+        self.writer
+            .admin(move |tx| admin::block_target(tx, &target, until_ms))
+            .await
+    }
+
+    async fn save_enrichment(&self, event_id: String, json: String) -> Result<(), StoreError> {
+        self.writer
+            .admin(move |tx| admin::save_enrichment(tx, &event_id, &json))
+            .await
+    }
+
+    async fn prune_round(&self, before_ms: i64) -> Result<(u64, bool), StoreError> {
+        let pruned = self
+            .writer
+            .admin(move |tx| admin::prune_batch(tx, before_ms))
+            .await?;
+        Ok((pruned, pruned >= admin::PRUNE_BATCH as u64))
+    }
+
+    async fn replay(
+        &self,
+        id: i64,
+        now_ms: i64,
+    ) -> Result<Result<i64, DeadLetterError>, StoreError> {
+        self.writer
+            .admin(move |tx| admin::replay(tx, id, now_ms))
+            .await
+    }
+
+    async fn drop_dead(
+        &self,
+        id: i64,
+        now_ms: i64,
+    ) -> Result<Result<(), DeadLetterError>, StoreError> {
+        self.writer
+            .admin(move |tx| admin::drop_dead(tx, id, now_ms))
+            .await
+    }
+
+    async fn probe(&self) -> Result<(), StoreError> {
+        self.writer.probe().await
+    }
+
+    async fn unrouted(&self, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
+        self.reads.run(move |c| read::unrouted(c, limit)).await
+    }
+
+    async fn next_due_at(&self, target: String) -> Result<Option<i64>, StoreError> {
+        self.reads.run(move |c| read::next_due_at(c, &target)).await
+    }
+
+    async fn next_ready_at(&self, target: String) -> Result<Option<i64>, StoreError> {
+        self.reads
+            .run(move |c| read::next_ready_at(c, &target))
+            .await
+    }
+
+    async fn targets_with_work(&self) -> Result<Vec<String>, StoreError> {
+        self.reads.run(read::targets_with_work).await
+    }
+
+    async fn event(&self, id: String) -> Result<Option<EventDetails>, StoreError> {
+        self.reads.run(move |c| read::event(c, &id)).await
+    }
+
+    async fn deliveries_by_state(
+        &self,
+        state: DeliveryState,
+        limit: usize,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        self.reads
+            .run(move |c| read::deliveries_by_state(c, state, limit))
+            .await
+    }
+
+    async fn counts(&self) -> Result<StoreCounts, StoreError> {
+        self.reads.run(read::counts).await
+    }
+
+    async fn list_events(&self, filter: EventFilter) -> Result<Vec<EventSummary>, StoreError> {
+        self.reads
+            .run(move |c| admin::list_events(c, &filter))
+            .await
+    }
+
+    async fn dead_letters(&self, filter: DeadFilter) -> Result<Vec<DeliveryRecord>, StoreError> {
+        self.reads
+            .run(move |c| admin::dead_letters(c, &filter))
+            .await
+    }
+
+    async fn delivery(&self, id: i64) -> Result<Option<DeliveryDetails>, StoreError> {
+        self.reads.run(move |c| admin::delivery(c, id)).await
+    }
+
+    async fn queue_stats(&self) -> Result<(Vec<QueueStat>, u64), StoreError> {
+        self.reads.run(admin::queue_stats).await
+    }
+
+    fn check_file(&self) -> Result<(), StoreError> {
+        self.file.check()
+    }
+
+    async fn close(&self) {
+        self.writer.close().await;
+    }
+}
