@@ -7,6 +7,7 @@
 
 use super::StoreError;
 use super::commit::{LaneDone, LaneWrite, RouteRow};
+use super::postgres::Postgres;
 use super::rows::EventRow;
 use super::sqlite::Sqlite;
 use super::types::{
@@ -75,6 +76,7 @@ pub(super) trait Engine {
 /// The engines a store can be opened on.
 pub(super) enum Backend {
     Sqlite(Sqlite),
+    Postgres(Postgres),
 }
 
 /// Runs `$body` with `$engine` bound to the backend's engine, whichever it is.
@@ -82,6 +84,7 @@ macro_rules! with_engine {
     ($backend:expr, $engine:ident => $body:expr) => {
         match $backend {
             $crate::store::engine::Backend::Sqlite($engine) => $body,
+            $crate::store::engine::Backend::Postgres($engine) => $body,
         }
     };
 }

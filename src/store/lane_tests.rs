@@ -1,5 +1,6 @@
 //! The lanes' combined writes through the group-commit writer: an outcome and the next claim in
-//! one transaction, releasing a claim, and outcomes of many lanes sharing commits.
+//! one transaction, releasing a claim, and outcomes of many lanes sharing commits. The first
+//! tests are conformance tests, run on every engine; the last two reopen an embedded file.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -51,14 +52,11 @@ fn delivered() -> Outcome {
     }
 }
 
-#[tokio::test]
-async fn an_outcome_and_the_next_claim_are_written_together_in_lane_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
-    let first = routed(&store, 1, "erp").await;
-    let second = routed(&store, 2, "erp").await;
+async fn an_outcome_and_the_next_claim_are_written_together_in_lane_order(store: &Store) {
+    let first = routed(store, 1, "erp").await;
+    let second = routed(store, 2, "erp").await;
     let t = now();
-    let head = claim(&store, "erp", t, "lane").await.unwrap();
+    let head = claim(store, "erp", t, "lane").await.unwrap();
     assert_eq!(head.event.id, first);
 
     let (applied, next) = store
@@ -78,14 +76,11 @@ async fn an_outcome_and_the_next_claim_are_written_together_in_lane_order() {
     assert_eq!(sending.deliveries[0].0.state, DeliveryState::Sending);
 }
 
-#[tokio::test]
-async fn a_retry_keeps_its_head_so_the_combined_claim_takes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
-    let first = routed(&store, 1, "erp").await;
-    routed(&store, 2, "erp").await;
+async fn a_retry_keeps_its_head_so_the_combined_claim_takes_nothing(store: &Store) {
+    let first = routed(store, 1, "erp").await;
+    routed(store, 2, "erp").await;
     let t = now();
-    let head = claim(&store, "erp", t, "lane").await.unwrap();
+    let head = claim(store, "erp", t, "lane").await.unwrap();
     let retry = Outcome::Retry {
         at_ms: t + 60_000,
         status: Some(503),
@@ -98,17 +93,14 @@ async fn a_retry_keeps_its_head_so_the_combined_claim_takes_nothing() {
         .unwrap();
     assert!(applied);
     assert_eq!(next, None, "nothing overtakes a head that is not due");
-    let again = claim(&store, "erp", t + 60_000, "lane").await.unwrap();
+    let again = claim(store, "erp", t + 60_000, "lane").await.unwrap();
     assert_eq!(again.event.id, first);
     assert_eq!(again.attempt, 2);
 }
 
-#[tokio::test]
-async fn a_stale_outcome_with_a_claim_changes_nothing_and_claims_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
-    let id = routed(&store, 1, "erp").await;
-    routed(&store, 2, "erp").await;
+async fn a_stale_outcome_with_a_claim_changes_nothing_and_claims_nothing(store: &Store) {
+    let id = routed(store, 1, "erp").await;
+    routed(store, 2, "erp").await;
     let t = now();
     let lease = Duration::from_millis(1000);
     let stale = store
@@ -116,7 +108,7 @@ async fn a_stale_outcome_with_a_claim_changes_nothing_and_claims_nothing() {
         .await
         .unwrap()
         .unwrap();
-    let fresh = claim(&store, "erp", t + 1000, "sender-2").await.unwrap();
+    let fresh = claim(store, "erp", t + 1000, "sender-2").await.unwrap();
 
     let (applied, next) = store
         .finish_and_claim_next(&stale, &delivered(), t + 1001, LEASE, "sender-1")
@@ -137,35 +129,29 @@ async fn a_stale_outcome_with_a_claim_changes_nothing_and_claims_nothing() {
     );
 }
 
-#[tokio::test]
-async fn a_released_claim_is_claimable_at_once_without_counting_an_attempt() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
-    let id = routed(&store, 1, "erp").await;
+async fn a_released_claim_is_claimable_at_once_without_counting_an_attempt(store: &Store) {
+    let id = routed(store, 1, "erp").await;
     let t = now();
-    let held = claim(&store, "erp", t, "lane").await.unwrap();
+    let held = claim(store, "erp", t, "lane").await.unwrap();
 
     assert!(store.release(&held).await.unwrap());
     assert!(!store.release(&held).await.unwrap(), "released twice");
-    let again = claim(&store, "erp", t + 1, "other").await.unwrap();
+    let again = claim(store, "erp", t + 1, "other").await.unwrap();
     assert_eq!(again.event.id, id);
     assert_eq!(again.attempt, 1);
     assert!(!store.finish(&held, &delivered(), t + 2).await.unwrap());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn outcomes_of_many_lanes_share_group_commits() {
+async fn outcomes_of_many_lanes_share_group_commits(store: &Store) {
     const LANES: usize = 40;
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
     let targets: Vec<String> = (0..LANES).map(|i| format!("target-{i}")).collect();
     for (i, target) in targets.iter().enumerate() {
-        routed(&store, i as u64, target).await;
+        routed(store, i as u64, target).await;
     }
     let t = now();
     let mut claims = Vec::new();
     for target in &targets {
-        claims.push(claim(&store, target, t, "lane").await.unwrap());
+        claims.push(claim(store, target, t, "lane").await.unwrap());
     }
     let before = store.writer_stats().batches;
 
@@ -199,10 +185,9 @@ async fn outcomes_of_many_lanes_share_group_commits() {
     assert_eq!(counts.delivered, LANES as u64);
 }
 
-#[tokio::test]
-async fn a_batch_of_routings_queues_deliveries_in_event_order_and_names_a_missing_event() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
+async fn a_batch_of_routings_queues_deliveries_in_event_order_and_names_a_missing_event(
+    store: &Store,
+) {
     let mut ids = Vec::new();
     for n in 0..3 {
         let mut e =
@@ -231,7 +216,7 @@ async fn a_batch_of_routings_queues_deliveries_in_event_order_and_names_a_missin
     );
 
     let t = now();
-    let first = claim(&store, "erp", t, "lane").await.unwrap();
+    let first = claim(store, "erp", t, "lane").await.unwrap();
     assert_eq!(
         first.event.id, ids[1],
         "the batch's order is the lane's order"
@@ -311,3 +296,12 @@ async fn the_running_relay_takes_back_at_once_what_a_stopped_one_left_in_flight(
     assert_eq!(again.delivery_id, in_flight.delivery_id);
     assert_eq!(again.attempt, 2, "the cut-off send counts as an attempt");
 }
+
+crate::store::conformance::conformance!(
+    an_outcome_and_the_next_claim_are_written_together_in_lane_order,
+    a_retry_keeps_its_head_so_the_combined_claim_takes_nothing,
+    a_stale_outcome_with_a_claim_changes_nothing_and_claims_nothing,
+    a_released_claim_is_claimable_at_once_without_counting_an_attempt,
+    outcomes_of_many_lanes_share_group_commits,
+    a_batch_of_routings_queues_deliveries_in_event_order_and_names_a_missing_event,
+);

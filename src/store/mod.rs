@@ -18,6 +18,7 @@ mod cache;
 mod commit;
 mod data_dir;
 mod engine;
+mod postgres;
 mod rows;
 mod sqlite;
 mod types;
@@ -30,6 +31,7 @@ use crate::event::Event;
 
 pub use commit::LaneDone;
 pub use data_dir::{DirLock, FileIdentity, LOCK_FILE};
+pub use postgres::DatabaseUrl;
 pub use rows::{ClaimSpec, Routed};
 pub use types::{
     AttemptRecord, Claim, DeadFilter, DeadLetterError, DeliveryDetails, DeliveryRecord,
@@ -86,6 +88,9 @@ pub struct StoreConfig {
     /// held until [`Store::close`], so a second relay fails with [`StoreError::InUse`] before it
     /// touches the database. `dlq` and tests open a running relay's store without it.
     pub exclusive: bool,
+    /// A PostgreSQL database instead of the embedded file (`server.store`); `data_dir` is
+    /// then not used, and several relays may share the database.
+    pub database: Option<DatabaseUrl>,
 }
 
 impl StoreConfig {
@@ -95,6 +100,15 @@ impl StoreConfig {
             data_dir: data_dir.into(),
             options: StoreOptions::default(),
             exclusive: false,
+            database: None,
+        }
+    }
+
+    /// The store in the PostgreSQL database at `url`, with the default options.
+    pub fn postgres(url: DatabaseUrl) -> StoreConfig {
+        StoreConfig {
+            database: Some(url),
+            ..StoreConfig::embedded(PathBuf::new())
         }
     }
 
@@ -106,7 +120,10 @@ impl StoreConfig {
 
     /// How a person would name this store in a message: never a secret.
     pub fn describe(&self) -> String {
-        sqlite::database_file(&self.data_dir).display().to_string()
+        match &self.database {
+            Some(url) => url.to_string(),
+            None => sqlite::database_file(&self.data_dir).display().to_string(),
+        }
     }
 }
 
@@ -136,12 +153,23 @@ struct Inner {
 impl Store {
     /// Opens the store `config` names (creating and migrating it as needed).
     pub async fn open(config: &StoreConfig) -> Result<Store, StoreError> {
+        let cache = Arc::new(EventCache::default());
+        let counters = Arc::new(Counters::default());
+        if let Some(url) = &config.database {
+            let engine =
+                postgres::Postgres::open(url, &config.options, cache.clone(), counters.clone())
+                    .await?;
+            return Ok(Store::with(
+                Backend::Postgres(engine),
+                counters,
+                cache,
+                None,
+            ));
+        }
         let lock = match config.exclusive {
             true => Some(DirLock::acquire(&config.data_dir)?),
             false => None,
         };
-        let cache = Arc::new(EventCache::default());
-        let counters = Arc::new(Counters::default());
         let (dir, options, owner) = (
             config.data_dir.clone(),
             config.options.clone(),
@@ -153,14 +181,23 @@ impl Store {
         })
         .await
         .map_err(|e| StoreError::Other(format!("opening the store did not complete: {e}")))??;
-        Ok(Store {
+        Ok(Store::with(Backend::Sqlite(sqlite), counters, cache, lock))
+    }
+
+    fn with(
+        backend: Backend,
+        counters: Arc<Counters>,
+        cache: Arc<EventCache>,
+        lock: Option<DirLock>,
+    ) -> Store {
+        Store {
             inner: Arc::new(Inner {
-                backend: Backend::Sqlite(sqlite),
+                backend,
                 counters,
                 cache,
                 lock: std::sync::Mutex::new(lock),
             }),
-        })
+        }
     }
 
     fn backend(&self) -> &Backend {
@@ -494,5 +531,7 @@ pub fn database_file(data_dir: &Path) -> PathBuf {
     sqlite::database_file(data_dir)
 }
 
+#[cfg(test)]
+mod conformance;
 #[cfg(test)]
 mod lane_tests;

@@ -28,7 +28,9 @@ fn big_event(n: u64) -> Event {
 
 /// Caps the file at its current size, or lifts the cap, on the writer's connection.
 async fn cap_file(store: &Store, capped: bool) {
-    let crate::store::engine::Backend::Sqlite(sqlite) = store.backend();
+    let crate::store::engine::Backend::Sqlite(sqlite) = store.backend() else {
+        panic!("an embedded store");
+    };
     sqlite
         .writer
         .admin(move |conn| {

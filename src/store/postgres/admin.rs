@@ -1,0 +1,183 @@
+//! The occasional writes of operators and housekeeping, each in a transaction of its own on a
+//! connection of the pool (the writer's group commit is for the hot path): releasing a claim,
+//! pausing a lane, keeping an event's enrichment, replaying and dropping dead letters, and
+//! retention. A dead letter being replayed or dropped is locked first, so two operators (or two
+//! relays) cannot both replay it.
+
+use deadpool_postgres::{Client, Transaction};
+
+use super::classify;
+use super::write::BLOCK;
+use crate::store::{Claim, DeadLetterError, StoreError};
+
+/// Events pruned per transaction, so retention never holds locks for long.
+pub(super) const PRUNE_BATCH: i64 = 500;
+
+async fn execute(
+    tx: &Transaction<'_>,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<u64, StoreError> {
+    let stmt = tx.prepare_cached(sql).await.map_err(classify)?;
+    tx.execute(&stmt, params).await.map_err(classify)
+}
+
+pub(super) async fn release(conn: &mut Client, claim: &Claim) -> Result<bool, StoreError> {
+    let tx = conn.transaction().await.map_err(classify)?;
+    let released = execute(
+        &tx,
+        "UPDATE deliveries
+         SET state = 'pending', lease_owner = NULL, lease_until = NULL, attempts = attempts - 1
+         WHERE id = $1 AND lease_seq = $2 AND state = 'sending'",
+        &[&claim.delivery_id, &claim.lease_seq],
+    )
+    .await?;
+    tx.commit().await.map_err(classify)?;
+    Ok(released == 1)
+}
+
+pub(super) async fn block_target(
+    conn: &mut Client,
+    target: &str,
+    until_ms: i64,
+) -> Result<(), StoreError> {
+    let tx = conn.transaction().await.map_err(classify)?;
+    execute(&tx, BLOCK, &[&target, &until_ms]).await?;
+    tx.commit().await.map_err(classify)
+}
+
+pub(super) async fn save_enrichment(
+    conn: &mut Client,
+    event_id: &str,
+    json: &str,
+) -> Result<(), StoreError> {
+    let tx = conn.transaction().await.map_err(classify)?;
+    execute(
+        &tx,
+        "UPDATE events SET enrichment = $2 WHERE id = $1",
+        &[&event_id, &json],
+    )
+    .await?;
+    tx.commit().await.map_err(classify)
+}
+
+/// Whether `id` is an open dead letter, with its row locked for the rest of the transaction.
+async fn open_dead_letter(
+    tx: &Transaction<'_>,
+    id: i64,
+) -> Result<Result<(), DeadLetterError>, StoreError> {
+    let stmt = tx
+        .prepare_cached(
+            "SELECT state, dropped_at,
+                    (SELECT MIN(r.id) FROM deliveries r WHERE r.replay_of = d.id)
+             FROM deliveries d WHERE id = $1 FOR UPDATE",
+        )
+        .await
+        .map_err(classify)?;
+    let Some(row) = tx.query_opt(&stmt, &[&id]).await.map_err(classify)? else {
+        return Ok(Err(DeadLetterError::NotFound(id)));
+    };
+    let state: String = row.get(0);
+    let dropped: Option<i64> = row.get(1);
+    let replayed: Option<i64> = row.get(2);
+    Ok(match (state.as_str(), dropped, replayed) {
+        ("dead", None, None) => Ok(()),
+        ("dead", Some(_), _) => Err(DeadLetterError::Dropped(id)),
+        ("dead", None, Some(by)) => Err(DeadLetterError::AlreadyReplayed(id, by)),
+        _ => Err(DeadLetterError::NotDead(id)),
+    })
+}
+
+pub(super) async fn replay(
+    conn: &mut Client,
+    id: i64,
+    now_ms: i64,
+) -> Result<Result<i64, DeadLetterError>, StoreError> {
+    let tx = conn.transaction().await.map_err(classify)?;
+    if let Err(e) = open_dead_letter(&tx, id).await? {
+        return Ok(Err(e));
+    }
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO deliveries (event_id, rule, target, template, state, attempts,
+                                     next_attempt_at, created_at, updated_at, replay_of)
+             SELECT event_id, rule, target, template, 'pending', 0, $2, $2, $2, id
+             FROM deliveries WHERE id = $1
+             RETURNING id",
+        )
+        .await
+        .map_err(classify)?;
+    let new_id: i64 = tx
+        .query_one(&stmt, &[&id, &now_ms])
+        .await
+        .map_err(classify)?
+        .get(0);
+    tx.commit().await.map_err(classify)?;
+    Ok(Ok(new_id))
+}
+
+pub(super) async fn drop_dead(
+    conn: &mut Client,
+    id: i64,
+    now_ms: i64,
+) -> Result<Result<(), DeadLetterError>, StoreError> {
+    let tx = conn.transaction().await.map_err(classify)?;
+    if let Err(e) = open_dead_letter(&tx, id).await? {
+        return Ok(Err(e));
+    }
+    execute(
+        &tx,
+        "UPDATE deliveries SET dropped_at = $2, updated_at = $2 WHERE id = $1",
+        &[&id, &now_ms],
+    )
+    .await?;
+    tx.commit().await.map_err(classify)?;
+    Ok(Ok(()))
+}
+
+/// One round of retention: up to [`PRUNE_BATCH`] events received before `before_ms` whose every
+/// delivery is finished and needs nobody (delivered, dropped, or dead and replayed), with their
+/// deliveries and attempts; and dedup keys older than that. Returns how many events went.
+pub(super) async fn prune_round(conn: &mut Client, before_ms: i64) -> Result<u64, StoreError> {
+    let tx = conn.transaction().await.map_err(classify)?;
+    let stmt = tx
+        .prepare_cached(
+            "SELECT e.id FROM events e
+             WHERE e.received_at < $1 AND e.routed_at IS NOT NULL
+               AND NOT EXISTS (
+                 SELECT 1 FROM deliveries d WHERE d.event_id = e.id
+                   AND (d.state IN ('pending', 'sending')
+                        OR (d.state = 'dead' AND d.dropped_at IS NULL
+                            AND NOT EXISTS (SELECT 1 FROM deliveries r
+                                            WHERE r.replay_of = d.id))))
+             ORDER BY e.received_at LIMIT $2
+             FOR UPDATE OF e SKIP LOCKED",
+        )
+        .await
+        .map_err(classify)?;
+    let ids: Vec<String> = tx
+        .query(&stmt, &[&before_ms, &PRUNE_BATCH])
+        .await
+        .map_err(classify)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for sql in [
+        "DELETE FROM attempts WHERE delivery_id IN
+           (SELECT id FROM deliveries WHERE event_id = ANY($1))",
+        // Replays point at their originals: children first.
+        "DELETE FROM deliveries WHERE event_id = ANY($1) AND replay_of IS NOT NULL",
+        "DELETE FROM deliveries WHERE event_id = ANY($1)",
+        "DELETE FROM events WHERE id = ANY($1)",
+    ] {
+        execute(&tx, sql, &[&ids]).await?;
+    }
+    execute(
+        &tx,
+        "DELETE FROM dedup WHERE received_at < $1",
+        &[&before_ms],
+    )
+    .await?;
+    tx.commit().await.map_err(classify)?;
+    Ok(ids.len() as u64)
+}

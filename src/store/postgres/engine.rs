@@ -1,0 +1,121 @@
+//! The PostgreSQL engine's side of the seam: hot writes through the writer task's group
+//! commit, everything else on a connection of the pool.
+
+use super::{Postgres, admin, read};
+use crate::store::StoreError;
+use crate::store::commit::{LaneDone, LaneWrite, RouteRow};
+use crate::store::engine::Engine;
+use crate::store::rows::EventRow;
+use crate::store::types::{
+    Claim, DeadFilter, DeadLetterError, DeliveryDetails, DeliveryRecord, DeliveryState,
+    EventDetails, EventFilter, EventSummary, Ingested, QueueStat, StoreCounts, StoredEvent,
+};
+
+impl Engine for Postgres {
+    async fn ingest(&self, row: EventRow) -> Result<Ingested, StoreError> {
+        self.writer.ingest(row).await
+    }
+
+    async fn route(&self, rows: Vec<RouteRow>) -> Result<(), StoreError> {
+        self.writer.route(rows).await
+    }
+
+    async fn lane(&self, write: LaneWrite) -> Result<LaneDone, StoreError> {
+        self.writer.lane(write).await
+    }
+
+    async fn release(&self, claim: Claim) -> Result<bool, StoreError> {
+        admin::release(&mut self.conn().await?, &claim).await
+    }
+
+    async fn block_target(&self, target: String, until_ms: i64) -> Result<(), StoreError> {
+        admin::block_target(&mut self.conn().await?, &target, until_ms).await
+    }
+
+    async fn save_enrichment(&self, event_id: String, json: String) -> Result<(), StoreError> {
+        admin::save_enrichment(&mut self.conn().await?, &event_id, &json).await
+    }
+
+    async fn prune_round(&self, before_ms: i64) -> Result<(u64, bool), StoreError> {
+        let pruned = admin::prune_round(&mut self.conn().await?, before_ms).await?;
+        Ok((pruned, pruned >= admin::PRUNE_BATCH as u64))
+    }
+
+    async fn replay(
+        &self,
+        id: i64,
+        now_ms: i64,
+    ) -> Result<Result<i64, DeadLetterError>, StoreError> {
+        admin::replay(&mut self.conn().await?, id, now_ms).await
+    }
+
+    async fn drop_dead(
+        &self,
+        id: i64,
+        now_ms: i64,
+    ) -> Result<Result<(), DeadLetterError>, StoreError> {
+        admin::drop_dead(&mut self.conn().await?, id, now_ms).await
+    }
+
+    async fn probe(&self) -> Result<(), StoreError> {
+        self.writer.probe().await
+    }
+
+    async fn unrouted(&self, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
+        read::unrouted(&self.conn().await?, limit).await
+    }
+
+    async fn next_due_at(&self, target: String) -> Result<Option<i64>, StoreError> {
+        read::next_due_at(&self.conn().await?, &target).await
+    }
+
+    async fn next_ready_at(&self, target: String) -> Result<Option<i64>, StoreError> {
+        read::next_ready_at(&self.conn().await?, &target).await
+    }
+
+    async fn targets_with_work(&self) -> Result<Vec<String>, StoreError> {
+        read::targets_with_work(&self.conn().await?).await
+    }
+
+    async fn event(&self, id: String) -> Result<Option<EventDetails>, StoreError> {
+        read::event(&self.conn().await?, &id).await
+    }
+
+    async fn deliveries_by_state(
+        &self,
+        state: DeliveryState,
+        limit: usize,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        read::deliveries_by_state(&self.conn().await?, state, limit).await
+    }
+
+    async fn counts(&self) -> Result<StoreCounts, StoreError> {
+        read::counts(&self.conn().await?).await
+    }
+
+    async fn list_events(&self, filter: EventFilter) -> Result<Vec<EventSummary>, StoreError> {
+        read::list_events(&self.conn().await?, &filter).await
+    }
+
+    async fn dead_letters(&self, filter: DeadFilter) -> Result<Vec<DeliveryRecord>, StoreError> {
+        read::dead_letters(&self.conn().await?, &filter).await
+    }
+
+    async fn delivery(&self, id: i64) -> Result<Option<DeliveryDetails>, StoreError> {
+        read::delivery(&self.conn().await?, id).await
+    }
+
+    async fn queue_stats(&self) -> Result<(Vec<QueueStat>, u64), StoreError> {
+        read::queue_stats(&self.conn().await?).await
+    }
+
+    /// A database server has no file to lose under the relay.
+    fn check_file(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.writer.close().await;
+        self.pool.close();
+    }
+}

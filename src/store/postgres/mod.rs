@@ -1,0 +1,216 @@
+//! The PostgreSQL engine: the store in a database that several relays can share.
+//!
+//! The hot writes go through a group commit as in the SQLite engine: one task owns a write
+//! connection and makes a whole batch per transaction ([`writer`], SQL in [`write`]). Reads and
+//! the occasional write of an operator or of housekeeping use a small pool of connections
+//! ([`read`], [`admin`]). A claim locks its lane's target row with `FOR UPDATE SKIP LOCKED`,
+//! so relays never claim in one lane at the same time; every outcome is fenced by the claim's
+//! `lease_seq`; a relay that dies leaves leases that simply run out and are claimed again. The
+//! tables are in [`schema`], created and migrated at open under an advisory lock.
+//!
+//! The password of the database URL never leaves [`DatabaseUrl`]: messages name the scheme,
+//! host, port and database only.
+
+mod admin;
+mod engine;
+mod read;
+mod schema;
+#[cfg(test)]
+mod tests;
+mod write;
+mod writer;
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::NoTls;
+use tokio_postgres::config::Host;
+
+use super::cache::EventCache;
+use super::commit::Counters;
+#[cfg(test)]
+use super::engine::Backend;
+use super::{StoreError, StoreOptions};
+
+use writer::Writer;
+
+/// Connections in the pool of reads and occasional writes.
+const POOL_SIZE: usize = 8;
+
+/// A PostgreSQL connection URL (`postgres://user:password@host:5432/db`, or libpq's
+/// `key=value` form), checked when read. Its `Display` and `Debug` show no user or password.
+#[derive(Clone)]
+pub struct DatabaseUrl {
+    config: tokio_postgres::Config,
+    shown: String,
+}
+
+impl DatabaseUrl {
+    /// Parses `text`; the error names what is wrong without repeating the text.
+    pub fn parse(text: &str) -> Result<DatabaseUrl, String> {
+        let config = tokio_postgres::Config::from_str(text)
+            .map_err(|e| format!("not a PostgreSQL connection URL ({e})"))?;
+        if config.get_hosts().is_empty() {
+            return Err("the PostgreSQL URL names no host".into());
+        }
+        if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
+            return Err(
+                "`sslmode=require` is not supported yet: connect over a private network \
+                        or a local socket (sslmode=disable or prefer)"
+                    .into(),
+            );
+        }
+        let shown = shown(&config);
+        Ok(DatabaseUrl { config, shown })
+    }
+}
+
+impl std::fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.shown)
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DatabaseUrl({})", self.shown)
+    }
+}
+
+/// `postgres://host:port/db`: what a person may see of a URL.
+fn shown(config: &tokio_postgres::Config) -> String {
+    let host = match config.get_hosts().first() {
+        Some(Host::Tcp(name)) => name.clone(),
+        Some(Host::Unix(path)) => path.display().to_string(),
+        None => String::new(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let db = config.get_dbname().unwrap_or("");
+    format!("postgres://{host}:{port}/{db}")
+}
+
+/// The engine: the writer task and the pool.
+pub(super) struct Postgres {
+    writer: Writer,
+    pool: Pool,
+}
+
+impl Postgres {
+    /// Connects, creates or migrates the tables, and starts the writer.
+    pub(super) async fn open(
+        url: &DatabaseUrl,
+        opts: &StoreOptions,
+        cache: Arc<EventCache>,
+        counters: Arc<Counters>,
+    ) -> Result<Postgres, StoreError> {
+        let mut client = connect(url).await?;
+        migrate(&mut client, url).await?;
+        let manager = Manager::from_config(
+            url.config.clone(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .build()
+            .map_err(|e| StoreError::Other(format!("cannot set up the connection pool: {e}")))?;
+        let writer = Writer::start(client, url.clone(), opts, cache, counters);
+        Ok(Postgres { writer, pool })
+    }
+
+    /// A connection of the pool.
+    async fn conn(&self) -> Result<deadpool_postgres::Client, StoreError> {
+        self.pool.get().await.map_err(|e| match e {
+            deadpool_postgres::PoolError::Backend(e) => classify(e),
+            other => StoreError::Unavailable(format!("no database connection: {other}")),
+        })
+    }
+}
+
+/// A new connection, its driver running on the runtime.
+async fn connect(url: &DatabaseUrl) -> Result<tokio_postgres::Client, StoreError> {
+    let (client, connection) = url.config.connect(NoTls).await.map_err(|e| {
+        StoreError::Unavailable(format!(
+            "cannot connect to the database {url}: {}",
+            cause(&e)
+        ))
+    })?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!(error = %cause(&e), "a database connection ended");
+        }
+    });
+    Ok(client)
+}
+
+/// Brings the schema to this binary's version, once, whichever relay comes first.
+async fn migrate(client: &mut tokio_postgres::Client, url: &DatabaseUrl) -> Result<(), StoreError> {
+    let tx = client.transaction().await.map_err(classify)?;
+    tx.execute(
+        "SELECT pg_advisory_xact_lock($1)",
+        &[&schema::MIGRATION_LOCK],
+    )
+    .await
+    .map_err(classify)?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+        .await
+        .map_err(classify)?;
+    let found: Option<i64> = tx
+        .query_opt("SELECT MAX(version) FROM schema_version", &[])
+        .await
+        .map_err(classify)?
+        .and_then(|row| row.get(0));
+    let found = found.unwrap_or(0);
+    let current = schema::current_version();
+    if found > current {
+        return Err(StoreError::Other(format!(
+            "the database {url} has schema version {found}, newer than this relay's {current}: \
+             run the newer relay, or restore a backup"
+        )));
+    }
+    for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(found as usize) {
+        tx.batch_execute(sql).await.map_err(classify)?;
+        let version = i as i64 + 1;
+        tx.execute("DELETE FROM schema_version", &[])
+            .await
+            .map_err(classify)?;
+        tx.execute(
+            "INSERT INTO schema_version (version) VALUES ($1)",
+            &[&version],
+        )
+        .await
+        .map_err(classify)?;
+    }
+    tx.commit().await.map_err(classify)
+}
+
+/// A database error as the store's: connection trouble is "try again later", the rest is not.
+pub(super) fn classify(e: tokio_postgres::Error) -> StoreError {
+    let code = e.code().map(|c| c.code().to_owned());
+    let unavailable = e.is_closed()
+        || e.as_db_error().is_none()
+        || code.as_deref().is_some_and(|c| {
+            // Connection exceptions, insufficient resources, operator intervention.
+            c.starts_with("08") || c.starts_with("53") || c.starts_with("57")
+        });
+    match unavailable {
+        true => StoreError::Unavailable(format!("the database is unavailable: {}", cause(&e))),
+        false => StoreError::Other(format!("database error: {}", cause(&e))),
+    }
+}
+
+/// The error with its source: tokio-postgres puts what happened in the source.
+fn cause(e: &tokio_postgres::Error) -> String {
+    match std::error::Error::source(e) {
+        Some(source) => format!("{e}: {source}"),
+        None => e.to_string(),
+    }
+}
+
+/// An unsigned count or limit as a `BIGINT`.
+fn big(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,341 @@
+//! Reads, each on a connection of the pool: the unrouted events for the router, one event's
+//! story, the lanes' heads and counts, and the listings of the CLI, the admin API and metrics.
+//! The SQLite engine's queries in PostgreSQL's dialect, decoded into the same rows.
+
+use deadpool_postgres::Client;
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+use super::{big, classify};
+use crate::store::rows::{StoredEventRow, count, to_u16};
+use crate::store::{
+    AttemptRecord, DeadFilter, DeliveryDetails, DeliveryRecord, DeliveryState, EventDetails,
+    EventFilter, EventSummary, QueueStat, StoreCounts, StoreError, StoredEvent,
+};
+
+type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+/// Runs `sql` (prepared once per connection) and returns its rows.
+pub(super) async fn rows(
+    conn: &Client,
+    sql: &str,
+    params: Params<'_>,
+) -> Result<Vec<Row>, StoreError> {
+    let stmt = conn.prepare_cached(sql).await.map_err(classify)?;
+    conn.query(&stmt, params).await.map_err(classify)
+}
+
+async fn row(conn: &Client, sql: &str, params: Params<'_>) -> Result<Option<Row>, StoreError> {
+    Ok(rows(conn, sql, params).await?.into_iter().next())
+}
+
+const DELIVERY_COLUMNS: &str = "id, event_id, rule, target, template, state, attempts,
+     next_attempt_at, created_at, updated_at, finished_at, last_status, last_error, replay_of";
+
+/// A dead letter that is still to be dealt with: dead, not dropped, not replayed.
+pub(super) const OPEN_DEAD: &str = "state = 'dead' AND dropped_at IS NULL
+     AND NOT EXISTS (SELECT 1 FROM deliveries r WHERE r.replay_of = deliveries.id)";
+
+fn limit(n: usize) -> i64 {
+    big(n.max(1))
+}
+
+fn event_row(r: &Row) -> StoredEventRow {
+    StoredEventRow {
+        id: r.get(0),
+        received_at: r.get(1),
+        body: r.get(2),
+        enrichment: r.get(3),
+    }
+}
+
+pub(super) async fn unrouted(conn: &Client, n: usize) -> Result<Vec<StoredEvent>, StoreError> {
+    let found = rows(
+        conn,
+        "SELECT id, received_at, body, enrichment FROM events WHERE routed_at IS NULL
+         ORDER BY received_at, id LIMIT $1",
+        &[&big(n)],
+    )
+    .await?;
+    found.iter().map(|r| event_row(r).decode()).collect()
+}
+
+async fn stored_event(conn: &Client, id: &str) -> Result<StoredEvent, StoreError> {
+    let found = row(
+        conn,
+        "SELECT id, received_at, body, enrichment FROM events WHERE id = $1",
+        &[&id],
+    )
+    .await?;
+    match found {
+        Some(r) => event_row(&r).decode(),
+        None => Err(StoreError::Other(format!("no event with id {id}"))),
+    }
+}
+
+pub(super) async fn event(conn: &Client, id: &str) -> Result<Option<EventDetails>, StoreError> {
+    let found = row(
+        conn,
+        "SELECT id, received_at, body, enrichment, routed_at, matched_rules
+         FROM events WHERE id = $1",
+        &[&id],
+    )
+    .await?;
+    let Some(r) = found else {
+        return Ok(None);
+    };
+    let matched: Option<String> = r.get(5);
+    let matched_rules = match matched {
+        Some(json) => serde_json::from_str(&json)
+            .map_err(|e| StoreError::Other(format!("event {id}: unreadable rules: {e}")))?,
+        None => Vec::new(),
+    };
+    let sql = format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE event_id = $1 ORDER BY id");
+    let mut deliveries = Vec::new();
+    for d in rows(conn, &sql, &[&id]).await? {
+        let delivery = delivery_record(&d)?;
+        let attempts = attempts_of(conn, delivery.id).await?;
+        deliveries.push((delivery, attempts));
+    }
+    Ok(Some(EventDetails {
+        event: event_row(&r).decode()?,
+        routed_at: r.get(4),
+        matched_rules,
+        deliveries,
+    }))
+}
+
+pub(super) async fn deliveries_by_state(
+    conn: &Client,
+    state: DeliveryState,
+    n: usize,
+) -> Result<Vec<DeliveryRecord>, StoreError> {
+    let sql =
+        format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE state = $1 ORDER BY id LIMIT $2");
+    let found = rows(conn, &sql, &[&state.as_str(), &big(n)]).await?;
+    found.iter().map(delivery_record).collect()
+}
+
+/// A `DELIVERY_COLUMNS` row. An unknown state is an error.
+fn delivery_record(r: &Row) -> Result<DeliveryRecord, StoreError> {
+    let state: String = r.get(5);
+    let Some(state) = DeliveryState::parse(&state) else {
+        return Err(StoreError::Other(format!(
+            "unknown delivery state {state:?}"
+        )));
+    };
+    let attempts: i64 = r.get(6);
+    Ok(DeliveryRecord {
+        id: r.get(0),
+        event_id: r.get(1),
+        rule: r.get(2),
+        target: r.get(3),
+        template: r.get(4),
+        state,
+        attempts: u32::try_from(attempts).unwrap_or(0),
+        next_attempt_at: r.get(7),
+        created_at: r.get(8),
+        updated_at: r.get(9),
+        finished_at: r.get(10),
+        last_status: to_u16(r.get(11)),
+        last_error: r.get(12),
+        replay_of: r.get(13),
+    })
+}
+
+async fn attempts_of(conn: &Client, delivery_id: i64) -> Result<Vec<AttemptRecord>, StoreError> {
+    let found = rows(
+        conn,
+        "SELECT attempt, started_at, finished_at, outcome, status, error, provider_id
+         FROM attempts WHERE delivery_id = $1 ORDER BY attempt",
+        &[&delivery_id],
+    )
+    .await?;
+    Ok(found
+        .iter()
+        .map(|r| AttemptRecord {
+            attempt: u32::try_from(r.get::<_, i64>(0)).unwrap_or(0),
+            started_at: r.get(1),
+            finished_at: r.get(2),
+            outcome: r.get(3),
+            status: to_u16(r.get(4)),
+            error: r.get(5),
+            provider_id: r.get(6),
+        })
+        .collect())
+}
+
+pub(super) async fn counts(conn: &Client) -> Result<StoreCounts, StoreError> {
+    let totals = row(
+        conn,
+        "SELECT COUNT(*), COUNT(*) FILTER (WHERE routed_at IS NULL) FROM events",
+        &[],
+    )
+    .await?;
+    let mut counts = StoreCounts::default();
+    if let Some(r) = totals {
+        counts.events = count(r.get(0));
+        counts.unrouted = count(r.get(1));
+    }
+    let by_state = rows(
+        conn,
+        "SELECT state, COUNT(*) FROM deliveries GROUP BY state",
+        &[],
+    )
+    .await?;
+    for r in by_state {
+        let state: String = r.get(0);
+        let slot = match DeliveryState::parse(&state) {
+            Some(DeliveryState::Pending) => &mut counts.pending,
+            Some(DeliveryState::Sending) => &mut counts.sending,
+            Some(DeliveryState::Delivered) => &mut counts.delivered,
+            Some(DeliveryState::Dead) => &mut counts.dead,
+            None => continue,
+        };
+        *slot = count(r.get(1));
+    }
+    Ok(counts)
+}
+
+/// When the head of `target`'s lane becomes claimable (pending: its next attempt; in flight:
+/// its lease's end; never before a pause ends), or `None` for an empty lane.
+pub(super) async fn next_due_at(conn: &Client, target: &str) -> Result<Option<i64>, StoreError> {
+    let found = row(
+        conn,
+        "SELECT GREATEST(CASE d.state WHEN 'sending' THEN COALESCE(d.lease_until, 0)
+                                      ELSE d.next_attempt_at END,
+                         COALESCE(t.blocked_until, 0))
+         FROM deliveries d LEFT JOIN targets t ON t.name = d.target
+         WHERE d.id = (SELECT id FROM deliveries
+                       WHERE target = $1 AND state IN ('pending', 'sending')
+                       ORDER BY id LIMIT 1)",
+        &[&target],
+    )
+    .await?;
+    Ok(found.map(|r| r.get(0)))
+}
+
+/// The earliest moment any unfinished delivery of `target` becomes claimable, or `None`.
+pub(super) async fn next_ready_at(conn: &Client, target: &str) -> Result<Option<i64>, StoreError> {
+    let found = row(
+        conn,
+        "SELECT GREATEST(MIN(CASE state WHEN 'sending' THEN COALESCE(lease_until, 0)
+                                        ELSE next_attempt_at END),
+                         COALESCE((SELECT blocked_until FROM targets WHERE name = $1), 0))
+         FROM deliveries WHERE target = $1 AND state IN ('pending', 'sending')
+         HAVING COUNT(*) > 0",
+        &[&target],
+    )
+    .await?;
+    Ok(found.map(|r| r.get(0)))
+}
+
+/// Targets that have unfinished deliveries, by name (a skip scan of the lane index).
+pub(super) async fn targets_with_work(conn: &Client) -> Result<Vec<String>, StoreError> {
+    let found = rows(
+        conn,
+        "WITH RECURSIVE lanes(target) AS (
+             SELECT (SELECT MIN(target) FROM deliveries WHERE state IN ('pending', 'sending'))
+             UNION ALL
+             SELECT (SELECT MIN(target) FROM deliveries
+                     WHERE state IN ('pending', 'sending') AND target > lanes.target)
+             FROM lanes WHERE lanes.target IS NOT NULL
+         )
+         SELECT target FROM lanes WHERE target IS NOT NULL",
+        &[],
+    )
+    .await?;
+    Ok(found.iter().map(|r| r.get(0)).collect())
+}
+
+pub(super) async fn list_events(
+    conn: &Client,
+    filter: &EventFilter,
+) -> Result<Vec<EventSummary>, StoreError> {
+    let found = rows(
+        conn,
+        "SELECT e.id, e.received_at, e.kind, e.company_id, e.company_name, e.routed_at,
+                COUNT(d.id),
+                COUNT(d.id) FILTER (WHERE d.state = 'delivered'),
+                COUNT(d.id) FILTER (WHERE d.state IN ('pending', 'sending')),
+                COUNT(d.id) FILTER (WHERE d.state = 'dead')
+         FROM events e LEFT JOIN deliveries d ON d.event_id = e.id
+         WHERE ($1::TEXT IS NULL OR e.kind = $1)
+           AND ($2::TEXT IS NULL OR e.company_name = $2 OR e.company_id = $2)
+         GROUP BY e.id ORDER BY e.received_at DESC, e.id DESC LIMIT $3",
+        &[&filter.kind, &filter.company, &limit(filter.limit)],
+    )
+    .await?;
+    Ok(found
+        .iter()
+        .map(|r| EventSummary {
+            id: r.get(0),
+            received_at: r.get(1),
+            kind: r.get(2),
+            company_id: r.get(3),
+            company_name: r.get(4),
+            routed_at: r.get(5),
+            deliveries: count(r.get(6)),
+            delivered: count(r.get(7)),
+            waiting: count(r.get(8)),
+            dead: count(r.get(9)),
+        })
+        .collect())
+}
+
+pub(super) async fn dead_letters(
+    conn: &Client,
+    filter: &DeadFilter,
+) -> Result<Vec<DeliveryRecord>, StoreError> {
+    let sql = format!(
+        "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE {OPEN_DEAD}
+           AND ($1::TEXT IS NULL OR target = $1) AND ($2::BIGINT IS NULL OR finished_at >= $2)
+         ORDER BY id LIMIT $3"
+    );
+    let params: Params<'_> = &[&filter.target, &filter.since_ms, &limit(filter.limit)];
+    let found = rows(conn, &sql, params).await?;
+    found.iter().map(delivery_record).collect()
+}
+
+pub(super) async fn delivery(
+    conn: &Client,
+    id: i64,
+) -> Result<Option<DeliveryDetails>, StoreError> {
+    let sql = format!(
+        "SELECT {DELIVERY_COLUMNS}, dropped_at,
+                (SELECT MIN(r.id) FROM deliveries r WHERE r.replay_of = deliveries.id)
+         FROM deliveries WHERE id = $1"
+    );
+    let Some(r) = row(conn, &sql, &[&id]).await? else {
+        return Ok(None);
+    };
+    let delivery = delivery_record(&r)?;
+    Ok(Some(DeliveryDetails {
+        attempts: attempts_of(conn, id).await?,
+        event: stored_event(conn, &delivery.event_id).await?,
+        replayed_by: r.get(15),
+        dropped_at: r.get(14),
+        delivery,
+    }))
+}
+
+pub(super) async fn queue_stats(conn: &Client) -> Result<(Vec<QueueStat>, u64), StoreError> {
+    let found = rows(
+        conn,
+        "SELECT target, COUNT(*), MIN(created_at) FROM deliveries
+         WHERE state IN ('pending', 'sending') GROUP BY target ORDER BY target",
+        &[],
+    )
+    .await?;
+    let stats = found
+        .iter()
+        .map(|r| QueueStat {
+            target: r.get(0),
+            depth: count(r.get(1)),
+            oldest_created_at: r.get(2),
+        })
+        .collect();
+    let sql = format!("SELECT COUNT(*) FROM deliveries WHERE {OPEN_DEAD}");
+    let dead = row(conn, &sql, &[]).await?.map_or(0, |r| count(r.get(0)));
+    Ok((stats, dead))
+}

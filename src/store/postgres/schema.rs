@@ -1,0 +1,99 @@
+//! The PostgreSQL tables and their migrations.
+//!
+//! The columns are the SQLite engine's (text ids, `BIGINT` milliseconds since the Unix epoch,
+//! JSON as text), so both engines share the row types and their decoding; every integer is a
+//! `BIGINT`. The version is a row of `schema_version`; migrations are forward only and run at
+//! open, one transaction for all, under a transaction-level advisory lock, so that several
+//! relays starting at once migrate once. A database of a newer version is refused.
+
+/// The key of the advisory lock migrations hold (any constant; "mqa-relay" in ASCII).
+pub(super) const MIGRATION_LOCK: i64 = 0x6d71_612d_7265_6c61;
+
+/// Version 1: everything the SQLite engine has at its version 4.
+const V1: &str = r#"
+CREATE TABLE events (
+    id            TEXT PRIMARY KEY,
+    received_at   BIGINT NOT NULL,
+    kind          TEXT NOT NULL,
+    company_id    TEXT,
+    company_name  TEXT,
+    body          TEXT NOT NULL,
+    dedup_key     TEXT NOT NULL,
+    routed_at     BIGINT,
+    matched_rules TEXT,
+    enrichment    TEXT
+);
+CREATE INDEX events_unrouted ON events (received_at, id) WHERE routed_at IS NULL;
+CREATE INDEX events_received_at ON events (received_at);
+
+-- The last stored event per content key; a new event claims its key with INSERT .. ON CONFLICT
+-- DO UPDATE .. WHERE the old one is outside the window, so two relays cannot both store it.
+CREATE TABLE dedup (
+    dedup_key   TEXT PRIMARY KEY,
+    event_id    TEXT NOT NULL,
+    received_at BIGINT NOT NULL
+);
+CREATE INDEX dedup_received_at ON dedup (received_at);
+
+-- A target's lane: its Retry-After pause. A claim locks this row (FOR UPDATE SKIP LOCKED), so
+-- one relay at a time claims in a lane.
+CREATE TABLE targets (
+    name            TEXT PRIMARY KEY,
+    blocked_until   BIGINT NOT NULL DEFAULT 0,
+    next_allowed_at BIGINT NOT NULL DEFAULT 0
+) WITH (fillfactor = 50);
+
+CREATE TABLE deliveries (
+    id              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    event_id        TEXT NOT NULL REFERENCES events (id),
+    rule            TEXT NOT NULL,
+    target          TEXT NOT NULL,
+    template        TEXT,
+    state           TEXT NOT NULL
+                    CHECK (state IN ('pending', 'sending', 'delivered', 'dead')),
+    attempts        BIGINT NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT NOT NULL,
+    lease_owner     TEXT,
+    lease_until     BIGINT,
+    lease_seq       BIGINT NOT NULL DEFAULT 0,
+    created_at      BIGINT NOT NULL,
+    updated_at      BIGINT NOT NULL,
+    finished_at     BIGINT,
+    last_status     BIGINT,
+    last_error      TEXT,
+    replay_of       BIGINT REFERENCES deliveries (id),
+    dropped_at      BIGINT
+) WITH (fillfactor = 80);
+CREATE INDEX deliveries_lane ON deliveries (target, id) WHERE state IN ('pending', 'sending');
+CREATE INDEX deliveries_event ON deliveries (event_id);
+CREATE INDEX deliveries_finished ON deliveries (state, finished_at);
+-- Without it every prune's delete of a delivery scans the table for replays pointing at it.
+CREATE INDEX deliveries_replay_of ON deliveries (replay_of) WHERE replay_of IS NOT NULL;
+
+CREATE TABLE attempts (
+    delivery_id BIGINT NOT NULL REFERENCES deliveries (id),
+    attempt     BIGINT NOT NULL,
+    started_at  BIGINT NOT NULL,
+    finished_at BIGINT NOT NULL,
+    outcome     TEXT NOT NULL CHECK (outcome IN ('delivered', 'retry', 'dead')),
+    status      BIGINT,
+    error       TEXT,
+    provider_id TEXT,
+    PRIMARY KEY (delivery_id, attempt)
+);
+
+-- Readiness writes this row through the group commit while the store is failing.
+CREATE TABLE probe (
+    id         BIGINT PRIMARY KEY CHECK (id = 1),
+    written_at BIGINT NOT NULL
+);
+"#;
+
+/// Every migration in order; the schema version after applying `MIGRATIONS[i]` is `i + 1`.
+pub(super) const MIGRATIONS: &[&str] = &[V1];
+
+/// The schema version this binary writes.
+pub(super) fn current_version() -> i64 {
+    // The list is a short constant: its length fits in an i64.
+    MIGRATIONS.len() as i64
+}

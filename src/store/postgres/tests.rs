@@ -1,0 +1,128 @@
+//! What only the PostgreSQL engine promises: relays sharing one database store a MonitorQA
+//! retry once and never lease one delivery twice; the schema is migrated once and a newer one
+//! refused; a URL's password is never shown.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::DatabaseUrl;
+use crate::event::Event;
+use crate::store::conformance::postgres;
+use crate::store::{NewDelivery, Store, StoreError};
+
+const LEASE: Duration = Duration::from_secs(30);
+
+fn event(n: u64) -> Event {
+    let mut e = Event::parse(include_bytes!(
+        "../../../examples/events/audit_expired.json"
+    ))
+    .unwrap();
+    e.data.insert("sequence".into(), json!(n));
+    e
+}
+
+#[test]
+fn a_url_is_shown_without_its_user_or_password() {
+    let url = DatabaseUrl::parse("postgres://relay:s3cret-pw@db.internal:6432/mqa").unwrap();
+    assert_eq!(url.to_string(), "postgres://db.internal:6432/mqa");
+    assert!(!format!("{url:?}").contains("s3cret"));
+    let err = DatabaseUrl::parse("postgres://relay:s3cret-pw@db.internal:xx/mqa")
+        .err()
+        .unwrap();
+    assert!(!err.contains("s3cret"), "{err}");
+    let tls = DatabaseUrl::parse("postgres://db.internal/mqa?sslmode=require")
+        .err()
+        .unwrap();
+    assert!(tls.contains("sslmode=require"), "{tls}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_relays_storing_the_same_retry_at_once_store_it_once() {
+    let test = postgres().await;
+    let other = Store::open(&test.config).await.unwrap();
+    for n in 0..20 {
+        let e = event(n);
+        let (a, b) = tokio::join!(test.store.ingest(&e), other.ingest(&e));
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!(a.id, b.id, "event {n}: both answer with the one stored");
+        assert!(
+            a.duplicate != b.duplicate,
+            "event {n}: exactly one stored it"
+        );
+    }
+    assert_eq!(test.store.counts().await.unwrap().events, 20);
+    other.close().await;
+    test.store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_relays_claiming_in_one_lane_at_once_never_lease_the_same_delivery() {
+    let test = postgres().await;
+    let other = Store::open(&test.config).await.unwrap();
+    for n in 0..10 {
+        let id = test.store.ingest(&event(n)).await.unwrap().id;
+        let to_erp = NewDelivery {
+            rule: "all".into(),
+            target: "erp".into(),
+            template: None,
+        };
+        test.store
+            .mark_routed(&id, &["all".into()], &[to_erp])
+            .await
+            .unwrap();
+    }
+    let now = crate::clock::now_ms();
+    let mut leased = Vec::new();
+    for round in 0..40 {
+        let (a, b) = tokio::join!(
+            test.store.claim_next("erp", now, LEASE, "relay-a"),
+            other.claim_next("erp", now, LEASE, "relay-b"),
+        );
+        let claims: Vec<_> = [a.unwrap(), b.unwrap()].into_iter().flatten().collect();
+        assert!(
+            claims.len() <= 1,
+            "round {round}: the lane's head was leased twice"
+        );
+        for claim in claims {
+            leased.push(claim.delivery_id);
+            let delivered = crate::store::Outcome::Delivered {
+                status: Some(200),
+                provider_id: None,
+            };
+            assert!(test.store.finish(&claim, &delivered, now).await.unwrap());
+        }
+        if leased.len() == 10 {
+            break;
+        }
+    }
+    let mut in_order = leased.clone();
+    in_order.sort_unstable();
+    assert_eq!(leased, in_order, "the lane was served in order");
+    assert_eq!(leased.len(), 10, "{leased:?}");
+    other.close().await;
+    test.store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_of_a_newer_schema_is_refused_and_a_current_one_opened_again() {
+    let test = postgres().await;
+    let again = Store::open(&test.config)
+        .await
+        .expect("a second relay opens it");
+    again.close().await;
+    let super::Backend::Postgres(engine) = test.store.backend() else {
+        panic!("a PostgreSQL store");
+    };
+    let conn = engine.conn().await.unwrap();
+    conn.execute("UPDATE schema_version SET version = version + 1", &[])
+        .await
+        .unwrap();
+    let refused = Store::open(&test.config).await.err().expect("refused");
+    assert!(matches!(refused, StoreError::Other(_)), "{refused:?}");
+    assert!(
+        refused.to_string().contains("newer than this relay's"),
+        "{refused}"
+    );
+    test.store.close().await;
+}

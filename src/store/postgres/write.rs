@@ -1,0 +1,445 @@
+//! The hot writes as the writer task makes them inside its batch's transaction: an event (with
+//! its deliveries when it was routed at intake), the router's routings, a lane's outcomes and
+//! claims, and the readiness probe. The same statements as the SQLite engine's, in
+//! PostgreSQL's dialect; a claim first locks its lane's target row (`FOR UPDATE SKIP LOCKED`),
+//! so that relays sharing the database take turns in a lane instead of racing for its head.
+//!
+//! Each function returns `Err` for a database failure and puts its caller's answer (including a
+//! refusal of its own, such as "no such event") in the job.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Row, Statement, Transaction};
+use uuid::Uuid;
+
+use super::big;
+use crate::store::cache::EventCache;
+use crate::store::commit::{LaneDone, LaneWrite, Pending, RouteRow};
+use crate::store::rows::{ClaimSpec, ClaimedRow, EventRow, FinishRow, StoredEventRow};
+use crate::store::{Claim, Ingested, NewDelivery, StoreError, StoredEvent};
+
+type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+/// The writer connection's prepared statements, by their SQL (a statement belongs to the
+/// connection that prepared it: a new connection starts with none).
+#[derive(Default)]
+pub(super) struct Statements {
+    by_sql: HashMap<&'static str, Statement>,
+}
+
+impl Statements {
+    async fn get(
+        &mut self,
+        tx: &Transaction<'_>,
+        sql: &'static str,
+    ) -> Result<Statement, tokio_postgres::Error> {
+        if let Some(stmt) = self.by_sql.get(sql) {
+            return Ok(stmt.clone());
+        }
+        let stmt = tx.prepare(sql).await?;
+        self.by_sql.insert(sql, stmt.clone());
+        Ok(stmt)
+    }
+
+    async fn execute(
+        &mut self,
+        tx: &Transaction<'_>,
+        sql: &'static str,
+        params: Params<'_>,
+    ) -> Result<u64, tokio_postgres::Error> {
+        let stmt = self.get(tx, sql).await?;
+        tx.execute(&stmt, params).await
+    }
+
+    async fn query(
+        &mut self,
+        tx: &Transaction<'_>,
+        sql: &'static str,
+        params: Params<'_>,
+    ) -> Result<Vec<Row>, tokio_postgres::Error> {
+        let stmt = self.get(tx, sql).await?;
+        tx.query(&stmt, params).await
+    }
+
+    async fn query_opt(
+        &mut self,
+        tx: &Transaction<'_>,
+        sql: &'static str,
+        params: Params<'_>,
+    ) -> Result<Option<Row>, tokio_postgres::Error> {
+        let stmt = self.get(tx, sql).await?;
+        tx.query_opt(&stmt, params).await
+    }
+}
+
+/// Claims the dedup key when no event with it was stored since the window's start (nor earlier
+/// in this batch); returns the key's event id only when this event got it. Two relays storing
+/// the same event at once: the second waits on the key until the first commits, then finds it
+/// inside the window.
+const CLAIM_KEY: &str = "INSERT INTO dedup (dedup_key, event_id, received_at) VALUES ($1, $2, $3)
+     ON CONFLICT (dedup_key) DO UPDATE
+     SET event_id = excluded.event_id, received_at = excluded.received_at
+     WHERE dedup.received_at <= $4
+     RETURNING event_id";
+
+const FIRST_OF_KEY: &str = "SELECT event_id FROM dedup WHERE dedup_key = $1";
+
+const INSERT_EVENT: &str = "INSERT INTO events
+     (id, received_at, kind, company_id, company_name, body, dedup_key, routed_at, matched_rules)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+
+/// Stores one event, or answers with the id of the identical event stored within the window.
+/// A routed event gets its deliveries in the same write.
+pub(super) async fn ingest(
+    tx: &Transaction<'_>,
+    stmts: &mut Statements,
+    p: &mut Pending<EventRow, Ingested>,
+    now: i64,
+    window_start: i64,
+) -> Result<(), tokio_postgres::Error> {
+    let row = &p.work;
+    let id = Uuid::now_v7().to_string();
+    let claimed = stmts
+        .query_opt(tx, CLAIM_KEY, &[&row.dedup_key, &id, &now, &window_start])
+        .await?
+        .map(|r| r.get::<_, String>(0));
+    if claimed.as_deref() != Some(id.as_str()) {
+        let first = stmts.query(tx, FIRST_OF_KEY, &[&row.dedup_key]).await?;
+        let first = first
+            .first()
+            .map(|r| r.get::<_, String>(0))
+            .unwrap_or_default();
+        p.answer = Some(Ok(Ingested::duplicate_of(first)));
+        return Ok(());
+    }
+    let routed_at = row.routed.as_ref().map(|_| now);
+    let (company_id, company_name) = (row.event.company_id(), row.event.company_name());
+    let rules = row.matched_rules_json();
+    stmts
+        .execute(
+            tx,
+            INSERT_EVENT,
+            &[
+                &id,
+                &now,
+                &row.event.kind,
+                &company_id,
+                &company_name,
+                &row.body,
+                &row.dedup_key,
+                &routed_at,
+                &rules,
+            ],
+        )
+        .await?;
+    let deliveries = row.routed.as_ref().map_or(&[][..], |r| &r.deliveries[..]);
+    let targets = insert_deliveries(tx, stmts, &id, deliveries, now).await?;
+    p.answer = Some(Ok(Ingested {
+        id,
+        duplicate: false,
+        received_at: now,
+        event: None,
+        targets,
+    }));
+    Ok(())
+}
+
+/// After the commit: a new event is handed to the senders in memory (and kept for the claims).
+pub(super) fn remember(p: &mut Pending<EventRow, Ingested>, cache: &EventCache) {
+    let Some(Ok(ingested)) = &mut p.answer else {
+        return;
+    };
+    if ingested.duplicate {
+        return;
+    }
+    let stored = Arc::new(StoredEvent {
+        id: ingested.id.clone(),
+        received_at: ingested.received_at,
+        event: std::mem::take(&mut p.work.event),
+        enrichment: None,
+    });
+    cache.insert(stored.clone(), p.work.body.len());
+    ingested.event = Some(stored);
+}
+
+const INSERT_LANE: &str = "INSERT INTO targets (name) VALUES ($1) ON CONFLICT (name) DO NOTHING";
+
+const INSERT_DELIVERY: &str = "INSERT INTO deliveries
+     (event_id, rule, target, template, state, next_attempt_at, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, 'pending', $5, $5, $5)";
+
+/// The lanes' rows (one per target named), then one pending delivery (due now) per entry, in
+/// order. Returns the targets, sorted.
+async fn insert_deliveries(
+    tx: &Transaction<'_>,
+    stmts: &mut Statements,
+    event_id: &str,
+    deliveries: &[NewDelivery],
+    now: i64,
+) -> Result<Vec<String>, tokio_postgres::Error> {
+    let targets: BTreeSet<&str> = deliveries.iter().map(|d| d.target.as_str()).collect();
+    for target in &targets {
+        stmts.execute(tx, INSERT_LANE, &[target]).await?;
+    }
+    for d in deliveries {
+        let params: Params<'_> = &[&event_id, &d.rule, &d.target, &d.template, &now];
+        stmts.execute(tx, INSERT_DELIVERY, params).await?;
+    }
+    Ok(targets.into_iter().map(str::to_owned).collect())
+}
+
+const MARK_ROUTED: &str = "UPDATE events SET routed_at = $1, matched_rules = $2
+     WHERE id = $3 AND routed_at IS NULL";
+
+const EVENT_EXISTS: &str = "SELECT 1 FROM events WHERE id = $1";
+
+/// Routes each event of `rows` that exists and is not routed yet, in order; routing an event
+/// again does nothing. An event that does not exist is the caller's error (nothing is written
+/// for it; the others are routed).
+pub(super) async fn route(
+    tx: &Transaction<'_>,
+    stmts: &mut Statements,
+    p: &mut Pending<Vec<RouteRow>, ()>,
+    now: i64,
+) -> Result<(), tokio_postgres::Error> {
+    let mut missing = None;
+    for row in &p.work {
+        let params: Params<'_> = &[&now, &row.rules, &row.event_id];
+        if stmts.execute(tx, MARK_ROUTED, params).await? == 1 {
+            insert_deliveries(tx, stmts, &row.event_id, &row.deliveries, now).await?;
+            continue;
+        }
+        let exists = stmts.query_opt(tx, EVENT_EXISTS, &[&row.event_id]).await?;
+        if exists.is_none() && missing.is_none() {
+            missing = Some(row.event_id.clone());
+        }
+    }
+    p.answer = Some(match missing {
+        None => Ok(()),
+        Some(id) => Err(StoreError::Other(format!("no event with id {id}"))),
+    });
+    Ok(())
+}
+
+/// The outcome: the delivery's new state, only if the claim's lease is still the current one.
+const FINISH: &str = "UPDATE deliveries
+     SET state = $1, next_attempt_at = COALESCE($2, next_attempt_at),
+         lease_owner = NULL, lease_until = NULL, updated_at = $3, finished_at = $4,
+         last_status = $5, last_error = $6
+     WHERE id = $7 AND lease_seq = $8 AND state = 'sending'";
+
+const ATTEMPT: &str = "INSERT INTO attempts
+     (delivery_id, attempt, started_at, finished_at, outcome, status, error, provider_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+
+/// A pause of a lane; never shortens one.
+pub(super) const BLOCK: &str = "INSERT INTO targets (name, blocked_until) VALUES ($1, $2)
+     ON CONFLICT (name) DO UPDATE
+         SET blocked_until = GREATEST(targets.blocked_until, excluded.blocked_until)";
+
+/// The lane's row, locked for this transaction unless another relay is claiming in it.
+const LOCK_LANE: &str = "SELECT blocked_until FROM targets WHERE name = $1 FOR UPDATE SKIP LOCKED";
+
+/// A FIFO lane's head, if it is ready: the oldest unfinished delivery, pending and due or with
+/// its lease run out.
+const CLAIM_HEAD: &str = "UPDATE deliveries
+     SET state = 'sending', lease_owner = $1, lease_until = $2,
+         lease_seq = lease_seq + 1, attempts = attempts + 1, updated_at = $3
+     WHERE id = (SELECT id FROM deliveries
+                 WHERE target = $4 AND state IN ('pending', 'sending')
+                 ORDER BY id LIMIT 1)
+       AND ((state = 'pending' AND next_attempt_at <= $3)
+            OR (state = 'sending' AND lease_until <= $3))
+     RETURNING id, lease_seq, attempts, rule, target, template, event_id, created_at";
+
+/// The oldest `$5` ready deliveries of a lane that is not ordered. MATERIALIZED: the limit is
+/// applied before the update, never folded into it.
+const CLAIM_DUE: &str = "WITH due AS MATERIALIZED (
+         SELECT id FROM deliveries
+         WHERE target = $4 AND state IN ('pending', 'sending')
+           AND ((state = 'pending' AND next_attempt_at <= $3)
+                OR (state = 'sending' AND lease_until <= $3))
+         ORDER BY id LIMIT $5)
+     UPDATE deliveries d
+     SET state = 'sending', lease_owner = $1, lease_until = $2,
+         lease_seq = d.lease_seq + 1, attempts = d.attempts + 1, updated_at = $3
+     FROM due
+     WHERE d.id = due.id
+       AND ((d.state = 'pending' AND d.next_attempt_at <= $3)
+            OR (d.state = 'sending' AND d.lease_until <= $3))
+     RETURNING d.id, d.lease_seq, d.attempts, d.rule, d.target, d.template, d.event_id,
+               d.created_at";
+
+const EVENT_BODY: &str = "SELECT received_at, body, enrichment FROM events WHERE id = $1";
+
+/// A lane's outcomes, then its claim, answered with what each did.
+pub(super) async fn lane(
+    tx: &Transaction<'_>,
+    stmts: &mut Statements,
+    p: &mut Pending<LaneWrite, LaneDone>,
+    cache: &EventCache,
+) -> Result<(), tokio_postgres::Error> {
+    let mut done = LaneDone::default();
+    if let Some(until) = p.work.block_until {
+        stmts.execute(tx, BLOCK, &[&p.work.target, &until]).await?;
+    }
+    for row in &p.work.finishes {
+        done.finished.push(finish(tx, stmts, row).await?);
+    }
+    if let Some(spec) = &p.work.claim {
+        done.claims = claim(tx, stmts, spec, cache).await?;
+    }
+    p.answer = Some(Ok(done));
+    Ok(())
+}
+
+/// Writes one outcome and its attempt row; false, changing nothing, for a stale claim.
+async fn finish(
+    tx: &Transaction<'_>,
+    stmts: &mut Statements,
+    row: &FinishRow,
+) -> Result<bool, tokio_postgres::Error> {
+    let params: Params<'_> = &[
+        &row.state,
+        &row.retry_at,
+        &row.now_ms,
+        &row.finished_at,
+        &row.status,
+        &row.error,
+        &row.delivery_id,
+        &row.lease_seq,
+    ];
+    if stmts.execute(tx, FINISH, params).await? != 1 {
+        return Ok(false);
+    }
+    let params: Params<'_> = &[
+        &row.delivery_id,
+        &row.attempt,
+        &row.claimed_at,
+        &row.now_ms,
+        &row.outcome,
+        &row.status,
+        &row.error,
+        &row.provider_id,
+    ];
+    stmts.execute(tx, ATTEMPT, params).await?;
+    Ok(true)
+}
+
+/// Leases what `spec` asks for and attaches each claim's event: from the in-memory hand-off, or
+/// read here. Nothing when another relay is claiming in the lane or the lane is paused. A
+/// delivery whose event cannot be read (a corrupt body) ends dead with the reason.
+async fn claim(
+    tx: &Transaction<'_>,
+    stmts: &mut Statements,
+    spec: &ClaimSpec,
+    cache: &EventCache,
+) -> Result<Vec<Claim>, tokio_postgres::Error> {
+    if spec.max == 0 {
+        return Ok(Vec::new());
+    }
+    let Some(lane) = stmts.query_opt(tx, LOCK_LANE, &[&spec.target]).await? else {
+        return Ok(Vec::new());
+    };
+    if lane.get::<_, i64>(0) > spec.now_ms {
+        return Ok(Vec::new());
+    }
+    let lease_until = spec.lease_until();
+    let rows = if spec.ordered {
+        let params: Params<'_> = &[&spec.owner, &lease_until, &spec.now_ms, &spec.target];
+        stmts.query(tx, CLAIM_HEAD, params).await?
+    } else {
+        let max = big(spec.max);
+        let params: Params<'_> = &[&spec.owner, &lease_until, &spec.now_ms, &spec.target, &max];
+        stmts.query(tx, CLAIM_DUE, params).await?
+    };
+    let mut rows: Vec<ClaimedRow> = rows.iter().map(claimed_row).collect();
+    // RETURNING gives no order: a lane sends oldest first.
+    rows.sort_by_key(|r| r.delivery_id);
+    let mut claims = Vec::with_capacity(rows.len());
+    for row in rows {
+        match event_of(tx, stmts, &row.event_id, cache).await? {
+            Ok(event) => claims.push(row.into_claim(event, spec.now_ms)),
+            Err(e) => bury(tx, stmts, &row, spec.now_ms, &e).await?,
+        }
+    }
+    Ok(claims)
+}
+
+fn claimed_row(r: &Row) -> ClaimedRow {
+    ClaimedRow {
+        delivery_id: r.get(0),
+        lease_seq: r.get(1),
+        attempts: r.get(2),
+        rule: r.get(3),
+        target: r.get(4),
+        template: r.get(5),
+        event_id: r.get(6),
+        created_at: r.get(7),
+    }
+}
+
+/// The event of a claim: handed over in memory, or read and parsed.
+async fn event_of(
+    tx: &Transaction<'_>,
+    stmts: &mut Statements,
+    id: &str,
+    cache: &EventCache,
+) -> Result<Result<Arc<StoredEvent>, StoreError>, tokio_postgres::Error> {
+    if let Some(event) = cache.get(id) {
+        return Ok(Ok(event));
+    }
+    let row = stmts.query_opt(tx, EVENT_BODY, &[&id]).await?;
+    Ok(match row {
+        Some(r) => StoredEventRow {
+            id: id.to_owned(),
+            received_at: r.get(0),
+            body: r.get(1),
+            enrichment: r.get(2),
+        }
+        .decode()
+        .map(Arc::new),
+        None => Err(StoreError::Other(format!("delivery of missing event {id}"))),
+    })
+}
+
+/// A claimed delivery that can never be sent: dead, with the reason, at once.
+async fn bury(
+    tx: &Transaction<'_>,
+    stmts: &mut Statements,
+    row: &ClaimedRow,
+    now: i64,
+    why: &StoreError,
+) -> Result<(), tokio_postgres::Error> {
+    tracing::error!(delivery_id = row.delivery_id, error = %why, "a delivery cannot be sent: its event is unreadable");
+    let error = format!("cannot be sent: {why}");
+    let params: Params<'_> = &[
+        &"dead",
+        &None::<i64>,
+        &now,
+        &now,
+        &None::<i64>,
+        &error,
+        &row.delivery_id,
+        &row.lease_seq,
+    ];
+    stmts.execute(tx, FINISH, params).await?;
+    Ok(())
+}
+
+const PROBE: &str = "INSERT INTO probe (id, written_at) VALUES (1, $1)
+     ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at";
+
+/// The readiness probe: a row rewritten through the group commit.
+pub(super) async fn probe(
+    tx: &Transaction<'_>,
+    stmts: &mut Statements,
+    p: &mut Pending<(), ()>,
+    now: i64,
+) -> Result<(), tokio_postgres::Error> {
+    stmts.execute(tx, PROBE, &[&now]).await?;
+    p.answer = Some(Ok(()));
+    Ok(())
+}

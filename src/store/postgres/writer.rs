@@ -1,0 +1,233 @@
+//! The writer task: it owns the write connection and makes the hot writes, a whole group-commit
+//! batch per transaction (see [`crate::store::commit`]).
+//!
+//! Callers send their write over a channel and await the answer; the task takes everything
+//! queued (up to `max_batch`), runs it in one transaction in arrival order, commits, and
+//! answers. When a write fails by itself (a constraint, a bug) the batch is rolled back and
+//! each write is made again in a transaction of its own, so only that one is answered with its
+//! error. When the database is unreachable every caller of the batch gets
+//! [`StoreError::Unavailable`] and the next batch connects again.
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio_postgres::Client;
+
+use super::write::{self, Statements};
+use super::{DatabaseUrl, classify, connect};
+use crate::store::cache::EventCache;
+use crate::store::commit::{Counters, LaneDone, LaneWrite, Pending, RouteRow, Work};
+use crate::store::rows::{EventRow, millis, now_ms};
+use crate::store::{Ingested, StoreError, StoreOptions};
+
+enum Message {
+    Work(Work),
+    /// Commit what is queued before this message, then stop.
+    Close(oneshot::Sender<()>),
+}
+
+/// The handle callers write through.
+pub(super) struct Writer {
+    queue: mpsc::Sender<Message>,
+}
+
+impl Writer {
+    /// Starts the task on `client` (already migrated).
+    pub(super) fn start(
+        client: Client,
+        url: DatabaseUrl,
+        opts: &StoreOptions,
+        cache: Arc<EventCache>,
+        counters: Arc<Counters>,
+    ) -> Writer {
+        let max_batch = opts.max_batch.max(1);
+        let (queue, inbox) = mpsc::channel(max_batch.saturating_mul(4));
+        let task = WriterTask {
+            client: Some(client),
+            statements: Statements::default(),
+            url,
+            max_batch,
+            window_ms: millis(opts.dedup_window),
+            cache,
+            counters,
+        };
+        tokio::spawn(task.run(inbox));
+        Writer { queue }
+    }
+
+    async fn submit<W, T>(
+        &self,
+        work: W,
+        wrap: fn(Pending<W, T>) -> Work,
+    ) -> Result<T, StoreError> {
+        let (pending, answer) = Pending::new(work);
+        self.queue
+            .send(Message::Work(wrap(pending)))
+            .await
+            .map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())?
+    }
+
+    pub(super) async fn ingest(&self, row: EventRow) -> Result<Ingested, StoreError> {
+        self.submit(row, |p| Work::Ingest(Box::new(p))).await
+    }
+
+    pub(super) async fn route(&self, rows: Vec<RouteRow>) -> Result<(), StoreError> {
+        self.submit(rows, Work::Route).await
+    }
+
+    pub(super) async fn lane(&self, write: LaneWrite) -> Result<LaneDone, StoreError> {
+        self.submit(write, |p| Work::Lane(Box::new(p))).await
+    }
+
+    pub(super) async fn probe(&self) -> Result<(), StoreError> {
+        self.submit((), Work::Probe).await
+    }
+
+    /// Waits until everything queued before this call is committed and the task stopped.
+    pub(super) async fn close(&self) {
+        let (done, stopped) = oneshot::channel();
+        if self.queue.send(Message::Close(done)).await.is_ok() {
+            // An error means the task already stopped: nothing left to wait for.
+            let _ = stopped.await;
+        }
+    }
+}
+
+fn closed() -> StoreError {
+    StoreError::Unavailable("the store is closed".into())
+}
+
+struct WriterTask {
+    /// `None` after the connection was lost: the next batch connects again.
+    client: Option<Client>,
+    statements: Statements,
+    url: DatabaseUrl,
+    max_batch: usize,
+    window_ms: i64,
+    cache: Arc<EventCache>,
+    counters: Arc<Counters>,
+}
+
+impl WriterTask {
+    async fn run(mut self, mut inbox: mpsc::Receiver<Message>) {
+        let mut closing = None;
+        while closing.is_none() {
+            let Some(first) = inbox.recv().await else {
+                break;
+            };
+            let mut batch = Vec::new();
+            let mut next = Some(first);
+            while let Some(message) = next.take() {
+                match message {
+                    Message::Work(work) => batch.push(work),
+                    Message::Close(done) => closing = Some(done),
+                }
+                if closing.is_none() && batch.len() < self.max_batch {
+                    next = inbox.try_recv().ok();
+                }
+            }
+            if !batch.is_empty() {
+                self.commit(batch).await;
+            }
+        }
+        drop(inbox);
+        if let Some(done) = closing {
+            let _ = done.send(());
+        }
+    }
+
+    /// Writes one batch and answers its callers.
+    async fn commit(&mut self, mut batch: Vec<Work>) {
+        let now = now_ms();
+        match self.write(&mut batch, now).await {
+            Ok(()) => self.answer(batch),
+            Err(StoreError::Unavailable(why)) => self.fail(batch, StoreError::Unavailable(why)),
+            Err(err) => {
+                tracing::warn!(error = %err, writes = batch.len(), "a write of the batch failed; writing each on its own");
+                self.one_by_one(batch, now).await;
+            }
+        }
+    }
+
+    /// After a batch failed by one of its writes: each in a transaction of its own.
+    async fn one_by_one(&mut self, batch: Vec<Work>, now: i64) {
+        for mut work in batch {
+            let single = std::slice::from_mut(&mut work);
+            match self.write(single, now).await {
+                Ok(()) => self.answer(vec![work]),
+                Err(err) => {
+                    tracing::error!(error = %err, "a write failed and was rolled back; the rest of its batch is kept");
+                    self.fail(vec![work], err);
+                }
+            }
+        }
+    }
+
+    fn answer(&self, mut batch: Vec<Work>) {
+        for work in batch.iter_mut() {
+            if let Work::Ingest(p) = work {
+                write::remember(p, &self.cache);
+            }
+        }
+        let events = batch.iter().filter(|w| w.is_event()).count();
+        self.counters.committed(events, batch.len());
+        for work in batch {
+            work.answer();
+        }
+    }
+
+    fn fail(&self, batch: Vec<Work>, err: StoreError) {
+        self.counters.failed();
+        tracing::error!(error = %err, writes = batch.len(), "group commit failed");
+        for work in batch {
+            work.fail(err.clone());
+        }
+    }
+
+    /// The batch in one transaction, committed.
+    async fn write(&mut self, batch: &mut [Work], now: i64) -> Result<(), StoreError> {
+        let window_start = now - self.window_ms;
+        self.connect().await?;
+        let Some(client) = self.client.as_mut() else {
+            return Err(StoreError::Unavailable("no database connection".into()));
+        };
+        let statements = &mut self.statements;
+        let result = write_batch(client, statements, batch, now, window_start, &self.cache).await;
+        if let Err(e) = &result
+            && (e.is_closed() || self.client.as_ref().is_some_and(Client::is_closed))
+        {
+            self.client = None;
+        }
+        result.map_err(classify)
+    }
+
+    /// Connects again when the write connection was lost.
+    async fn connect(&mut self) -> Result<(), StoreError> {
+        if self.client.as_ref().is_none_or(Client::is_closed) {
+            self.statements = Statements::default();
+            self.client = Some(connect(&self.url).await?);
+        }
+        Ok(())
+    }
+}
+
+async fn write_batch(
+    client: &mut Client,
+    statements: &mut Statements,
+    batch: &mut [Work],
+    now: i64,
+    window_start: i64,
+    cache: &EventCache,
+) -> Result<(), tokio_postgres::Error> {
+    let tx = client.transaction().await?;
+    for work in batch.iter_mut() {
+        match work {
+            Work::Ingest(p) => write::ingest(&tx, statements, p, now, window_start).await?,
+            Work::Route(p) => write::route(&tx, statements, p, now).await?,
+            Work::Lane(p) => write::lane(&tx, statements, p, cache).await?,
+            Work::Probe(p) => write::probe(&tx, statements, p, now).await?,
+        }
+    }
+    tx.commit().await
+}
