@@ -16,7 +16,7 @@ use crate::app::{App, Relay};
 use crate::config::{ConfigErrors, DEFAULT_DATA_DIR};
 use crate::pipeline::{retention, router, sender};
 use crate::server::{self, ServerOptions};
-use crate::store::{Store, StoreConfig, StoreError, StoreOptions};
+use crate::store::{DatabaseUrl, Store, StoreConfig, StoreError, StoreOptions};
 
 /// Where the relay listens when neither `--listen` nor `server.listen` says.
 pub const DEFAULT_LISTEN: SocketAddr =
@@ -30,6 +30,8 @@ pub struct StartOptions {
     pub rules: PathBuf,
     pub listen: Option<SocketAddr>,
     pub data_dir: Option<PathBuf>,
+    /// A PostgreSQL database (overrides `server.store`; with it, `data_dir` is not used).
+    pub store: Option<DatabaseUrl>,
     pub server: ServerOptions,
 }
 
@@ -40,6 +42,7 @@ impl StartOptions {
             rules: rules.into(),
             listen: None,
             data_dir: None,
+            store: None,
             server: ServerOptions::default(),
         }
     }
@@ -56,8 +59,9 @@ pub enum StartError {
         .0.display()
     )]
     NoToken(PathBuf),
-    #[error("cannot open the store in {}: {source}", .dir.display())]
-    Store { dir: PathBuf, source: StoreError },
+    /// `place` names the data directory or the database, never a password.
+    #[error("cannot open the store {place}: {error}")]
+    Store { place: String, error: StoreError },
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -89,13 +93,10 @@ pub async fn start(options: StartOptions) -> Result<RunningRelay, StartError> {
         .listen
         .or(server_cfg.listen)
         .unwrap_or(DEFAULT_LISTEN);
-    let data_dir = options
-        .data_dir
-        .or(server_cfg.data_dir)
-        .unwrap_or_else(|| DEFAULT_DATA_DIR.into());
     let client =
         crate::targets::http::client().map_err(|e| StartError::HttpClient(e.to_string()))?;
-    let store = open_store(&data_dir, server_cfg.dedup_window).await?;
+    let store_config = store_config(&options, &server_cfg);
+    let store = open_store(&store_config).await?;
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|source| StartError::Listen {
@@ -124,7 +125,7 @@ pub async fn start(options: StartOptions) -> Result<RunningRelay, StartError> {
             shutdown.clone(),
         )),
     ];
-    tracing::info!(%addr, data_dir = %data_dir.display(), "listening on {addr}");
+    tracing::info!(%addr, store = %store_config.describe(), "listening on {addr}");
     Ok(RunningRelay {
         addr,
         relay,
@@ -145,20 +146,36 @@ async fn load(rules: &Path) -> Result<App, StartError> {
         })
 }
 
-/// The running relay's store: it holds the data directory's lock.
-async fn open_store(data_dir: &Path, dedup_window: Duration) -> Result<Store, StartError> {
-    let config = StoreConfig {
-        options: StoreOptions {
-            dedup_window,
-            ..StoreOptions::default()
-        },
-        ..StoreConfig::embedded(data_dir).exclusive()
+/// The running relay's store: the database named by `--store` or `server.store`, else the
+/// embedded one in the data directory (whose lock the relay holds).
+fn store_config(options: &StartOptions, server: &crate::config::ServerConfig) -> StoreConfig {
+    let dedup = StoreOptions {
+        dedup_window: server.dedup_window,
+        ..StoreOptions::default()
     };
-    Store::open(&config)
+    if let Some(url) = options.store.clone().or_else(|| server.store.clone()) {
+        return StoreConfig {
+            options: dedup,
+            ..StoreConfig::postgres(url)
+        };
+    }
+    let data_dir = options
+        .data_dir
+        .clone()
+        .or_else(|| server.data_dir.clone())
+        .unwrap_or_else(|| DEFAULT_DATA_DIR.into());
+    StoreConfig {
+        options: dedup,
+        ..StoreConfig::embedded(data_dir).exclusive()
+    }
+}
+
+async fn open_store(config: &StoreConfig) -> Result<Store, StartError> {
+    Store::open(config)
         .await
-        .map_err(|source| StartError::Store {
-            dir: data_dir.to_path_buf(),
-            source,
+        .map_err(|error| StartError::Store {
+            place: config.describe(),
+            error,
         })
 }
 

@@ -21,6 +21,11 @@ pub fn changes(started: &ServerConfig, now: &ServerConfig) -> Vec<String> {
         show(now.data_dir.as_ref().map(|d| d.display())),
     );
     note(
+        "store",
+        show(started.store.as_ref()),
+        show(now.store.as_ref()),
+    );
+    note(
         "dedup_window",
         duration(started.dedup_window),
         duration(now.dedup_window),
@@ -58,6 +63,7 @@ mod tests {
             token: None,
             admin_token: None,
             data_dir: None,
+            store: None,
             max_body_bytes: 1 << 20,
             dedup_window: Duration::from_secs(600),
             retention: Duration::from_secs(14 * 86_400),

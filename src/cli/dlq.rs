@@ -11,7 +11,7 @@ use crate::app::App;
 use crate::clock::{now_ms, parse_since, rfc3339};
 use crate::config::DEFAULT_DATA_DIR;
 use crate::server::api::views;
-use crate::store::{DeadFilter, Store, StoreConfig};
+use crate::store::{DatabaseUrl, DeadFilter, Store, StoreConfig};
 
 #[derive(Debug, Subcommand)]
 pub enum DlqCommand {
@@ -47,15 +47,19 @@ pub enum DlqCommand {
     Drop { id: i64 },
 }
 
-/// Where the store is: `--data-dir`, else the rules file's `server.data_dir`, else `./data`.
+/// Where the store is: `--store`, else the rules file's `server.store`, else the embedded store
+/// in `--data-dir`, else in `server.data_dir`, else in `./data`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct StoreArgs {
-    /// The rules file (for `server.data_dir` and, for `show`, the templates).
+    /// The rules file (for `server.store` or `server.data_dir` and, for `show`, the templates).
     #[arg(long, default_value = "rules.yaml", env = "MQA_RELAY_RULES")]
     pub rules: PathBuf,
     /// The store's directory (overrides server.data_dir).
     #[arg(long, env = "MQA_RELAY_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// A PostgreSQL database (overrides server.store).
+    #[arg(long, env = "MQA_RELAY_STORE", hide_env_values = true)]
+    pub store: Option<String>,
 }
 
 pub fn run(args: &StoreArgs, command: DlqCommand) -> ExitCode {
@@ -74,19 +78,30 @@ pub fn run(args: &StoreArgs, command: DlqCommand) -> ExitCode {
 
 async fn dlq(args: &StoreArgs, command: DlqCommand) -> Result<(), String> {
     let app = App::load(&args.rules).ok();
-    let data_dir = data_dir(args, app.as_ref());
-    if !mqa_relay_store_exists(&data_dir) {
-        return Err(format!(
-            "no store in {} (use --data-dir)",
-            data_dir.display()
-        ));
-    }
-    let store = Store::open(&StoreConfig::embedded(&data_dir))
-        .await
-        .map_err(|e| e.to_string())?;
+    let config = store_config(args, app.as_ref())?;
+    let store = Store::open(&config).await.map_err(|e| e.to_string())?;
     let result = execute(&store, app.as_ref(), command).await;
     store.close().await;
     result
+}
+
+/// The store the running relay uses, as `--store`, the rules file or `--data-dir` name it.
+fn store_config(args: &StoreArgs, app: Option<&App>) -> Result<StoreConfig, String> {
+    if let Some(text) = &args.store {
+        let url = DatabaseUrl::parse(text).map_err(|e| format!("--store: {e}"))?;
+        return Ok(StoreConfig::postgres(url));
+    }
+    if let Some(url) = app.and_then(|a| a.config.server.store.clone()) {
+        return Ok(StoreConfig::postgres(url));
+    }
+    let data_dir = data_dir(args, app);
+    if !mqa_relay_store_exists(&data_dir) {
+        return Err(format!(
+            "no store in {} (use --data-dir, or --store for a PostgreSQL database)",
+            data_dir.display()
+        ));
+    }
+    Ok(StoreConfig::embedded(&data_dir))
 }
 
 fn mqa_relay_store_exists(data_dir: &Path) -> bool {

@@ -2,6 +2,7 @@
 //! reloads the rules (off the signal loop, see [`crate::app::reload`]), SIGTERM/SIGINT drain and
 //! stop.
 
+use crate::store::DatabaseUrl;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,6 +27,10 @@ pub struct ServeArgs {
     /// Directory of the embedded store (overrides server.data_dir; default ./data).
     #[arg(long, env = "MQA_RELAY_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// A PostgreSQL database instead of the embedded store, e.g.
+    /// postgres://relay:PASSWORD@db:5432/mqa (overrides server.store).
+    #[arg(long, env = "MQA_RELAY_STORE", hide_env_values = true)]
+    pub store: Option<String>,
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {
@@ -47,13 +52,23 @@ pub fn run(args: ServeArgs) -> ExitCode {
     }
 }
 
-impl From<ServeArgs> for StartOptions {
-    fn from(args: ServeArgs) -> StartOptions {
-        StartOptions {
+impl TryFrom<ServeArgs> for StartOptions {
+    type Error = anyhow::Error;
+
+    /// The options; a `--store` that is no PostgreSQL URL is an error that does not repeat it.
+    fn try_from(args: ServeArgs) -> anyhow::Result<StartOptions> {
+        let store = match &args.store {
+            Some(text) => {
+                Some(DatabaseUrl::parse(text).map_err(|e| anyhow::anyhow!("--store: {e}"))?)
+            }
+            None => None,
+        };
+        Ok(StartOptions {
             listen: args.listen,
             data_dir: args.data_dir,
+            store,
             ..StartOptions::new(args.rules)
-        }
+        })
     }
 }
 
@@ -65,7 +80,7 @@ async fn serve_until_signal(args: ServeArgs) -> anyhow::Result<()> {
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let running = tokio::select! {
-        running = relay::start(args.into()) => running?,
+        running = relay::start(args.try_into()?) => running?,
         _ = term.recv() => return Ok(()),
         _ = int.recv() => return Ok(()),
     };

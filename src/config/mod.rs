@@ -66,6 +66,8 @@ pub struct ServerConfig {
     /// For `POST /-/reload` and `/api/`; must differ from `token`.
     pub admin_token: Option<Secret>,
     pub data_dir: Option<PathBuf>,
+    /// A PostgreSQL database instead of the embedded store (`server.store`).
+    pub store: Option<crate::store::DatabaseUrl>,
     /// Request body limit in bytes (default 1 MiB).
     pub max_body_bytes: u64,
     /// Identical events within this window are one event (default 10 min).

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::{Defaults, MonitorqaConfig, RetryPolicy, ServerConfig};
+use crate::store::DatabaseUrl;
 use crate::targets::config::retry;
 use crate::yaml::fields::{Fields, http_url, positive_duration};
 use crate::yaml::report::Report;
@@ -15,6 +16,7 @@ const SERVER_KEYS: &[&str] = &[
     "token",
     "admin_token",
     "data_dir",
+    "store",
     "max_body",
     "dedup_window",
     "retention",
@@ -35,6 +37,7 @@ pub(crate) fn server(section: Option<Fields>, report: &mut Report) -> ServerConf
         token: None,
         admin_token: None,
         data_dir: None,
+        store: None,
         max_body_bytes: DEFAULT_MAX_BODY,
         dedup_window: DEFAULT_DEDUP_WINDOW,
         retention: DEFAULT_RETENTION,
@@ -58,6 +61,7 @@ pub(crate) fn server(section: Option<Fields>, report: &mut Report) -> ServerConf
         f.problem(node, "`admin_token` must differ from `token`", report);
     }
     server.data_dir = f.text("data_dir", report).map(|(text, _)| text.into());
+    server.store = store(&f, report);
     if let Some(bytes) = max_body(&f, report) {
         server.max_body_bytes = bytes;
     }
@@ -68,6 +72,22 @@ pub(crate) fn server(section: Option<Fields>, report: &mut Report) -> ServerConf
         server.retention = retention;
     }
     server
+}
+
+/// `store`: a PostgreSQL URL (a secret: it may hold a password), instead of the embedded store
+/// in `data_dir`; both at once is a mistake, not a preference.
+fn store(f: &Fields, report: &mut Report) -> Option<DatabaseUrl> {
+    let url = f.secret("store", false, report)?;
+    let node = f.get("store")?;
+    let parsed = DatabaseUrl::parse(url.expose())
+        .map_err(|e| f.problem(node, format!("`store`: {e}"), report))
+        .ok()?;
+    if f.has("data_dir") {
+        let message = "`store` (a PostgreSQL database) and `data_dir` (the embedded store) \
+                       exclude each other: keep the one the relay should use";
+        f.problem(node, message, report);
+    }
+    Some(parsed)
 }
 
 fn max_body(f: &Fields, report: &mut Report) -> Option<u64> {

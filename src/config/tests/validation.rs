@@ -1,6 +1,6 @@
 //! One test per kind of problem: the message, the `file:line:col` and the rule or target.
 
-use super::{errors, fixture, single_error_at, valid};
+use super::{errors, fixture, parse_with, single_error_at, valid};
 
 const SLACK: &str = "targets:\n  kitchen-slack:\n    kind: slack\n    url: https://hooks.slack.com/services/T000/B000/XXXX\n";
 
@@ -336,4 +336,40 @@ fn a_target_named_twice_in_notify_is_an_error_not_a_double_send() {
         "{}",
         shown[0]
     );
+}
+
+#[test]
+fn a_postgresql_store_is_read_from_a_variable_and_shown_without_its_password() {
+    let text = "server:\n  store: ${DATABASE_URL}\n";
+    let config = parse_with(
+        text,
+        &[(
+            "DATABASE_URL",
+            "postgres://relay:pw-42-secret@db.internal:5432/mqa",
+        )],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let url = config.server.store.clone().expect("the store is configured");
+    assert_eq!(url.to_string(), "postgres://db.internal:5432/mqa");
+    assert!(!format!("{:?}", config.server).contains("pw-42-secret"));
+}
+
+#[test]
+fn a_store_that_is_no_postgresql_url_is_an_error_that_does_not_repeat_it() {
+    let shown = single_error_at(
+        "server:\n  store: \"mysql://root:pw-42-secret@db/mqa\"\n",
+        2,
+    );
+    assert!(
+        shown.contains("`store`: not a PostgreSQL connection URL"),
+        "{shown}"
+    );
+    assert!(!shown.contains("pw-42-secret"), "{shown}");
+}
+
+#[test]
+fn a_store_and_a_data_dir_together_are_an_error() {
+    let text = "server:\n  data_dir: ./data\n  store: postgres://relay@db/mqa\n";
+    let shown = single_error_at(text, 3);
+    assert!(shown.contains("exclude each other"), "{shown}");
 }

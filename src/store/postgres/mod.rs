@@ -132,12 +132,10 @@ impl Postgres {
 
 /// A new connection, its driver running on the runtime.
 async fn connect(url: &DatabaseUrl) -> Result<tokio_postgres::Client, StoreError> {
-    let (client, connection) = url.config.connect(NoTls).await.map_err(|e| {
-        StoreError::Unavailable(format!(
-            "cannot connect to the database {url}: {}",
-            cause(&e)
-        ))
-    })?;
+    let (client, connection) =
+        url.config.connect(NoTls).await.map_err(|e| {
+            StoreError::Unavailable(format!("cannot connect to {url}: {}", cause(&e)))
+        })?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::warn!(error = %cause(&e), "a database connection ended");
