@@ -30,6 +30,7 @@ fn app() -> App {
             token: None,
             admin_token: None,
             data_dir: None,
+            store: None,
             max_body_bytes: 1 << 20,
             dedup_window: Duration::from_secs(600),
             retention: Duration::from_secs(14 * 24 * 3600),

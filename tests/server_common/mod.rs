@@ -31,6 +31,7 @@ pub fn server_config(token: Option<&str>, admin_token: Option<&str>) -> ServerCo
         token: token.map(Secret::new),
         admin_token: admin_token.map(Secret::new),
         data_dir: None,
+        store: None,
         max_body_bytes: 1024 * 1024,
         dedup_window: Duration::from_secs(600),
         retention: Duration::from_secs(14 * 24 * 3600),
