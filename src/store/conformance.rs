@@ -41,7 +41,9 @@ pub(crate) async fn postgres() -> TestStore {
     let schema = format!("mqa_test_{}", uuid::Uuid::now_v7().simple());
     run_sql(&base, &format!("CREATE SCHEMA {schema}")).await;
     let separator = if base.contains('?') { '&' } else { '?' };
-    let text = format!("{base}{separator}options=-c%20search_path%3D{schema}");
+    // The schema's name is also its connections' name, so a test can find (and cut) them.
+    let text =
+        format!("{base}{separator}options=-c%20search_path%3D{schema}&application_name={schema}");
     let guard = SchemaGuard { base, schema };
     let url = DatabaseUrl::parse(&text).expect("the test database URL is valid");
     let config = StoreConfig::postgres(url);
@@ -54,6 +56,16 @@ pub(crate) async fn postgres() -> TestStore {
         _dir: None,
         _schema: Some(guard),
     }
+}
+
+/// Cuts every connection of the test store (as a database restart would).
+pub(crate) async fn cut_connections(test: &TestStore) {
+    let guard = test._schema.as_ref().expect("a PostgreSQL test store");
+    let sql = format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{}'",
+        guard.schema
+    );
+    run_sql(&guard.base, &sql).await;
 }
 
 /// Runs `sql` on a connection of its own to `base`; panics saying how to get a database.

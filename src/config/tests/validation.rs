@@ -349,7 +349,11 @@ fn a_postgresql_store_is_read_from_a_variable_and_shown_without_its_password() {
         )],
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let url = config.server.store.clone().expect("the store is configured");
+    let url = config
+        .server
+        .store
+        .clone()
+        .expect("the store is configured");
     assert_eq!(url.to_string(), "postgres://db.internal:5432/mqa");
     assert!(!format!("{:?}", config.server).contains("pw-42-secret"));
 }

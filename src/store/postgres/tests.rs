@@ -126,3 +126,41 @@ async fn a_database_of_a_newer_schema_is_refused_and_a_current_one_opened_again(
     );
     test.store.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_cut_under_the_store_refuse_writes_then_recover_by_themselves() {
+    let test = postgres().await;
+    let stored = test.store.ingest(&event(1)).await.unwrap();
+    assert!(!stored.duplicate);
+    crate::store::conformance::cut_connections(&test).await;
+
+    // Until the writer has connected again, nothing is acknowledged as stored.
+    let mut refused = 0;
+    let mut recovered = None;
+    for n in 2..200u64 {
+        match test.store.ingest(&event(n)).await {
+            Ok(ingested) => {
+                recovered = Some(ingested);
+                break;
+            }
+            Err(StoreError::Unavailable(_)) => refused += 1,
+            Err(other) => panic!("a lost connection is not {other:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let recovered = recovered.expect("the store recovered within 200 tries");
+    assert!(!recovered.duplicate);
+    assert!(refused >= 1, "the cut went unnoticed: nothing was tested");
+    // Reads recover too, and see everything that was acknowledged.
+    let mut counts = None;
+    for _ in 0..50 {
+        if let Ok(c) = test.store.counts().await {
+            counts = Some(c);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let counts = counts.expect("reads recovered");
+    assert_eq!(counts.events, 2, "{counts:?}");
+    test.store.close().await;
+}
