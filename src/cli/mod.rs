@@ -1,4 +1,4 @@
-//! The command line: `serve`, `check`, `test`, `send`, `dlq`. Each command is a thin wrapper over the library
+//! The command line: `serve`, `check`, `test`, `send`, `dlq`, `store`. Each command is a thin wrapper over the library
 //! calls `serve` itself uses, so `check` and `test` can never disagree with the running relay.
 
 mod check;
@@ -6,6 +6,7 @@ mod dlq;
 pub mod payload;
 mod send;
 pub mod serve;
+mod store_cmd;
 mod test_cmd;
 
 pub use serve::ServeArgs;
@@ -81,6 +82,11 @@ pub enum Command {
         /// The event to send (default: a sample event of a type the target's rules handle).
         event: Option<PathBuf>,
     },
+    /// The store itself: copy an embedded store into PostgreSQL.
+    Store {
+        #[command(subcommand)]
+        command: store_cmd::StoreCommand,
+    },
 }
 
 /// Runs the parsed command line and returns the process exit code.
@@ -113,6 +119,7 @@ pub fn run(cli: Cli) -> ExitCode {
             event,
         } => send::run(&rules, &target, event.as_deref()),
         Command::Dlq { store, command } => dlq::run(&store, command),
+        Command::Store { command } => store_cmd::run(command),
     }
 }
 

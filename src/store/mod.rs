@@ -16,6 +16,7 @@
 
 mod cache;
 mod commit;
+pub mod copy;
 mod data_dir;
 mod engine;
 mod postgres;

@@ -131,7 +131,7 @@ impl Postgres {
 }
 
 /// A new connection, its driver running on the runtime.
-async fn connect(url: &DatabaseUrl) -> Result<tokio_postgres::Client, StoreError> {
+pub(super) async fn connect(url: &DatabaseUrl) -> Result<tokio_postgres::Client, StoreError> {
     let (client, connection) =
         url.config.connect(NoTls).await.map_err(|e| {
             StoreError::Unavailable(format!("cannot connect to {url}: {}", cause(&e)))
