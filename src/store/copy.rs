@@ -25,8 +25,11 @@ enum Kind {
     Text,
 }
 
+/// A table's columns and their types.
+type Columns = &'static [(&'static str, Kind)];
+
 /// What is copied: each table in an order its foreign keys allow, its key, its columns.
-const TABLES: &[(&str, &str, &[(&str, Kind)])] = &[
+const TABLES: &[(&str, &str, Columns)] = &[
     (
         "events",
         "id",
@@ -171,7 +174,7 @@ async fn copy_table(
     tx: &tokio_postgres::Transaction<'_>,
     table: &'static str,
     key: &'static str,
-    columns: &'static [(&'static str, Kind)],
+    columns: Columns,
 ) -> Result<u64, StoreError> {
     let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
     let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("${i}")).collect();
