@@ -1,0 +1,394 @@
+//! Enrichment end to end: a whole relay started in-process with `monitorqa.api_key` and
+//! `monitorqa.base_url` pointing at a local stand-in of the MonitorQA API, events posted to
+//! its webhook, and a local Slack webhook recording the messages.
+//!
+//! Each test reads as a sentence about how a lookup went (found, 401, 404, 429, 500, slow),
+//! which rule the event then matched, and what the Slack message says. Every wait is a poll
+//! with a deadline.
+
+use std::process::Command;
+use std::time::Duration;
+
+use super::relay::{
+    Api, DEADLINE, FOOD_SAFETY, KEY, TestRelay, UNENRICHED, about, audit_body, data_dir, logs,
+    rules, sample, words,
+};
+use crate::support::mock::Mock;
+use crate::support::monitorqa::{MockMonitorqa, Reply};
+use crate::support::providers::SlackWebhook;
+use mqa_relay::event::Event;
+use mqa_relay::store::{Store, StoreConfig};
+use serde_json::{Value, json};
+
+/// The audit the local API knows.
+const AUDIT_ID: &str = "d6f4b0a5-7e8c-4b1d-8f3a-4c5d6e7f8091";
+
+/// The local API knowing [`AUDIT_ID`], a Slack webhook, and a relay using both with `key`.
+async fn setup(key: &str, timeout: Option<&str>) -> (MockMonitorqa, Mock<SlackWebhook>, TestRelay) {
+    let api = MockMonitorqa::start(KEY).await;
+    api.add_audit(AUDIT_ID, audit_body(AUDIT_ID));
+    let slack = SlackWebhook::start().await;
+    let api_cfg = Api {
+        base_url: &api.base_url,
+        key,
+        timeout,
+    };
+    let relay = TestRelay::spawn(&rules(&api_cfg, &slack.url())).await;
+    (api, slack, relay)
+}
+
+/// The words of the one Slack message the relay sent.
+async fn slack_message(slack: &Mock<SlackWebhook>) -> String {
+    let received = slack.wait_for(1, DEADLINE).await;
+    assert_eq!(received.len(), 1, "one message");
+    words(&received[0].json())
+}
+
+/// How many requests the API got about `id`.
+fn requests_about(api: &MockMonitorqa, id: &str) -> usize {
+    api.requests()
+        .iter()
+        .filter(|r| r.path.ends_with(id))
+        .count()
+}
+
+/// What a message without the audit's details must still say, and must not show.
+fn assert_reads_well_without_details(text: &str, says: &str) {
+    assert!(text.contains(says), "{text}");
+    assert!(text.contains("Northwind Foods"), "{text}");
+    for broken in ["{{", ": —", " at .", " by .", "()", "null"] {
+        assert!(!text.contains(broken), "{broken:?} in {text}");
+    }
+}
+
+#[tokio::test]
+async fn an_expired_audit_is_routed_on_its_looked_up_template_and_slack_shows_its_details() {
+    let (api, slack, relay) = setup(KEY, None).await;
+    let event = about("audit_expired", AUDIT_ID);
+
+    let id = relay.ack(&event).await;
+    let routed = relay.routed(&id).await;
+
+    assert_eq!(routed.matched_rules, [FOOD_SAFETY]);
+    let text = slack_message(&slack).await;
+    for detail in [
+        "AUD-2026-0311",
+        "Kitchen — Store #12 Riverside",
+        "Food Safety Daily Check",
+        "Priya Natarajan, Tomás Ortega",
+    ] {
+        assert!(text.contains(detail), "{detail:?} in {text}");
+    }
+    let stored = &routed.event;
+    let original = Event::from_value(event).expect("a valid event");
+    assert_eq!(stored.event, original, "the raw event stays as it was");
+    let saved = stored.enrichment.as_ref().expect("the enrichment is saved");
+    assert_eq!(saved["audit"]["number"], "AUD-2026-0311");
+    let requests = api.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].path, format!("/audit/{AUDIT_ID}"));
+    assert_eq!(requests[0].api_key.as_deref(), Some(KEY));
+    assert_eq!(relay.lookups("found"), 1);
+}
+
+#[tokio::test]
+async fn the_due_window_is_in_utc_and_says_so_unless_the_audit_names_its_zone() {
+    let (api, slack, relay) = setup(KEY, None).await;
+    let zoned = "e7a5c1b6-8f9d-4c2e-9a4b-5d6e7f8091a2";
+    let mut body = audit_body(zoned);
+    body["ianaTimeZone"] = json!("America/New_York");
+    api.add_audit(zoned, body);
+
+    relay.ack(&about("audit_assigned", AUDIT_ID)).await;
+    relay.ack(&about("audit_assigned", zoned)).await;
+
+    let received = slack.wait_for(2, DEADLINE).await;
+    let text: Vec<String> = received.iter().map(|r| words(&r.json())).collect();
+    let text = text.join("\n");
+    assert!(text.contains("Fri 20 Nov 2026, 05:00–13:00 UTC"), "{text}");
+    assert!(text.contains("by Fri 20 Nov 2026, 13:00 UTC."), "{text}");
+    assert!(text.contains("Fri 20 Nov 2026, 00:00–08:00 EST"), "{text}");
+    assert!(text.contains("by Fri 20 Nov 2026, 08:00 EST."), "{text}");
+}
+
+#[tokio::test]
+async fn an_audit_the_api_answers_404_for_does_not_match_the_enriched_rule_and_still_reads_well() {
+    let (api, slack, relay) = setup(KEY, None).await;
+    let gone = "c5e3a9f4-6d7b-4a0c-9e2f-3b4c5d6e7f80";
+
+    let id = relay.ack(&about("audit_expired", gone)).await;
+    let routed = relay.routed(&id).await;
+
+    assert_eq!(routed.matched_rules, [UNENRICHED]);
+    assert_eq!(routed.event.enrichment, None);
+    let text = slack_message(&slack).await;
+    assert_reads_well_without_details(&text, "Audit c5e3a9f4 was not completed in time.");
+    assert_eq!(requests_about(&api, gone), 1, "a 404 is final");
+    assert_eq!(relay.lookups("not_found"), 1);
+}
+
+#[tokio::test]
+async fn a_deleted_audit_the_api_no_longer_knows_still_makes_a_readable_message() {
+    let (_api, slack, relay) = setup(KEY, None).await;
+
+    let id = relay.ack(&sample("audit_deleted")).await;
+    let routed = relay.routed(&id).await;
+
+    assert_eq!(routed.matched_rules, [UNENRICHED]);
+    let text = slack_message(&slack).await;
+    assert_reads_well_without_details(&text, "Audit c5e3a9f4 was deleted.");
+    assert!(
+        !text.contains("https://app.monitorqa.com/audits/"),
+        "no link to a deleted audit: {text}"
+    );
+    assert_eq!(relay.lookups("not_found"), 1);
+}
+
+#[tokio::test]
+async fn a_wrong_api_key_routes_the_event_without_enrichment_and_the_message_still_reads_well() {
+    let wrong = "mqa-api-key-WRONG-5hT1";
+    let (api, slack, relay) = setup(wrong, None).await;
+
+    let id = relay.ack(&about("audit_expired", AUDIT_ID)).await;
+    let routed = relay.routed(&id).await;
+
+    assert_eq!(routed.matched_rules, [UNENRICHED]);
+    let text = slack_message(&slack).await;
+    assert_reads_well_without_details(&text, "Audit d6f4b0a5 was not completed in time.");
+    assert!(
+        text.contains("https://app.monitorqa.com/audits/pending/"),
+        "{text}"
+    );
+    assert_eq!(requests_about(&api, AUDIT_ID), 1, "a 401 is final");
+    assert_eq!(relay.lookups("unauthorized"), 1);
+    assert!(
+        !logs().text().contains(wrong),
+        "the wrong key is not logged"
+    );
+}
+
+#[tokio::test]
+async fn a_429_then_a_200_is_retried_and_the_event_is_enriched() {
+    let (api, slack, relay) = setup(KEY, None).await;
+    api.script(AUDIT_ID, [Reply::TooManyRequests { retry_after: None }]);
+
+    let id = relay.ack(&about("audit_assigned", AUDIT_ID)).await;
+    let routed = relay.routed(&id).await;
+
+    assert_eq!(routed.matched_rules, [FOOD_SAFETY]);
+    assert_eq!(requests_about(&api, AUDIT_ID), 2);
+    let text = slack_message(&slack).await;
+    assert!(text.contains("AUD-2026-0311"), "{text}");
+    assert_eq!(relay.lookups("found"), 1);
+}
+
+#[tokio::test]
+async fn a_500_forever_routes_the_event_without_enrichment_after_three_attempts() {
+    let (api, slack, relay) = setup(KEY, None).await;
+    api.script(AUDIT_ID, [Reply::Status(500); 10]);
+
+    let id = relay.ack(&about("audit_rescheduled", AUDIT_ID)).await;
+    let routed = relay.routed(&id).await;
+
+    assert_eq!(routed.matched_rules, [UNENRICHED]);
+    assert_eq!(
+        requests_about(&api, AUDIT_ID),
+        3,
+        "the first try and two retries"
+    );
+    let text = slack_message(&slack).await;
+    assert_reads_well_without_details(&text, "Audit d6f4b0a5 was reopened");
+    assert_eq!(relay.lookups("failed"), 1);
+    assert_eq!(requests_about(&api, AUDIT_ID), 3, "nothing is tried later");
+}
+
+#[tokio::test]
+async fn a_slow_api_times_out_and_the_event_is_routed_without_enrichment() {
+    let (api, slack, relay) = setup(KEY, Some("200ms")).await;
+    api.script(AUDIT_ID, [Reply::Slow(Duration::from_secs(5)); 3]);
+
+    let id = relay.ack(&about("audit_expired", AUDIT_ID)).await;
+    let routed = relay.routed(&id).await;
+
+    assert_eq!(routed.matched_rules, [UNENRICHED]);
+    assert_eq!(routed.event.enrichment, None);
+    assert_eq!(requests_about(&api, AUDIT_ID), 3);
+    let text = slack_message(&slack).await;
+    assert_reads_well_without_details(&text, "Audit d6f4b0a5 was not completed in time.");
+    assert_eq!(relay.lookups("failed"), 1);
+}
+
+#[tokio::test]
+async fn intake_acknowledges_events_while_a_lookup_is_blocked() {
+    let (api, _slack, relay) = setup(KEY, Some("60s")).await;
+    api.script(AUDIT_ID, [Reply::Slow(Duration::from_secs(120))]);
+    let first = relay.ack(&about("audit_expired", AUDIT_ID)).await;
+    super::relay::eventually("the lookup to reach the API", async || {
+        (requests_about(&api, AUDIT_ID) == 1).then_some(())
+    })
+    .await;
+
+    let second = relay
+        .ack(&about(
+            "audit_assigned",
+            "e7a5c1b6-8f9d-4c2e-9a4b-5d6e7f8091a2",
+        ))
+        .await;
+
+    assert!(
+        relay.event(&first).await.routed_at.is_none(),
+        "the first event is still waiting for its lookup"
+    );
+    assert!(relay.event(&second).await.routed_at.is_none());
+    // Not stopped: a drain would wait for the blocked lookup. The runtime ends with the test.
+}
+
+#[tokio::test]
+async fn lookups_are_counted_by_outcome_and_a_second_event_about_the_same_audit_is_cached() {
+    let (api, slack, relay) = setup(KEY, None).await;
+
+    let expired = relay.ack(&about("audit_expired", AUDIT_ID)).await;
+    relay.routed(&expired).await;
+    let assigned = relay.ack(&about("audit_assigned", AUDIT_ID)).await;
+    let routed = relay.routed(&assigned).await;
+    let unknown = relay.ack(&sample("audit_deleted")).await;
+    relay.routed(&unknown).await;
+    let completed = relay.ack(&sample("audit_completed")).await;
+    relay.routed(&completed).await;
+
+    assert_eq!(
+        routed.matched_rules,
+        [FOOD_SAFETY],
+        "the cached audit routes"
+    );
+    assert_eq!(requests_about(&api, AUDIT_ID), 1);
+    let counts: Vec<u64> = ["found", "cached", "not_found", "failed", "not_needed"]
+        .iter()
+        .map(|reason| relay.lookups(reason))
+        .collect();
+    assert_eq!(counts, [1, 1, 1, 0, 0], "AUDIT_COMPLETED is not looked up");
+    slack.wait_for(4, DEADLINE).await;
+}
+
+#[tokio::test]
+async fn a_corrective_action_event_without_its_action_is_routed_on_the_looked_up_action() {
+    let (api, _slack, relay) = setup(KEY, None).await;
+    let action = sample("corrective_action_rejected")["data"]["correctiveAction"].clone();
+    let action_id = action["id"].as_str().expect("the action's id").to_string();
+    api.add_action(&action_id, action);
+    let mut event = sample("corrective_action_updated");
+    event["data"]["correctiveAction"] = Value::Null;
+
+    let id = relay.ack(&event).await;
+    let routed = relay.routed(&id).await;
+
+    assert_eq!(routed.matched_rules, ["actions that matter"]);
+    let saved = routed.event.enrichment.expect("the action is saved");
+    assert_eq!(saved["action"]["priority"], 2);
+    assert_eq!(routed.event.event.data["correctiveAction"], Value::Null);
+    assert_eq!(
+        api.requests()[0].path,
+        format!("/corrective-actions/{action_id}")
+    );
+}
+
+#[tokio::test]
+async fn the_api_key_never_reaches_the_logs_or_the_store() {
+    let (api, slack, relay) = setup(KEY, None).await;
+    api.script(AUDIT_ID, [Reply::Status(503); 3]);
+    let failed = relay.ack(&about("audit_expired", AUDIT_ID)).await;
+    relay.routed(&failed).await;
+    let found = relay.ack(&about("audit_assigned", AUDIT_ID)).await;
+    relay.routed(&found).await;
+    let unknown = relay.ack(&sample("audit_deleted")).await;
+    relay.routed(&unknown).await;
+    slack.wait_for(3, DEADLINE).await;
+    let dir = relay.stop().await;
+
+    let logged = logs().text();
+    assert!(
+        logged.contains("MonitorQA lookup failed"),
+        "logs are captured"
+    );
+    assert!(
+        logged.contains("retrying MonitorQA lookup"),
+        "debug lines too"
+    );
+    assert!(!logged.contains(KEY), "the key is in no log line");
+    for entry in std::fs::read_dir(data_dir(dir.path())).expect("the data directory") {
+        let path = entry.expect("a directory entry").path();
+        let bytes = std::fs::read(&path).expect("a store file");
+        let holds_key = bytes.windows(KEY.len()).any(|w| w == KEY.as_bytes());
+        assert!(!holds_key, "the key is in {}", path.display());
+    }
+}
+
+#[tokio::test]
+async fn a_restart_after_the_lookup_routes_on_the_saved_enrichment_without_asking_again() {
+    let api = MockMonitorqa::start(KEY).await; // knows no audit: a new lookup would 404
+    let slack = SlackWebhook::start().await;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let event = Event::from_value(about("audit_expired", AUDIT_ID)).expect("a valid event");
+    let store = Store::open(&StoreConfig::embedded(data_dir(dir.path())))
+        .await
+        .expect("the store opens");
+    let id = store.ingest(&event).await.expect("ingested").id;
+    let saved = json!({ "audit": audit_body(AUDIT_ID) });
+    store.save_enrichment(&id, &saved).await.expect("saved");
+    store.close().await;
+
+    let api_cfg = Api {
+        base_url: &api.base_url,
+        key: KEY,
+        timeout: None,
+    };
+    let relay = TestRelay::spawn_in(dir, &rules(&api_cfg, &slack.url())).await;
+    let routed = relay.routed(&id).await;
+
+    assert_eq!(routed.matched_rules, [FOOD_SAFETY]);
+    assert_eq!(api.request_count(), 0);
+    let text = slack_message(&slack).await;
+    assert!(text.contains("AUD-2026-0311"), "{text}");
+}
+
+#[tokio::test]
+async fn test_enrich_prints_the_payload_with_the_looked_up_audit() {
+    let api = MockMonitorqa::start(KEY).await;
+    api.add_audit(AUDIT_ID, audit_body(AUDIT_ID));
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let api_cfg = Api {
+        base_url: &api.base_url,
+        key: KEY,
+        timeout: None,
+    };
+    let rules_path = dir.path().join("rules.yaml");
+    let slack_url = "https://hooks.slack.com/services/T000/B000/XXXX";
+    std::fs::write(&rules_path, rules(&api_cfg, slack_url)).expect("write rules.yaml");
+    let event_path = dir.path().join("audit_expired.json");
+    let event = about("audit_expired", AUDIT_ID).to_string();
+    std::fs::write(&event_path, event).expect("write the event");
+
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_mqa-relay"))
+            .arg("test")
+            .arg("--rules")
+            .arg(&rules_path)
+            .args(["--enrich", "--json"])
+            .arg(&event_path)
+            .output()
+            .expect("mqa-relay runs")
+    })
+    .await
+    .expect("the command finishes");
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stderr.contains("MonitorQA lookup: found"), "{stderr}");
+    let report: Value = serde_json::from_str(stdout.trim()).expect("one JSON report");
+    assert_eq!(report["matches"][0]["rule"], FOOD_SAFETY);
+    let payload = &report["matches"][0]["targets"][0]["payload"];
+    assert!(words(payload).contains("AUD-2026-0311"), "{payload}");
+    assert!(!stdout.contains(KEY) && !stderr.contains(KEY));
+    assert_eq!(api.request_count(), 1);
+}
