@@ -5,10 +5,12 @@
 use mqa_relay::store::DeliveryState;
 use serde_json::Value;
 
-use super::app::{config, sample, spawn_app_with};
+use super::config;
 use crate::support::mail_providers::Postmark;
 use crate::support::mock::{Mock, Provider, Recorded};
 use crate::support::providers::{SlackWebhook, TeamsWorkflow, WebhookReceiver};
+use crate::support::relay::{Spec, spawn_relay};
+use crate::support::wait::sample;
 
 const HOSTILE: &str = "Acme \"Foods\" <!channel> <script>alert(1)</script> \
                        [x](http://evil.example) 😀\nsecond line";
@@ -79,9 +81,13 @@ async fn hostile_names_arrive_as_literal_text_in_valid_json_for_every_kind() {
         ),
     ];
     let rules = config(&targets, "CORRECTIVE_ACTION_REJECTED");
-    let app = spawn_app_with(&rules, &[("erp.webhook.hbs", PAYLOAD)]).await;
-    let id = app.ack(&hostile_event()).await;
-    app.wait_states(&id, DeliveryState::Delivered, 4).await;
+    let relay = spawn_relay(Spec {
+        templates: &[("erp.webhook.hbs", PAYLOAD)],
+        ..Spec::new(&rules)
+    })
+    .await;
+    let id = relay.ack(&hostile_event()).await;
+    relay.wait_states(&id, DeliveryState::Delivered, 4).await;
 
     check_slack(&only_json(&slack).1);
     check_teams(&only_json(&teams).1);

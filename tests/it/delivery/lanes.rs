@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use mqa_relay::store::DeliveryState;
 
-use super::app::{
-    DEADLINE, action_number, config, eventually, gaps, numbered_action, sample, spawn_app,
-};
+use super::{action_number, config, gaps, numbered_action};
 use crate::support::mock::Answer;
 use crate::support::providers::{SlackWebhook, WebhookReceiver};
+use crate::support::relay::{Spec, spawn_relay};
+use crate::support::wait::{DEADLINE, eventually, sample};
 
 #[tokio::test]
 async fn a_rate_limit_of_2_per_second_spaces_six_messages_half_a_second_apart() {
@@ -18,9 +18,9 @@ async fn a_rate_limit_of_2_per_second_spaces_six_messages_half_a_second_apart() 
         "{{ kind: webhook, url: \"{}\", rate_limit: 2/s }}",
         mock.url()
     );
-    let app = spawn_app(&config(&[("erp", target)], "*")).await;
+    let relay = spawn_relay(Spec::new(&config(&[("erp", target)], "*"))).await;
     for n in 1..=6 {
-        app.ack(&numbered_action(n)).await;
+        relay.ack(&numbered_action(n)).await;
     }
     let received = mock.wait_for(6, DEADLINE).await;
     assert_eq!(received.len(), 6);
@@ -38,9 +38,9 @@ async fn a_rate_limit_of_2_per_second_spaces_six_messages_half_a_second_apart() 
 async fn slack_without_a_rate_limit_is_paced_at_one_message_per_second() {
     let slack = SlackWebhook::start().await;
     let target = format!("{{ kind: slack, url: \"{}\" }}", slack.url());
-    let app = spawn_app(&config(&[("kitchen", target)], "*")).await;
+    let relay = spawn_relay(Spec::new(&config(&[("kitchen", target)], "*"))).await;
     for n in 1..=3 {
-        app.ack(&numbered_action(n)).await;
+        relay.ack(&numbered_action(n)).await;
     }
     let received = slack.wait_for(3, DEADLINE).await;
     let times: Vec<_> = received.iter().map(|r| r.at).collect();
@@ -81,9 +81,9 @@ async fn a_target_that_is_down_or_hangs_does_not_hold_back_a_healthy_one() {
             format!("{{ kind: webhook, url: \"{}\" }}", healthy.url()),
         ),
     ];
-    let app = spawn_app(&config(&targets, "*")).await;
+    let relay = spawn_relay(Spec::new(&config(&targets, "*"))).await;
     for n in 1..=4 {
-        app.ack(&numbered_action(n)).await;
+        relay.ack(&numbered_action(n)).await;
     }
     let received = healthy.wait_for(4, DEADLINE).await;
     let order: Vec<usize> = received.iter().map(|r| action_number(&r.json())).collect();
@@ -93,7 +93,7 @@ async fn a_target_that_is_down_or_hangs_does_not_hold_back_a_healthy_one() {
     let delivered = eventually(
         "the healthy target's 4 deliveries to be recorded",
         async || {
-            let delivered = app.deliveries_in(DeliveryState::Delivered).await;
+            let delivered = relay.deliveries_in(DeliveryState::Delivered).await;
             (delivered.len() >= 4).then_some(delivered)
         },
     )
@@ -103,7 +103,7 @@ async fn a_target_that_is_down_or_hangs_does_not_hold_back_a_healthy_one() {
         delivered.iter().all(|d| d.target == "healthy"),
         "{delivered:?}"
     );
-    assert_eq!(app.deliveries_in(DeliveryState::Dead).await.len(), 0);
+    assert_eq!(relay.deliveries_in(DeliveryState::Dead).await.len(), 0);
     // The heads of the failing lanes are still being retried; nothing overtook them.
     let down_bodies: Vec<usize> = down
         .received()
@@ -133,13 +133,13 @@ async fn five_events_behind_two_503s_arrive_in_acknowledgement_order_each_once()
         "{{ kind: webhook, url: \"{}\", retry: {{ initial: 300ms, max: 1s }} }}",
         mock.url()
     );
-    let app = spawn_app(&config(&[("erp", target)], "*")).await;
+    let relay = spawn_relay(Spec::new(&config(&[("erp", target)], "*"))).await;
     let mut ids = Vec::new();
     for n in 1..=5 {
-        ids.push(app.ack(&numbered_action(n)).await);
+        ids.push(relay.ack(&numbered_action(n)).await);
     }
     for id in &ids {
-        app.wait_state(id, DeliveryState::Delivered).await;
+        relay.wait_state(id, DeliveryState::Delivered).await;
     }
     let order: Vec<usize> = mock
         .received()
@@ -153,21 +153,21 @@ async fn five_events_behind_two_503s_arrive_in_acknowledgement_order_each_once()
 async fn the_same_event_posted_five_times_reaches_its_target_once() {
     let mock = WebhookReceiver::start().await;
     let target = format!("{{ kind: webhook, url: \"{}\" }}", mock.url());
-    let app = spawn_app(&config(&[("erp", target)], "*")).await;
+    let relay = spawn_relay(Spec::new(&config(&[("erp", target)], "*"))).await;
     let event = sample("corrective_action_rejected");
     let mut ids = Vec::new();
     for _ in 0..5 {
-        ids.push(app.ack(&event).await);
+        ids.push(relay.ack(&event).await);
     }
     assert!(ids.iter().all(|id| *id == ids[0]), "one event: {ids:?}");
     // A different event behind it in the same lane: once that arrived, the lane is past
     // every copy of the first.
-    let sentinel = app.ack(&sample("audit_expired")).await;
-    app.wait_state(&sentinel, DeliveryState::Delivered).await;
-    app.wait_state(&ids[0], DeliveryState::Delivered).await;
+    let sentinel = relay.ack(&sample("audit_expired")).await;
+    relay.wait_state(&sentinel, DeliveryState::Delivered).await;
+    relay.wait_state(&ids[0], DeliveryState::Delivered).await;
     let received = mock.received();
     assert_eq!(received.len(), 2, "the event once, then the other one");
     assert_eq!(received[0].json(), event);
     assert_eq!(received[1].json(), sample("audit_expired"));
-    assert_eq!(app.counts().await.events, 2);
+    assert_eq!(relay.counts().await.events, 2);
 }

@@ -5,10 +5,12 @@
 use mqa_relay::store::{AttemptRecord, DeliveryState};
 use serde_json::Value;
 
-use super::app::{TestApp, config, sample, spawn_app, spawn_app_with};
+use super::config;
 use crate::support::mail_providers::{Mailgun, Postmark, Resend, SendGrid};
 use crate::support::mock::{Mock, Provider, Recorded, base64_decode};
 use crate::support::providers::{SlackApi, SlackWebhook, TeamsWorkflow, WebhookReceiver};
+use crate::support::relay::{Spec, TestRelay, spawn_relay};
+use crate::support::wait::sample;
 
 const TITLE: &str = "Corrective action rejected: Repair walk-in freezer";
 const WHERE: &str = "Kitchen — Store #12 Riverside";
@@ -23,22 +25,22 @@ async fn deliver_sample<P: Provider>(
     mock: &Mock<P>,
     target: String,
     templates: &[(&str, &str)],
-) -> (Recorded, AttemptRecord, TestApp) {
+) -> (Recorded, AttemptRecord, TestRelay) {
     let rules = config(&[("out", target)], "CORRECTIVE_ACTION_REJECTED");
-    let app = if templates.is_empty() {
-        spawn_app(&rules).await
-    } else {
-        spawn_app_with(&rules, templates).await
-    };
-    let id = app.ack(&sample("corrective_action_rejected")).await;
-    let (delivery, mut attempts) = app.wait_state(&id, DeliveryState::Delivered).await;
+    let relay = spawn_relay(Spec {
+        templates,
+        ..Spec::new(&rules)
+    })
+    .await;
+    let id = relay.ack(&sample("corrective_action_rejected")).await;
+    let (delivery, mut attempts) = relay.wait_state(&id, DeliveryState::Delivered).await;
     assert_eq!(delivery.attempts, 1, "{delivery:?}");
     assert_eq!(attempts.len(), 1, "{attempts:?}");
     let received = mock.received();
     assert_eq!(received.len(), 1, "one request reached the provider");
     let request = received.into_iter().next().expect("one request");
     assert_eq!(request.method, "POST");
-    (request, attempts.remove(0), app)
+    (request, attempts.remove(0), relay)
 }
 
 fn is_json(req: &Recorded) -> bool {
@@ -89,7 +91,7 @@ fn assert_slack_message(body: &Value) {
 async fn a_slack_webhook_gets_a_block_kit_message_with_header_text_fields_and_button() {
     let slack = SlackWebhook::start().await;
     let target = format!("{{ kind: slack, url: \"{}\" }}", slack.url());
-    let (req, attempt, _app) = deliver_sample(&slack, target, &[]).await;
+    let (req, attempt, _relay) = deliver_sample(&slack, target, &[]).await;
     assert_eq!(req.path, slack.with(|p| p.hook_path.clone()));
     assert!(is_json(&req));
     assert_eq!(req.header("authorization"), None);
@@ -106,7 +108,7 @@ async fn slack_chat_post_message_gets_the_bot_token_and_the_channel() {
         SlackApi::CHANNEL,
         slack.base_url()
     );
-    let (req, attempt, _app) = deliver_sample(&slack, target, &[]).await;
+    let (req, attempt, _relay) = deliver_sample(&slack, target, &[]).await;
     assert_eq!(req.path, "/chat.postMessage");
     assert_eq!(
         req.header("authorization"),
@@ -127,7 +129,7 @@ async fn slack_chat_post_message_gets_the_bot_token_and_the_channel() {
 async fn teams_gets_an_adaptive_card_in_a_message_and_no_authorization_header() {
     let teams = TeamsWorkflow::start().await;
     let target = format!("{{ kind: teams, url: \"{}\" }}", teams.url());
-    let (req, attempt, _app) = deliver_sample(&teams, target, &[]).await;
+    let (req, attempt, _relay) = deliver_sample(&teams, target, &[]).await;
     assert_eq!(attempt.status, Some(202));
     assert_eq!(req.query_param("sig").as_deref(), Some(TeamsWorkflow::SIG));
     assert_eq!(req.header("authorization"), None);
@@ -205,7 +207,7 @@ fn email_target(provider: &str, key: &str, base_url: &str, extra: &str) -> Strin
 async fn sendgrid_gets_a_bearer_key_personalizations_subject_text_and_html() {
     let mock = SendGrid::start().await;
     let target = email_target("sendgrid", SendGrid::API_KEY, &mock.base_url(), "");
-    let (req, attempt, _app) = deliver_sample(&mock, target, &[]).await;
+    let (req, attempt, _relay) = deliver_sample(&mock, target, &[]).await;
     assert_eq!(req.path, "/v3/mail/send");
     let bearer = format!("Bearer {}", SendGrid::API_KEY);
     assert_eq!(req.header("authorization"), Some(bearer.as_str()));
@@ -229,7 +231,7 @@ async fn mailgun_gets_basic_auth_and_a_multipart_form_on_the_domain() {
     let mock = Mailgun::start().await;
     let extra = format!(", domain: {}", Mailgun::DOMAIN);
     let target = email_target("mailgun", Mailgun::API_KEY, &mock.base_url(), &extra);
-    let (req, attempt, _app) = deliver_sample(&mock, target, &[]).await;
+    let (req, attempt, _relay) = deliver_sample(&mock, target, &[]).await;
     assert_eq!(req.path, format!("/v3/{}/messages", Mailgun::DOMAIN));
     let credentials = req
         .header("authorization")
@@ -257,7 +259,7 @@ async fn mailgun_gets_basic_auth_and_a_multipart_form_on_the_domain() {
 async fn postmark_gets_its_server_token_header_and_a_pascal_case_body() {
     let mock = Postmark::start().await;
     let target = email_target("postmark", Postmark::TOKEN, &mock.base_url(), "");
-    let (req, attempt, _app) = deliver_sample(&mock, target, &[]).await;
+    let (req, attempt, _relay) = deliver_sample(&mock, target, &[]).await;
     assert_eq!(req.path, "/email");
     assert_eq!(req.header("x-postmark-server-token"), Some(Postmark::TOKEN));
     assert_eq!(req.header("authorization"), None);
@@ -279,13 +281,13 @@ async fn postmark_gets_its_server_token_header_and_a_pascal_case_body() {
 async fn resend_gets_a_bearer_key_and_an_idempotency_key_of_the_delivery() {
     let mock = Resend::start().await;
     let target = email_target("resend", Resend::API_KEY, &mock.base_url(), "");
-    let (req, attempt, app) = deliver_sample(&mock, target, &[]).await;
+    let (req, attempt, relay) = deliver_sample(&mock, target, &[]).await;
     assert_eq!(req.path, "/emails");
     let bearer = format!("Bearer {}", Resend::API_KEY);
     assert_eq!(req.header("authorization"), Some(bearer.as_str()));
     let key = req.header("idempotency-key").unwrap_or_default();
     assert!(!key.is_empty() && key.len() <= 256, "{key:?}");
-    let delivered = app.deliveries_in(DeliveryState::Delivered).await;
+    let delivered = relay.deliveries_in(DeliveryState::Delivered).await;
     assert!(key.contains(&delivered[0].event_id), "{key:?}");
     let body = req.json();
     assert_eq!(body["from"], FROM);
@@ -306,7 +308,7 @@ async fn a_webhook_target_gets_the_event_itself_as_json_with_its_headers() {
         "{{ kind: webhook, url: \"{}\", headers: {{ X-Erp-Key: erp-key-0042 }} }}",
         mock.url()
     );
-    let (req, attempt, _app) = deliver_sample(&mock, target, &[]).await;
+    let (req, attempt, _relay) = deliver_sample(&mock, target, &[]).await;
     assert_eq!(req.path, "/hooks/monitorqa");
     assert!(is_json(&req));
     assert_eq!(req.header("x-erp-key"), Some("erp-key-0042"));
@@ -331,8 +333,8 @@ async fn a_webhook_target_with_a_payload_template_gets_the_rendered_json() {
         mock.url()
     );
     let templates = [("erp.webhook.hbs", ERP_PAYLOAD)];
-    let (req, _, app) = deliver_sample(&mock, target, &templates).await;
-    let event_id = app.deliveries_in(DeliveryState::Delivered).await[0]
+    let (req, _, relay) = deliver_sample(&mock, target, &templates).await;
+    let event_id = relay.deliveries_in(DeliveryState::Delivered).await[0]
         .event_id
         .clone();
     let expected = serde_json::json!({
@@ -356,9 +358,9 @@ async fn resend_gets_the_same_idempotency_key_on_every_attempt_of_a_delivery() {
         &mock.base_url(),
         ", retry: { initial: 100ms }",
     );
-    let app = spawn_app(&config(&[("out", target)], "*")).await;
-    let id = app.ack(&sample("audit_expired")).await;
-    app.wait_state(&id, DeliveryState::Delivered).await;
+    let relay = spawn_relay(Spec::new(&config(&[("out", target)], "*"))).await;
+    let id = relay.ack(&sample("audit_expired")).await;
+    relay.wait_state(&id, DeliveryState::Delivered).await;
     let keys: Vec<String> = mock
         .received()
         .iter()
@@ -375,8 +377,8 @@ async fn two_relays_sharing_a_resend_account_each_get_their_mail_sent() {
     let rules = config(&[("out", target)], "*");
     // Two installations (or one whose data directory was replaced): each store numbers its
     // deliveries from 1.
-    let first = spawn_app(&rules).await;
-    let second = spawn_app(&rules).await;
+    let first = spawn_relay(Spec::new(&rules)).await;
+    let second = spawn_relay(Spec::new(&rules)).await;
     let a = first.ack(&sample("audit_expired")).await;
     first.wait_state(&a, DeliveryState::Delivered).await;
     let b = second.ack(&sample("audit_deleted")).await;

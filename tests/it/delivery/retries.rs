@@ -5,22 +5,23 @@ use std::time::Duration;
 
 use mqa_relay::store::DeliveryState;
 
-use super::app::{config, eventually, gaps, sample, spawn_app};
+use super::{config, gaps};
 use crate::support::mock::Answer;
 use crate::support::providers::{SlackWebhook, WebhookReceiver};
-
-/// A webhook target at `url` with short backoffs.
-fn webhook(url: &str, extra: &str) -> String {
-    format!("{{ kind: webhook, url: \"{url}\", retry: {{ initial: 100ms, max: 1s }}{extra} }}")
-}
+use crate::support::relay::{Spec, spawn_relay, webhook_target};
+use crate::support::wait::{eventually, sample};
 
 #[tokio::test]
 async fn a_503_is_retried_and_the_next_success_delivers() {
     let mock = WebhookReceiver::start().await;
     mock.script([Answer::status(503)]);
-    let app = spawn_app(&config(&[("erp", webhook(&mock.url(), ""))], "*")).await;
-    let id = app.ack(&sample("audit_expired")).await;
-    let (delivery, attempts) = app.wait_state(&id, DeliveryState::Delivered).await;
+    let relay = spawn_relay(Spec::new(&config(
+        &[("erp", webhook_target(&mock.url(), ""))],
+        "*",
+    )))
+    .await;
+    let id = relay.ack(&sample("audit_expired")).await;
+    let (delivery, attempts) = relay.wait_state(&id, DeliveryState::Delivered).await;
     assert_eq!(mock.received().len(), 2);
     assert_eq!(delivery.attempts, 2);
     let outcomes: Vec<(&str, Option<u16>)> = attempts
@@ -45,9 +46,9 @@ async fn a_429_with_retry_after_2_holds_the_next_request_back_for_2_seconds() {
         "{{ kind: slack, url: \"{}\", rate_limit: 1000/s, retry: {{ initial: 100ms }} }}",
         slack.url()
     );
-    let app = spawn_app(&config(&[("kitchen", target)], "*")).await;
-    let id = app.ack(&sample("audit_expired")).await;
-    let (delivery, attempts) = app.wait_state(&id, DeliveryState::Delivered).await;
+    let relay = spawn_relay(Spec::new(&config(&[("kitchen", target)], "*"))).await;
+    let id = relay.ack(&sample("audit_expired")).await;
+    let (delivery, attempts) = relay.wait_state(&id, DeliveryState::Delivered).await;
     let received = slack.received();
     assert_eq!(received.len(), 2);
     let waited = received[1].at - received[0].at;
@@ -67,9 +68,9 @@ async fn a_429_with_retry_after_0_waits_for_the_backoff_instead_of_burning_the_a
         "{{ kind: webhook, url: \"{}\", retry: {{ max_attempts: 4, initial: 200ms }} }}",
         mock.url()
     );
-    let app = spawn_app(&config(&[("erp", target)], "*")).await;
-    let id = app.ack(&sample("audit_expired")).await;
-    let (delivery, _) = app.wait_state(&id, DeliveryState::Dead).await;
+    let relay = spawn_relay(Spec::new(&config(&[("erp", target)], "*"))).await;
+    let id = relay.ack(&sample("audit_expired")).await;
+    let (delivery, _) = relay.wait_state(&id, DeliveryState::Dead).await;
     assert_eq!(mock.received().len(), 4, "one request per attempt");
     let times: Vec<_> = mock.received().iter().map(|r| r.at).collect();
     // The backoff after attempt n is 200 ms · 2^(n-1), at least half of it with jitter.
@@ -89,10 +90,10 @@ async fn a_429_with_retry_after_0_waits_for_the_backoff_instead_of_burning_the_a
 async fn a_request_that_times_out_is_retried() {
     let mock = WebhookReceiver::start().await;
     mock.script([Answer::hang()]);
-    let target = webhook(&mock.url(), ", timeout: 1s");
-    let app = spawn_app(&config(&[("erp", target)], "*")).await;
-    let id = app.ack(&sample("audit_expired")).await;
-    let (delivery, attempts) = app.wait_state(&id, DeliveryState::Delivered).await;
+    let target = webhook_target(&mock.url(), ", timeout: 1s");
+    let relay = spawn_relay(Spec::new(&config(&[("erp", target)], "*"))).await;
+    let id = relay.ack(&sample("audit_expired")).await;
+    let (delivery, attempts) = relay.wait_state(&id, DeliveryState::Delivered).await;
     assert_eq!(mock.received().len(), 2);
     assert_eq!(delivery.attempts, 2);
     assert_eq!(attempts[0].outcome, "retry");
@@ -110,11 +111,11 @@ async fn a_slack_404_is_dead_after_one_request_with_slacks_error() {
         slack.url()
     );
     // A second event behind the dead one: once it arrived, the lane is past the first.
-    let app = spawn_app(&config(&[("kitchen", target)], "*")).await;
-    let id = app.ack(&sample("audit_expired")).await;
-    let next = app.ack(&sample("audit_deleted")).await;
-    let (delivery, attempts) = app.wait_state(&id, DeliveryState::Dead).await;
-    app.wait_state(&next, DeliveryState::Delivered).await;
+    let relay = spawn_relay(Spec::new(&config(&[("kitchen", target)], "*"))).await;
+    let id = relay.ack(&sample("audit_expired")).await;
+    let next = relay.ack(&sample("audit_deleted")).await;
+    let (delivery, attempts) = relay.wait_state(&id, DeliveryState::Dead).await;
+    relay.wait_state(&next, DeliveryState::Delivered).await;
     assert_eq!(slack.received().len(), 2, "one request each");
     assert_eq!(delivery.attempts, 1);
     assert_eq!(attempts.len(), 1);
@@ -131,9 +132,9 @@ async fn a_target_that_always_fails_is_dead_after_max_attempts() {
         "{{ kind: webhook, url: \"{}\", retry: {{ max_attempts: 3, initial: 100ms }} }}",
         mock.url()
     );
-    let app = spawn_app(&config(&[("erp", target)], "*")).await;
-    let id = app.ack(&sample("audit_expired")).await;
-    let (delivery, attempts) = app.wait_state(&id, DeliveryState::Dead).await;
+    let relay = spawn_relay(Spec::new(&config(&[("erp", target)], "*"))).await;
+    let id = relay.ack(&sample("audit_expired")).await;
+    let (delivery, attempts) = relay.wait_state(&id, DeliveryState::Dead).await;
     assert_eq!(mock.received().len(), 3);
     assert_eq!(delivery.attempts, 3);
     let outcomes: Vec<&str> = attempts.iter().map(|a| a.outcome.as_str()).collect();
@@ -152,22 +153,22 @@ async fn a_pending_retry_survives_a_restart_and_completes() {
         "{{ kind: webhook, url: \"{}\", retry: {{ initial: 2s }} }}",
         mock.url()
     );
-    let mut app = spawn_app(&config(&[("erp", target)], "*")).await;
-    let id = app.ack(&sample("audit_expired")).await;
+    let mut relay = spawn_relay(Spec::new(&config(&[("erp", target)], "*"))).await;
+    let id = relay.ack(&sample("audit_expired")).await;
     let state = eventually("the first attempt to be recorded", async || {
-        let details = app.event(&id).await?;
+        let details = relay.event(&id).await?;
         let (delivery, attempts) = details.deliveries.first()?;
         (!attempts.is_empty()).then_some(delivery.state)
     })
     .await;
     assert_eq!(state, DeliveryState::Pending, "waiting for its retry");
-    app.stop().await;
+    relay.stop().await;
     let before = mock.received().len();
     assert!(before >= 1);
     mock.always(Answer::ok());
 
-    app.restart().await;
-    let (delivery, attempts) = app.wait_state(&id, DeliveryState::Delivered).await;
+    relay.restart().await;
+    let (delivery, attempts) = relay.wait_state(&id, DeliveryState::Delivered).await;
     assert_eq!(attempts.len(), before + 1, "{attempts:?}");
     assert_eq!(delivery.attempts as usize, before + 1);
     assert_eq!(

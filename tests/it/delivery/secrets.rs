@@ -5,12 +5,15 @@
 
 use mqa_relay::store::DeliveryState;
 
-use super::app::{TestApp, config, logs, sample, spawn_app, spawn_app_with};
+use super::config;
+use crate::support::logs::logs;
 use crate::support::mail_providers::{Mailgun, Postmark, SendGrid};
 use crate::support::mock::{Answer, Reply};
 use crate::support::providers::{
     Echo, Echoing, SlackApi, SlackWebhook, TeamsWorkflow, closed_port_url, echoed_forms,
 };
+use crate::support::relay::{Spec, TestRelay, spawn_relay};
+use crate::support::wait::sample;
 
 const HOOK_SECRET: &str = "slackHookSecret7Q3xZ9";
 const BOT_TOKEN: &str = "xoxb-distinct-bot-token-4R8kP2";
@@ -95,9 +98,9 @@ async fn failed_deliveries_leave_no_secret_in_the_logs_or_the_store() {
             ),
         ),
     ];
-    let app = spawn_app(&config(&targets, "*")).await;
-    let id = app.ack(&sample("corrective_action_rejected")).await;
-    let deliveries = app
+    let relay = spawn_relay(Spec::new(&config(&targets, "*"))).await;
+    let id = relay.ack(&sample("corrective_action_rejected")).await;
+    let deliveries = relay
         .wait_states(&id, DeliveryState::Dead, targets.len())
         .await;
 
@@ -233,9 +236,9 @@ async fn providers_that_echo_the_whole_request_in_any_encoding_leave_no_secret_a
             ),
         ),
     ];
-    let app = spawn_app(&config(&targets, "*")).await;
-    let id = app.ack(&sample("corrective_action_rejected")).await;
-    let deliveries = app
+    let relay = spawn_relay(Spec::new(&config(&targets, "*"))).await;
+    let id = relay.ack(&sample("corrective_action_rejected")).await;
+    let deliveries = relay
         .wait_states(&id, DeliveryState::Dead, targets.len())
         .await;
 
@@ -249,7 +252,7 @@ async fn providers_that_echo_the_whole_request_in_any_encoding_leave_no_secret_a
         shown.push((format!("the last error of {}", delivery.target), error));
         shown.push((
             format!("GET /api/dlq/{} ({})", delivery.id, delivery.target),
-            dead_letter_answer(&app, delivery.id).await,
+            dead_letter_answer(&relay, delivery.id).await,
         ));
     }
     let mut secrets: Vec<String> = [
@@ -282,11 +285,11 @@ async fn providers_that_echo_the_whole_request_in_any_encoding_leave_no_secret_a
 }
 
 /// The admin API's view of one dead letter, checked to be there.
-async fn dead_letter_answer(app: &TestApp, id: i64) -> String {
-    let (status, body) = app.admin_get(&format!("/api/dlq/{id}")).await;
-    assert_eq!(status, 200, "{body}");
-    assert!(body.contains("<redacted>"), "{body}");
-    body
+async fn dead_letter_answer(relay: &TestRelay, id: i64) -> String {
+    let answer = relay.admin("GET", &format!("/api/dlq/{id}")).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert!(answer.text.contains("<redacted>"), "{}", answer.text);
+    answer.text
 }
 
 /// A whole log line in the text format, as an attacker would write it.
@@ -309,15 +312,19 @@ async fn an_event_type_a_render_error_and_a_provider_error_full_of_line_breaks_f
         slack.base_url()
     );
     let templates = [("audit_expired.yaml", JOIN_TEMPLATE)];
-    let app = spawn_app_with(&config(&[("bot", target)], "*"), &templates).await;
+    let relay = spawn_relay(Spec {
+        templates: &templates,
+        ..Spec::new(&config(&[("bot", target)], "*"))
+    })
+    .await;
     let mut event = sample("audit_expired");
     event["event"] = serde_json::Value::String(hostile("AUDIT_EXPIRED"));
-    let id = app.ack(&event).await;
-    app.wait_state(&id, DeliveryState::Dead).await;
+    let id = relay.ack(&event).await;
+    relay.wait_state(&id, DeliveryState::Dead).await;
     let mut event = sample("audit_expired");
     event["data"]["list"] = serde_json::Value::String(hostile("template"));
-    let unrenderable = app.ack(&event).await;
-    let (delivery, _) = app.wait_state(&unrenderable, DeliveryState::Dead).await;
+    let unrenderable = relay.ack(&event).await;
+    let (delivery, _) = relay.wait_state(&unrenderable, DeliveryState::Dead).await;
     let error = delivery.last_error.unwrap_or_default();
     assert!(
         error.contains("by the template"),

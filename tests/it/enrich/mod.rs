@@ -2,5 +2,4 @@
 //! routes and renders on what it looked up ([`routing`]).
 
 mod lookups;
-mod relay;
 mod routing;

@@ -9,16 +9,124 @@
 use std::process::Command;
 use std::time::Duration;
 
-use super::relay::{
-    Api, DEADLINE, FOOD_SAFETY, KEY, TestRelay, UNENRICHED, about, audit_body, data_dir, logs,
-    rules, sample, words,
-};
-use crate::support::mock::Mock;
-use crate::support::monitorqa::{MockMonitorqa, Reply};
-use crate::support::providers::SlackWebhook;
 use mqa_relay::event::Event;
 use mqa_relay::store::{Store, StoreConfig};
 use serde_json::{Value, json};
+
+use crate::support::logs::logs;
+use crate::support::mock::Mock;
+use crate::support::monitorqa::{MockMonitorqa, Reply};
+use crate::support::providers::SlackWebhook;
+use crate::support::relay::{Spec, TestRelay, spawn_relay};
+use crate::support::wait::{DEADLINE, eventually, sample};
+
+/// The API key the local MonitorQA API accepts.
+const KEY: &str = "mqa-api-key-R7d2Kq9wXz";
+/// The rule that routes on a looked-up field.
+const FOOD_SAFETY: &str = "food safety checks";
+/// The rule for audit events the relay could not look up.
+const UNENRICHED: &str = "audits without details";
+
+/// What the `monitorqa` section says.
+struct Api<'a> {
+    base_url: &'a str,
+    key: &'a str,
+    /// `monitorqa.timeout`, e.g. `"300ms"`; `None` keeps the default (3 s).
+    timeout: Option<&'a str>,
+}
+
+/// The rules file: the API, a Slack target at `slack_url`, and the two rules.
+fn rules(api: &Api<'_>, slack_url: &str) -> String {
+    let timeout = api
+        .timeout
+        .map(|t| format!("  timeout: {t}\n"))
+        .unwrap_or_default();
+    format!(
+        r#"monitorqa:
+  api_key: "{key}"
+  base_url: "{base}"
+{timeout}targets:
+  slack: {{ kind: slack, url: "{slack_url}", rate_limit: 1000/s }}
+rules:
+  - name: {FOOD_SAFETY}
+    events: "AUDIT_*"
+    where: {{ audit.template.name: Food Safety Daily Check }}
+    notify: [slack]
+  - name: {UNENRICHED}
+    events: "AUDIT_*"
+    where: {{ audit: {{ exists: false }} }}
+    notify: [slack]
+  - name: actions that matter
+    events: "CORRECTIVE_ACTION_*"
+    where: {{ action.priority: 2 }}
+    notify: [slack]
+"#,
+        key = api.key,
+        base = api.base_url,
+    )
+}
+
+/// The sample `name` (an id-only audit event) about the audit `id`.
+fn about(name: &str, id: &str) -> Value {
+    let mut event = sample(name);
+    event["data"]["auditId"] = Value::String(id.into());
+    event
+}
+
+/// The API's answer for audit `id`: the AUDIT_COMPLETED sample's audit under that id, not yet
+/// carried out, as `GET /audit/{id}` gives it (no report link, no signatures).
+fn audit_body(id: &str) -> Value {
+    let mut data = sample("audit_completed")["data"].clone();
+    let map = data
+        .as_object_mut()
+        .expect("the sample's data is an object");
+    for key in [
+        "auditId",
+        "reportUrl",
+        "auditorSignature",
+        "auditeeSignature",
+    ] {
+        map.remove(key);
+    }
+    map.insert("id".into(), Value::String(id.into()));
+    // Not done yet: what the API says about an audit that is assigned, expired or reopened.
+    for (key, value) in [
+        ("isStarted", false),
+        ("isCompleted", false),
+        ("isFailed", false),
+    ] {
+        map.insert(key.into(), Value::Bool(value));
+    }
+    for key in [
+        "startedAt",
+        "startedBy",
+        "completeDate",
+        "completedBy",
+        "score",
+        "scoreLabel",
+        "scoreColor",
+        "completionTime",
+    ] {
+        map.insert(key.into(), Value::Null);
+    }
+    data
+}
+
+/// Every string in a JSON value, in document order, one per line: what a person can read
+/// in a Slack message.
+fn words(value: &Value) -> String {
+    fn walk(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::String(s) => out.push(s.clone()),
+            Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
+            Value::Object(map) => map.values().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(value, &mut out);
+    out.join("\n")
+}
 
 /// The audit the local API knows.
 const AUDIT_ID: &str = "d6f4b0a5-7e8c-4b1d-8f3a-4c5d6e7f8091";
@@ -33,7 +141,7 @@ async fn setup(key: &str, timeout: Option<&str>) -> (MockMonitorqa, Mock<SlackWe
         key,
         timeout,
     };
-    let relay = TestRelay::spawn(&rules(&api_cfg, &slack.url())).await;
+    let relay = spawn_relay(Spec::new(&rules(&api_cfg, &slack.url()))).await;
     (api, slack, relay)
 }
 
@@ -42,6 +150,16 @@ async fn slack_message(slack: &Mock<SlackWebhook>) -> String {
     let received = slack.wait_for(1, DEADLINE).await;
     assert_eq!(received.len(), 1, "one message");
     words(&received[0].json())
+}
+
+/// `mqa_relay_enrichment_lookups_total{reason="<reason>"}`, 0 when never counted.
+fn lookups(relay: &TestRelay, reason: &str) -> u64 {
+    let text = relay.relay().metrics.encode();
+    let prefix = format!("mqa_relay_enrichment_lookups_total{{reason=\"{reason}\"}} ");
+    text.lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .map(|n| n.trim().parse().expect("a counter value"))
+        .unwrap_or(0)
 }
 
 /// How many requests the API got about `id`.
@@ -88,7 +206,7 @@ async fn an_expired_audit_is_routed_on_its_looked_up_template_and_slack_shows_it
     assert_eq!(requests.len(), 1);
     assert_eq!(requests[0].path, format!("/audit/{AUDIT_ID}"));
     assert_eq!(requests[0].api_key.as_deref(), Some(KEY));
-    assert_eq!(relay.lookups("found"), 1);
+    assert_eq!(lookups(&relay, "found"), 1);
 }
 
 #[tokio::test]
@@ -124,7 +242,7 @@ async fn an_audit_the_api_answers_404_for_does_not_match_the_enriched_rule_and_s
     let text = slack_message(&slack).await;
     assert_reads_well_without_details(&text, "Audit c5e3a9f4 was not completed in time.");
     assert_eq!(requests_about(&api, gone), 1, "a 404 is final");
-    assert_eq!(relay.lookups("not_found"), 1);
+    assert_eq!(lookups(&relay, "not_found"), 1);
 }
 
 #[tokio::test]
@@ -141,7 +259,7 @@ async fn a_deleted_audit_the_api_no_longer_knows_still_makes_a_readable_message(
         !text.contains("https://app.monitorqa.com/audits/"),
         "no link to a deleted audit: {text}"
     );
-    assert_eq!(relay.lookups("not_found"), 1);
+    assert_eq!(lookups(&relay, "not_found"), 1);
 }
 
 #[tokio::test]
@@ -160,7 +278,7 @@ async fn a_wrong_api_key_routes_the_event_without_enrichment_and_the_message_sti
         "{text}"
     );
     assert_eq!(requests_about(&api, AUDIT_ID), 1, "a 401 is final");
-    assert_eq!(relay.lookups("unauthorized"), 1);
+    assert_eq!(lookups(&relay, "unauthorized"), 1);
     assert!(
         !logs().text().contains(wrong),
         "the wrong key is not logged"
@@ -179,7 +297,7 @@ async fn a_429_then_a_200_is_retried_and_the_event_is_enriched() {
     assert_eq!(requests_about(&api, AUDIT_ID), 2);
     let text = slack_message(&slack).await;
     assert!(text.contains("AUD-2026-0311"), "{text}");
-    assert_eq!(relay.lookups("found"), 1);
+    assert_eq!(lookups(&relay, "found"), 1);
 }
 
 #[tokio::test]
@@ -198,7 +316,7 @@ async fn a_500_forever_routes_the_event_without_enrichment_after_three_attempts(
     );
     let text = slack_message(&slack).await;
     assert_reads_well_without_details(&text, "Audit d6f4b0a5 was reopened");
-    assert_eq!(relay.lookups("failed"), 1);
+    assert_eq!(lookups(&relay, "failed"), 1);
     assert_eq!(requests_about(&api, AUDIT_ID), 3, "nothing is tried later");
 }
 
@@ -215,7 +333,7 @@ async fn a_slow_api_times_out_and_the_event_is_routed_without_enrichment() {
     assert_eq!(requests_about(&api, AUDIT_ID), 3);
     let text = slack_message(&slack).await;
     assert_reads_well_without_details(&text, "Audit d6f4b0a5 was not completed in time.");
-    assert_eq!(relay.lookups("failed"), 1);
+    assert_eq!(lookups(&relay, "failed"), 1);
 }
 
 #[tokio::test]
@@ -223,7 +341,7 @@ async fn intake_acknowledges_events_while_a_lookup_is_blocked() {
     let (api, _slack, relay) = setup(KEY, Some("60s")).await;
     api.script(AUDIT_ID, [Reply::Slow(Duration::from_secs(120))]);
     let first = relay.ack(&about("audit_expired", AUDIT_ID)).await;
-    super::relay::eventually("the lookup to reach the API", async || {
+    eventually("the lookup to reach the API", async || {
         (requests_about(&api, AUDIT_ID) == 1).then_some(())
     })
     .await;
@@ -236,10 +354,22 @@ async fn intake_acknowledges_events_while_a_lookup_is_blocked() {
         .await;
 
     assert!(
-        relay.event(&first).await.routed_at.is_none(),
+        relay
+            .event(&first)
+            .await
+            .expect("stored")
+            .routed_at
+            .is_none(),
         "the first event is still waiting for its lookup"
     );
-    assert!(relay.event(&second).await.routed_at.is_none());
+    assert!(
+        relay
+            .event(&second)
+            .await
+            .expect("stored")
+            .routed_at
+            .is_none()
+    );
     // Not stopped: a drain would wait for the blocked lookup. The runtime ends with the test.
 }
 
@@ -264,7 +394,7 @@ async fn lookups_are_counted_by_outcome_and_a_second_event_about_the_same_audit_
     assert_eq!(requests_about(&api, AUDIT_ID), 1);
     let counts: Vec<u64> = ["found", "cached", "not_found", "failed", "not_needed"]
         .iter()
-        .map(|reason| relay.lookups(reason))
+        .map(|reason| lookups(&relay, reason))
         .collect();
     assert_eq!(counts, [1, 1, 1, 0, 0], "AUDIT_COMPLETED is not looked up");
     slack.wait_for(4, DEADLINE).await;
@@ -294,7 +424,7 @@ async fn a_corrective_action_event_without_its_action_is_routed_on_the_looked_up
 
 #[tokio::test]
 async fn the_api_key_never_reaches_the_logs_or_the_store() {
-    let (api, slack, relay) = setup(KEY, None).await;
+    let (api, slack, mut relay) = setup(KEY, None).await;
     api.script(AUDIT_ID, [Reply::Status(503); 3]);
     let failed = relay.ack(&about("audit_expired", AUDIT_ID)).await;
     relay.routed(&failed).await;
@@ -303,7 +433,7 @@ async fn the_api_key_never_reaches_the_logs_or_the_store() {
     let unknown = relay.ack(&sample("audit_deleted")).await;
     relay.routed(&unknown).await;
     slack.wait_for(3, DEADLINE).await;
-    let dir = relay.stop().await;
+    relay.stop().await;
 
     let logged = logs().text();
     assert!(
@@ -315,7 +445,7 @@ async fn the_api_key_never_reaches_the_logs_or_the_store() {
         "debug lines too"
     );
     assert!(!logged.contains(KEY), "the key is in no log line");
-    for entry in std::fs::read_dir(data_dir(dir.path())).expect("the data directory") {
+    for entry in std::fs::read_dir(relay.data_dir()).expect("the data directory") {
         let path = entry.expect("a directory entry").path();
         let bytes = std::fs::read(&path).expect("a store file");
         let holds_key = bytes.windows(KEY.len()).any(|w| w == KEY.as_bytes());
@@ -327,9 +457,9 @@ async fn the_api_key_never_reaches_the_logs_or_the_store() {
 async fn a_restart_after_the_lookup_routes_on_the_saved_enrichment_without_asking_again() {
     let api = MockMonitorqa::start(KEY).await; // knows no audit: a new lookup would 404
     let slack = SlackWebhook::start().await;
-    let dir = tempfile::tempdir().expect("a temporary directory");
+    let data = tempfile::tempdir().expect("a temporary directory");
     let event = Event::from_value(about("audit_expired", AUDIT_ID)).expect("a valid event");
-    let store = Store::open(&StoreConfig::embedded(data_dir(dir.path())))
+    let store = Store::open(&StoreConfig::embedded(data.path()))
         .await
         .expect("the store opens");
     let id = store.ingest(&event).await.expect("ingested").id;
@@ -342,7 +472,12 @@ async fn a_restart_after_the_lookup_routes_on_the_saved_enrichment_without_askin
         key: KEY,
         timeout: None,
     };
-    let relay = TestRelay::spawn_in(dir, &rules(&api_cfg, &slack.url())).await;
+    let rules = rules(&api_cfg, &slack.url());
+    let relay = spawn_relay(Spec {
+        data_dir: Some(data.path().to_path_buf()),
+        ..Spec::new(&rules)
+    })
+    .await;
     let routed = relay.routed(&id).await;
 
     assert_eq!(routed.matched_rules, [FOOD_SAFETY]);

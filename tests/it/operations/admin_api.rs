@@ -5,12 +5,12 @@
 use mqa_relay::store::DeliveryState;
 use serde_json::Value;
 
-use super::harness::{
-    ADMIN, Spec, TOKEN, TestRelay, deliveries_of, eventually, sample, wait_deliveries,
-    webhook_target, write_file,
-};
 use crate::support::mock::Answer;
 use crate::support::providers::{SlackWebhook, WebhookReceiver};
+use crate::support::relay::{
+    ADMIN, Spec, TOKEN, deliveries_of, spawn_relay, wait_deliveries, webhook_target, write_file,
+};
+use crate::support::wait::{eventually, sample};
 
 const RULE_AUDITS: &str = "audits to the ERP";
 const RULE_ACTIONS: &str = "rejected actions to the kitchen";
@@ -33,9 +33,9 @@ fn ids(list: &Value, key: &str, field: &str) -> Vec<Value> {
 
 #[tokio::test]
 async fn the_admin_api_is_off_without_an_admin_token_and_refuses_wrong_or_webhook_tokens() {
-    let off = TestRelay::start_spec(Spec {
-        body: "targets: {}\nrules: []\n",
-        ..Spec::default()
+    let off = spawn_relay(Spec {
+        admin: false,
+        ..Spec::new("targets: {}\nrules: []\n")
     })
     .await;
     for bearer in [None, Some(ADMIN), Some(TOKEN)] {
@@ -43,7 +43,7 @@ async fn the_admin_api_is_off_without_an_admin_token_and_refuses_wrong_or_webhoo
         assert_eq!(answer.status, 403, "{bearer:?}: {answer:?}");
     }
 
-    let on = TestRelay::start("targets: {}\nrules: []\n").await;
+    let on = spawn_relay(Spec::new("targets: {}\nrules: []\n")).await;
     for bearer in [None, Some("not-the-admin-token"), Some(TOKEN)] {
         for path in ["/api/events", "/api/dlq"] {
             let answer = on.call("GET", path, bearer).await;
@@ -67,10 +67,9 @@ async fn an_operator_finds_a_dead_letter_fixes_the_template_replays_it_and_drops
         slack = slack.url(),
     );
     let old = template("Old wording");
-    let relay = TestRelay::start_spec(Spec {
+    let relay = spawn_relay(Spec {
         body: &body,
         templates: &[("corrective_action_rejected.yaml", &old)],
-        admin: true,
         ..Spec::default()
     })
     .await;

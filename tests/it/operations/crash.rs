@@ -8,11 +8,10 @@ use std::time::Duration;
 
 use mqa_relay::store::{DeliveryState, Store, StoreCounts};
 
-use super::harness::{
-    TOKEN, deliveries_of, eventually, numbered, seq_of, wait_settled, write_file,
-};
 use super::slow::{Arrival, SlowReceiver};
 use crate::support::process::{RelayProcess, open_store};
+use crate::support::relay::{TOKEN, deliveries_of, numbered, seq_of, wait_settled, write_file};
+use crate::support::wait::eventually;
 
 /// The restarted relay takes back what the killed one had in flight at once, but drains a
 /// backlog through a slow receiver: more than the usual deadline.
@@ -75,7 +74,7 @@ async fn kill_mid_stream(max_in_flight: usize) -> Crash {
          targets:\n  erp: {{ kind: webhook, url: \"{url}\", timeout: 2s, \
          max_in_flight: {max_in_flight}, retry: {{ initial: 100ms, max: 1s }} }}\n\
          rules:\n  - name: everything to the ERP\n    events: \"*\"\n    notify: [erp]\n",
-        token = super::harness::TOKEN,
+        token = crate::support::relay::TOKEN,
         url = receiver.url()
     );
     write_file(&dir.path().join("rules.yaml"), &rules);

@@ -5,9 +5,11 @@
 
 use std::path::Path;
 
-use super::harness::{Spec, TOKEN, TestRelay, numbered, webhook_target, write_file};
 use crate::support::process::{RelayProcess, serve_refused};
 use crate::support::providers::WebhookReceiver;
+use crate::support::relay::{
+    Spec, TOKEN, TestRelay, numbered, spawn_relay, webhook_target, write_file,
+};
 
 fn rules(url: &str) -> String {
     format!(
@@ -67,7 +69,7 @@ async fn nothing_is_acknowledged(relay: &TestRelay, happened: &str) {
 #[tokio::test]
 async fn a_database_file_removed_under_a_running_relay_stops_acknowledgements_and_readiness() {
     let erp = WebhookReceiver::start().await;
-    let relay = TestRelay::start_spec(Spec {
+    let relay = spawn_relay(Spec {
         body: &rules(&erp.url()),
         ..Spec::default()
     })
@@ -82,7 +84,7 @@ async fn a_database_file_removed_under_a_running_relay_stops_acknowledgements_an
 #[tokio::test]
 async fn a_database_file_replaced_under_a_running_relay_stops_acknowledgements_and_readiness() {
     let erp = WebhookReceiver::start().await;
-    let relay = TestRelay::start_spec(Spec {
+    let relay = spawn_relay(Spec {
         body: &rules(&erp.url()),
         ..Spec::default()
     })

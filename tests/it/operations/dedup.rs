@@ -3,16 +3,16 @@
 
 use mqa_relay::store::DeliveryState;
 
-use super::harness::{TestRelay, numbered, seq_of, wait_deliveries, webhook_target};
 use crate::support::providers::WebhookReceiver;
+use crate::support::relay::{Spec, numbered, seq_of, spawn_relay, wait_deliveries, webhook_target};
 
 #[tokio::test]
 async fn the_same_event_posted_five_times_reaches_its_target_once_and_counts_four_duplicates() {
     let erp = WebhookReceiver::start().await;
-    let relay = TestRelay::start(&format!(
+    let relay = spawn_relay(Spec::new(&format!(
         "targets:\n  erp: {}\nrules:\n  - name: all\n    events: \"*\"\n    notify: [erp]\n",
         webhook_target(&erp.url(), "")
-    ))
+    )))
     .await;
     let mut ids = Vec::new();
     for _ in 0..5 {

@@ -14,13 +14,14 @@ use mqa_relay::store::DeliveryState;
 
 use std::time::Duration;
 
-use super::harness::{
-    Spec, TOKEN, TestRelay, eventually, numbered, seq_of, wait_deliveries, webhook_target,
-    write_file,
-};
 use super::slow::SlowReceiver;
 use crate::support::process::{RelayProcess, open_store};
 use crate::support::providers::WebhookReceiver;
+use crate::support::relay::{
+    Spec, TOKEN, TestRelay, numbered, seq_of, spawn_relay, wait_deliveries, webhook_target,
+    write_file,
+};
+use crate::support::wait::eventually;
 
 /// Free space left when the disk is filled while events arrive: room for a few events.
 const GAP: u64 = 96 * 1024;
@@ -117,7 +118,7 @@ async fn a_full_disk_refuses_events_with_503_and_the_relay_recovers_when_space_r
         webhook_target(&erp.url(), "")
     );
     let data_dir = disk.path.join("data");
-    let mut relay = TestRelay::start_spec(Spec {
+    let mut relay = spawn_relay(Spec {
         body: &body,
         data_dir: Some(data_dir.clone()),
         ..Spec::default()

@@ -7,12 +7,13 @@ use std::time::Duration;
 use mqa_relay::store::DeliveryState;
 use serde_json::Value;
 
-use super::harness::{
-    TOKEN, deliveries_of, eventually, numbered, seq_of, wait_settled, webhook_target, write_file,
-};
 use crate::support::mock::Answer;
 use crate::support::process::{BIN, RelayProcess, dlq, open_store};
 use crate::support::providers::WebhookReceiver;
+use crate::support::relay::{
+    TOKEN, deliveries_of, numbered, seq_of, wait_settled, webhook_target, write_file,
+};
+use crate::support::wait::eventually;
 
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()

@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use mqa_relay::store::DeliveryState;
 
-use super::harness::{TestRelay, eventually, numbered, seq_of, wait_deliveries, webhook_target};
 use crate::support::mock::Answer;
 use crate::support::providers::WebhookReceiver;
+use crate::support::relay::{Spec, numbered, seq_of, spawn_relay, wait_deliveries, webhook_target};
+use crate::support::wait::eventually;
 
 #[tokio::test]
 async fn a_target_down_then_rate_limiting_gets_everything_in_order_after_its_retry_after() {
@@ -18,10 +19,10 @@ async fn a_target_down_then_rate_limiting_gets_everything_in_order_after_its_ret
         Answer::status(503),
         Answer::retry_after(429, 2),
     ]);
-    let relay = TestRelay::start(&format!(
+    let relay = spawn_relay(Spec::new(&format!(
         "targets:\n  erp: {}\nrules:\n  - name: all\n    events: \"*\"\n    notify: [erp]\n",
         webhook_target(&erp.url(), "")
-    ))
+    )))
     .await;
     let mut ids = Vec::new();
     for seq in 0..6 {
@@ -53,12 +54,12 @@ async fn a_hanging_target_times_out_while_another_target_gets_all_its_messages()
     let stuck = WebhookReceiver::start().await;
     stuck.always(Answer::hang());
     let healthy = WebhookReceiver::start().await;
-    let relay = TestRelay::start(&format!(
+    let relay = spawn_relay(Spec::new(&format!(
         "targets:\n  stuck: {}\n  healthy: {}\n\
          rules:\n  - name: all\n    events: \"*\"\n    notify: [stuck, healthy]\n",
         webhook_target(&stuck.url(), ", timeout: 3s"),
         webhook_target(&healthy.url(), ""),
-    ))
+    )))
     .await;
     let mut ids = Vec::new();
     for seq in 0..5 {

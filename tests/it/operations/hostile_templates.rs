@@ -9,10 +9,11 @@ use mqa_relay::event::Event;
 use mqa_relay::store::{DeliveryRecord, DeliveryState, NewDelivery, Store};
 use serde_json::{Value, json};
 
-use super::harness::{TOKEN, eventually, write_file};
 use crate::support::mock::Mock;
 use crate::support::process::{BIN, RelayProcess, open_store};
 use crate::support::providers::SlackWebhook;
+use crate::support::relay::{TOKEN, write_file};
+use crate::support::wait::eventually;
 use crate::support::wait::sample;
 
 /// MonitorQA gives up on an answer after this long.

@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::harness::{TestRelay, eventually, numbered, sample, webhook_target};
 use crate::support::mock::Answer;
 use crate::support::providers::{SlackWebhook, WebhookReceiver};
+use crate::support::relay::{Spec, numbered, spawn_relay, webhook_target};
+use crate::support::wait::{eventually, sample};
 
 /// The samples of an exposition: `name{labels}` → value. Panics on a line that is neither a
 /// comment nor a sample.
@@ -58,7 +59,7 @@ async fn metrics_count_events_deliveries_attempts_latency_queues_dead_letters_an
         later = webhook_target(&later.url(), ""),
         slack = slack.url(),
     );
-    let relay = TestRelay::start(&body).await;
+    let relay = spawn_relay(Spec::new(&body)).await;
     relay.ack(&numbered(1)).await;
     relay.ack(&numbered(2)).await;
     relay.ack(&numbered(1)).await;

@@ -7,10 +7,9 @@
 
 use mqa_relay::store::DeliveryState;
 
-use super::harness::{
-    Spec, TestRelay, eventually, numbered, sample, wait_deliveries, webhook_target,
-};
 use crate::support::providers::WebhookReceiver;
+use crate::support::relay::{Spec, numbered, spawn_relay, wait_deliveries, webhook_target};
+use crate::support::wait::{eventually, sample};
 
 const FIXTURE: &[u8] = include_bytes!("../../fixtures/store/v3-relay.db");
 const EXPIRED: &str = "01a236d1-e000-73c6-9c9a-2fc1a064e94e";
@@ -30,12 +29,11 @@ async fn a_version_3_store_keeps_its_events_sends_what_was_pending_once_and_noth
         webhook_target(&erp.url(), ""),
         webhook_target(&down.url(), ""),
     );
-    let relay = TestRelay::start_spec(Spec {
+    let relay = spawn_relay(Spec {
         // The fixture's events are older than any default window.
         server: "  dedup_window: 3650d\n",
         body: &body,
         data_dir: Some(data.path().to_path_buf()),
-        admin: true,
         ..Spec::default()
     })
     .await;

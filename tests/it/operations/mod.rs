@@ -6,11 +6,10 @@
 //! its rules name, or ends visibly in the dead-letter list with the reason; a duplicate reaches
 //! a target only when a crash interrupted that very send.
 //!
-//! Relays run in-process ([`harness`]) or as the real binary (`support::process`); targets are the
-//! local mock providers of `support` and a receiver that answers slowly ([`slow`]).
+//! Relays run in-process (`support::relay`) or as the real binary (`support::process`); targets
+//! are the local mock providers of `support` and a receiver that answers slowly ([`slow`]).
 //! Every wait is a poll with a deadline.
 
-mod harness;
 mod slow;
 
 mod admin_api;

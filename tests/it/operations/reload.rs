@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use mqa_relay::store::{DeliveryState, Store};
 
-use super::harness::{
-    TOKEN, TestRelay, deliveries_of, numbered, seq_of, wait_deliveries, wait_settled,
-    webhook_target, write_file,
-};
 use crate::support::mock::Answer;
 use crate::support::process::{RelayProcess, open_store};
 use crate::support::providers::WebhookReceiver;
+use crate::support::relay::{
+    Spec, TOKEN, deliveries_of, numbered, seq_of, spawn_relay, wait_deliveries, wait_settled,
+    webhook_target, write_file,
+};
 
 const RULE_A: &str = "everything to the ERP (file A)";
 const RULE_B: &str = "everything to the ERP (file B)";
@@ -85,7 +85,7 @@ async fn events_streamed_across_sighup_reloads_are_each_delivered_exactly_once()
 #[tokio::test]
 async fn events_streamed_across_http_reloads_are_each_delivered_exactly_once() {
     let erp = WebhookReceiver::start().await;
-    let relay = TestRelay::start(&rules_body(&erp.url(), RULE_A)).await;
+    let relay = spawn_relay(Spec::new(&rules_body(&erp.url(), RULE_A))).await;
 
     let mut acked = BTreeMap::new();
     for seq in 0..5 {
@@ -162,11 +162,11 @@ async fn deliveries_queued_for_a_target_a_reload_removed_end_dead_with_the_reaso
     let erp = WebhookReceiver::start().await;
     erp.always(Answer::status(503));
     let archive = WebhookReceiver::start().await;
-    let relay = TestRelay::start(&format!(
+    let relay = spawn_relay(Spec::new(&format!(
         "targets:\n  erp: {}\n  archive: {}\nrules:\n  - name: all\n    events: \"*\"\n    notify: [erp]\n",
         webhook_target(&erp.url(), ""),
         webhook_target(&archive.url(), "")
-    ))
+    )))
     .await;
     let id = relay.ack(&numbered(1)).await;
     erp.wait_for(1, Duration::from_secs(20)).await;
@@ -193,7 +193,7 @@ async fn deliveries_queued_for_a_target_a_reload_removed_end_dead_with_the_reaso
 #[tokio::test]
 async fn a_reload_that_changes_a_start_only_setting_says_it_waits_for_a_restart() {
     let erp = WebhookReceiver::start().await;
-    let relay = TestRelay::start(&rules_body(&erp.url(), RULE_A)).await;
+    let relay = spawn_relay(Spec::new(&rules_body(&erp.url(), RULE_A))).await;
 
     relay.rewrite_with_server(&rules_body(&erp.url(), RULE_B), "  dedup_window: 30m\n");
     let answer = relay.admin("POST", "/-/reload").await;

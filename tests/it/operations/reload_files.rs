@@ -9,11 +9,10 @@ use std::time::{Duration, Instant};
 
 use mqa_relay::store::DeliveryState;
 
-use super::harness::{
-    ADMIN, TOKEN, eventually_within, numbered, wait_deliveries, webhook_target, write_file,
-};
 use crate::support::process::{RelayProcess, open_store};
 use crate::support::providers::WebhookReceiver;
+use crate::support::relay::{ADMIN, TOKEN, numbered, wait_deliveries, webhook_target, write_file};
+use crate::support::wait::eventually_within;
 
 /// Writes a rules file (with an admin token) that sends every event to `url`.
 fn write_rules(dir: &Path, url: &str) {

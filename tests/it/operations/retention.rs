@@ -7,12 +7,12 @@ use std::time::Duration;
 use mqa_relay::store::{DeadFilter, DeliveryState};
 use serde_json::Value;
 
-use super::harness::{
-    Spec, TestRelay, deliveries_of, eventually, eventually_within, numbered, sample,
-    wait_deliveries, webhook_target,
-};
 use crate::support::mock::Answer;
 use crate::support::providers::WebhookReceiver;
+use crate::support::relay::{
+    Spec, deliveries_of, numbered, spawn_relay, wait_deliveries, webhook_target,
+};
+use crate::support::wait::{eventually, eventually_within, sample};
 
 /// The rejected corrective action sample, named "Repair number `n`".
 fn action(n: u64) -> Value {
@@ -45,7 +45,7 @@ async fn pruning_keeps_open_dead_letters_and_unfinished_work_and_removes_the_res
         webhook_target(&kitchen.url(), ""),
         webhook_target(&later.url(), ""),
     );
-    let relay = TestRelay::start(&body).await;
+    let relay = spawn_relay(Spec::new(&body)).await;
     let store = relay.store();
     let delivered = relay.ack(&numbered(1)).await;
     let open_dead = relay.ack(&action(1)).await;
@@ -123,10 +123,9 @@ async fn the_running_relay_prunes_by_the_configured_retention() {
         webhook_target(&erp.url(), ""),
         webhook_target(&kitchen.url(), ""),
     );
-    let relay = TestRelay::start_spec(Spec {
+    let relay = spawn_relay(Spec {
         server: "  retention: 1s\n",
         body: &body,
-        admin: true,
         ..Spec::default()
     })
     .await;

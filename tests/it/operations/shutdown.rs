@@ -8,11 +8,12 @@ use mqa_relay::store::DeliveryState;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::harness::{
-    TOKEN, deliveries_of, eventually, numbered, seq_of, wait_deliveries, within, write_file,
-};
 use super::slow::SlowReceiver;
 use crate::support::process::{RelayProcess, open_store};
+use crate::support::relay::{
+    TOKEN, deliveries_of, numbered, seq_of, wait_deliveries, within, write_file,
+};
+use crate::support::wait::eventually;
 
 #[tokio::test]
 async fn sigterm_finishes_the_send_in_flight_refuses_new_events_and_exits_0() {

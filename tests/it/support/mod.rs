@@ -1,8 +1,8 @@
 //! Test support shared by the integration tests: local mock servers that answer like the real
-//! Slack, Teams and email providers (see `providers` and `mail_providers`), built on `mock`,
-//! `logs`, a capture of everything the relays log, `process`, the real binary run as an
-//! operator runs it, `wait`: deadline-bounded polling and the sample events, and `webhook`: posting events as
-//! MonitorQA does.
+//! Slack, Teams, email providers and MonitorQA API (`providers`, `mail_providers`, `monitorqa`),
+//! built on `mock`; `relay`, a relay started in this process; `process`, the real binary run as
+//! an operator runs it; `logs`, a capture of everything the relays log; and `wait`:
+//! deadline-bounded polling and the sample events.
 #![allow(dead_code)]
 
 pub mod logs;
@@ -11,5 +11,5 @@ pub mod mock;
 pub mod monitorqa;
 pub mod process;
 pub mod providers;
+pub mod relay;
 pub mod wait;
-pub mod webhook;

@@ -1,6 +1,7 @@
-//! An in-process relay for these tests ([`TestRelay`]): a rules file (and templates) in a
-//! temporary directory, the relay started on port 0, HTTP calls to it, and its store. Also
-//! the numbered events every test posts, and polling with a deadline.
+//! A relay under test, in this process ([`spawn_relay`]): a rules file (and templates) in a
+//! temporary directory, the relay started through the library's composition root
+//! (`relay::start`) on port 0, HTTP calls to it, and its store. Also the numbered events the
+//! tests post, and waiting on a store.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -9,28 +10,53 @@ use std::time::Duration;
 
 use mqa_relay::app::Relay;
 use mqa_relay::relay::{self, RunningRelay as Running, StartOptions};
-use mqa_relay::store::{DeliveryRecord, DeliveryState, Store, StoreCounts};
+use mqa_relay::store::{
+    AttemptRecord, DeliveryRecord, DeliveryState, EventDetails, Store, StoreCounts,
+};
 use serde_json::Value;
 
-/// The webhook token of every relay in these tests.
-pub const TOKEN: &str = "ops-webhook-token-41d2";
+use super::logs::logs;
+use super::wait::{DEADLINE, eventually, eventually_within, sample};
+
+/// The webhook token of every relay under test.
+pub const TOKEN: &str = "test-webhook-token-41d2";
 /// The admin token of relays that have one.
-pub const ADMIN: &str = "ops-admin-token-9c7e";
-pub use crate::support::wait::{DEADLINE, eventually, eventually_within, sample};
+pub const ADMIN: &str = "test-admin-token-9c7e";
 
 /// What goes into the rules file besides `server.token`.
-#[derive(Default)]
 pub struct Spec<'a> {
     /// Extra lines of the `server:` section, each indented by two spaces.
     pub server: &'a str,
-    /// `targets:` and `rules:`.
+    /// The rest of the file: `targets:`, `rules:`, `monitorqa:`…
     pub body: &'a str,
     /// Files written into `templates/`.
     pub templates: &'a [(&'a str, &'a str)],
     /// The store's directory (default: `data/` beside the rules file).
     pub data_dir: Option<PathBuf>,
-    /// Whether `server.admin_token` is set (to [`ADMIN`]).
+    /// Whether `server.admin_token` is set (to [`ADMIN`]); it is by default.
     pub admin: bool,
+}
+
+impl<'a> Spec<'a> {
+    /// A relay with an admin token and `body` as the rest of its rules file.
+    pub fn new(body: &'a str) -> Spec<'a> {
+        Spec {
+            body,
+            ..Spec::default()
+        }
+    }
+}
+
+impl Default for Spec<'_> {
+    fn default() -> Self {
+        Spec {
+            server: "",
+            body: "",
+            templates: &[],
+            data_dir: None,
+            admin: true,
+        }
+    }
 }
 
 /// A relay running in this process, with its own rules file and store.
@@ -38,6 +64,7 @@ pub struct TestRelay {
     dir: tempfile::TempDir,
     /// The `server:` section of the rules file.
     server: String,
+    data_dir: PathBuf,
     running: Option<Running>,
     client: reqwest::Client,
 }
@@ -46,45 +73,42 @@ pub struct TestRelay {
 #[derive(Debug)]
 pub struct Answer {
     pub status: u16,
+    /// The body as JSON, or as a JSON string when it is not JSON.
     pub body: Value,
+    /// The body as it came.
+    pub text: String,
     pub retry_after: Option<String>,
 }
 
+/// Writes the rules file of `spec` (and its templates) into a temporary directory and starts a
+/// relay on it, listening on 127.0.0.1 port 0. Everything it logs goes to [`logs`].
+pub async fn spawn_relay(spec: Spec<'_>) -> TestRelay {
+    logs();
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let admin = match spec.admin {
+        true => format!("  admin_token: {ADMIN}\n"),
+        false => String::new(),
+    };
+    let server = format!("server:\n  token: {TOKEN}\n{admin}{}", spec.server);
+    write_file(
+        &dir.path().join("rules.yaml"),
+        &format!("{server}{}", spec.body),
+    );
+    for (name, text) in spec.templates {
+        write_file(&dir.path().join("templates").join(name), text);
+    }
+    let data_dir = spec.data_dir.unwrap_or_else(|| dir.path().join("data"));
+    let running = start(dir.path(), &data_dir).await;
+    TestRelay {
+        dir,
+        server,
+        data_dir,
+        running: Some(running),
+        client: reqwest::Client::new(),
+    }
+}
+
 impl TestRelay {
-    /// A relay with an admin token and `body` as its targets and rules.
-    pub async fn start(body: &str) -> TestRelay {
-        TestRelay::start_spec(Spec {
-            body,
-            admin: true,
-            ..Spec::default()
-        })
-        .await
-    }
-
-    pub async fn start_spec(spec: Spec<'_>) -> TestRelay {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let admin = match spec.admin {
-            true => format!("  admin_token: {ADMIN}\n"),
-            false => String::new(),
-        };
-        let server = format!("server:\n  token: {TOKEN}\n{admin}{}", spec.server);
-        write_file(
-            &dir.path().join("rules.yaml"),
-            &format!("{server}{}", spec.body),
-        );
-        for (name, text) in spec.templates {
-            write_file(&dir.path().join("templates").join(name), text);
-        }
-        let data_dir = spec.data_dir.unwrap_or_else(|| dir.path().join("data"));
-        let running = start(dir.path(), &data_dir).await;
-        TestRelay {
-            dir,
-            server,
-            running: Some(running),
-            client: reqwest::Client::new(),
-        }
-    }
-
     fn running(&self) -> &Running {
         self.running.as_ref().expect("the relay is running")
     }
@@ -100,6 +124,11 @@ impl TestRelay {
     /// The directory of the rules file (templates go into `templates/` in it).
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// The store's directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
     }
 
     /// Replaces the targets and rules in the rules file (the `server:` section stays); the
@@ -134,7 +163,7 @@ impl TestRelay {
         id
     }
 
-    /// A request to an admin route with `Authorization: Bearer <bearer>` (none if `None`).
+    /// A request to `path` with `Authorization: Bearer <bearer>` (none if `None`).
     pub async fn call(&self, method: &str, path: &str, bearer: Option<&str>) -> Answer {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
         let mut request = self.client.request(method, self.url(path));
@@ -149,25 +178,28 @@ impl TestRelay {
         self.call(method, path, Some(ADMIN)).await
     }
 
-    /// `GET path` as text.
+    /// `GET path` without a token: the status and the body.
     pub async fn get_text(&self, path: &str) -> (u16, String) {
-        let response = self
-            .client
-            .get(self.url(path))
-            .send()
-            .await
-            .expect("the relay answers");
-        let status = response.status().as_u16();
-        (status, response.text().await.unwrap_or_default())
+        let answer = self.call("GET", path, None).await;
+        (answer.status, answer.text)
+    }
+
+    /// The event as stored (`None` if the store does not know it).
+    pub async fn event(&self, id: &str) -> Option<EventDetails> {
+        self.store().event(id).await.expect("the store answers")
+    }
+
+    /// The event once the router has routed it.
+    pub async fn routed(&self, id: &str) -> EventDetails {
+        eventually(&format!("event {id} to be routed"), async || {
+            let details = self.event(id).await?;
+            details.routed_at.is_some().then_some(details)
+        })
+        .await
     }
 
     pub async fn counts(&self) -> StoreCounts {
         self.store().counts().await.expect("the store answers")
-    }
-
-    /// Waits until every stored event is routed and no delivery is waiting or in flight.
-    pub async fn wait_settled(&self) -> StoreCounts {
-        wait_settled(self.store(), DEADLINE).await
     }
 
     /// The deliveries of event `id`, in creation order.
@@ -175,12 +207,65 @@ impl TestRelay {
         deliveries_of(self.store(), id).await
     }
 
+    /// Every delivery in `state`.
+    pub async fn deliveries_in(&self, state: DeliveryState) -> Vec<DeliveryRecord> {
+        let store = self.store();
+        let deliveries = store.deliveries_by_state(state, 1000).await;
+        deliveries.expect("the store answers")
+    }
+
+    /// The one delivery of event `id` once it is in `state`, with its attempts.
+    pub async fn wait_state(
+        &self,
+        id: &str,
+        state: DeliveryState,
+    ) -> (DeliveryRecord, Vec<AttemptRecord>) {
+        self.wait_states(id, state, 1).await.remove(0)
+    }
+
+    /// The `n` deliveries of event `id`, once all of them are in `state`; panics as soon as
+    /// one ends in another state.
+    pub async fn wait_states(
+        &self,
+        id: &str,
+        state: DeliveryState,
+        n: usize,
+    ) -> Vec<(DeliveryRecord, Vec<AttemptRecord>)> {
+        let what = format!("{n} deliveries of event {id} to be {}", state.as_str());
+        eventually(&what, async || {
+            let details = self.event(id).await?;
+            let finished =
+                |s: DeliveryState| matches!(s, DeliveryState::Delivered | DeliveryState::Dead);
+            if let Some((other, attempts)) = details
+                .deliveries
+                .iter()
+                .find(|(d, _)| d.state != state && finished(d.state))
+            {
+                panic!("waiting for {what}, but one ended {other:?} after {attempts:?}");
+            }
+            let done = details.deliveries.len() == n
+                && details.deliveries.iter().all(|(d, _)| d.state == state);
+            done.then_some(details.deliveries)
+        })
+        .await
+    }
+
+    /// Waits until every stored event is routed and no delivery is waiting or in flight.
+    pub async fn wait_settled(&self) -> StoreCounts {
+        wait_settled(self.store(), DEADLINE).await
+    }
+
+    /// Stops the relay (drain, stop the loops, close the store) and starts a new one on the
+    /// same rules file and data directory.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        self.running = Some(start(self.dir.path(), &self.data_dir).await);
+    }
+
     /// Drains and stops the relay.
     pub async fn stop(&mut self) {
         if let Some(running) = self.running.take() {
-            tokio::time::timeout(DEADLINE, running.stop())
-                .await
-                .expect("the relay stops within the deadline");
+            within("the relay to stop", DEADLINE, running.stop()).await;
         }
     }
 }
@@ -198,7 +283,11 @@ async fn start(dir: &Path, data_dir: &Path) -> Running {
 }
 
 async fn send(request: reqwest::RequestBuilder) -> Answer {
-    let response = request.send().await.expect("the relay answers");
+    let response = request
+        .timeout(DEADLINE)
+        .send()
+        .await
+        .expect("the relay answers");
     let status = response.status().as_u16();
     let retry_after = response
         .headers()
@@ -206,10 +295,11 @@ async fn send(request: reqwest::RequestBuilder) -> Answer {
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let text = response.text().await.unwrap_or_default();
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    let body = serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text.clone()));
     Answer {
         status,
         body,
+        text,
         retry_after,
     }
 }
