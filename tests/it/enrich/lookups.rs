@@ -3,12 +3,13 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::monitorqa::{MockMonitorqa, Reply};
-use mqa_relay::config::MonitorqaConfig;
 use mqa_relay::enrich::{EnrichOptions, Enricher, LookupOutcome, apply};
 use mqa_relay::event::Event;
-use mqa_relay::secret::Secret;
 use serde_json::Value;
+
+use crate::support::config::{config, quoted};
+use crate::support::monitorqa::{MockMonitorqa, Reply};
+use crate::support::providers::closed_port_url;
 
 const KEY: &str = "mqa-key-Zq81xVt2";
 const AUDIT_ID: &str = "a3c1e7d2-4b5f-4e8a-9c0d-1f2e3d4c5b6a";
@@ -38,12 +39,16 @@ fn action_body() -> Value {
     sample("corrective_action_rejected").data["correctiveAction"].clone()
 }
 
-fn config(base_url: &str, key: &str) -> MonitorqaConfig {
-    MonitorqaConfig {
-        api_key: Secret::new(key),
-        base_url: base_url.to_string(),
-        timeout: Duration::from_secs(3),
-    }
+/// An enricher with `options` as the section `monitorqa: { api_key: <key>, base_url:
+/// <base_url><extra> }` configures it (`extra`: more keys, e.g. ", timeout: 200ms").
+fn enricher_for(base_url: &str, key: &str, extra: &str, options: EnrichOptions) -> Enricher {
+    let section = format!(
+        "monitorqa: {{ api_key: {}, base_url: {}{extra} }}\n",
+        quoted(key),
+        quoted(base_url)
+    );
+    let monitorqa = config(&section).monitorqa.expect("the monitorqa section");
+    Enricher::with_options(&monitorqa, options)
 }
 
 /// Production settings with short backoffs, so retry tests stay quick.
@@ -57,7 +62,7 @@ fn quick() -> EnrichOptions {
 async fn api_with_audit() -> (MockMonitorqa, Enricher) {
     let api = MockMonitorqa::start(KEY).await;
     api.add_audit(AUDIT_ID, audit_body(AUDIT_ID));
-    let enricher = Enricher::with_options(&config(&api.base_url, KEY), quick());
+    let enricher = enricher_for(&api.base_url, KEY, "", quick());
     (api, enricher)
 }
 
@@ -92,7 +97,7 @@ async fn an_assigned_audit_is_looked_up_and_applied_under_audit() {
 async fn a_wrong_api_key_gives_no_enrichment_and_unauthorized() {
     let api = MockMonitorqa::start(KEY).await;
     api.add_audit(AUDIT_ID, audit_body(AUDIT_ID));
-    let enricher = Enricher::with_options(&config(&api.base_url, "not-the-key"), quick());
+    let enricher = enricher_for(&api.base_url, "not-the-key", "", quick());
 
     let enrichment = enricher.enrich(&audit_event("audit_expired")).await;
 
@@ -116,7 +121,7 @@ async fn a_forbidden_lookup_is_not_retried() {
 #[tokio::test]
 async fn an_unknown_audit_is_not_found_without_a_retry() {
     let api = MockMonitorqa::start(KEY).await;
-    let enricher = Enricher::with_options(&config(&api.base_url, KEY), quick());
+    let enricher = enricher_for(&api.base_url, KEY, "", quick());
 
     let enrichment = enricher.enrich(&audit_event("audit_deleted")).await;
 
@@ -184,9 +189,7 @@ async fn a_slow_answer_times_out_and_fails_after_bounded_retries() {
     let api = MockMonitorqa::start(KEY).await;
     api.add_audit(AUDIT_ID, audit_body(AUDIT_ID));
     api.script(AUDIT_ID, [Reply::Slow(Duration::from_secs(5)); 3]);
-    let mut cfg = config(&api.base_url, KEY);
-    cfg.timeout = Duration::from_millis(200);
-    let enricher = Enricher::with_options(&cfg, quick());
+    let enricher = enricher_for(&api.base_url, KEY, ", timeout: 200ms", quick());
 
     let enrichment = enricher.enrich(&sample("audit_assigned")).await;
 
@@ -247,7 +250,7 @@ async fn a_cached_audit_is_looked_up_again_after_its_ttl() {
         cache_ttl: Duration::from_millis(50),
         ..quick()
     };
-    let enricher = Enricher::with_options(&config(&api.base_url, KEY), opts);
+    let enricher = enricher_for(&api.base_url, KEY, "", opts);
     let event = sample("audit_assigned");
     assert_eq!(enricher.enrich(&event).await.outcome, LookupOutcome::Found);
 
@@ -269,7 +272,7 @@ async fn a_cached_audit_is_looked_up_again_after_its_ttl() {
 async fn an_action_event_without_its_action_is_looked_up_and_applied_under_action() {
     let api = MockMonitorqa::start(KEY).await;
     api.add_action(ACTION_ID, action_body());
-    let enricher = Enricher::with_options(&config(&api.base_url, KEY), quick());
+    let enricher = enricher_for(&api.base_url, KEY, "", quick());
     let mut event = sample("corrective_action_updated");
     event.data.insert("correctiveAction".into(), Value::Null);
 
@@ -336,16 +339,12 @@ async fn the_api_key_appears_in_no_outcome_and_no_log_line() {
     api.add_audit(LOGGED_ID, audit_body(LOGGED_ID));
     api.script(LOGGED_ID, [Reply::Status(500); 3]);
     api.script(LOGGED_ID, [Reply::Slow(Duration::from_secs(5)); 3]);
-    let mut cfg = config(&api.base_url, KEY);
-    cfg.timeout = Duration::from_millis(200);
-    let enricher = Enricher::with_options(&cfg, quick());
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let unreachable = format!("http://{}", closed.local_addr().unwrap());
-    drop(closed);
-    let offline = Enricher::with_options(&config(&unreachable, KEY), quick());
+    let enricher = enricher_for(&api.base_url, KEY, ", timeout: 200ms", quick());
+    let unreachable = closed_port_url().await;
+    let offline = enricher_for(&unreachable, KEY, "", quick());
     let bad_key = format!("{KEY}\n");
-    let unusable = Enricher::with_options(&config(&api.base_url, &bad_key), quick());
-    let wrong_key = Enricher::with_options(&config(&api.base_url, "wrong"), quick());
+    let unusable = enricher_for(&api.base_url, &bad_key, "", quick());
+    let wrong_key = enricher_for(&api.base_url, "wrong", "", quick());
     let mut event = sample("audit_assigned");
     event.data.insert("auditId".into(), LOGGED_ID.into());
     let mut invalid = sample("audit_expired");

@@ -6,40 +6,26 @@ mod access_log;
 mod routes;
 mod socket;
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use mqa_relay::app::{App, Relay};
-use mqa_relay::config::{Config, Defaults, RetryPolicy, ServerConfig};
-use mqa_relay::rules::RuleSet;
-use mqa_relay::secret::Secret;
 use mqa_relay::server::{ServerOptions, serve};
 use mqa_relay::store::{Store, StoreConfig};
+use mqa_relay::template::Templates;
 use tempfile::TempDir;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+
+use crate::support::config::config;
 
 pub const TOKEN: &str = "wh-7Qx93kLmZp";
 pub const ADMIN_TOKEN: &str = "adm-4Rt82NvBq";
 
 /// A sample event body from `examples/events/`.
 pub const AUDIT_EXPIRED: &str = include_str!("../../../examples/events/audit_expired.json");
-
-pub fn server_config(token: Option<&str>, admin_token: Option<&str>) -> ServerConfig {
-    ServerConfig {
-        listen: None,
-        token: token.map(Secret::new),
-        admin_token: admin_token.map(Secret::new),
-        data_dir: None,
-        max_body_bytes: 1024 * 1024,
-        dedup_window: Duration::from_secs(600),
-        retention: Duration::from_secs(14 * 24 * 3600),
-    }
-}
 
 /// A relay over a fresh store; the tempdir lives as long as this value.
 pub struct TestRelay {
@@ -53,35 +39,24 @@ impl TestRelay {
     }
 }
 
-pub async fn relay_with(server: ServerConfig) -> TestRelay {
+/// A relay whose rules file has `server` (a flow mapping, e.g. `{ token: t, max_body: 64 }`)
+/// as its `server:` section, and no targets or rules.
+pub async fn relay_with(server: &str) -> TestRelay {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(&StoreConfig::embedded(dir.path()))
         .await
         .expect("the store opens");
     let rules_path = dir.path().join("rules.yaml");
-    let config = Config {
-        source: rules_path.clone(),
-        hash: "hash-of-the-test-config".into(),
-        server,
-        monitorqa: None,
-        defaults: Defaults {
-            retry: RetryPolicy::default(),
-            timeout: Duration::from_secs(10),
-        },
-        targets: BTreeMap::new(),
-        rules: RuleSet::new(vec![]),
-    };
-    let relay = Relay::new(
-        App::new(config, mqa_relay::template::Templates::builtin()),
-        rules_path,
-        store,
-    );
+    let text = format!("server: {server}\n");
+    std::fs::write(&rules_path, &text).expect("write rules.yaml");
+    let app = App::new(config(&text), Templates::builtin());
+    let relay = Relay::new(app, rules_path, store);
     TestRelay { relay, dir }
 }
 
 /// A relay with both tokens configured.
 pub async fn relay() -> TestRelay {
-    relay_with(server_config(Some(TOKEN), Some(ADMIN_TOKEN))).await
+    relay_with(&format!("{{ token: {TOKEN}, admin_token: {ADMIN_TOKEN} }}")).await
 }
 
 /// A running server on 127.0.0.1 port 0.

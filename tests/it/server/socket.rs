@@ -130,9 +130,7 @@ async fn a_trickling_body_is_answered_408() {
 
 #[tokio::test]
 async fn a_chunked_body_over_the_limit_is_refused_413() {
-    let mut config = server_config(Some(TOKEN), None);
-    config.max_body_bytes = 64;
-    let t = relay_with(config).await;
+    let t = relay_with(&format!("{{ token: {TOKEN}, max_body: 64 }}")).await;
     let server = spawn_server(t.relay.clone(), ServerOptions::default()).await;
     let chunk = "x".repeat(40);
     let request = format!(

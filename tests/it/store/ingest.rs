@@ -3,19 +3,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use mqa_relay::event::Event;
 use mqa_relay::store::{Store, StoreConfig, StoreError, StoreOptions};
-use serde_json::json;
 
-/// A distinct audit event per `n` (sample events carry no id: content is the identity).
-fn event(n: u64) -> Event {
-    let mut e = Event::parse(include_bytes!(
-        "../../../examples/events/audit_expired.json"
-    ))
-    .unwrap();
-    e.data.insert("sequence".into(), json!(n));
-    e
-}
+use super::event;
 
 async fn open(dir: &Path) -> Store {
     Store::open(&StoreConfig::embedded(dir)).await.unwrap()

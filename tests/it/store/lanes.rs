@@ -3,23 +3,14 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use mqa_relay::event::Event;
 use mqa_relay::store::{
     AttemptRecord, Claim, DeliveryState, NewDelivery, Outcome, Store, StoreConfig, StoredEvent,
 };
-use serde_json::json;
+
+use super::event;
 
 const LEASE: Duration = Duration::from_secs(30);
 const MINUTE: i64 = 60_000;
-
-fn event(n: u64) -> Event {
-    let mut e = Event::parse(include_bytes!(
-        "../../../examples/events/audit_expired.json"
-    ))
-    .unwrap();
-    e.data.insert("sequence".into(), json!(n));
-    e
-}
 
 fn now() -> i64 {
     SystemTime::now()

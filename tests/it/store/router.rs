@@ -1,51 +1,21 @@
 //! The router against a real store: it marks events routed, oldest first, and its loop wakes
 //! on intake's signal and stops on shutdown.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mqa_relay::app::{App, Relay};
-use mqa_relay::config::{Config, Defaults, RetryPolicy, ServerConfig};
-use mqa_relay::event::Event;
 use mqa_relay::pipeline::router;
-use mqa_relay::rules::RuleSet;
 use mqa_relay::store::{Store, StoreConfig};
-use serde_json::json;
+use mqa_relay::template::Templates;
 use tokio_util::sync::CancellationToken;
 
-fn event(n: u64) -> Event {
-    let mut e = Event::parse(include_bytes!(
-        "../../../examples/events/audit_expired.json"
-    ))
-    .unwrap();
-    e.data.insert("sequence".into(), json!(n));
-    e
-}
+use super::event;
+use crate::support::config::config;
 
+/// The relay's state with no targets or rules and every setting at its default.
 fn app() -> App {
-    let config = Config {
-        source: PathBuf::from("rules.yaml"),
-        hash: String::new(),
-        server: ServerConfig {
-            listen: None,
-            token: None,
-            admin_token: None,
-            data_dir: None,
-            max_body_bytes: 1 << 20,
-            dedup_window: Duration::from_secs(600),
-            retention: Duration::from_secs(14 * 24 * 3600),
-        },
-        monitorqa: None,
-        defaults: Defaults {
-            retry: RetryPolicy::default(),
-            timeout: Duration::from_secs(10),
-        },
-        targets: BTreeMap::new(),
-        rules: RuleSet::new(vec![]),
-    };
-    App::new(config, mqa_relay::template::Templates::builtin())
+    App::new(config("rules: []\n"), Templates::builtin())
 }
 
 async fn relay(dir: &tempfile::TempDir) -> Arc<Relay> {

@@ -5,6 +5,7 @@
 //! deadline-bounded polling and the sample events.
 #![allow(dead_code)]
 
+pub mod config;
 pub mod logs;
 pub mod mail_providers;
 pub mod mock;

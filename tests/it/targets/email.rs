@@ -7,7 +7,8 @@ use mqa_relay::targets::{
 };
 use serde_json::json;
 
-use super::{content_for, deliver, json_body, quoted, reason, refused, sample, target};
+use super::{content_for, deliver, json_body, reason, sample};
+use crate::support::config::{quoted, refused, target};
 use crate::support::mail_providers::{Mailgun, Postmark, Resend, SendGrid};
 use crate::support::mock::Answer;
 

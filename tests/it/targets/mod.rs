@@ -8,44 +8,10 @@ mod teams;
 mod transport;
 mod webhook;
 
-use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use mqa_relay::targets::{
-    ConfiguredTarget, Content, HttpRequest, Rendered, Target, Verdict, execute, http,
-};
+use mqa_relay::targets::{Content, HttpRequest, Rendered, Target, Verdict, execute, http};
 use mqa_relay::template::{Link, Markup, Message};
-
-/// The target `test-target` as `rules.yaml` describes it, read by the configuration: `body`
-/// is its mapping in flow style, e.g. `{ kind: teams, url: "http://127.0.0.1:9/w" }`.
-pub fn configured(body: &str) -> ConfiguredTarget {
-    let text = format!("targets:\n  test-target: {body}\n");
-    let mut config = mqa_relay::config::parse(&text, Path::new("rules.yaml"), &|_| None)
-        .unwrap_or_else(|e| panic!("{text} loads: {e}"));
-    config
-        .targets
-        .remove("test-target")
-        .expect("the target is configured")
-}
-
-/// The destination of [`configured`].
-pub fn target(body: &str) -> Target {
-    configured(body).target
-}
-
-/// What the configuration says about a target it refuses.
-pub fn refused(body: &str) -> String {
-    let text = format!("targets:\n  test-target: {body}\n");
-    match mqa_relay::config::parse(&text, Path::new("rules.yaml"), &|_| None) {
-        Ok(_) => panic!("{text} was accepted"),
-        Err(e) => e.to_string(),
-    }
-}
-
-/// A YAML double-quoted string of `s`.
-pub fn quoted(s: &str) -> String {
-    serde_json::to_string(s).expect("a string serializes")
-}
 
 /// What the templates would render for a rejected corrective action, escaped per markup as
 /// the template engine does for event values.

@@ -6,7 +6,8 @@ use std::time::{Duration, SystemTime};
 use mqa_relay::targets::{Content, HttpResponse, Target, execute, http};
 use serde_json::json;
 
-use super::{content_for, quoted, refused, sample, target};
+use super::{content_for, sample};
+use crate::support::config::{quoted, refused, target};
 use crate::support::providers::{closed_port_url, echoed_forms};
 
 const HOOK: &str = "https://hooks.slack.com/services/T0SECRET/B0SECRET/hookSecretValue42";

@@ -6,7 +6,8 @@ use mqa_relay::targets::{HttpResponse, RetryScope, Target, Verdict};
 use mqa_relay::template::{Markup, Message};
 use serde_json::json;
 
-use super::{content_for, deliver, json_body, quoted, reason, refused, sample, target};
+use super::{content_for, deliver, json_body, reason, sample};
+use crate::support::config::{quoted, refused, target};
 use crate::support::mock::{Answer, Mock};
 use crate::support::providers::{SlackApi, SlackWebhook};
 

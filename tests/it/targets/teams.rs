@@ -6,7 +6,8 @@ use mqa_relay::targets::{BuildError, Content, HttpResponse, RetryScope, Target, 
 use mqa_relay::template::{Markup, Message};
 use serde_json::json;
 
-use super::{content_for, deliver, json_body, quoted, reason, sample, target};
+use super::{content_for, deliver, json_body, reason, sample};
+use crate::support::config::{quoted, target};
 use crate::support::mock::Answer;
 use crate::support::providers::TeamsWorkflow;
 

@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use mqa_relay::targets::{TransportErrorKind, Verdict, classify_transport, execute, http};
 
-use super::{content_for, quoted, sample, target};
+use super::{content_for, sample};
+use crate::support::config::{quoted, target};
 use crate::support::mock::Answer;
 use crate::support::providers::{SlackWebhook, closed_port_url};
 

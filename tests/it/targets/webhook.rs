@@ -5,7 +5,8 @@ use std::time::{Duration, SystemTime};
 use mqa_relay::targets::{Content, HttpResponse, RetryScope, Target, Verdict};
 use serde_json::json;
 
-use super::{configured, content_for, deliver, json_body, quoted, reason, sample, target};
+use super::{content_for, deliver, json_body, reason, sample};
+use crate::support::config::{configured, quoted, target};
 use crate::support::mock::Answer;
 use crate::support::providers::WebhookReceiver;
 
