@@ -5,10 +5,11 @@ use std::time::{Duration, Instant};
 
 use mqa_relay::enrich::{EnrichOptions, Enricher, LookupOutcome, apply};
 use mqa_relay::event::Event;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::support::config::{config, quoted};
-use crate::support::monitorqa::{MockMonitorqa, Reply};
+use crate::support::mock::{Answer, Mock, Reply};
+use crate::support::monitorqa::MonitorqaApi;
 use crate::support::providers::closed_port_url;
 
 const KEY: &str = "mqa-key-Zq81xVt2";
@@ -59,10 +60,10 @@ fn quick() -> EnrichOptions {
     }
 }
 
-async fn api_with_audit() -> (MockMonitorqa, Enricher) {
-    let api = MockMonitorqa::start(KEY).await;
-    api.add_audit(AUDIT_ID, audit_body(AUDIT_ID));
-    let enricher = enricher_for(&api.base_url, KEY, "", quick());
+async fn api_with_audit() -> (Mock<MonitorqaApi>, Enricher) {
+    let api = MonitorqaApi::start(KEY).await;
+    api.with(|a| a.add_audit(AUDIT_ID, audit_body(AUDIT_ID)));
+    let enricher = enricher_for(&api.base_url(), KEY, "", quick());
     (api, enricher)
 }
 
@@ -87,92 +88,87 @@ async fn an_assigned_audit_is_looked_up_and_applied_under_audit() {
     );
     assert_eq!(context["data"], Value::Object(before.data.clone()));
     assert_eq!(event, before);
-    let requests = api.requests();
+    let requests = api.received();
     assert_eq!(requests.len(), 1);
     assert_eq!(requests[0].path, format!("/audit/{AUDIT_ID}"));
-    assert_eq!(requests[0].api_key.as_deref(), Some(KEY));
+    assert_eq!(requests[0].header("x-api-key"), Some(KEY));
 }
 
 #[tokio::test]
 async fn a_wrong_api_key_gives_no_enrichment_and_unauthorized() {
-    let api = MockMonitorqa::start(KEY).await;
-    api.add_audit(AUDIT_ID, audit_body(AUDIT_ID));
-    let enricher = enricher_for(&api.base_url, "not-the-key", "", quick());
+    let api = MonitorqaApi::start(KEY).await;
+    api.with(|a| a.add_audit(AUDIT_ID, audit_body(AUDIT_ID)));
+    let enricher = enricher_for(&api.base_url(), "not-the-key", "", quick());
 
     let enrichment = enricher.enrich(&audit_event("audit_expired")).await;
 
     assert_eq!(enrichment.outcome, LookupOutcome::Unauthorized);
     assert_eq!(enrichment.audit, None);
-    assert_eq!(api.request_count(), 1, "a 401 is not retried");
+    assert_eq!(api.received().len(), 1, "a 401 is not retried");
 }
 
 #[tokio::test]
 async fn a_forbidden_lookup_is_not_retried() {
     let (api, enricher) = api_with_audit().await;
-    api.script(AUDIT_ID, [Reply::Status(403)]);
+    api.script([Answer::status(403)]);
 
     let enrichment = enricher.enrich(&audit_event("audit_expired")).await;
 
     assert_eq!(enrichment.outcome, LookupOutcome::Forbidden);
     assert_eq!(enrichment.audit, None);
-    assert_eq!(api.request_count(), 1);
+    assert_eq!(api.received().len(), 1);
 }
 
 #[tokio::test]
 async fn an_unknown_audit_is_not_found_without_a_retry() {
-    let api = MockMonitorqa::start(KEY).await;
-    let enricher = enricher_for(&api.base_url, KEY, "", quick());
+    let api = MonitorqaApi::start(KEY).await;
+    let enricher = enricher_for(&api.base_url(), KEY, "", quick());
 
     let enrichment = enricher.enrich(&audit_event("audit_deleted")).await;
 
     assert_eq!(enrichment.outcome, LookupOutcome::NotFound);
     assert_eq!(enrichment.audit, None);
-    assert_eq!(api.request_count(), 1);
+    assert_eq!(api.received().len(), 1);
 }
 
 #[tokio::test]
 async fn a_rate_limited_lookup_succeeds_after_one_retry() {
     let (api, enricher) = api_with_audit().await;
-    api.script(AUDIT_ID, [Reply::TooManyRequests { retry_after: None }]);
+    api.script([Answer::status(429)]);
 
     let enrichment = enricher.enrich(&audit_event("audit_rescheduled")).await;
 
     assert_eq!(enrichment.outcome, LookupOutcome::Found);
     assert!(enrichment.audit.is_some());
-    assert_eq!(api.request_count(), 2);
+    assert_eq!(api.received().len(), 2);
 }
 
 #[tokio::test]
 async fn a_rate_limited_lookup_waits_as_retry_after_says_and_succeeds() {
     let (api, enricher) = api_with_audit().await;
-    api.script(
-        AUDIT_ID,
-        [Reply::TooManyRequests {
-            retry_after: Some("1"),
-        }],
-    );
+    api.script([Answer::retry_after(429, 1)]);
 
     let enrichment = enricher.enrich(&audit_event("audit_rescheduled")).await;
 
     assert_eq!(enrichment.outcome, LookupOutcome::Found);
-    assert_eq!(api.request_count(), 2);
+    assert_eq!(api.received().len(), 2);
 }
 
 #[tokio::test]
 async fn two_unavailable_answers_then_success_is_found() {
     let (api, enricher) = api_with_audit().await;
-    api.script(AUDIT_ID, [Reply::Status(503), Reply::Status(502)]);
+    api.script([Answer::status(503), Answer::status(502)]);
 
     let enrichment = enricher.enrich(&sample("audit_assigned")).await;
 
     assert_eq!(enrichment.outcome, LookupOutcome::Found);
-    assert_eq!(api.request_count(), 3);
+    assert_eq!(api.received().len(), 3);
 }
 
 #[tokio::test]
 async fn server_errors_fail_after_two_retries() {
     let (api, enricher) = api_with_audit().await;
-    api.script(AUDIT_ID, [Reply::Status(500); 4]);
+    api.script(vec![Answer::status(500); 4]);
 
     let enrichment = enricher.enrich(&sample("audit_assigned")).await;
 
@@ -181,15 +177,15 @@ async fn server_errors_fail_after_two_retries() {
         LookupOutcome::Failed("HTTP 500 after 3 attempts".into())
     );
     assert_eq!(enrichment.audit, None);
-    assert_eq!(api.request_count(), 3, "one attempt and two retries");
+    assert_eq!(api.received().len(), 3, "one attempt and two retries");
 }
 
 #[tokio::test]
 async fn a_slow_answer_times_out_and_fails_after_bounded_retries() {
-    let api = MockMonitorqa::start(KEY).await;
-    api.add_audit(AUDIT_ID, audit_body(AUDIT_ID));
-    api.script(AUDIT_ID, [Reply::Slow(Duration::from_secs(5)); 3]);
-    let enricher = enricher_for(&api.base_url, KEY, ", timeout: 200ms", quick());
+    let api = MonitorqaApi::start(KEY).await;
+    api.with(|a| a.add_audit(AUDIT_ID, audit_body(AUDIT_ID)));
+    api.script(vec![Answer::slow(Duration::from_secs(5)); 3]);
+    let enricher = enricher_for(&api.base_url(), KEY, ", timeout: 200ms", quick());
 
     let enrichment = enricher.enrich(&sample("audit_assigned")).await;
 
@@ -198,13 +194,16 @@ async fn a_slow_answer_times_out_and_fails_after_bounded_retries() {
         LookupOutcome::Failed("timed out after 3 attempts".into())
     );
     assert_eq!(enrichment.audit, None);
-    assert_eq!(api.request_count(), 3);
+    assert_eq!(api.received().len(), 3);
 }
 
 #[tokio::test]
 async fn an_answer_that_is_not_an_object_is_unexpected() {
     let (api, enricher) = api_with_audit().await;
-    api.script(AUDIT_ID, [Reply::Body("[\"not\", \"an\", \"audit\"]")]);
+    api.script([Answer::raw(Reply::json(
+        200,
+        &json!(["not", "an", "audit"]),
+    ))]);
 
     let enrichment = enricher.enrich(&sample("audit_assigned")).await;
 
@@ -226,31 +225,31 @@ async fn a_second_lookup_of_the_same_audit_comes_from_the_cache() {
     assert_eq!(first.outcome, LookupOutcome::Found);
     assert_eq!(second.outcome, LookupOutcome::Cached);
     assert_eq!(second.audit, first.audit);
-    assert_eq!(api.request_count(), 1, "the clone shares the cache");
+    assert_eq!(api.received().len(), 1, "the clone shares the cache");
 }
 
 #[tokio::test]
 async fn a_failed_lookup_is_not_cached() {
     let (api, enricher) = api_with_audit().await;
-    api.script(AUDIT_ID, [Reply::Status(404)]);
+    api.script([Answer::status(404)]);
 
     let first = enricher.enrich(&sample("audit_assigned")).await;
     let second = enricher.enrich(&sample("audit_assigned")).await;
 
     assert_eq!(first.outcome, LookupOutcome::NotFound);
     assert_eq!(second.outcome, LookupOutcome::Found);
-    assert_eq!(api.request_count(), 2);
+    assert_eq!(api.received().len(), 2);
 }
 
 #[tokio::test]
 async fn a_cached_audit_is_looked_up_again_after_its_ttl() {
-    let api = MockMonitorqa::start(KEY).await;
-    api.add_audit(AUDIT_ID, audit_body(AUDIT_ID));
+    let api = MonitorqaApi::start(KEY).await;
+    api.with(|a| a.add_audit(AUDIT_ID, audit_body(AUDIT_ID)));
     let opts = EnrichOptions {
         cache_ttl: Duration::from_millis(50),
         ..quick()
     };
-    let enricher = enricher_for(&api.base_url, KEY, "", opts);
+    let enricher = enricher_for(&api.base_url(), KEY, "", opts);
     let event = sample("audit_assigned");
     assert_eq!(enricher.enrich(&event).await.outcome, LookupOutcome::Found);
 
@@ -265,14 +264,14 @@ async fn a_cached_audit_is_looked_up_again_after_its_ttl() {
     }
 
     assert_eq!(outcome, LookupOutcome::Found);
-    assert_eq!(api.request_count(), 2);
+    assert_eq!(api.received().len(), 2);
 }
 
 #[tokio::test]
 async fn an_action_event_without_its_action_is_looked_up_and_applied_under_action() {
-    let api = MockMonitorqa::start(KEY).await;
-    api.add_action(ACTION_ID, action_body());
-    let enricher = enricher_for(&api.base_url, KEY, "", quick());
+    let api = MonitorqaApi::start(KEY).await;
+    api.with(|a| a.add_action(ACTION_ID, action_body()));
+    let enricher = enricher_for(&api.base_url(), KEY, "", quick());
     let mut event = sample("corrective_action_updated");
     event.data.insert("correctiveAction".into(), Value::Null);
 
@@ -285,7 +284,7 @@ async fn an_action_event_without_its_action_is_looked_up_and_applied_under_actio
     assert_eq!(context["action"]["number"], action_body()["number"]);
     assert_eq!(context["data"]["correctiveAction"], Value::Null);
     assert_eq!(
-        api.requests()[0].path,
+        api.received()[0].path,
         format!("/corrective-actions/{ACTION_ID}")
     );
 }
@@ -311,7 +310,7 @@ async fn events_that_need_nothing_make_no_request() {
         assert_eq!(enrichment.outcome, LookupOutcome::NotNeeded, "{name}");
         assert_eq!((enrichment.audit, enrichment.action), (None, None));
     }
-    assert_eq!(api.request_count(), 0);
+    assert_eq!(api.received().len(), 0);
 }
 
 #[tokio::test]
@@ -328,23 +327,23 @@ async fn an_id_that_could_change_the_url_is_refused_without_a_request() {
         enrichment.outcome,
         LookupOutcome::Failed("invalid id".into())
     );
-    assert_eq!(api.request_count(), 0);
+    assert_eq!(api.received().len(), 0);
 }
 
 #[tokio::test]
 async fn the_api_key_appears_in_no_outcome_and_no_log_line() {
     const LOGGED_ID: &str = "0badc0de-1234-4abc-8def-00000000beef";
     let logs = crate::support::logs::logs();
-    let api = MockMonitorqa::start(KEY).await;
-    api.add_audit(LOGGED_ID, audit_body(LOGGED_ID));
-    api.script(LOGGED_ID, [Reply::Status(500); 3]);
-    api.script(LOGGED_ID, [Reply::Slow(Duration::from_secs(5)); 3]);
-    let enricher = enricher_for(&api.base_url, KEY, ", timeout: 200ms", quick());
+    let api = MonitorqaApi::start(KEY).await;
+    api.with(|a| a.add_audit(LOGGED_ID, audit_body(LOGGED_ID)));
+    api.script(vec![Answer::status(500); 3]);
+    api.script(vec![Answer::slow(Duration::from_secs(5)); 3]);
+    let enricher = enricher_for(&api.base_url(), KEY, ", timeout: 200ms", quick());
     let unreachable = closed_port_url().await;
     let offline = enricher_for(&unreachable, KEY, "", quick());
     let bad_key = format!("{KEY}\n");
-    let unusable = enricher_for(&api.base_url, &bad_key, "", quick());
-    let wrong_key = enricher_for(&api.base_url, "wrong", "", quick());
+    let unusable = enricher_for(&api.base_url(), &bad_key, "", quick());
+    let wrong_key = enricher_for(&api.base_url(), "wrong", "", quick());
     let mut event = sample("audit_assigned");
     event.data.insert("auditId".into(), LOGGED_ID.into());
     let mut invalid = sample("audit_expired");

@@ -14,8 +14,8 @@ use mqa_relay::store::{Store, StoreConfig};
 use serde_json::{Value, json};
 
 use crate::support::logs::logs;
-use crate::support::mock::Mock;
-use crate::support::monitorqa::{MockMonitorqa, Reply};
+use crate::support::mock::{Answer, Mock};
+use crate::support::monitorqa::MonitorqaApi;
 use crate::support::providers::SlackWebhook;
 use crate::support::relay::{Spec, TestRelay, spawn_relay};
 use crate::support::wait::{DEADLINE, eventually, sample};
@@ -132,12 +132,15 @@ fn words(value: &Value) -> String {
 const AUDIT_ID: &str = "d6f4b0a5-7e8c-4b1d-8f3a-4c5d6e7f8091";
 
 /// The local API knowing [`AUDIT_ID`], a Slack webhook, and a relay using both with `key`.
-async fn setup(key: &str, timeout: Option<&str>) -> (MockMonitorqa, Mock<SlackWebhook>, TestRelay) {
-    let api = MockMonitorqa::start(KEY).await;
-    api.add_audit(AUDIT_ID, audit_body(AUDIT_ID));
+async fn setup(
+    key: &str,
+    timeout: Option<&str>,
+) -> (Mock<MonitorqaApi>, Mock<SlackWebhook>, TestRelay) {
+    let api = MonitorqaApi::start(KEY).await;
+    api.with(|a| a.add_audit(AUDIT_ID, audit_body(AUDIT_ID)));
     let slack = SlackWebhook::start().await;
     let api_cfg = Api {
-        base_url: &api.base_url,
+        base_url: &api.base_url(),
         key,
         timeout,
     };
@@ -163,8 +166,8 @@ fn lookups(relay: &TestRelay, reason: &str) -> u64 {
 }
 
 /// How many requests the API got about `id`.
-fn requests_about(api: &MockMonitorqa, id: &str) -> usize {
-    api.requests()
+fn requests_about(api: &Mock<MonitorqaApi>, id: &str) -> usize {
+    api.received()
         .iter()
         .filter(|r| r.path.ends_with(id))
         .count()
@@ -202,10 +205,10 @@ async fn an_expired_audit_is_routed_on_its_looked_up_template_and_slack_shows_it
     assert_eq!(stored.event, original, "the raw event stays as it was");
     let saved = stored.enrichment.as_ref().expect("the enrichment is saved");
     assert_eq!(saved["audit"]["number"], "AUD-2026-0311");
-    let requests = api.requests();
+    let requests = api.received();
     assert_eq!(requests.len(), 1);
     assert_eq!(requests[0].path, format!("/audit/{AUDIT_ID}"));
-    assert_eq!(requests[0].api_key.as_deref(), Some(KEY));
+    assert_eq!(requests[0].header("x-api-key"), Some(KEY));
     assert_eq!(lookups(&relay, "found"), 1);
 }
 
@@ -215,7 +218,7 @@ async fn the_due_window_is_in_utc_and_says_so_unless_the_audit_names_its_zone() 
     let zoned = "e7a5c1b6-8f9d-4c2e-9a4b-5d6e7f8091a2";
     let mut body = audit_body(zoned);
     body["ianaTimeZone"] = json!("America/New_York");
-    api.add_audit(zoned, body);
+    api.with(|a| a.add_audit(zoned, body));
 
     relay.ack(&about("audit_assigned", AUDIT_ID)).await;
     relay.ack(&about("audit_assigned", zoned)).await;
@@ -288,7 +291,7 @@ async fn a_wrong_api_key_routes_the_event_without_enrichment_and_the_message_sti
 #[tokio::test]
 async fn a_429_then_a_200_is_retried_and_the_event_is_enriched() {
     let (api, slack, relay) = setup(KEY, None).await;
-    api.script(AUDIT_ID, [Reply::TooManyRequests { retry_after: None }]);
+    api.script([Answer::status(429)]);
 
     let id = relay.ack(&about("audit_assigned", AUDIT_ID)).await;
     let routed = relay.routed(&id).await;
@@ -303,7 +306,7 @@ async fn a_429_then_a_200_is_retried_and_the_event_is_enriched() {
 #[tokio::test]
 async fn a_500_forever_routes_the_event_without_enrichment_after_three_attempts() {
     let (api, slack, relay) = setup(KEY, None).await;
-    api.script(AUDIT_ID, [Reply::Status(500); 10]);
+    api.script(vec![Answer::status(500); 10]);
 
     let id = relay.ack(&about("audit_rescheduled", AUDIT_ID)).await;
     let routed = relay.routed(&id).await;
@@ -323,7 +326,7 @@ async fn a_500_forever_routes_the_event_without_enrichment_after_three_attempts(
 #[tokio::test]
 async fn a_slow_api_times_out_and_the_event_is_routed_without_enrichment() {
     let (api, slack, relay) = setup(KEY, Some("200ms")).await;
-    api.script(AUDIT_ID, [Reply::Slow(Duration::from_secs(5)); 3]);
+    api.script(vec![Answer::slow(Duration::from_secs(5)); 3]);
 
     let id = relay.ack(&about("audit_expired", AUDIT_ID)).await;
     let routed = relay.routed(&id).await;
@@ -339,7 +342,7 @@ async fn a_slow_api_times_out_and_the_event_is_routed_without_enrichment() {
 #[tokio::test]
 async fn intake_acknowledges_events_while_a_lookup_is_blocked() {
     let (api, _slack, relay) = setup(KEY, Some("60s")).await;
-    api.script(AUDIT_ID, [Reply::Slow(Duration::from_secs(120))]);
+    api.script([Answer::slow(Duration::from_secs(120))]);
     let first = relay.ack(&about("audit_expired", AUDIT_ID)).await;
     eventually("the lookup to reach the API", async || {
         (requests_about(&api, AUDIT_ID) == 1).then_some(())
@@ -405,7 +408,7 @@ async fn a_corrective_action_event_without_its_action_is_routed_on_the_looked_up
     let (api, _slack, relay) = setup(KEY, None).await;
     let action = sample("corrective_action_rejected")["data"]["correctiveAction"].clone();
     let action_id = action["id"].as_str().expect("the action's id").to_string();
-    api.add_action(&action_id, action);
+    api.with(|a| a.add_action(&action_id, action));
     let mut event = sample("corrective_action_updated");
     event["data"]["correctiveAction"] = Value::Null;
 
@@ -417,7 +420,7 @@ async fn a_corrective_action_event_without_its_action_is_routed_on_the_looked_up
     assert_eq!(saved["action"]["priority"], 2);
     assert_eq!(routed.event.event.data["correctiveAction"], Value::Null);
     assert_eq!(
-        api.requests()[0].path,
+        api.received()[0].path,
         format!("/corrective-actions/{action_id}")
     );
 }
@@ -425,7 +428,7 @@ async fn a_corrective_action_event_without_its_action_is_routed_on_the_looked_up
 #[tokio::test]
 async fn the_api_key_never_reaches_the_logs_or_the_store() {
     let (api, slack, mut relay) = setup(KEY, None).await;
-    api.script(AUDIT_ID, [Reply::Status(503); 3]);
+    api.script(vec![Answer::status(503); 3]);
     let failed = relay.ack(&about("audit_expired", AUDIT_ID)).await;
     relay.routed(&failed).await;
     let found = relay.ack(&about("audit_assigned", AUDIT_ID)).await;
@@ -455,7 +458,7 @@ async fn the_api_key_never_reaches_the_logs_or_the_store() {
 
 #[tokio::test]
 async fn a_restart_after_the_lookup_routes_on_the_saved_enrichment_without_asking_again() {
-    let api = MockMonitorqa::start(KEY).await; // knows no audit: a new lookup would 404
+    let api = MonitorqaApi::start(KEY).await; // knows no audit: a new lookup would 404
     let slack = SlackWebhook::start().await;
     let data = tempfile::tempdir().expect("a temporary directory");
     let event = Event::from_value(about("audit_expired", AUDIT_ID)).expect("a valid event");
@@ -468,7 +471,7 @@ async fn a_restart_after_the_lookup_routes_on_the_saved_enrichment_without_askin
     store.close().await;
 
     let api_cfg = Api {
-        base_url: &api.base_url,
+        base_url: &api.base_url(),
         key: KEY,
         timeout: None,
     };
@@ -481,18 +484,18 @@ async fn a_restart_after_the_lookup_routes_on_the_saved_enrichment_without_askin
     let routed = relay.routed(&id).await;
 
     assert_eq!(routed.matched_rules, [FOOD_SAFETY]);
-    assert_eq!(api.request_count(), 0);
+    assert_eq!(api.received().len(), 0);
     let text = slack_message(&slack).await;
     assert!(text.contains("AUD-2026-0311"), "{text}");
 }
 
 #[tokio::test]
 async fn test_enrich_prints_the_payload_with_the_looked_up_audit() {
-    let api = MockMonitorqa::start(KEY).await;
-    api.add_audit(AUDIT_ID, audit_body(AUDIT_ID));
+    let api = MonitorqaApi::start(KEY).await;
+    api.with(|a| a.add_audit(AUDIT_ID, audit_body(AUDIT_ID)));
     let dir = tempfile::tempdir().expect("a temporary directory");
     let api_cfg = Api {
-        base_url: &api.base_url,
+        base_url: &api.base_url(),
         key: KEY,
         timeout: None,
     };
@@ -525,5 +528,5 @@ async fn test_enrich_prints_the_payload_with_the_looked_up_audit() {
     let payload = &report["matches"][0]["targets"][0]["payload"];
     assert!(words(payload).contains("AUD-2026-0311"), "{payload}");
     assert!(!stdout.contains(KEY) && !stderr.contains(KEY));
-    assert_eq!(api.request_count(), 1);
+    assert_eq!(api.received().len(), 1);
 }

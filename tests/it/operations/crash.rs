@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use mqa_relay::store::{DeliveryState, Store, StoreCounts};
 
-use super::slow::{Arrival, SlowReceiver};
+use crate::support::mock::{Mock, Recorded};
 use crate::support::process::{RelayProcess, open_store};
+use crate::support::providers::WebhookReceiver;
 use crate::support::relay::{TOKEN, deliveries_of, numbered, seq_of, wait_settled, write_file};
 use crate::support::wait::eventually;
 
@@ -22,14 +23,14 @@ struct Crash {
     /// Sequence number → event id of every event the relay acknowledged.
     acknowledged: BTreeMap<u64, String>,
     /// What the receiver had seen when the relay died.
-    before_kill: Vec<Arrival>,
+    before_kill: Vec<Recorded>,
     /// How often each event arrived, over both runs.
     times: BTreeMap<u64, usize>,
     counts: StoreCounts,
     store: Store,
     _dir: tempfile::TempDir,
     _relay: RelayProcess,
-    _receiver: SlowReceiver,
+    _receiver: Mock<WebhookReceiver>,
 }
 
 impl Crash {
@@ -67,7 +68,7 @@ impl Crash {
 /// it sends and while events are still being posted, restarts it on the same store and waits
 /// until everything is settled.
 async fn kill_mid_stream(max_in_flight: usize) -> Crash {
-    let receiver = SlowReceiver::start(Duration::from_millis(150)).await;
+    let receiver = WebhookReceiver::start_slow(Duration::from_millis(150)).await;
     let dir = tempfile::tempdir().expect("a temporary directory");
     let rules = format!(
         "server:\n  token: {token}\n\
@@ -86,7 +87,7 @@ async fn kill_mid_stream(max_in_flight: usize) -> Crash {
         acknowledged.insert(seq, relay.ack(&numbered(seq)).await);
     }
     eventually("the relay to be sending the backlog", async || {
-        (receiver.arrivals().len() >= 5).then_some(())
+        (receiver.received().len() >= 5).then_some(())
     })
     .await;
     let (late, ()) = tokio::join!(post_until_refused(&relay, 25..60), async {
@@ -97,7 +98,7 @@ async fn kill_mid_stream(max_in_flight: usize) -> Crash {
     drop(relay); // reaps the killed process
     // A request the relay wrote just before it died may still be in the receiver's socket.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let before_kill = receiver.arrivals();
+    let before_kill = receiver.received();
     assert!(
         before_kill.len() < acknowledged.len(),
         "the kill came after all the work was done; nothing was tested"
@@ -107,8 +108,8 @@ async fn kill_mid_stream(max_in_flight: usize) -> Crash {
     let store = open_store(&dir.path().join("data")).await;
     let counts = wait_settled(&store, AFTER_RESTART).await;
     let mut times: BTreeMap<u64, usize> = BTreeMap::new();
-    for arrival in &receiver.arrivals() {
-        *times.entry(seq_of(&arrival.body)).or_default() += 1;
+    for arrival in &receiver.received() {
+        *times.entry(seq_of(&arrival.json())).or_default() += 1;
     }
     Crash {
         acknowledged,
@@ -135,13 +136,13 @@ async fn after_sigkill_every_acknowledged_event_arrives_and_only_the_interrupted
     let cut_off = crash.before_kill.last().filter(|a| !a.answered);
     if let Some(cut_off) = cut_off {
         assert!(
-            repeated.contains(&seq_of(&cut_off.body)),
+            repeated.contains(&seq_of(&cut_off.json())),
             "a send cut off before its answer is sent again: {:?}",
             crash.times
         );
     }
     if let Some(&seq) = repeated.first() {
-        let last_before_kill = crash.before_kill.last().map(|a| seq_of(&a.body));
+        let last_before_kill = crash.before_kill.last().map(|a| seq_of(&a.json()));
         assert_eq!(
             Some(seq),
             last_before_kill,
@@ -176,7 +177,7 @@ async fn after_sigkill_with_four_sends_in_flight_nothing_is_lost_and_at_most_fou
         .iter()
         .rev()
         .take(4)
-        .map(|a| seq_of(&a.body))
+        .map(|a| seq_of(&a.json()))
         .collect();
     assert!(
         repeated.is_subset(&last_four),
@@ -184,7 +185,7 @@ async fn after_sigkill_with_four_sends_in_flight_nothing_is_lost_and_at_most_fou
     );
     // A send cut off before its answer is sent again.
     for cut_off in crash.before_kill.iter().filter(|a| !a.answered) {
-        let seq = seq_of(&cut_off.body);
+        let seq = seq_of(&cut_off.json());
         assert!(
             repeated.contains(&seq),
             "{seq} was cut off: {:?}",

@@ -14,7 +14,6 @@ use mqa_relay::store::DeliveryState;
 
 use std::time::Duration;
 
-use super::slow::SlowReceiver;
 use crate::support::process::{RelayProcess, open_store};
 use crate::support::providers::WebhookReceiver;
 use crate::support::relay::{
@@ -194,7 +193,7 @@ async fn a_full_disk_refuses_events_with_503_and_the_relay_recovers_when_space_r
 #[tokio::test]
 async fn an_outcome_that_meets_a_full_disk_is_recorded_once_space_returns_and_nothing_is_sent_twice()
  {
-    let receiver = SlowReceiver::start(Duration::from_millis(1000)).await;
+    let receiver = WebhookReceiver::start_slow(Duration::from_millis(1000)).await;
     let dir = tempfile::tempdir().expect("a temporary directory");
     let disk = match Tmpfs::mount(&dir.path().join("data"), "8m") {
         Ok(disk) => disk,
@@ -210,7 +209,7 @@ async fn an_outcome_that_meets_a_full_disk_is_recorded_once_space_returns_and_no
     let mut relay = RelayProcess::start(dir.path(), 1, TOKEN).await;
     let first = relay.ack(&numbered(1)).await;
     eventually("the send to be in flight", async || {
-        (!receiver.arrivals().is_empty()).then_some(())
+        (!receiver.received().is_empty()).then_some(())
     })
     .await;
 
@@ -227,9 +226,9 @@ async fn an_outcome_that_meets_a_full_disk_is_recorded_once_space_returns_and_no
     let second = relay.ack(&numbered(2)).await;
     wait_deliveries(&store, &second, 1, DeliveryState::Delivered).await;
     let seqs: Vec<u64> = receiver
-        .arrivals()
+        .received()
         .iter()
-        .map(|a| seq_of(&a.body))
+        .map(|a| seq_of(&a.json()))
         .collect();
     assert_eq!(seqs, [1, 2], "each event sent once, in order");
     relay.signal("TERM");

@@ -7,10 +7,8 @@
 //! a target only when a crash interrupted that very send.
 //!
 //! Relays run in-process (`support::relay`) or as the real binary (`support::process`); targets
-//! are the local mock providers of `support` and a receiver that answers slowly ([`slow`]).
+//! are the local mock providers of `support`, among them a receiver that answers slowly.
 //! Every wait is a poll with a deadline.
-
-mod slow;
 
 mod admin_api;
 mod crash;

@@ -8,8 +8,8 @@ use mqa_relay::store::DeliveryState;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::slow::SlowReceiver;
 use crate::support::process::{RelayProcess, open_store};
+use crate::support::providers::WebhookReceiver;
 use crate::support::relay::{
     TOKEN, deliveries_of, numbered, seq_of, wait_deliveries, within, write_file,
 };
@@ -17,7 +17,7 @@ use crate::support::wait::eventually;
 
 #[tokio::test]
 async fn sigterm_finishes_the_send_in_flight_refuses_new_events_and_exits_0() {
-    let receiver = SlowReceiver::start(Duration::from_millis(1500)).await;
+    let receiver = WebhookReceiver::start_slow(Duration::from_millis(1500)).await;
     let dir = tempfile::tempdir().expect("a temporary directory");
     let rules = format!(
         "server:\n  token: {TOKEN}\n\
@@ -29,7 +29,7 @@ async fn sigterm_finishes_the_send_in_flight_refuses_new_events_and_exits_0() {
     let mut relay = RelayProcess::start(dir.path(), 1, TOKEN).await;
     let in_flight = relay.ack(&numbered(1)).await;
     eventually("the send to be in flight", async || {
-        (!receiver.arrivals().is_empty()).then_some(())
+        (!receiver.received().is_empty()).then_some(())
     })
     .await;
 
@@ -50,7 +50,7 @@ async fn sigterm_finishes_the_send_in_flight_refuses_new_events_and_exits_0() {
     }
 
     assert_eq!(relay.wait_exit().await, Some(0), "{}", relay.log_text());
-    let arrivals = receiver.arrivals();
+    let arrivals = receiver.received();
     assert_eq!(arrivals.len(), 1);
     assert!(arrivals[0].answered, "the in-flight send was cut off");
     let store = open_store(&dir.path().join("data")).await;
@@ -69,9 +69,9 @@ async fn sigterm_finishes_the_send_in_flight_refuses_new_events_and_exits_0() {
     // The lane is FIFO: once the new event is delivered, anything left over would have gone.
     wait_deliveries(&store, &after, 1, DeliveryState::Delivered).await;
     let seqs: Vec<u64> = receiver
-        .arrivals()
+        .received()
         .iter()
-        .map(|a| seq_of(&a.body))
+        .map(|a| seq_of(&a.json()))
         .collect();
     assert_eq!(seqs, [1, 4], "nothing was sent again after the restart");
     relay.signal("TERM");

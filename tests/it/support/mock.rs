@@ -10,6 +10,8 @@
 //!
 //! Each request takes the next scripted [`Answer`]; when the script is empty the fallback
 //! answers (by default [`Answer::ok`]: behave like the real service, validation included).
+//! An answer may also come late ([`Answer::slow`]: the send is in flight meanwhile) or never
+//! ([`Answer::hang`]).
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -32,6 +34,9 @@ pub struct Recorded {
     pub body: Vec<u8>,
     /// When the request arrived (its body read).
     pub at: Instant,
+    /// Whether the answer went out: false while a slow answer waits, when it never comes, or
+    /// when the client went away first.
+    pub answered: bool,
 }
 
 impl Recorded {
@@ -186,6 +191,8 @@ pub enum Answer {
     RateLimited { status: u16, wait: Wait },
     /// Exactly this answer.
     Raw(Reply),
+    /// Behave like the real service, after waiting this long.
+    Slow(Duration),
     /// Never answer (the connection stays open until the client gives up).
     Hang,
 }
@@ -225,6 +232,10 @@ impl Answer {
 
     pub fn raw(reply: Reply) -> Answer {
         Answer::Raw(reply)
+    }
+
+    pub fn slow(delay: Duration) -> Answer {
+        Answer::Slow(delay)
     }
 
     pub fn hang() -> Answer {
@@ -377,32 +388,56 @@ fn routes<P: Provider>(
                             .collect(),
                         body: body.to_vec(),
                         at: Instant::now(),
+                        answered: false,
                     };
                     match respond(&state, req) {
-                        Some(reply) => into_response(reply),
-                        None => std::future::pending().await,
+                        Respond::Now(reply) => into_response(reply),
+                        Respond::After(index, delay) => {
+                            tokio::time::sleep(delay).await;
+                            into_response(answer_late(&state, index))
+                        }
+                        Respond::Never => std::future::pending().await,
                     }
                 }
             },
         )
 }
 
-/// Records the request and computes the answer; `None` means hang.
-fn respond<P: Provider>(state: &Mutex<State<P>>, req: Recorded) -> Option<Reply> {
+/// When the answer to a recorded request goes out.
+enum Respond {
+    Now(Reply),
+    /// After the delay, the provider's answer to request number `.0`.
+    After(usize, Duration),
+    Never,
+}
+
+/// Records the request and decides its answer.
+fn respond<P: Provider>(state: &Mutex<State<P>>, mut req: Recorded) -> Respond {
     let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
-    state.received.push(req.clone());
     let answer = match state.script.pop_front() {
         Some(answer) => answer,
         None => state.fallback.clone(),
     };
+    let index = state.received.len();
+    req.answered = !matches!(answer, Answer::Slow(_) | Answer::Hang);
+    state.received.push(req.clone());
     let provider = &mut state.provider;
     match answer {
-        Answer::Normal => Some(provider.answer(&req)),
-        Answer::Error { status, code } => Some(provider.error(status, &code)),
-        Answer::RateLimited { status, wait } => Some(provider.rate_limited(status, wait)),
-        Answer::Raw(reply) => Some(reply),
-        Answer::Hang => None,
+        Answer::Normal => Respond::Now(provider.answer(&req)),
+        Answer::Error { status, code } => Respond::Now(provider.error(status, &code)),
+        Answer::RateLimited { status, wait } => Respond::Now(provider.rate_limited(status, wait)),
+        Answer::Raw(reply) => Respond::Now(reply),
+        Answer::Slow(delay) => Respond::After(index, delay),
+        Answer::Hang => Respond::Never,
     }
+}
+
+/// The provider's answer to request number `index`, which waited; marks it answered.
+fn answer_late<P: Provider>(state: &Mutex<State<P>>, index: usize) -> Reply {
+    let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+    state.received[index].answered = true;
+    let req = state.received[index].clone();
+    state.provider.answer(&req)
 }
 
 fn into_response(reply: Reply) -> Response<Vec<u8>> {

@@ -6,9 +6,11 @@
 //! `mock.url()` (or `mock.base_url()` for the Slack Web API); script answers with
 //! `mock.script([...])`; read what arrived with `mock.received()`.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 
-use super::mock::{Mock, Provider, Recorded, Reply, Wait};
+use super::mock::{Answer, Mock, Provider, Recorded, Reply, Wait};
 
 /// Checks a Block Kit message like Slack does; `Err` names Slack's error string.
 pub fn check_slack_message(msg: &Value) -> Result<(), &'static str> {
@@ -398,6 +400,14 @@ pub struct WebhookReceiver;
 impl WebhookReceiver {
     pub async fn start() -> Mock<WebhookReceiver> {
         Mock::start_with(WebhookReceiver).await
+    }
+
+    /// A receiver that answers each request `delay` after it arrived: meanwhile the relay's
+    /// send is in flight, the moment crash and shutdown tests need to catch.
+    pub async fn start_slow(delay: Duration) -> Mock<WebhookReceiver> {
+        let mock = WebhookReceiver::start().await;
+        mock.always(Answer::slow(delay));
+        mock
     }
 }
 
