@@ -2,11 +2,10 @@
 
 use std::time::{Duration, SystemTime};
 
-use mqa_relay::targets::{
-    BuildError, Content, HttpResponse, RequestBody, RetryScope, Target, Verdict,
-};
+use mqa_relay::targets::{BuildError, Content, RequestBody, RetryScope, Target, Verdict};
 use serde_json::json;
 
+use super::table::{answer, check, secs};
 use super::{content_for, deliver, json_body, reason, sample};
 use crate::support::config::{quoted, refused, target};
 use crate::support::mail_providers::{Mailgun, Postmark, Resend, SendGrid};
@@ -36,11 +35,9 @@ fn email(provider: &str, key: &str, base_url: Option<String>) -> Target {
     ))
 }
 
-fn verdict_of(t: &Target, resp: HttpResponse) -> Verdict {
-    t.classify(
-        &resp,
-        SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
-    )
+/// When the answers of the tables arrive (a rate-limit reset is counted from it).
+fn now() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)
 }
 
 #[tokio::test]
@@ -252,39 +249,28 @@ async fn postmark_inactive_recipient_is_dead_with_postmarks_explanation() {
 #[test]
 fn postmark_answers_are_classified_by_the_table() {
     let t = email("postmark", "pm-token-value", None);
-    let code = |status, c: i64| {
-        verdict_of(
-            &t,
-            HttpResponse::new(status, format!("{{\"ErrorCode\":{c},\"Message\":\"m\"}}")),
-        )
-    };
-    assert!(matches!(code(200, 0), Verdict::Delivered { .. }));
-    assert!(matches!(code(401, 10), Verdict::Dead { .. }));
-    for c in [300, 400, 401, 402, 406, 409, 410, 411, 412, 413] {
-        assert!(matches!(code(422, c), Verdict::Dead { .. }), "{c}");
-    }
-    assert!(matches!(
-        code(422, 405),
-        Verdict::Retry { scope: RetryScope::Target, after: Some(a), .. } if a >= Duration::from_secs(3600)
-    ));
-    assert!(matches!(
-        code(429, 429),
-        Verdict::Retry {
-            scope: RetryScope::Target,
-            ..
-        }
-    ));
-    assert!(matches!(
-        verdict_of(&t, HttpResponse::new(500, "oops")),
-        Verdict::Retry {
-            scope: RetryScope::Delivery,
-            ..
-        }
-    ));
-    assert!(matches!(
-        verdict_of(&t, HttpResponse::new(413, "")),
-        Verdict::Dead { .. }
-    ));
+    let code = |c: i64| format!("{{\"ErrorCode\":{c},\"Message\":\"m\"}}");
+    let cases = [
+        answer(200, code(0)).delivered(),
+        answer(401, code(10)).dead(),
+        answer(422, code(300)).dead(),
+        answer(422, code(400)).dead(),
+        answer(422, code(401)).dead(),
+        answer(422, code(402)).dead(),
+        answer(422, code(406)).dead(),
+        answer(422, code(409)).dead(),
+        answer(422, code(410)).dead(),
+        answer(422, code(411)).dead(),
+        answer(422, code(412)).dead(),
+        answer(422, code(413)).dead(),
+        answer(422, code(405))
+            .retried_in(RetryScope::Target)
+            .after_at_least(secs(3600)),
+        answer(429, code(429)).retried_in(RetryScope::Target),
+        answer(500, "oops").retried_in(RetryScope::Delivery),
+        answer(413, "").dead(),
+    ];
+    check(&t, now(), &cases);
 }
 
 #[tokio::test]
@@ -373,99 +359,78 @@ async fn resend_concurrent_request_and_rate_limit_are_retried_and_quota_waits_lo
 #[test]
 fn resend_answers_are_classified_by_the_table() {
     let t = email("resend", "re_table_key", None);
-    let e = |status, name: &str| {
-        verdict_of(
-            &t,
-            HttpResponse::new(
-                status,
-                format!("{{\"statusCode\":{status},\"message\":\"m\",\"name\":\"{name}\"}}"),
-            ),
-        )
+    let e = |status: u16, name: &str| {
+        let body = format!("{{\"statusCode\":{status},\"message\":\"m\",\"name\":\"{name}\"}}");
+        answer(status, body)
     };
-    for (s, n) in [
-        (400, "validation_error"),
-        (400, "invalid_idempotency_key"),
-        (401, "missing_api_key"),
-        (403, "invalid_api_key"),
-        (404, "not_found"),
-        (405, "method_not_allowed"),
-        (409, "invalid_idempotent_request"),
-        (422, "missing_required_field"),
-    ] {
-        assert!(matches!(e(s, n), Verdict::Dead { .. }), "{s} {n}");
-    }
-    assert!(matches!(e(409, "resource_locked"), Verdict::Retry { .. }));
-    assert!(matches!(
-        e(429, "monthly_quota_exceeded"),
-        Verdict::Retry {
-            scope: RetryScope::Target,
-            ..
-        }
-    ));
-    assert!(matches!(e(500, "application_error"), Verdict::Retry { .. }));
-    assert!(matches!(
-        e(503, "service_unavailable"),
-        Verdict::Retry { .. }
-    ));
-    let reset = HttpResponse::new(429, "{\"name\":\"rate_limit_exceeded\"}")
-        .with_header("ratelimit-reset", "4");
-    assert!(
-        matches!(verdict_of(&t, reset), Verdict::Retry { after: Some(a), .. } if a == Duration::from_secs(4))
-    );
-    assert!(matches!(
-        verdict_of(&t, HttpResponse::new(502, "<html>bad gateway</html>")),
-        Verdict::Retry { .. }
-    ));
+    let cases = [
+        e(400, "validation_error").dead(),
+        e(400, "invalid_idempotency_key").dead(),
+        e(401, "missing_api_key").dead(),
+        e(403, "invalid_api_key").dead(),
+        e(404, "not_found").dead(),
+        e(405, "method_not_allowed").dead(),
+        e(409, "invalid_idempotent_request").dead(),
+        e(422, "missing_required_field").dead(),
+        e(409, "resource_locked").retried(),
+        e(429, "monthly_quota_exceeded").retried_in(RetryScope::Target),
+        e(500, "application_error").retried(),
+        e(503, "service_unavailable").retried(),
+        answer(429, "{\"name\":\"rate_limit_exceeded\"}")
+            .header("ratelimit-reset", "4")
+            .retried()
+            .after(secs(4)),
+        answer(502, "<html>bad gateway</html>").retried(),
+    ];
+    check(&t, now(), &cases);
 }
 
 #[test]
 fn sendgrid_answers_are_classified_by_the_table() {
     let t = email("sendgrid", "SG.table", None);
     let e = |status| {
-        verdict_of(
-            &t,
-            HttpResponse::new(
-                status,
-                "{\"errors\":[{\"message\":\"m\",\"field\":\"from.email\"}]}",
-            ),
+        answer(
+            status,
+            "{\"errors\":[{\"message\":\"m\",\"field\":\"from.email\"}]}",
         )
     };
-    for s in [400, 401, 403, 404, 405, 413] {
-        assert!(matches!(e(s), Verdict::Dead { .. }), "{s}");
-    }
-    assert!(reason(&e(400)).contains("m (from.email)"));
-    assert!(matches!(e(500), Verdict::Retry { .. }));
-    assert!(matches!(e(503), Verdict::Retry { .. }));
-    // 1_700_000_000 + 90 seconds.
-    let limited = HttpResponse::new(429, "{}").with_header("X-RateLimit-Reset", "1700000090");
-    assert!(
-        matches!(verdict_of(&t, limited), Verdict::Retry { after: Some(a), scope: RetryScope::Target, .. } if a == Duration::from_secs(90))
-    );
+    let cases = [
+        e(400).dead().saying("m (from.email)"),
+        e(401).dead(),
+        e(403).dead(),
+        e(404).dead(),
+        e(405).dead(),
+        e(413).dead(),
+        e(500).retried(),
+        e(503).retried(),
+        // 1_700_000_000 + 90 seconds.
+        answer(429, "{}")
+            .header("X-RateLimit-Reset", "1700000090")
+            .retried_in(RetryScope::Target)
+            .after(secs(90)),
+    ];
+    check(&t, now(), &cases);
 }
 
 #[test]
 fn mailgun_answers_are_classified_by_the_table() {
     let t = email("mailgun", "key-table", None);
-    let m = |status, msg: &str| {
-        verdict_of(
-            &t,
-            HttpResponse::new(status, format!("{{\"message\":\"{msg}\"}}")),
-        )
-    };
-    assert!(matches!(
-        m(200, "Queued. Thank you."),
-        Verdict::Delivered { .. }
-    ));
-    for s in [400, 402, 403, 404, 413] {
-        assert!(matches!(m(s, "x"), Verdict::Dead { .. }), "{s}");
-    }
-    let forbidden = verdict_of(&t, HttpResponse::new(401, "Forbidden"));
-    assert!(reason(&forbidden).contains("other region"));
-    assert!(matches!(m(500, "x"), Verdict::Retry { .. }));
-    let limited = HttpResponse::new(429, "{\"message\":\"x\"}").with_header("Retry-After", "9");
-    assert!(
-        matches!(verdict_of(&t, limited), Verdict::Retry { after: Some(a), .. } if a == Duration::from_secs(9))
-    );
+    let m = |status, msg: &str| answer(status, format!("{{\"message\":\"{msg}\"}}"));
+    let cases = [
+        m(200, "Queued. Thank you.").delivered(),
+        m(400, "x").dead(),
+        m(402, "x").dead(),
+        m(403, "x").dead(),
+        m(404, "x").dead(),
+        m(413, "x").dead(),
+        answer(401, "Forbidden").saying("other region"),
+        m(500, "x").retried(),
+        m(429, "x")
+            .header("Retry-After", "9")
+            .retried()
+            .after(secs(9)),
+    ];
+    check(&t, now(), &cases);
 }
 
 #[test]

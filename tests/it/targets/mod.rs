@@ -4,6 +4,7 @@
 mod email;
 mod secrets;
 mod slack;
+mod table;
 mod teams;
 mod transport;
 mod webhook;

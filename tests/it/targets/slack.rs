@@ -2,10 +2,11 @@
 
 use std::time::{Duration, SystemTime};
 
-use mqa_relay::targets::{HttpResponse, RetryScope, Target, Verdict};
+use mqa_relay::targets::{RetryScope, Target, Verdict};
 use mqa_relay::template::{Markup, Message};
 use serde_json::json;
 
+use super::table::{answer, check, secs};
 use super::{content_for, deliver, json_body, reason, sample};
 use crate::support::config::{quoted, refused, target};
 use crate::support::mock::{Answer, Mock};
@@ -247,121 +248,84 @@ async fn a_raw_payload_goes_as_is_and_the_web_api_gets_the_channel_added() {
     );
 }
 
-fn classify(t: &Target, resp: HttpResponse) -> Verdict {
-    t.classify(&resp, SystemTime::UNIX_EPOCH)
-}
-
 #[test]
 fn slack_webhook_answers_are_classified_by_the_table() {
     let t = webhook_target("https://hooks.slack.com/services/T1/B1/s3cr3tpath");
-    let dead = |status, body: &str| {
-        let v = classify(&t, HttpResponse::new(status, body));
-        assert!(matches!(v, Verdict::Dead { .. }), "{status} {body}: {v:?}");
-        reason(&v).to_string()
-    };
-    let retry = |status, body: &str| {
-        let v = classify(&t, HttpResponse::new(status, body));
-        let Verdict::Retry { scope, .. } = v else {
-            panic!("{status} {body}: {v:?}")
-        };
-        scope
-    };
-    assert_eq!(
-        classify(&t, HttpResponse::new(200, "ok")),
-        Verdict::Delivered { provider_id: None }
-    );
-    assert!(dead(400, "invalid_payload").contains("could not read the message"));
-    assert!(dead(400, "no_text").contains("nothing to show"));
-    assert!(dead(400, "user_not_found").contains("wrong or was revoked"));
-    assert!(dead(400, "too_many_attachments").contains("100 attachments"));
-    assert!(dead(403, "action_prohibited").contains("admin restricted"));
-    assert!(dead(403, "invalid_token").contains("wrong or was revoked"));
-    assert!(dead(403, "posting_to_general_channel_denied").contains("#general"));
-    assert!(dead(404, "channel_not_found").contains("channel was deleted"));
-    assert!(dead(404, "no_service").contains("removed"));
-    assert!(dead(404, "team_disabled").contains("workspace"));
-    assert_eq!(
-        dead(410, "channel_is_archived"),
-        "Slack answered 410 channel_is_archived: the channel is archived"
-    );
-    assert_eq!(retry(429, "{\"ok\":false}"), RetryScope::Target);
-    assert_eq!(retry(500, "rollup_error"), RetryScope::Delivery);
-    assert_eq!(retry(503, "<html>down</html>"), RetryScope::Delivery);
-    assert_eq!(retry(408, ""), RetryScope::Delivery);
-    assert!(dead(302, "").contains("302"));
+    let cases = [
+        answer(200, "ok").is(Verdict::Delivered { provider_id: None }),
+        answer(400, "invalid_payload")
+            .dead()
+            .saying("could not read the message"),
+        answer(400, "no_text").dead().saying("nothing to show"),
+        answer(400, "user_not_found")
+            .dead()
+            .saying("wrong or was revoked"),
+        answer(400, "too_many_attachments")
+            .dead()
+            .saying("100 attachments"),
+        answer(403, "action_prohibited")
+            .dead()
+            .saying("admin restricted"),
+        answer(403, "invalid_token")
+            .dead()
+            .saying("wrong or was revoked"),
+        answer(403, "posting_to_general_channel_denied")
+            .dead()
+            .saying("#general"),
+        answer(404, "channel_not_found")
+            .dead()
+            .saying("channel was deleted"),
+        answer(404, "no_service").dead().saying("removed"),
+        answer(404, "team_disabled").dead().saying("workspace"),
+        answer(410, "channel_is_archived").is(Verdict::Dead {
+            reason: "Slack answered 410 channel_is_archived: the channel is archived".to_string(),
+        }),
+        answer(429, "{\"ok\":false}").retried_in(RetryScope::Target),
+        answer(500, "rollup_error").retried_in(RetryScope::Delivery),
+        answer(503, "<html>down</html>").retried_in(RetryScope::Delivery),
+        answer(408, "").retried_in(RetryScope::Delivery),
+        answer(302, "").dead().saying("302"),
+    ];
+    check(&t, SystemTime::UNIX_EPOCH, &cases);
 }
 
 #[test]
 fn slack_api_errors_in_200_answers_are_classified_by_the_table() {
     let t = target("{ kind: slack, token: xoxb-table-token, channel: C1 }");
-    let err = |e: &str| {
-        classify(
-            &t,
-            HttpResponse::new(200, format!("{{\"ok\":false,\"error\":\"{e}\"}}")),
-        )
-    };
-    for e in [
-        "channel_not_found",
-        "not_in_channel",
-        "is_archived",
-        "restricted_action",
-        "invalid_auth",
-        "token_revoked",
-        "missing_scope",
-        "no_text",
-        "invalid_blocks",
-        "msg_blocks_too_long",
-        "some_new_error",
-    ] {
-        assert!(matches!(err(e), Verdict::Dead { .. }), "{e}");
-    }
-    for e in [
-        "internal_error",
-        "fatal_error",
-        "service_unavailable",
-        "request_timeout",
-    ] {
-        assert!(
-            matches!(
-                err(e),
-                Verdict::Retry {
-                    scope: RetryScope::Delivery,
-                    ..
-                }
-            ),
-            "{e}"
-        );
-    }
-    assert!(reason(&err("fatal_error")).contains("may have partly succeeded"));
-    assert!(matches!(
-        err("rate_limited"),
-        Verdict::Retry {
-            scope: RetryScope::Target,
-            ..
-        }
-    ));
-    assert!(matches!(
-        err("message_limit_exceeded"),
-        Verdict::Retry { scope: RetryScope::Target, after: Some(a), .. } if a >= Duration::from_secs(3600)
-    ));
-    let limited = HttpResponse::new(429, "{\"ok\":false,\"error\":\"ratelimited\"}")
-        .with_header("Retry-After", "7");
-    assert_eq!(
-        classify(&t, limited),
-        Verdict::Retry {
-            after: Some(Duration::from_secs(7)),
-            scope: RetryScope::Target,
-            reason: "Slack answered 429 ratelimited".to_string()
-        }
-    );
-    assert!(matches!(
-        classify(&t, HttpResponse::new(502, "bad gateway")),
-        Verdict::Retry { .. }
-    ));
-    assert!(matches!(
-        classify(&t, HttpResponse::new(200, "<html>")),
-        Verdict::Retry { .. }
-    ));
+    let err = |e: &str| answer(200, format!("{{\"ok\":false,\"error\":\"{e}\"}}"));
+    let cases = [
+        err("channel_not_found").dead(),
+        err("not_in_channel").dead(),
+        err("is_archived").dead(),
+        err("restricted_action").dead(),
+        err("invalid_auth").dead(),
+        err("token_revoked").dead(),
+        err("missing_scope").dead(),
+        err("no_text").dead(),
+        err("invalid_blocks").dead(),
+        err("msg_blocks_too_long").dead(),
+        err("some_new_error").dead(),
+        err("internal_error").retried_in(RetryScope::Delivery),
+        err("fatal_error")
+            .retried_in(RetryScope::Delivery)
+            .saying("may have partly succeeded"),
+        err("service_unavailable").retried_in(RetryScope::Delivery),
+        err("request_timeout").retried_in(RetryScope::Delivery),
+        err("rate_limited").retried_in(RetryScope::Target),
+        err("message_limit_exceeded")
+            .retried_in(RetryScope::Target)
+            .after_at_least(secs(3600)),
+        answer(429, "{\"ok\":false,\"error\":\"ratelimited\"}")
+            .header("Retry-After", "7")
+            .is(Verdict::Retry {
+                after: Some(secs(7)),
+                scope: RetryScope::Target,
+                reason: "Slack answered 429 ratelimited".to_string(),
+            }),
+        answer(502, "bad gateway").retried(),
+        answer(200, "<html>").retried(),
+    ];
+    check(&t, SystemTime::UNIX_EPOCH, &cases);
 }
 
 #[test]

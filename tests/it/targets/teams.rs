@@ -2,10 +2,11 @@
 
 use std::time::{Duration, SystemTime};
 
-use mqa_relay::targets::{BuildError, Content, HttpResponse, RetryScope, Target, Verdict};
+use mqa_relay::targets::{BuildError, Content, RetryScope, Target, Verdict};
 use mqa_relay::template::{Markup, Message};
 use serde_json::json;
 
+use super::table::{answer, check};
 use super::{content_for, deliver, json_body, reason, sample};
 use crate::support::config::{quoted, target};
 use crate::support::mock::Answer;
@@ -139,37 +140,25 @@ fn teams_answers_are_classified_by_the_table() {
     let t = teams(
         "https://x.environment.api.powerplatform.com/powerautomate/automations/direct/workflows/1/triggers/manual/paths/invoke?sig=abc123",
     );
-    let c =
-        |status, body: &str| t.classify(&HttpResponse::new(status, body), SystemTime::UNIX_EPOCH);
-    let e = |code: &str| format!("{{\"error\":{{\"code\":\"{code}\",\"message\":\"m\"}}}}");
-    assert_eq!(c(202, ""), Verdict::Delivered { provider_id: None });
-    assert_eq!(c(200, "anything"), Verdict::Delivered { provider_id: None });
-    for (status, code) in [
-        (400, "DirectApiRequestHasMoreThanOneAuthorization"),
-        (400, "TriggerInputSchemaMismatch"),
-        (401, "DirectApiAuthorizationRequired"),
-        (403, "Forbidden"),
-        (404, "WorkflowNotFound"),
-        (409, "WorkflowTriggerIsNotEnabled"),
-    ] {
-        let v = c(status, &e(code));
-        assert!(matches!(v, Verdict::Dead { .. }), "{status} {code}");
-        assert!(reason(&v).contains(code));
-    }
-    assert!(reason(&c(409, &e("WorkflowTriggerIsNotEnabled"))).contains("turned off"));
-    assert!(matches!(
-        c(429, &e("TooManyRequests")),
-        Verdict::Retry {
-            scope: RetryScope::Target,
-            ..
-        }
-    ));
-    assert!(matches!(
-        c(500, ""),
-        Verdict::Retry {
-            scope: RetryScope::Delivery,
-            ..
-        }
-    ));
-    assert!(matches!(c(504, "gateway"), Verdict::Retry { .. }));
+    // The error's code is in the reason.
+    let e = |status, code: &'static str| {
+        let body = format!("{{\"error\":{{\"code\":\"{code}\",\"message\":\"m\"}}}}");
+        answer(status, body).saying(code)
+    };
+    let cases = [
+        answer(202, "").is(Verdict::Delivered { provider_id: None }),
+        answer(200, "anything").is(Verdict::Delivered { provider_id: None }),
+        e(400, "DirectApiRequestHasMoreThanOneAuthorization").dead(),
+        e(400, "TriggerInputSchemaMismatch").dead(),
+        e(401, "DirectApiAuthorizationRequired").dead(),
+        e(403, "Forbidden").dead(),
+        e(404, "WorkflowNotFound").dead(),
+        e(409, "WorkflowTriggerIsNotEnabled")
+            .dead()
+            .saying("turned off"),
+        e(429, "TooManyRequests").retried_in(RetryScope::Target),
+        answer(500, "").retried_in(RetryScope::Delivery),
+        answer(504, "gateway").retried(),
+    ];
+    check(&t, SystemTime::UNIX_EPOCH, &cases);
 }

@@ -2,10 +2,11 @@
 
 use std::time::{Duration, SystemTime};
 
-use mqa_relay::targets::{Content, HttpResponse, RetryScope, Target, Verdict};
+use mqa_relay::targets::{Content, RetryScope, Target, Verdict};
 use serde_json::json;
 
-use super::{content_for, deliver, json_body, reason, sample};
+use super::table::{answer, check};
+use super::{content_for, deliver, json_body, sample};
 use crate::support::config::{configured, quoted, target};
 use crate::support::mock::Answer;
 use crate::support::providers::WebhookReceiver;
@@ -71,41 +72,30 @@ async fn a_webhook_503_then_retry_after_date_then_ok_is_read_answer_by_answer() 
 #[test]
 fn webhook_answers_are_classified_by_the_table() {
     let t = webhook("https://erp.internal/hooks/monitorqa");
-    let c = |s| {
-        t.classify(
-            &HttpResponse::new(s, "{\"error\":\"x\"}"),
-            SystemTime::UNIX_EPOCH,
-        )
-    };
-    for s in [200, 201, 202, 204] {
-        assert_eq!(c(s), Verdict::Delivered { provider_id: None }, "{s}");
-    }
-    for s in [408, 500, 502, 503, 504] {
-        assert!(
-            matches!(
-                c(s),
-                Verdict::Retry {
-                    scope: RetryScope::Delivery,
-                    ..
-                }
-            ),
-            "{s}"
-        );
-    }
-    assert!(matches!(
-        c(429),
-        Verdict::Retry {
-            scope: RetryScope::Target,
-            ..
-        }
-    ));
-    for s in [301, 400, 401, 403, 404, 410, 422] {
-        assert!(matches!(c(s), Verdict::Dead { .. }), "{s}");
-    }
-    assert_eq!(
-        reason(&c(404)),
-        "The webhook answered 404 {\"error\":\"x\"}"
-    );
+    let c = |status| answer(status, "{\"error\":\"x\"}");
+    let delivered = || Verdict::Delivered { provider_id: None };
+    let cases = [
+        c(200).is(delivered()),
+        c(201).is(delivered()),
+        c(202).is(delivered()),
+        c(204).is(delivered()),
+        c(408).retried_in(RetryScope::Delivery),
+        c(500).retried_in(RetryScope::Delivery),
+        c(502).retried_in(RetryScope::Delivery),
+        c(503).retried_in(RetryScope::Delivery),
+        c(504).retried_in(RetryScope::Delivery),
+        c(429).retried_in(RetryScope::Target),
+        c(301).dead(),
+        c(400).dead(),
+        c(401).dead(),
+        c(403).dead(),
+        c(404).is(Verdict::Dead {
+            reason: "The webhook answered 404 {\"error\":\"x\"}".to_string(),
+        }),
+        c(410).dead(),
+        c(422).dead(),
+    ];
+    check(&t, SystemTime::UNIX_EPOCH, &cases);
 }
 
 #[test]
