@@ -267,6 +267,7 @@ async fn a_deleted_audit_the_api_no_longer_knows_still_makes_a_readable_message(
 
 #[tokio::test]
 async fn a_wrong_api_key_routes_the_event_without_enrichment_and_the_message_still_reads_well() {
+    let logs = logs();
     let wrong = "mqa-api-key-WRONG-5hT1";
     let (api, slack, relay) = setup(wrong, None).await;
 
@@ -282,10 +283,7 @@ async fn a_wrong_api_key_routes_the_event_without_enrichment_and_the_message_sti
     );
     assert_eq!(requests_about(&api, AUDIT_ID), 1, "a 401 is final");
     assert_eq!(lookups(&relay, "unauthorized"), 1);
-    assert!(
-        !logs().text().contains(wrong),
-        "the wrong key is not logged"
-    );
+    assert!(!logs.text().contains(wrong), "the wrong key is not logged");
 }
 
 #[tokio::test]
@@ -427,6 +425,7 @@ async fn a_corrective_action_event_without_its_action_is_routed_on_the_looked_up
 
 #[tokio::test]
 async fn the_api_key_never_reaches_the_logs_or_the_store() {
+    let logs = logs();
     let (api, slack, mut relay) = setup(KEY, None).await;
     api.script(vec![Answer::status(503); 3]);
     let failed = relay.ack(&about("audit_expired", AUDIT_ID)).await;
@@ -438,7 +437,7 @@ async fn the_api_key_never_reaches_the_logs_or_the_store() {
     slack.wait_for(3, DEADLINE).await;
     relay.stop().await;
 
-    let logged = logs().text();
+    let logged = logs.text();
     assert!(
         logged.contains("MonitorQA lookup failed"),
         "logs are captured"

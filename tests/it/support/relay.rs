@@ -15,7 +15,6 @@ use mqa_relay::store::{
 };
 use serde_json::Value;
 
-use super::logs::logs;
 use super::wait::{DEADLINE, eventually, eventually_within, sample};
 
 /// The webhook token of every relay under test.
@@ -81,9 +80,8 @@ pub struct Answer {
 }
 
 /// Writes the rules file of `spec` (and its templates) into a temporary directory and starts a
-/// relay on it, listening on 127.0.0.1 port 0. Everything it logs goes to [`logs`].
+/// relay on it, listening on 127.0.0.1 port 0.
 pub async fn spawn_relay(spec: Spec<'_>) -> TestRelay {
-    logs();
     let dir = tempfile::tempdir().expect("a temporary directory");
     let admin = match spec.admin {
         true => format!("  admin_token: {ADMIN}\n"),
