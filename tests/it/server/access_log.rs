@@ -40,7 +40,7 @@ async fn exchange(addr: SocketAddr, request: &str) -> SocketAddr {
 }
 
 /// The access lines of requests from `client`.
-fn access_lines<'a>(text: &'a str, client: SocketAddr) -> Vec<&'a str> {
+fn access_lines(text: &str, client: SocketAddr) -> Vec<&str> {
     let remote = format!("remote={client}");
     text.lines()
         .filter(|l| l.contains("mqa_relay::access"))

@@ -3,7 +3,6 @@
 //! built on `mock`; `relay`, a relay started in this process; `process`, the real binary run as
 //! an operator runs it; `logs`, a capture of everything the relays log; and `wait`:
 //! deadline-bounded polling and the sample events.
-#![allow(dead_code)]
 
 pub mod config;
 pub mod logs;

@@ -278,7 +278,6 @@ pub struct FlowRun {
     /// Whether "Post card in a chat or channel" succeeded.
     pub posted: bool,
     pub failure: Option<String>,
-    pub body: Value,
 }
 
 /// A Teams Workflows webhook ("Send webhook alerts to a channel"): SAS `sig` in the URL,
@@ -329,7 +328,6 @@ impl TeamsWorkflow {
         FlowRun {
             posted: failure.is_none(),
             failure,
-            body,
         }
     }
 }
