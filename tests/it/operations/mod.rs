@@ -22,5 +22,6 @@ mod metrics;
 mod migration;
 mod reload;
 mod reload_files;
+mod replicas;
 mod retention;
 mod shutdown;

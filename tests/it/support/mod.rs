@@ -1,7 +1,8 @@
 //! Test support shared by the integration tests: local mock servers that answer like the real
 //! Slack, Teams, email providers and MonitorQA API (`providers`, `mail_providers`, `monitorqa`),
 //! built on `mock`; `relay`, a relay started in this process; `process`, the real binary run as
-//! an operator runs it; `logs`, a capture of everything the relays log; and `wait`:
+//! an operator runs it; `postgres`, a schema of its own in the machine's PostgreSQL for relays
+//! that share a database; `logs`, a capture of everything the relays log; and `wait`:
 //! deadline-bounded polling and the sample events.
 
 pub mod config;
@@ -9,6 +10,7 @@ pub mod logs;
 pub mod mail_providers;
 pub mod mock;
 pub mod monitorqa;
+pub mod postgres;
 pub mod process;
 pub mod providers;
 pub mod relay;

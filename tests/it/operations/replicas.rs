@@ -1,0 +1,126 @@
+//! Three relays, the real binary, on one PostgreSQL database behind a round-robin "load
+//! balancer": one is killed with SIGKILL in the middle of the stream and started again. Every
+//! acknowledged event reaches the target, in order (`max_in_flight: 1`), and only the send the
+//! kill interrupted may arrive twice. And a relay whose database is unreachable does not start.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::support::postgres::Schema;
+use crate::support::process::RelayProcess;
+use crate::support::providers::WebhookReceiver;
+use crate::support::relay::{TOKEN, numbered, seq_of, write_file};
+use crate::support::wait::eventually_within;
+
+const EVENTS: u64 = 3_000;
+/// The killed relay's lease on the send it had in flight runs out after the target's timeout
+/// plus 30 s; only then may another relay send that lane's head again.
+const AFTER_THE_KILL: Duration = Duration::from_secs(120);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_relays_on_one_database_lose_nothing_when_one_is_killed_and_keep_the_order() {
+    let schema = Schema::create().await;
+    let erp = WebhookReceiver::start().await;
+    let rules = format!(
+        "server:\n  token: {TOKEN}\n  store: \"{}\"\n\
+         targets:\n  erp: {{ kind: webhook, url: \"{}\", timeout: 2s, max_in_flight: 1, \
+         retry: {{ initial: 100ms, max: 1s }} }}\n\
+         rules:\n  - name: everything to the ERP\n    events: \"*\"\n    notify: [erp]\n",
+        schema.url(),
+        erp.url()
+    );
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    for dir in &dirs {
+        write_file(&dir.path().join("rules.yaml"), &rules);
+    }
+    let mut relays = Vec::new();
+    for dir in &dirs {
+        relays.push(Some(RelayProcess::start(dir.path(), 1, TOKEN).await));
+    }
+
+    let mut acknowledged = BTreeMap::new();
+    for seq in 0..EVENTS {
+        let replica = (seq % 3) as usize;
+        if seq == EVENTS / 3 {
+            // The killed relay's in-flight send, if any, is the only one that may repeat.
+            if let Some(relay) = relays[1].take() {
+                relay.signal("KILL");
+            }
+        }
+        if seq == EVENTS / 2 {
+            relays[1] = Some(RelayProcess::start(dirs[1].path(), 2, TOKEN).await);
+        }
+        let Some(relay) = relays[replica].as_ref() else {
+            // The balancer skips the relay that is down, as a health check would.
+            let other = relays[0].as_ref().expect("relay 0 runs");
+            acknowledged.insert(seq, other.ack(&numbered(seq)).await);
+            continue;
+        };
+        acknowledged.insert(seq, relay.ack(&numbered(seq)).await);
+    }
+
+    eventually_within("every event at the ERP", AFTER_THE_KILL, async || {
+        let got = erp.received();
+        let distinct: std::collections::BTreeSet<u64> =
+            got.iter().map(|r| seq_of(&r.json())).collect();
+        (distinct.len() as u64 == EVENTS).then_some(())
+    })
+    .await;
+    // A moment more, so that a late duplicate would be seen.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let arrivals: Vec<u64> = erp.received().iter().map(|r| seq_of(&r.json())).collect();
+    assert!(arrivals.len() >= EVENTS as usize);
+
+    let mut times: BTreeMap<u64, usize> = BTreeMap::new();
+    for seq in &arrivals {
+        *times.entry(*seq).or_default() += 1;
+    }
+    let missing: Vec<&u64> = acknowledged
+        .keys()
+        .filter(|s| !times.contains_key(s))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "acknowledged, never delivered: {missing:?}"
+    );
+    let repeated: Vec<(&u64, &usize)> = times.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        repeated.len() <= 1 && repeated.iter().all(|(_, n)| **n == 2),
+        "only the killed relay's one send in flight may repeat: {repeated:?}"
+    );
+    // Per-target order across the relays: first arrivals in the order of acknowledgement.
+    let mut seen = std::collections::BTreeSet::new();
+    let firsts: Vec<u64> = arrivals
+        .iter()
+        .copied()
+        .filter(|s| seen.insert(*s))
+        .collect();
+    let mut sorted = firsts.clone();
+    sorted.sort_unstable();
+    assert!(
+        firsts == sorted,
+        "the lane's order was broken across relays"
+    );
+    drop(relays);
+    drop(schema);
+}
+
+#[tokio::test]
+async fn a_relay_whose_database_cannot_be_reached_exits_saying_so_without_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = format!(
+        "server:\n  token: {TOKEN}\n  store: postgres://relay:pw-secret-42@127.0.0.1:1/mqa\n\
+         targets:\n  erp: {{ kind: webhook, url: \"http://127.0.0.1:1/hook\" }}\n\
+         rules:\n  - name: all\n    events: \"*\"\n    notify: [erp]\n"
+    );
+    write_file(&dir.path().join("rules.yaml"), &rules);
+    let (code, log) = crate::support::process::serve_refused(dir.path(), 1, TOKEN).await;
+    assert_eq!(code, Some(1), "{log}");
+    assert!(
+        log.contains("cannot open the store postgres://127.0.0.1:1/mqa"),
+        "{log}"
+    );
+    assert!(log.contains("Connection refused"), "{log}");
+    assert!(!log.contains("pw-secret-42"), "{log}");
+    assert!(!log.contains("listening on"), "{log}");
+}

@@ -1,0 +1,71 @@
+//! A schema of its own in the machine's PostgreSQL for a test of relays on a shared database
+//! (`MQA_RELAY_TEST_DATABASE`, by default `postgres://postgres@127.0.0.1:5432/test`), dropped
+//! when the test ends, however it ends. Without a reachable database the test fails saying how
+//! to provide one: it is never skipped.
+
+/// The database the tests make their schemas in.
+const DEFAULT_DATABASE: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// A fresh schema; [`Schema::url`] points a relay at it.
+pub struct Schema {
+    base: String,
+    name: String,
+}
+
+impl Schema {
+    pub async fn create() -> Schema {
+        let base = std::env::var("MQA_RELAY_TEST_DATABASE").unwrap_or(DEFAULT_DATABASE.into());
+        let name = format!("mqa_it_{}", uuid::Uuid::now_v7().simple());
+        run_sql(&base, &format!("CREATE SCHEMA {name}")).await;
+        Schema { base, name }
+    }
+
+    /// The database URL with this schema as the connections' search path.
+    pub fn url(&self) -> String {
+        let separator = if self.base.contains('?') { '&' } else { '?' };
+        format!(
+            "{}{separator}options=-c%20search_path%3D{}&application_name={}",
+            self.base, self.name, self.name
+        )
+    }
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        let (base, sql) = (
+            self.base.clone(),
+            format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name),
+        );
+        // Drop runs inside the test's runtime, which cannot be blocked on: a thread of its
+        // own with a runtime of its own drops the schema.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(run_sql(&base, &sql));
+        })
+        .join();
+        if dropped.is_err() && !std::thread::panicking() {
+            panic!("the test schema {} could not be dropped", self.name);
+        }
+    }
+}
+
+async fn run_sql(base: &str, sql: &str) {
+    let (client, connection) = match tokio_postgres::connect(base, tokio_postgres::NoTls).await {
+        Ok(pair) => pair,
+        Err(e) => panic!(
+            "the PostgreSQL tests need a database ({e}): start PostgreSQL on 127.0.0.1:5432 with \
+             a database `test` that user `postgres` may use without a password, or set \
+             MQA_RELAY_TEST_DATABASE=postgres://user:password@host:port/db"
+        ),
+    };
+    let driver = tokio::spawn(connection);
+    client
+        .batch_execute(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    drop(client);
+    let _ = driver.await;
+}
