@@ -1,9 +1,9 @@
 //! Test support shared by the integration tests: local mock servers that answer like the real
 //! Slack, Teams, email providers and MonitorQA API (`providers`, `mail_providers`, `monitorqa`),
-//! built on `mock`; `relay`, a relay started in this process; `process`, the real binary run as
-//! an operator runs it; `postgres`, a schema of its own in the machine's PostgreSQL for relays
-//! that share a database; `logs`, a capture of everything the relays log; and `wait`:
-//! deadline-bounded polling and the sample events.
+//! built on `mock`; `config`, configurations read from YAML; `relay`, a relay started in this
+//! process; `process`, the real binary run as an operator runs it; `postgres`, a schema of its
+//! own in the machine's PostgreSQL for relays that share a database; `logs`, a capture of what
+//! the relays log; and `wait`: deadline-bounded polling and the sample events.
 
 pub mod config;
 pub mod logs;
