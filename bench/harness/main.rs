@@ -74,6 +74,9 @@ struct RunArgs {
         default_value = "null,durable,floor,max,fixed,sustained,reload,fanout,alertmanager"
     )]
     only: Vec<String>,
+    /// `max_in_flight` of the sink targets; 0 leaves the key out (a relay from before it).
+    #[arg(long, default_value_t = rules_file::SINK_IN_FLIGHT)]
+    sink_in_flight: usize,
     /// Connections of the closed-loop (maximum rate) runs.
     #[arg(long, default_value_t = 32)]
     connections: usize,
@@ -140,6 +143,7 @@ async fn run(args: RunArgs) -> Result<()> {
         closed_connections: args.connections,
         open_connections: 128,
         max_events: 2_000_000,
+        sink_in_flight: args.sink_in_flight,
         drain: profile.drain,
     };
     let wants = |name: &str| args.only.iter().any(|o| o == name);

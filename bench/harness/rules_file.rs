@@ -9,14 +9,15 @@ pub const TOKEN: &str = "bench-token-6f1d2c9a4b7e";
 
 use mqa_relay::event::EVENT_TYPES as TYPES;
 
-/// How many sends the sink target keeps in flight: the relay's pipelined lane, as a user who
-/// does not need strict order configures it (`max_in_flight`; the webhook default is 1).
+/// How many sends the sink target keeps in flight by default: the relay's pipelined lane, as a
+/// user who does not need strict order configures it (`max_in_flight`; the webhook default is
+/// 1). `--sink-in-flight 0` leaves the key out, for a relay from before it existed.
 pub const SINK_IN_FLIGHT: usize = 16;
 
 /// A rules file with `rules` rules in all; the first sends every event to the sink as a
 /// generic webhook (the relay posts the event JSON, marker included): to one target `sink`,
 /// or with `targets` > 1 to `sink-0` … `sink-<targets - 1>`, each its own lane and path.
-pub fn relay_rules(sink: SocketAddr, rules: usize, targets: usize) -> String {
+pub fn relay_rules(sink: SocketAddr, rules: usize, targets: usize, in_flight: usize) -> String {
     let names: Vec<String> = match targets {
         1 => vec!["sink".to_owned()],
         n => (0..n).map(|i| format!("sink-{i}")).collect(),
@@ -25,8 +26,11 @@ pub fn relay_rules(sink: SocketAddr, rules: usize, targets: usize) -> String {
     for (i, name) in names.iter().enumerate() {
         let _ = write!(
             yaml,
-            "  {name}:\n    kind: webhook\n    url: http://{sink}/sink/{i}\n    max_in_flight: {SINK_IN_FLIGHT}\n"
+            "  {name}:\n    kind: webhook\n    url: http://{sink}/sink/{i}\n"
         );
+        if in_flight > 0 {
+            let _ = writeln!(yaml, "    max_in_flight: {in_flight}");
+        }
     }
     let _ = write!(
         yaml,

@@ -31,6 +31,8 @@ pub struct Setup {
     pub closed_connections: usize,
     pub open_connections: usize,
     pub max_events: u64,
+    /// `max_in_flight` of the sink targets (0: not written).
+    pub sink_in_flight: usize,
     /// How long to wait after the load for every acknowledged event to reach the sink.
     pub drain: Duration,
 }
@@ -121,7 +123,7 @@ pub async fn relay(setup: &Setup, run: RelayRun) -> Result<RelayOutcome> {
     let sink = servers::start_sink(arrivals.clone()).await?;
     let dir = tempfile::tempdir_in(setup.work.path())?;
     let rules_path = dir.path().join("rules.yaml");
-    let rules = rules_file::relay_rules(sink, run.rules, run.targets);
+    let rules = rules_file::relay_rules(sink, run.rules, run.targets, setup.sink_in_flight);
     std::fs::write(&rules_path, rules)?;
     let data_dir = dir.path().join("data");
     let mut command = Command::new(&setup.relay);

@@ -196,9 +196,13 @@ impl Lane {
         }
     }
 
-    /// How many more sends may start (none while the queue is known empty).
+    /// How many more sends may start: none while the queue is known empty, and none while
+    /// outcomes wait for the store to take them. A failed write that held only a claim leaves
+    /// nothing to hold for: the next step claims again (after the write's pause), so the lane
+    /// cannot stay closed once the store is back.
     fn free_slots(&self, cfg: Option<&ConfiguredTarget>) -> usize {
-        if !self.ready || self.write_failures > 0 {
+        let holding = self.write_failures > 0 && !self.finished.is_empty();
+        if !self.ready || holding {
             return 0;
         }
         // A target gone from the configuration: its queue is ended one delivery at a time.
