@@ -1,4 +1,5 @@
-//! The store's intake side against real SQLite files: group commit, durability, dedup, close.
+//! The store's intake side: group commit and dedup on each engine; durability, the dedup window,
+//! close and the schema version against real SQLite files.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -29,10 +30,7 @@ async fn an_acknowledged_event_is_visible_to_another_connection_at_once() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_hundred_concurrent_ingests_are_all_stored_in_shared_commits() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path()).await;
+async fn two_hundred_concurrent_ingests_are_all_stored_in_shared_commits(store: &Store) {
     let tasks: Vec<_> = (0..200)
         .map(|n| {
             let store = store.clone();
@@ -86,10 +84,7 @@ async fn a_reopened_store_finds_every_acknowledged_event() {
     assert_eq!(order, ids.iter().collect::<Vec<_>>(), "oldest first");
 }
 
-#[tokio::test]
-async fn identical_events_in_a_row_are_stored_once_under_the_first_id() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path()).await;
+async fn identical_events_in_a_row_are_stored_once_under_the_first_id(store: &Store) {
     let first = store.ingest(&event(7)).await.unwrap();
     assert!(!first.duplicate);
     for _ in 0..4 {
@@ -100,10 +95,7 @@ async fn identical_events_in_a_row_are_stored_once_under_the_first_id() {
     assert_eq!(store.counts().await.unwrap().events, 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn identical_events_at_the_same_time_are_stored_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path()).await;
+async fn identical_events_at_the_same_time_are_stored_once(store: &Store) {
     let tasks: Vec<_> = (0..5)
         .map(|_| {
             let store = store.clone();
@@ -198,3 +190,9 @@ async fn a_database_from_a_newer_version_is_refused_untouched() {
     let refused = Store::open(&StoreConfig::embedded(dir.path())).await;
     assert!(matches!(refused, Err(StoreError::Other(m)) if m.contains("99")));
 }
+
+super::on_each_engine!(
+    two_hundred_concurrent_ingests_are_all_stored_in_shared_commits,
+    identical_events_in_a_row_are_stored_once_under_the_first_id,
+    identical_events_at_the_same_time_are_stored_once,
+);

@@ -1,10 +1,11 @@
-//! The delivery queue against real SQLite files: routing writes, per-target FIFO claims,
-//! lane pauses, leases, outcomes and their attempt records.
+//! The delivery queue, on each engine (a real SQLite file, a schema of the machine's
+//! PostgreSQL): routing writes, per-target FIFO claims, lane pauses, leases, outcomes and their
+//! attempt records.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mqa_relay::store::{
-    AttemptRecord, Claim, DeliveryState, NewDelivery, Outcome, Store, StoreConfig, StoredEvent,
+    AttemptRecord, Claim, DeliveryState, NewDelivery, Outcome, Store, StoredEvent,
 };
 
 use super::event;
@@ -25,12 +26,6 @@ fn to(target: &str) -> NewDelivery {
         target: target.into(),
         template: None,
     }
-}
-
-async fn open(dir: &tempfile::TempDir) -> Store {
-    Store::open(&StoreConfig::embedded(dir.path()))
-        .await
-        .unwrap()
 }
 
 /// Stores event `n` and routes it to `targets`; returns its id.
@@ -58,10 +53,7 @@ fn delivered() -> Outcome {
     }
 }
 
-#[tokio::test]
-async fn routing_creates_one_pending_delivery_per_target_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
+async fn routing_creates_one_pending_delivery_per_target_once(store: &Store) {
     let id = store.ingest(&event(1)).await.unwrap().id;
     let rules = vec!["expired audits".to_owned()];
     let deliveries = [to("kitchen-slack"), to("quality-teams")];
@@ -92,23 +84,17 @@ async fn routing_creates_one_pending_delivery_per_target_once() {
     );
 }
 
-#[tokio::test]
-async fn routing_an_unknown_event_is_an_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
+async fn routing_an_unknown_event_is_an_error(store: &Store) {
     let result = store.mark_routed("no-such-event", &[], &[to("erp")]).await;
     assert!(result.is_err());
     assert_eq!(store.counts().await.unwrap().pending, 0);
 }
 
-#[tokio::test]
-async fn a_claim_takes_the_oldest_delivery_of_its_target_with_its_event() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
-    let first = routed_event(&store, 1, &["kitchen-slack"]).await;
-    routed_event(&store, 2, &["kitchen-slack"]).await;
+async fn a_claim_takes_the_oldest_delivery_of_its_target_with_its_event(store: &Store) {
+    let first = routed_event(store, 1, &["kitchen-slack"]).await;
+    routed_event(store, 2, &["kitchen-slack"]).await;
 
-    let claim = claim(&store, "kitchen-slack", now()).await.unwrap();
+    let claim = claim(store, "kitchen-slack", now()).await.unwrap();
     assert_eq!(claim.event.id, first);
     assert_eq!(claim.event.event, event(1));
     assert_eq!((claim.attempt, claim.lease_seq), (1, 1));
@@ -117,15 +103,12 @@ async fn a_claim_takes_the_oldest_delivery_of_its_target_with_its_event() {
     assert_eq!(store.counts().await.unwrap().sending, 1);
 }
 
-#[tokio::test]
-async fn a_head_that_is_not_due_holds_its_lane_but_not_other_lanes() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
-    routed_event(&store, 1, &["kitchen-slack", "erp"]).await;
-    routed_event(&store, 2, &["kitchen-slack"]).await;
+async fn a_head_that_is_not_due_holds_its_lane_but_not_other_lanes(store: &Store) {
+    routed_event(store, 1, &["kitchen-slack", "erp"]).await;
+    routed_event(store, 2, &["kitchen-slack"]).await;
     let t = now();
 
-    let head = claim(&store, "kitchen-slack", t).await.unwrap();
+    let head = claim(store, "kitchen-slack", t).await.unwrap();
     let retry_at = t + MINUTE;
     let retry = Outcome::Retry {
         at_ms: retry_at,
@@ -134,45 +117,39 @@ async fn a_head_that_is_not_due_holds_its_lane_but_not_other_lanes() {
     };
     assert!(store.finish(&head, &retry, t).await.unwrap());
 
-    assert!(claim(&store, "kitchen-slack", t + 1).await.is_none());
+    assert!(claim(store, "kitchen-slack", t + 1).await.is_none());
     assert_eq!(
         store.next_due_at("kitchen-slack").await.unwrap(),
         Some(retry_at)
     );
-    let other = claim(&store, "erp", t + 1).await.unwrap();
+    let other = claim(store, "erp", t + 1).await.unwrap();
     assert_eq!(other.event.id, head.event.id);
 
-    let again = claim(&store, "kitchen-slack", retry_at).await.unwrap();
+    let again = claim(store, "kitchen-slack", retry_at).await.unwrap();
     assert_eq!(again.delivery_id, head.delivery_id);
     assert_eq!(again.attempt, 2);
 }
 
-#[tokio::test]
-async fn a_blocked_target_gives_nothing_until_the_block_ends() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
-    routed_event(&store, 1, &["kitchen-slack", "erp"]).await;
+async fn a_blocked_target_gives_nothing_until_the_block_ends(store: &Store) {
+    routed_event(store, 1, &["kitchen-slack", "erp"]).await;
     let t = now();
     let until = t + MINUTE;
     store.block_target("kitchen-slack", until).await.unwrap();
     // A shorter block never shortens the longer one.
     store.block_target("kitchen-slack", t + 10).await.unwrap();
 
-    assert!(claim(&store, "kitchen-slack", t).await.is_none());
-    assert!(claim(&store, "kitchen-slack", until - 1).await.is_none());
+    assert!(claim(store, "kitchen-slack", t).await.is_none());
+    assert!(claim(store, "kitchen-slack", until - 1).await.is_none());
     assert_eq!(
         store.next_due_at("kitchen-slack").await.unwrap(),
         Some(until)
     );
-    assert!(claim(&store, "erp", t).await.is_some());
-    assert!(claim(&store, "kitchen-slack", until).await.is_some());
+    assert!(claim(store, "erp", t).await.is_some());
+    assert!(claim(store, "kitchen-slack", until).await.is_some());
 }
 
-#[tokio::test]
-async fn an_expired_lease_makes_the_delivery_claimable_and_the_old_claim_stale() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
-    routed_event(&store, 1, &["erp"]).await;
+async fn an_expired_lease_makes_the_delivery_claimable_and_the_old_claim_stale(store: &Store) {
+    routed_event(store, 1, &["erp"]).await;
     let t = now();
     let lease = Duration::from_secs(1);
 
@@ -203,21 +180,18 @@ async fn an_expired_lease_makes_the_delivery_claimable_and_the_old_claim_stale()
     assert_eq!(store.counts().await.unwrap().delivered, 1);
 }
 
-#[tokio::test]
-async fn every_finished_attempt_is_recorded_with_its_outcome() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
-    let id = routed_event(&store, 1, &["managers-mail"]).await;
+async fn every_finished_attempt_is_recorded_with_its_outcome(store: &Store) {
+    let id = routed_event(store, 1, &["managers-mail"]).await;
     let t = now();
 
-    let first = claim(&store, "managers-mail", t).await.unwrap();
+    let first = claim(store, "managers-mail", t).await.unwrap();
     let retry = Outcome::Retry {
         at_ms: t + 10,
         status: Some(429),
         error: "rate limited".into(),
     };
     store.finish(&first, &retry, t + 5).await.unwrap();
-    let second = claim(&store, "managers-mail", t + 10).await.unwrap();
+    let second = claim(store, "managers-mail", t + 10).await.unwrap();
     let ok = Outcome::Delivered {
         status: Some(200),
         provider_id: Some("msg-0001".into()),
@@ -256,15 +230,12 @@ async fn every_finished_attempt_is_recorded_with_its_outcome() {
     assert!(store.targets_with_work().await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn a_dead_delivery_is_final_and_frees_its_lane() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
-    routed_event(&store, 1, &["quality-teams"]).await;
-    let second = routed_event(&store, 2, &["quality-teams"]).await;
+async fn a_dead_delivery_is_final_and_frees_its_lane(store: &Store) {
+    routed_event(store, 1, &["quality-teams"]).await;
+    let second = routed_event(store, 2, &["quality-teams"]).await;
     let t = now();
 
-    let head = claim(&store, "quality-teams", t).await.unwrap();
+    let head = claim(store, "quality-teams", t).await.unwrap();
     let dead = Outcome::Dead {
         status: Some(404),
         error: "webhook not found".into(),
@@ -272,7 +243,7 @@ async fn a_dead_delivery_is_final_and_frees_its_lane() {
     assert!(store.finish(&head, &dead, t).await.unwrap());
     assert!(!store.finish(&head, &delivered(), t).await.unwrap());
 
-    let next = claim(&store, "quality-teams", t + LEASE.as_millis() as i64 * 2)
+    let next = claim(store, "quality-teams", t + LEASE.as_millis() as i64 * 2)
         .await
         .unwrap();
     assert_eq!(
@@ -292,10 +263,7 @@ async fn a_dead_delivery_is_final_and_frees_its_lane() {
     );
 }
 
-#[tokio::test]
-async fn unrouted_events_come_oldest_first_and_leave_once_routed() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
+async fn unrouted_events_come_oldest_first_and_leave_once_routed(store: &Store) {
     let mut ids = Vec::new();
     for n in 0..5 {
         ids.push(store.ingest(&event(n)).await.unwrap().id);
@@ -309,3 +277,15 @@ async fn unrouted_events_come_oldest_first_and_leave_once_routed() {
     assert_eq!(next.len(), 4);
     assert_eq!(next[0].id, ids[1]);
 }
+
+super::on_each_engine!(
+    routing_creates_one_pending_delivery_per_target_once,
+    routing_an_unknown_event_is_an_error,
+    a_claim_takes_the_oldest_delivery_of_its_target_with_its_event,
+    a_head_that_is_not_due_holds_its_lane_but_not_other_lanes,
+    a_blocked_target_gives_nothing_until_the_block_ends,
+    an_expired_lease_makes_the_delivery_claimable_and_the_old_claim_stale,
+    every_finished_attempt_is_recorded_with_its_outcome,
+    a_dead_delivery_is_final_and_frees_its_lane,
+    unrouted_events_come_oldest_first_and_leave_once_routed,
+);

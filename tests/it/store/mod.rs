@@ -1,5 +1,6 @@
-//! The store against real SQLite files: intake ([`ingest`]), the delivery queue ([`lanes`]) and
-//! the router over it ([`router`]).
+//! The store: intake ([`ingest`]) and the router ([`router`]) against real SQLite files, and
+//! the delivery queue ([`lanes`]), the store's conformance tests, on each engine: every test of
+//! [`on_each_engine!`] runs once on a fresh embedded store and once on a fresh PostgreSQL schema.
 
 mod ingest;
 mod lanes;
@@ -15,3 +16,66 @@ fn event(n: u64) -> Event {
     e.data.insert("sequence".into(), json!(n));
     e
 }
+
+/// A fresh store of one engine, with the place it lives in (removed on drop).
+pub struct Fresh {
+    pub store: mqa_relay::store::Store,
+    _dir: Option<tempfile::TempDir>,
+    _schema: Option<crate::support::postgres::Schema>,
+}
+
+impl Fresh {
+    pub async fn sqlite() -> Fresh {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let config = mqa_relay::store::StoreConfig::embedded(dir.path());
+        let store = mqa_relay::store::Store::open(&config)
+            .await
+            .expect("the store opens");
+        Fresh {
+            store,
+            _dir: Some(dir),
+            _schema: None,
+        }
+    }
+
+    pub async fn postgres() -> Fresh {
+        let schema = crate::support::postgres::Schema::create().await;
+        let url = mqa_relay::store::DatabaseUrl::parse(&schema.url()).expect("a valid URL");
+        let config = mqa_relay::store::StoreConfig::postgres(url);
+        let store = mqa_relay::store::Store::open(&config)
+            .await
+            .expect("the store opens");
+        Fresh {
+            store,
+            _dir: None,
+            _schema: Some(schema),
+        }
+    }
+}
+
+/// One test per engine for each `async fn name(store: &Store)` named.
+macro_rules! on_each_engine {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let fresh = crate::store::Fresh::sqlite().await;
+                    super::$name(&fresh.store).await;
+                    fresh.store.close().await;
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let fresh = crate::store::Fresh::postgres().await;
+                    super::$name(&fresh.store).await;
+                    fresh.store.close().await;
+                }
+            )*
+        }
+    };
+}
+pub(crate) use on_each_engine;
