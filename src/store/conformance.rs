@@ -58,14 +58,22 @@ pub(crate) async fn postgres() -> TestStore {
     }
 }
 
-/// Cuts every connection of the test store (as a database restart would).
-pub(crate) async fn cut_connections(test: &TestStore) {
+/// Cuts every connection of the test store (as a database restart would); returns how many.
+pub(crate) async fn cut_connections(test: &TestStore) -> i64 {
     let guard = test._schema.as_ref().expect("a PostgreSQL test store");
     let sql = format!(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{}'",
+        "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE application_name = '{}'",
         guard.schema
     );
-    run_sql(&guard.base, &sql).await;
+    let (client, connection) = tokio_postgres::connect(&guard.base, tokio_postgres::NoTls)
+        .await
+        .expect("the test database answers");
+    let driver = tokio::spawn(connection);
+    let cut: i64 = client.query_one(&sql, &[]).await.expect("cut").get(0);
+    drop(client);
+    let _ = driver.await;
+    cut
 }
 
 /// Runs `sql` on a connection of its own to `base`; panics saying how to get a database.

@@ -132,10 +132,14 @@ async fn connections_cut_under_the_store_refuse_writes_then_recover_by_themselve
     let test = postgres().await;
     let stored = test.store.ingest(&event(1)).await.unwrap();
     assert!(!stored.duplicate);
-    crate::store::conformance::cut_connections(&test).await;
+    let cut = crate::store::conformance::cut_connections(&test).await;
+    assert!(
+        cut >= 1,
+        "no connection of the store was cut: nothing was tested"
+    );
 
-    // Until the writer has connected again, nothing is acknowledged as stored.
-    let mut refused = 0;
+    // A write is either stored or refused as unavailable (never another error, never "stored"
+    // when it was not), and the writer connects again by itself.
     let mut recovered = None;
     for n in 2..200u64 {
         match test.store.ingest(&event(n)).await {
@@ -143,14 +147,13 @@ async fn connections_cut_under_the_store_refuse_writes_then_recover_by_themselve
                 recovered = Some(ingested);
                 break;
             }
-            Err(StoreError::Unavailable(_)) => refused += 1,
+            Err(StoreError::Unavailable(_)) => {}
             Err(other) => panic!("a lost connection is not {other:?}"),
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let recovered = recovered.expect("the store recovered within 200 tries");
     assert!(!recovered.duplicate);
-    assert!(refused >= 1, "the cut went unnoticed: nothing was tested");
     // Reads recover too, and see everything that was acknowledged.
     let mut counts = None;
     for _ in 0..50 {
@@ -161,6 +164,11 @@ async fn connections_cut_under_the_store_refuse_writes_then_recover_by_themselve
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let counts = counts.expect("reads recovered");
-    assert_eq!(counts.events, 2, "{counts:?}");
+    // A write refused while its commit was on the wire may have been stored all the same (it
+    // is then MonitorQA's retry that finds it): at least what was acknowledged is there.
+    assert!(counts.events >= 2, "{counts:?}");
+    for id in [&stored.id, &recovered.id] {
+        assert!(test.store.event(id).await.unwrap().is_some(), "{id} lost");
+    }
     test.store.close().await;
 }
