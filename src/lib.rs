@@ -9,18 +9,22 @@
 //!    metrics scrape and the admin API (`server::api`, with the JSON views operators see).
 //! 2. [`event`]: the MonitorQA envelope `{event, data, company}`: parsing with precise errors,
 //!    the dedup key, and the template context.
-//! 3. [`pipeline::intake`]: turns a parsed event into a durable row and answers only when it is
+//! 3. [`pipeline::intake`]: turns a parsed event into a durable row, with its deliveries when no
+//!    rule needs a lookup (routed at once, in the same commit), and answers only when it is
 //!    durable (group commit in the store).
 //! 4. [`store`]: the event, delivery and attempt tables behind one seam with an engine per
-//!    database (the embedded SQLite file, on a writer thread of its own); group commit, leased
-//!    claims, per-target lanes, the in-memory hand-off of new events to the senders.
-//! 5. [`pipeline::router`]: takes new events, matches them against the current [`rules`] and
-//!    writes one delivery per (rule, target) in the transaction that marks the event routed.
+//!    database (the embedded SQLite file, on a writer thread of its own; or PostgreSQL, shared
+//!    by several relays); group commit, leased claims, per-target lanes, the in-memory hand-off
+//!    of new events to the senders; `store::copy` moves an embedded history into PostgreSQL.
+//! 5. [`pipeline::router`]: takes the events that need a MonitorQA lookup (or were found
+//!    unrouted after a restart), matches them against the current [`rules`] and writes one
+//!    delivery per (rule, target) in the transaction that marks the event routed.
 //!    - [`enrich`]: before matching, looks up id-only events in the MonitorQA API (cached).
 //! 6. [`rules`]: compiled matchers (event type, company, `where` conditions), indexed by event
 //!    type. Pure and synchronous.
-//! 7. [`pipeline::sender`]: per target, claims due deliveries, has them composed, sends,
-//!    classifies the answer and writes it back.
+//! 7. [`pipeline::sender`]: one lane per target ([`pipeline::lane`], a step plus a loop):
+//!    claims due deliveries (up to `max_in_flight`), paces them, has them composed, sends,
+//!    classifies the answers and writes them back in one store call per round.
 //!    - [`compose`] (pure): the context, message and request of one delivery to one configured
 //!      target; the same code serves `check`, `test`, `send` and the admin API's payload view.
 //!    - [`pipeline::offload`]: renders run off the threads that answer webhooks.
