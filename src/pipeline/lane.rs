@@ -44,7 +44,7 @@ pub enum Step {
     /// It wrote: step again at once.
     Worked,
     /// Nothing to do until this time (ms since the epoch), a wake-up, or a send finishing;
-    /// `None`: until a wake-up or a send finishing (but not longer than [`LOOK_AGAIN`]).
+    /// `None`: until a wake-up or a send finishing (but not longer than `LOOK_AGAIN`, 5 s).
     Idle(Option<i64>),
 }
 

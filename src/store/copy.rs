@@ -104,7 +104,7 @@ const TABLES: &[(&str, &str, Columns)] = &[
     ),
 ];
 
-/// How many rows of each table were copied, in [`TABLES`] order.
+/// How many rows of each table were copied, in the order the tables are copied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Copied {
     pub tables: Vec<(&'static str, u64)>,
