@@ -57,6 +57,8 @@ pub struct Lane {
     clock: Arc<dyn Clock>,
     pace: Pace,
     pace_limit: Option<RateLimit>,
+    /// Until when the pace the store keeps for every relay on it allows no send (ms).
+    shared_pace_until: Option<i64>,
     sends: JoinSet<Sent>,
     /// Sends that finished and whose outcomes are not written yet.
     finished: Vec<Sent>,
@@ -81,6 +83,7 @@ impl Lane {
             clock,
             pace: Pace::new(None),
             pace_limit: None,
+            shared_pace_until: None,
             sends: JoinSet::new(),
             finished: Vec::new(),
             ready: true,
@@ -115,12 +118,16 @@ impl Lane {
         self.follow_pace(cfg);
         let now = self.clock.now_ms();
         let free = self.free_slots(cfg);
-        let allowed = self.pace.allowed(now, free);
+        let shared_wait = self.shared_pace_until.filter(|until| *until > now);
+        let allowed = match shared_wait {
+            Some(_) => 0,
+            None => self.pace.allowed(now, free),
+        };
         if !self.finished.is_empty() || allowed > 0 {
             return self.write(&app, cfg, allowed, now).await;
         }
         if free > 0
-            && let Some(at) = self.pace.next_at(now)
+            && let Some(at) = shared_wait.or_else(|| self.pace.next_at(now))
         {
             return Step::Idle(Some(at));
         }
@@ -244,6 +251,7 @@ impl Lane {
             now_ms: now,
             lease: lease(cfg),
             owner: self.owner.clone(),
+            pace_interval_us: self.pace.interval_us(),
         });
         let written = self
             .relay
@@ -276,7 +284,9 @@ impl Lane {
             }
         }
         self.pace.started(now, done.claims.len());
-        if done.claims.len() < allowed {
+        // Other relays on the store used the pace: wait for it, the queue is not empty.
+        self.shared_pace_until = done.paced_for_ms.map(|ms| now.saturating_add(ms));
+        if done.claims.len() < allowed && done.paced_for_ms.is_none() {
             self.ready = false;
         }
         for claim in done.claims {

@@ -57,6 +57,11 @@ impl Pace {
         self.next_us = start.saturating_add(interval.saturating_mul(n));
     }
 
+    /// Microseconds between two sends, `None` without a limit.
+    pub fn interval_us(&self) -> Option<i64> {
+        self.interval_us
+    }
+
     /// When the next send may start (ms), or `None` when it may start now.
     pub fn next_at(&self, now_ms: i64) -> Option<i64> {
         (self.allowed(now_ms, 1) == 0).then(|| (self.next_us - TOLERANCE_US + 999) / 1_000)

@@ -78,6 +78,9 @@ pub struct LaneDone {
     pub finished: Vec<bool>,
     /// The deliveries claimed, oldest first.
     pub claims: Vec<Claim>,
+    /// Nothing was claimed because the target's pace, kept with other relays, allows the next
+    /// send only after this many milliseconds.
+    pub paced_for_ms: Option<i64>,
 }
 
 /// The work items of a group commit.

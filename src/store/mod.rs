@@ -524,6 +524,7 @@ fn ordered_claim(target: &str, now_ms: i64, lease: Duration, owner: &str) -> Cla
         now_ms,
         lease,
         owner: owner.to_owned(),
+        pace_interval_us: None,
     }
 }
 

@@ -107,6 +107,11 @@ pub struct ClaimSpec {
     pub now_ms: i64,
     pub lease: Duration,
     pub owner: String,
+    /// The target's pace: microseconds between two sends (`None`: no limit). A lane keeps it in
+    /// memory; an engine that several relays share also keeps it in the lane's row, on the
+    /// database's clock, so that the relays together keep it (the embedded engine, one
+    /// process, leaves it to the lane).
+    pub pace_interval_us: Option<i64>,
 }
 
 impl ClaimSpec {

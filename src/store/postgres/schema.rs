@@ -89,8 +89,14 @@ CREATE TABLE probe (
 );
 "#;
 
+/// Version 2: the lane's pace, kept for every relay: the theoretical arrival time of the
+/// target's next send (GCRA), in microseconds on the database's clock.
+const V2: &str = r#"
+ALTER TABLE targets ADD COLUMN next_send_us BIGINT NOT NULL DEFAULT 0;
+"#;
+
 /// Every migration in order; the schema version after applying `MIGRATIONS[i]` is `i + 1`.
-pub(super) const MIGRATIONS: &[&str] = &[V1];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this binary writes.
 pub(super) fn current_version() -> i64 {

@@ -172,3 +172,71 @@ async fn connections_cut_under_the_store_refuse_writes_then_recover_by_themselve
     }
     test.store.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_relays_keep_one_pace_for_a_target_between_them() {
+    let test = postgres().await;
+    let other = Store::open(&test.config).await.unwrap();
+    for n in 0..3 {
+        let id = test.store.ingest(&event(n)).await.unwrap().id;
+        let to_chat = NewDelivery {
+            rule: "all".into(),
+            target: "chat".into(),
+            template: None,
+        };
+        test.store
+            .mark_routed(&id, &["all".into()], &[to_chat])
+            .await
+            .unwrap();
+    }
+    // Two sends a second (500 ms apart), unordered, asking for up to ten at a time.
+    let spec = |owner: &str| crate::store::ClaimSpec {
+        target: "chat".into(),
+        max: 10,
+        ordered: false,
+        now_ms: crate::clock::now_ms(),
+        lease: LEASE,
+        owner: owner.into(),
+        pace_interval_us: Some(500_000),
+    };
+    let first = test
+        .store
+        .lane_write("chat", None, &[], Some(spec("a")), 0)
+        .await
+        .unwrap();
+    assert_eq!(first.claims.len(), 1, "the pace allows one send now");
+    let started = std::time::Instant::now();
+    let second = other
+        .lane_write("chat", None, &[], Some(spec("b")), 0)
+        .await
+        .unwrap();
+    assert!(
+        second.claims.is_empty(),
+        "the other relay keeps the same pace"
+    );
+    let wait = second.paced_for_ms.expect("it is told how long to wait");
+    assert!((400..=500).contains(&wait), "{wait} ms");
+    // Polled: the other relay's next send is allowed once the interval has passed, not before.
+    let mut claimed = None;
+    for _ in 0..100 {
+        let done = other
+            .lane_write("chat", None, &[], Some(spec("b")), 0)
+            .await
+            .unwrap();
+        if !done.claims.is_empty() {
+            claimed = Some(done);
+            break;
+        }
+        let ms = done.paced_for_ms.expect("paced, not empty").clamp(1, 100);
+        tokio::time::sleep(Duration::from_millis(ms as u64)).await;
+    }
+    let claimed = claimed.expect("the pace let the next send go");
+    assert_eq!(claimed.claims.len(), 1);
+    assert!(
+        started.elapsed() >= Duration::from_millis(480),
+        "{:?}",
+        started.elapsed()
+    );
+    other.close().await;
+    test.store.close().await;
+}

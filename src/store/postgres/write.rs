@@ -239,8 +239,17 @@ pub(super) const BLOCK: &str = "INSERT INTO targets (name, blocked_until) VALUES
      ON CONFLICT (name) DO UPDATE
          SET blocked_until = GREATEST(targets.blocked_until, excluded.blocked_until)";
 
-/// The lane's row, locked for this transaction unless another relay is claiming in it.
-const LOCK_LANE: &str = "SELECT blocked_until FROM targets WHERE name = $1 FOR UPDATE SKIP LOCKED";
+/// The lane's row, locked for this transaction unless another relay is claiming in it, with
+/// the database's clock in microseconds.
+const LOCK_LANE: &str = "SELECT blocked_until, next_send_us,
+            (extract(epoch FROM clock_timestamp()) * 1000000)::BIGINT
+     FROM targets WHERE name = $1 FOR UPDATE SKIP LOCKED";
+
+/// The lane's pace moved on by the sends just claimed.
+const PACED: &str = "UPDATE targets SET next_send_us = $2 WHERE name = $1";
+
+/// How early a send may start (µs), as in the lanes' own pacing: timers tick by the millisecond.
+const PACE_TOLERANCE_US: i64 = 1_000;
 
 /// A FIFO lane's head, if it is ready: the oldest unfinished delivery, pending and due or with
 /// its lease run out.
@@ -289,7 +298,7 @@ pub(super) async fn lane(
         done.finished.push(finish(tx, stmts, row).await?);
     }
     if let Some(spec) = &p.work.claim {
-        done.claims = claim(tx, stmts, spec, cache).await?;
+        (done.claims, done.paced_for_ms) = claim(tx, stmts, spec, cache).await?;
     }
     p.answer = Some(Ok(done));
     Ok(())
@@ -329,32 +338,54 @@ async fn finish(
 }
 
 /// Leases what `spec` asks for and attaches each claim's event: from the in-memory hand-off, or
-/// read here. Nothing when another relay is claiming in the lane or the lane is paused. A
-/// delivery whose event cannot be read (a corrupt body) ends dead with the reason.
+/// read here. Nothing when another relay is claiming in the lane or the lane is paused; no more
+/// than the target's pace allows, kept in the lane's row for every relay (with how long until
+/// the next send may start when that is none). A delivery whose event cannot be read (a corrupt
+/// body) ends dead with the reason.
 async fn claim(
     tx: &Transaction<'_>,
     stmts: &mut Statements,
     spec: &ClaimSpec,
     cache: &EventCache,
-) -> Result<Vec<Claim>, tokio_postgres::Error> {
+) -> Result<(Vec<Claim>, Option<i64>), tokio_postgres::Error> {
     if spec.max == 0 {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), None));
     }
     let Some(lane) = stmts.query_opt(tx, LOCK_LANE, &[&spec.target]).await? else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), None));
     };
-    if lane.get::<_, i64>(0) > spec.now_ms {
-        return Ok(Vec::new());
+    let (blocked_until, next_send_us, now_us): (i64, i64, i64) =
+        (lane.get(0), lane.get(1), lane.get(2));
+    if blocked_until > spec.now_ms {
+        return Ok((Vec::new(), None));
     }
+    let (max, start_us) = match spec.pace_interval_us {
+        Some(interval) => {
+            let start = next_send_us.max(now_us);
+            let horizon = now_us.saturating_add(PACE_TOLERANCE_US);
+            if start > horizon {
+                let wait_ms = (start - horizon + 999) / 1_000;
+                return Ok((Vec::new(), Some(wait_ms)));
+            }
+            let fit = (horizon - start) / interval.max(1) + 1;
+            (big(spec.max).min(fit), Some(start))
+        }
+        None => (big(spec.max), None),
+    };
     let lease_until = spec.lease_until();
     let rows = if spec.ordered {
         let params: Params<'_> = &[&spec.owner, &lease_until, &spec.now_ms, &spec.target];
         stmts.query(tx, CLAIM_HEAD, params).await?
     } else {
-        let max = big(spec.max);
         let params: Params<'_> = &[&spec.owner, &lease_until, &spec.now_ms, &spec.target, &max];
         stmts.query(tx, CLAIM_DUE, params).await?
     };
+    if let (Some(start), Some(interval)) = (start_us, spec.pace_interval_us)
+        && !rows.is_empty()
+    {
+        let next = start.saturating_add(interval.saturating_mul(rows.len() as i64));
+        stmts.execute(tx, PACED, &[&spec.target, &next]).await?;
+    }
     let mut rows: Vec<ClaimedRow> = rows.iter().map(claimed_row).collect();
     // RETURNING gives no order: a lane sends oldest first.
     rows.sort_by_key(|r| r.delivery_id);
@@ -365,7 +396,7 @@ async fn claim(
             Err(e) => bury(tx, stmts, &row, spec.now_ms, &e).await?,
         }
     }
-    Ok(claims)
+    Ok((claims, None))
 }
 
 fn claimed_row(r: &Row) -> ClaimedRow {

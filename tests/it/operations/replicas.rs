@@ -124,3 +124,50 @@ async fn a_relay_whose_database_cannot_be_reached_exits_saying_so_without_the_pa
     assert!(!log.contains("pw-secret-42"), "{log}");
     assert!(!log.contains("listening on"), "{log}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_relays_keep_a_targets_rate_limit_and_its_429_pause_together() {
+    let schema = Schema::create().await;
+    let chat = WebhookReceiver::start().await;
+    // The first send is refused with a three-second pause; it holds every relay, and when it
+    // ends all three relays have messages to send (four at a time each, were it not for the
+    // pace they share).
+    chat.script([crate::support::mock::Answer::retry_after(429, 3)]);
+    let rules = format!(
+        "server:\n  token: {TOKEN}\n  store: \"{}\"\n\
+         targets:\n  chat: {{ kind: webhook, url: \"{}\", rate_limit: 2/s, max_in_flight: 4, \
+         retry: {{ initial: 100ms, max: 1s }} }}\n\
+         rules:\n  - name: all\n    events: \"*\"\n    notify: [chat]\n",
+        schema.url(),
+        chat.url()
+    );
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut relays = Vec::new();
+    for (i, dir) in dirs.iter().enumerate() {
+        write_file(&dir.path().join("rules.yaml"), &rules);
+        relays.push(RelayProcess::start(dir.path(), i as u32 + 1, TOKEN).await);
+    }
+    const SENT: u64 = 7;
+    for seq in 0..SENT {
+        relays[(seq % 3) as usize].ack(&numbered(seq)).await;
+    }
+    let deadline = Duration::from_secs(60);
+    eventually_within("every message at the chat", deadline, async || {
+        (chat.received().len() as u64 > SENT).then_some(())
+    })
+    .await;
+    let got = chat.received();
+    let gaps: Vec<Duration> = got.windows(2).map(|w| w[1].at - w[0].at).collect();
+    assert!(
+        gaps[0] >= Duration::from_millis(2_900),
+        "the 429's pause held every relay: {gaps:?}"
+    );
+    for gap in &gaps[1..] {
+        assert!(
+            *gap >= Duration::from_millis(480),
+            "two a second across the three relays: {gaps:?}"
+        );
+    }
+    drop(relays);
+    drop(schema);
+}
