@@ -13,6 +13,10 @@ use crate::store::{Claim, DeadLetterError, StoreError};
 /// Events pruned per transaction, so retention never holds locks for long.
 pub(super) const PRUNE_BATCH: i64 = 500;
 
+/// The key of the advisory lock a retention round holds, so one relay at a time prunes
+/// ("mqa-prun" in ASCII).
+const PRUNE_LOCK: i64 = 0x6d71_612d_7072_756e;
+
 async fn execute(
     tx: &Transaction<'_>,
     sql: &str,
@@ -137,9 +141,19 @@ pub(super) async fn drop_dead(
 
 /// One round of retention: up to [`PRUNE_BATCH`] events received before `before_ms` whose every
 /// delivery is finished and needs nobody (delivered, dropped, or dead and replayed), with their
-/// deliveries and attempts; and dedup keys older than that. Returns how many events went.
+/// deliveries and attempts; and dedup keys older than that. Returns how many events went. One
+/// relay at a time: while another relay's round runs, this one prunes nothing (and says so by
+/// returning 0, which ends its pass).
 pub(super) async fn prune_round(conn: &mut Client, before_ms: i64) -> Result<u64, StoreError> {
     let tx = conn.transaction().await.map_err(classify)?;
+    let ours: bool = tx
+        .query_one("SELECT pg_try_advisory_xact_lock($1)", &[&PRUNE_LOCK])
+        .await
+        .map_err(classify)?
+        .get(0);
+    if !ours {
+        return Ok(0);
+    }
     let stmt = tx
         .prepare_cached(
             "SELECT e.id FROM events e

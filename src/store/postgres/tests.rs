@@ -240,3 +240,42 @@ async fn two_relays_keep_one_pace_for_a_target_between_them() {
     other.close().await;
     test.store.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_on_two_relays_at_once_deletes_each_finished_event_once() {
+    let test = postgres().await;
+    let other = Store::open(&test.config).await.unwrap();
+    for n in 0..30 {
+        let id = test.store.ingest(&event(n)).await.unwrap().id;
+        let to_erp = NewDelivery {
+            rule: "all".into(),
+            target: "erp".into(),
+            template: None,
+        };
+        test.store
+            .mark_routed(&id, &["all".into()], &[to_erp])
+            .await
+            .unwrap();
+        let at = crate::clock::now_ms();
+        let claim = test
+            .store
+            .claim_next("erp", at, LEASE, "a")
+            .await
+            .unwrap()
+            .unwrap();
+        let delivered = crate::store::Outcome::Delivered {
+            status: Some(200),
+            provider_id: None,
+        };
+        assert!(test.store.finish(&claim, &delivered, at).await.unwrap());
+    }
+    let later = crate::clock::now_ms() + 60_000;
+    let (a, b) = tokio::join!(test.store.prune(later), other.prune(later));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    // Whoever got there first pruned; the other found the round taken or nothing left.
+    let rest = test.store.prune(later).await.unwrap();
+    assert_eq!(a + b + rest, 30, "{a} + {b} + {rest}");
+    assert_eq!(test.store.counts().await.unwrap().events, 0);
+    other.close().await;
+    test.store.close().await;
+}
