@@ -13,6 +13,7 @@ mod events;
 mod floor;
 mod load;
 mod measure;
+mod pg;
 mod process;
 mod report;
 mod rules_file;
@@ -77,6 +78,10 @@ struct RunArgs {
     /// `max_in_flight` of the sink targets; 0 leaves the key out (a relay from before it).
     #[arg(long, default_value_t = rules_file::SINK_IN_FLIGHT)]
     sink_in_flight: usize,
+    /// A PostgreSQL database URL: the relay runs on it (a fresh schema per run) instead of the
+    /// embedded store.
+    #[arg(long)]
+    store: Option<String>,
     /// Connections of the closed-loop (maximum rate) runs.
     #[arg(long, default_value_t = 32)]
     connections: usize,
@@ -144,6 +149,7 @@ async fn run(args: RunArgs) -> Result<()> {
         open_connections: 128,
         max_events: 2_000_000,
         sink_in_flight: args.sink_in_flight,
+        store: args.store.clone(),
         drain: profile.drain,
     };
     let wants = |name: &str| args.only.iter().any(|o| o == name);

@@ -16,6 +16,7 @@ use crate::events::EventStream;
 use crate::floor::{self, Floor};
 use crate::load::{self, LoadResult, Plan, Schedule};
 use crate::measure::{self, Accounting, Delivery, Figures};
+use crate::pg;
 use crate::process::{self, Server, Usage};
 use crate::rules_file;
 use crate::servers::{self, Arrivals};
@@ -33,6 +34,9 @@ pub struct Setup {
     pub max_events: u64,
     /// `max_in_flight` of the sink targets (0: not written).
     pub sink_in_flight: usize,
+    /// A PostgreSQL database for the relays' store (a fresh schema per run) instead of the
+    /// embedded one.
+    pub store: Option<String>,
     /// How long to wait after the load for every acknowledged event to reach the sink.
     pub drain: Duration,
 }
@@ -126,6 +130,10 @@ pub async fn relay(setup: &Setup, run: RelayRun) -> Result<RelayOutcome> {
     let rules = rules_file::relay_rules(sink, run.rules, run.targets, setup.sink_in_flight);
     std::fs::write(&rules_path, rules)?;
     let data_dir = dir.path().join("data");
+    let schema = match &setup.store {
+        Some(base) => Some(pg::Schema::create(base).await?),
+        None => None,
+    };
     let mut command = Command::new(&setup.relay);
     command
         .arg("serve")
@@ -133,6 +141,9 @@ pub async fn relay(setup: &Setup, run: RelayRun) -> Result<RelayOutcome> {
         .arg(&rules_path)
         .args(["--listen", "127.0.0.1:0", "--data-dir"])
         .arg(&data_dir);
+    if let Some(schema) = &schema {
+        command.arg("--store").arg(schema.url());
+    }
     let server = tokio::task::spawn_blocking(move || Server::start(command))
         .await?
         .context("starting the relay")?;
@@ -161,6 +172,10 @@ pub async fn relay(setup: &Setup, run: RelayRun) -> Result<RelayOutcome> {
     let error_lines = error_lines(&server);
     tokio::task::spawn_blocking(move || server.stop()).await??;
     figures.delivery = Some(relay_delivery(&result, &arrivals, &data_dir).await);
+    if let Some(schema) = schema {
+        figures.server = "relay (PostgreSQL)".into();
+        schema.drop_schema().await?;
+    }
     Ok(RelayOutcome {
         figures,
         rss,
