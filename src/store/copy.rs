@@ -142,13 +142,18 @@ pub async fn embedded_to_postgres(data_dir: &Path, to: &DatabaseUrl) -> Result<C
         .await
         .map_err(postgres::classify)?;
     let holds: bool = tx
-        .query_one("SELECT EXISTS (SELECT 1 FROM events)", &[])
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM events) OR EXISTS (SELECT 1 FROM dedup)
+                    OR EXISTS (SELECT 1 FROM targets)",
+            &[],
+        )
         .await
         .map_err(postgres::classify)?
         .get(0);
     if holds {
         return Err(StoreError::Other(format!(
-            "{to} already holds events: copy into an empty database (or schema)"
+            "{to} already holds events (or a relay ran on it): copy into an empty database \
+             (or schema)"
         )));
     }
     let mut copied = Copied { tables: Vec::new() };

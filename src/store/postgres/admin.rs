@@ -66,15 +66,30 @@ pub(super) async fn save_enrichment(
 }
 
 /// Whether `id` is an open dead letter, with its row locked for the rest of the transaction.
+/// The lock is taken by a statement of its own: the read that follows then has a snapshot from
+/// after the lock, and sees a replay that another operator (or relay) committed while this one
+/// waited for it.
 async fn open_dead_letter(
     tx: &Transaction<'_>,
     id: i64,
 ) -> Result<Result<(), DeadLetterError>, StoreError> {
+    let lock = tx
+        .prepare_cached("SELECT 1 FROM deliveries WHERE id = $1 FOR UPDATE")
+        .await
+        .map_err(classify)?;
+    if tx
+        .query_opt(&lock, &[&id])
+        .await
+        .map_err(classify)?
+        .is_none()
+    {
+        return Ok(Err(DeadLetterError::NotFound(id)));
+    }
     let stmt = tx
         .prepare_cached(
             "SELECT state, dropped_at,
                     (SELECT MIN(r.id) FROM deliveries r WHERE r.replay_of = d.id)
-             FROM deliveries d WHERE id = $1 FOR UPDATE",
+             FROM deliveries d WHERE id = $1",
         )
         .await
         .map_err(classify)?;

@@ -37,6 +37,11 @@ use writer::Writer;
 
 /// Connections in the pool of reads and occasional writes.
 const POOL_SIZE: usize = 8;
+/// How long connecting may take, unless the URL says (`connect_timeout`).
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long sent data may stay unacknowledged before the connection counts as lost, unless
+/// the URL says (`tcp_user_timeout`).
+const UNACKNOWLEDGED_LIMIT: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// A PostgreSQL connection URL (`postgres://user:password@host:5432/db`, or libpq's
 /// `key=value` form), checked when read. Its `Display` and `Debug` show no user or password.
@@ -60,6 +65,15 @@ impl DatabaseUrl {
                         or a local socket (sslmode=disable or prefer)"
                     .into(),
             );
+        }
+        let mut config = config;
+        // A database that stops answering (a partition drops packets, no reset) must turn into
+        // "unavailable" within seconds, not the kernel's quarter of an hour.
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        if config.get_tcp_user_timeout().is_none() {
+            config.tcp_user_timeout(UNACKNOWLEDGED_LIMIT);
         }
         let shown = shown(&config);
         Ok(DatabaseUrl { config, shown })
@@ -188,8 +202,9 @@ async fn migrate(client: &mut tokio_postgres::Client, url: &DatabaseUrl) -> Resu
 /// A database error as the store's: connection trouble is "try again later", the rest is not.
 pub(super) fn classify(e: tokio_postgres::Error) -> StoreError {
     let code = e.code().map(|c| c.code().to_owned());
+    let io = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
     let unavailable = e.is_closed()
-        || e.as_db_error().is_none()
+        || io
         || code.as_deref().is_some_and(|c| {
             // Connection exceptions, insufficient resources, operator intervention.
             c.starts_with("08") || c.starts_with("53") || c.starts_with("57")

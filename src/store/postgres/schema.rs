@@ -95,8 +95,15 @@ const V2: &str = r#"
 ALTER TABLE targets ADD COLUMN next_send_us BIGINT NOT NULL DEFAULT 0;
 "#;
 
+/// Version 3: a delivery is replayed at most once, whatever two operators do at the same time
+/// (the replay locks its dead letter first; this is the backstop).
+const V3: &str = r#"
+DROP INDEX deliveries_replay_of;
+CREATE UNIQUE INDEX deliveries_replay_of ON deliveries (replay_of) WHERE replay_of IS NOT NULL;
+"#;
+
 /// Every migration in order; the schema version after applying `MIGRATIONS[i]` is `i + 1`.
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this binary writes.
 pub(super) fn current_version() -> i64 {

@@ -279,3 +279,50 @@ async fn retention_on_two_relays_at_once_deletes_each_finished_event_once() {
     other.close().await;
     test.store.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_relays_replaying_one_dead_letter_at_once_replay_it_once() {
+    let test = postgres().await;
+    let other = Store::open(&test.config).await.unwrap();
+    for round in 0..10u64 {
+        let id = test.store.ingest(&event(100 + round)).await.unwrap().id;
+        let to_gone = NewDelivery {
+            rule: "all".into(),
+            target: format!("gone-{round}"),
+            template: None,
+        };
+        test.store
+            .mark_routed(&id, &["all".into()], &[to_gone])
+            .await
+            .unwrap();
+        let at = crate::clock::now_ms();
+        let target = format!("gone-{round}");
+        let claim = test
+            .store
+            .claim_next(&target, at, LEASE, "a")
+            .await
+            .unwrap()
+            .unwrap();
+        let dead = crate::store::Outcome::Dead {
+            status: Some(410),
+            error: "gone".into(),
+        };
+        assert!(test.store.finish(&claim, &dead, at).await.unwrap());
+        let (a, b) = tokio::join!(
+            test.store.replay(claim.delivery_id, at),
+            other.replay(claim.delivery_id, at)
+        );
+        let answers = [a, b];
+        let replayed = answers.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
+        assert_eq!(replayed, 1, "round {round}: {answers:?}");
+        let refused = answers.iter().any(|r| {
+            matches!(
+                r,
+                Ok(Err(crate::store::DeadLetterError::AlreadyReplayed(..))) | Err(_)
+            )
+        });
+        assert!(refused, "round {round}: {answers:?}");
+    }
+    other.close().await;
+    test.store.close().await;
+}

@@ -106,12 +106,13 @@ pub(super) async fn ingest(
         .await?
         .map(|r| r.get::<_, String>(0));
     if claimed.as_deref() != Some(id.as_str()) {
-        let first = stmts.query(tx, FIRST_OF_KEY, &[&row.dedup_key]).await?;
-        let first = first
-            .first()
-            .map(|r| r.get::<_, String>(0))
-            .unwrap_or_default();
-        p.answer = Some(Ok(Ingested::duplicate_of(first)));
+        let first = stmts.query_opt(tx, FIRST_OF_KEY, &[&row.dedup_key]).await?;
+        p.answer = Some(match first {
+            Some(r) => Ok(Ingested::duplicate_of(r.get(0))),
+            None => Err(StoreError::Other(
+                "the event's dedup key changed while it was stored; try again".into(),
+            )),
+        });
         return Ok(());
     }
     let routed_at = row.routed.as_ref().map(|_| now);
@@ -146,7 +147,9 @@ pub(super) async fn ingest(
     Ok(())
 }
 
-/// After the commit: a new event is handed to the senders in memory (and kept for the claims).
+/// After the commit: a new event is handed to the senders in memory, and kept for the claims
+/// when it was routed at intake. An event the router will route may be looked up and enriched
+/// by another relay sharing the database: a claim reads it from the database instead.
 pub(super) fn remember(p: &mut Pending<EventRow, Ingested>, cache: &EventCache) {
     let Some(Ok(ingested)) = &mut p.answer else {
         return;
@@ -160,7 +163,9 @@ pub(super) fn remember(p: &mut Pending<EventRow, Ingested>, cache: &EventCache) 
         event: std::mem::take(&mut p.work.event),
         enrichment: None,
     });
-    cache.insert(stored.clone(), p.work.body.len());
+    if p.work.routed.is_some() {
+        cache.insert(stored.clone(), p.work.body.len());
+    }
     ingested.event = Some(stored);
 }
 
@@ -250,6 +255,9 @@ const PACED: &str = "UPDATE targets SET next_send_us = $2 WHERE name = $1";
 
 /// How early a send may start (µs), as in the lanes' own pacing: timers tick by the millisecond.
 const PACE_TOLERANCE_US: i64 = 1_000;
+
+/// How long a lane waits when another relay holds its row (a claim takes milliseconds).
+const LANE_TAKEN_MS: i64 = 10;
 
 /// A FIFO lane's head, if it is ready: the oldest unfinished delivery, pending and due or with
 /// its lease run out.
@@ -352,7 +360,8 @@ async fn claim(
         return Ok((Vec::new(), None));
     }
     let Some(lane) = stmts.query_opt(tx, LOCK_LANE, &[&spec.target]).await? else {
-        return Ok((Vec::new(), None));
+        // Another relay is claiming in this lane now: look again in a moment.
+        return Ok((Vec::new(), Some(LANE_TAKEN_MS)));
     };
     let (blocked_until, next_send_us, now_us): (i64, i64, i64) =
         (lane.get(0), lane.get(1), lane.get(2));

@@ -20,6 +20,9 @@ use crate::store::commit::{Counters, LaneDone, LaneWrite, Pending, RouteRow, Wor
 use crate::store::rows::{EventRow, millis, now_ms};
 use crate::store::{Ingested, StoreError, StoreOptions};
 
+/// The longest a batch may take before the connection counts as lost.
+const BATCH_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 enum Message {
     Work(Work),
     /// Commit what is queued before this message, then stop.
@@ -193,7 +196,19 @@ impl WriterTask {
             return Err(StoreError::Unavailable("no database connection".into()));
         };
         let statements = &mut self.statements;
-        let result = write_batch(client, statements, batch, now, window_start, &self.cache).await;
+        let written = tokio::time::timeout(
+            BATCH_LIMIT,
+            write_batch(client, statements, batch, now, window_start, &self.cache),
+        )
+        .await;
+        let Ok(result) = written else {
+            // The database stopped answering mid-batch: nothing of it counts as written, and
+            // the next batch starts on a new connection.
+            self.client = None;
+            return Err(StoreError::Unavailable(
+                "the database did not answer within 30 s".into(),
+            ));
+        };
         if let Err(e) = &result
             && (e.is_closed() || self.client.as_ref().is_some_and(Client::is_closed))
         {
