@@ -154,6 +154,9 @@ fn store_config(options: &StartOptions, server: &crate::config::ServerConfig) ->
         ..StoreOptions::default()
     };
     if let Some(url) = options.store.clone().or_else(|| server.store.clone()) {
+        if options.data_dir.is_some() {
+            tracing::warn!(store = %url, "--data-dir is not used: the store is the PostgreSQL database");
+        }
         return StoreConfig {
             options: dedup,
             ..StoreConfig::postgres(url)
