@@ -534,6 +534,4 @@ pub fn database_file(data_dir: &Path) -> PathBuf {
 }
 
 #[cfg(test)]
-mod conformance;
-#[cfg(test)]
 mod lane_tests;

@@ -15,8 +15,6 @@ mod admin;
 mod engine;
 mod read;
 mod schema;
-#[cfg(test)]
-mod tests;
 mod write;
 mod writer;
 
@@ -29,8 +27,6 @@ use tokio_postgres::config::Host;
 
 use super::cache::EventCache;
 use super::commit::Counters;
-#[cfg(test)]
-use super::engine::Backend;
 use super::{StoreError, StoreOptions};
 
 use writer::Writer;

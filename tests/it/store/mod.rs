@@ -1,9 +1,15 @@
-//! The store: intake ([`ingest`]) and the router ([`router`]) against real SQLite files, and
-//! the delivery queue ([`lanes`]), the store's conformance tests, on each engine: every test of
-//! [`on_each_engine!`] runs once on a fresh embedded store and once on a fresh PostgreSQL schema.
+//! The store: intake ([`ingest`]) and the router ([`router`]) against real SQLite files; the
+//! store's conformance tests, on each engine (every test of [`on_each_engine!`] runs once on a
+//! fresh embedded store and once on a fresh PostgreSQL schema): the delivery queue ([`lanes`])
+//! and the lanes' group-committed writes ([`group_commit`]); what only a shared PostgreSQL store
+//! promises, with two stores on one schema as two relays ([`replicas`]); and `store copy`
+//! ([`copy`]).
 
+mod copy;
+mod group_commit;
 mod ingest;
 mod lanes;
+mod replicas;
 mod router;
 
 use mqa_relay::event::Event;
@@ -20,8 +26,10 @@ fn event(n: u64) -> Event {
 /// A fresh store of one engine, with the place it lives in (removed on drop).
 pub struct Fresh {
     pub store: mqa_relay::store::Store,
+    /// How to open the same store again (a second relay on it).
+    pub config: mqa_relay::store::StoreConfig,
     _dir: Option<tempfile::TempDir>,
-    _schema: Option<crate::support::postgres::Schema>,
+    schema: Option<crate::support::postgres::Schema>,
 }
 
 impl Fresh {
@@ -33,8 +41,9 @@ impl Fresh {
             .expect("the store opens");
         Fresh {
             store,
+            config,
             _dir: Some(dir),
-            _schema: None,
+            schema: None,
         }
     }
 
@@ -47,9 +56,15 @@ impl Fresh {
             .expect("the store opens");
         Fresh {
             store,
+            config,
             _dir: None,
-            _schema: Some(schema),
+            schema: Some(schema),
         }
+    }
+
+    /// The PostgreSQL schema of a [`Fresh::postgres`] store.
+    pub fn schema(&self) -> &crate::support::postgres::Schema {
+        self.schema.as_ref().expect("a PostgreSQL store")
     }
 }
 

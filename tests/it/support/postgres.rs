@@ -20,6 +20,32 @@ impl Schema {
         Schema { base, name }
     }
 
+    /// Cuts every connection to this schema (as a database restart would); returns how many.
+    pub async fn cut_connections(&self) -> i64 {
+        let sql = format!(
+            "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE application_name = '{}'",
+            self.name
+        );
+        self.query_i64(&self.base, &sql).await
+    }
+
+    /// Runs `sql` in this schema (on a connection of its own).
+    pub async fn execute(&self, sql: &str) {
+        run_sql(&self.url(), sql).await;
+    }
+
+    async fn query_i64(&self, url: &str, sql: &str) -> i64 {
+        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .expect("the test database answers");
+        let driver = tokio::spawn(connection);
+        let n: i64 = client.query_one(sql, &[]).await.expect(sql).get(0);
+        drop(client);
+        let _ = driver.await;
+        n
+    }
+
     /// The database URL with this schema as the connections' search path.
     pub fn url(&self) -> String {
         let separator = if self.base.contains('?') { '&' } else { '?' };

@@ -1,4 +1,4 @@
-//! What only the PostgreSQL engine promises: relays sharing one database store a MonitorQA
+//! What only the PostgreSQL store promises: relays sharing one database store a MonitorQA
 //! retry once and never lease one delivery twice; the schema is migrated once and a newer one
 //! refused; a URL's password is never shown.
 
@@ -6,10 +6,13 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::DatabaseUrl;
-use crate::event::Event;
-use crate::store::conformance::postgres;
-use crate::store::{NewDelivery, Store, StoreError};
+use mqa_relay::clock::now_ms;
+use mqa_relay::event::Event;
+use mqa_relay::store::{
+    ClaimSpec, DatabaseUrl, DeadLetterError, NewDelivery, Outcome, Store, StoreError,
+};
+
+use super::Fresh;
 
 const LEASE: Duration = Duration::from_secs(30);
 
@@ -39,7 +42,7 @@ fn a_url_is_shown_without_its_user_or_password() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_relays_storing_the_same_retry_at_once_store_it_once() {
-    let test = postgres().await;
+    let test = Fresh::postgres().await;
     let other = Store::open(&test.config).await.unwrap();
     for n in 0..20 {
         let e = event(n);
@@ -58,7 +61,7 @@ async fn two_relays_storing_the_same_retry_at_once_store_it_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_relays_claiming_in_one_lane_at_once_never_lease_the_same_delivery() {
-    let test = postgres().await;
+    let test = Fresh::postgres().await;
     let other = Store::open(&test.config).await.unwrap();
     for n in 0..10 {
         let id = test.store.ingest(&event(n)).await.unwrap().id;
@@ -72,7 +75,7 @@ async fn two_relays_claiming_in_one_lane_at_once_never_lease_the_same_delivery()
             .await
             .unwrap();
     }
-    let now = crate::clock::now_ms();
+    let now = now_ms();
     let mut leased = Vec::new();
     for round in 0..40 {
         let (a, b) = tokio::join!(
@@ -86,7 +89,7 @@ async fn two_relays_claiming_in_one_lane_at_once_never_lease_the_same_delivery()
         );
         for claim in claims {
             leased.push(claim.delivery_id);
-            let delivered = crate::store::Outcome::Delivered {
+            let delivered = Outcome::Delivered {
                 status: Some(200),
                 provider_id: None,
             };
@@ -106,18 +109,14 @@ async fn two_relays_claiming_in_one_lane_at_once_never_lease_the_same_delivery()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_of_a_newer_schema_is_refused_and_a_current_one_opened_again() {
-    let test = postgres().await;
+    let test = Fresh::postgres().await;
     let again = Store::open(&test.config)
         .await
         .expect("a second relay opens it");
     again.close().await;
-    let super::Backend::Postgres(engine) = test.store.backend() else {
-        panic!("a PostgreSQL store");
-    };
-    let conn = engine.conn().await.unwrap();
-    conn.execute("UPDATE schema_version SET version = version + 1", &[])
-        .await
-        .unwrap();
+    test.schema()
+        .execute("UPDATE schema_version SET version = version + 1")
+        .await;
     let refused = Store::open(&test.config).await.err().expect("refused");
     assert!(matches!(refused, StoreError::Other(_)), "{refused:?}");
     assert!(
@@ -129,10 +128,10 @@ async fn a_database_of_a_newer_schema_is_refused_and_a_current_one_opened_again(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_cut_under_the_store_refuse_writes_then_recover_by_themselves() {
-    let test = postgres().await;
+    let test = Fresh::postgres().await;
     let stored = test.store.ingest(&event(1)).await.unwrap();
     assert!(!stored.duplicate);
-    let cut = crate::store::conformance::cut_connections(&test).await;
+    let cut = test.schema().cut_connections().await;
     assert!(
         cut >= 1,
         "no connection of the store was cut: nothing was tested"
@@ -175,7 +174,7 @@ async fn connections_cut_under_the_store_refuse_writes_then_recover_by_themselve
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_relays_keep_one_pace_for_a_target_between_them() {
-    let test = postgres().await;
+    let test = Fresh::postgres().await;
     let other = Store::open(&test.config).await.unwrap();
     for n in 0..3 {
         let id = test.store.ingest(&event(n)).await.unwrap().id;
@@ -190,11 +189,11 @@ async fn two_relays_keep_one_pace_for_a_target_between_them() {
             .unwrap();
     }
     // Two sends a second (500 ms apart), unordered, asking for up to ten at a time.
-    let spec = |owner: &str| crate::store::ClaimSpec {
+    let spec = |owner: &str| ClaimSpec {
         target: "chat".into(),
         max: 10,
         ordered: false,
-        now_ms: crate::clock::now_ms(),
+        now_ms: now_ms(),
         lease: LEASE,
         owner: owner.into(),
         pace_interval_us: Some(500_000),
@@ -243,7 +242,7 @@ async fn two_relays_keep_one_pace_for_a_target_between_them() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retention_on_two_relays_at_once_deletes_each_finished_event_once() {
-    let test = postgres().await;
+    let test = Fresh::postgres().await;
     let other = Store::open(&test.config).await.unwrap();
     for n in 0..30 {
         let id = test.store.ingest(&event(n)).await.unwrap().id;
@@ -256,20 +255,20 @@ async fn retention_on_two_relays_at_once_deletes_each_finished_event_once() {
             .mark_routed(&id, &["all".into()], &[to_erp])
             .await
             .unwrap();
-        let at = crate::clock::now_ms();
+        let at = now_ms();
         let claim = test
             .store
             .claim_next("erp", at, LEASE, "a")
             .await
             .unwrap()
             .unwrap();
-        let delivered = crate::store::Outcome::Delivered {
+        let delivered = Outcome::Delivered {
             status: Some(200),
             provider_id: None,
         };
         assert!(test.store.finish(&claim, &delivered, at).await.unwrap());
     }
-    let later = crate::clock::now_ms() + 60_000;
+    let later = now_ms() + 60_000;
     let (a, b) = tokio::join!(test.store.prune(later), other.prune(later));
     let (a, b) = (a.unwrap(), b.unwrap());
     // Whoever got there first pruned; the other found the round taken or nothing left.
@@ -282,7 +281,7 @@ async fn retention_on_two_relays_at_once_deletes_each_finished_event_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_relays_replaying_one_dead_letter_at_once_replay_it_once() {
-    let test = postgres().await;
+    let test = Fresh::postgres().await;
     let other = Store::open(&test.config).await.unwrap();
     for round in 0..10u64 {
         let id = test.store.ingest(&event(100 + round)).await.unwrap().id;
@@ -295,7 +294,7 @@ async fn two_relays_replaying_one_dead_letter_at_once_replay_it_once() {
             .mark_routed(&id, &["all".into()], &[to_gone])
             .await
             .unwrap();
-        let at = crate::clock::now_ms();
+        let at = now_ms();
         let target = format!("gone-{round}");
         let claim = test
             .store
@@ -303,7 +302,7 @@ async fn two_relays_replaying_one_dead_letter_at_once_replay_it_once() {
             .await
             .unwrap()
             .unwrap();
-        let dead = crate::store::Outcome::Dead {
+        let dead = Outcome::Dead {
             status: Some(410),
             error: "gone".into(),
         };
@@ -315,12 +314,9 @@ async fn two_relays_replaying_one_dead_letter_at_once_replay_it_once() {
         let answers = [a, b];
         let replayed = answers.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
         assert_eq!(replayed, 1, "round {round}: {answers:?}");
-        let refused = answers.iter().any(|r| {
-            matches!(
-                r,
-                Ok(Err(crate::store::DeadLetterError::AlreadyReplayed(..))) | Err(_)
-            )
-        });
+        let refused = answers
+            .iter()
+            .any(|r| matches!(r, Ok(Err(DeadLetterError::AlreadyReplayed(..))) | Err(_)));
         assert!(refused, "round {round}: {answers:?}");
     }
     other.close().await;

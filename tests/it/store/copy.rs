@@ -1,0 +1,124 @@
+//! `store copy`: an embedded store's whole history into PostgreSQL, from a file the previous
+//! release wrote.
+
+use std::time::Duration;
+
+use mqa_relay::event::Event;
+use mqa_relay::store::copy::embedded_to_postgres;
+use mqa_relay::store::{DeliveryState, NewDelivery, Outcome, Store, StoreConfig, StoreOptions};
+
+use super::Fresh;
+
+/// A store made by the previous release (see tests/fixtures/store/v3-relay.db): three
+/// events, two delivered, one pending after four failed attempts.
+const FIXTURE: &[u8] = include_bytes!("../../fixtures/store/v3-relay.db");
+const PENDING: &str = "01a236d1-e038-7059-90be-845d4fa89db3";
+const EXPIRED: &str = "01a236d1-e000-73c6-9c9a-2fc1a064e94e";
+
+/// The fixture with a dead letter of its own and its replay added.
+async fn source() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("relay.db"), FIXTURE).unwrap();
+    let store = Store::open(&StoreConfig::embedded(dir.path()))
+        .await
+        .unwrap();
+    let e = Event::parse(include_bytes!(
+        "../../../examples/events/audit_deleted.json"
+    ))
+    .unwrap();
+    let id = store.ingest(&e).await.unwrap().id;
+    let to_gone = NewDelivery {
+        rule: "deletions".into(),
+        target: "gone".into(),
+        template: None,
+    };
+    store
+        .mark_routed(&id, &["deletions".into()], &[to_gone])
+        .await
+        .unwrap();
+    let now = mqa_relay::clock::now_ms();
+    let claim = store
+        .claim_next("gone", now, Duration::from_secs(30), "test")
+        .await
+        .unwrap()
+        .unwrap();
+    let dead = Outcome::Dead {
+        status: Some(410),
+        error: "gone".into(),
+    };
+    assert!(store.finish(&claim, &dead, now).await.unwrap());
+    store.replay(claim.delivery_id, now).await.unwrap().unwrap();
+    store.close().await;
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_embedded_history_arrives_whole_and_a_second_copy_is_refused() {
+    let dir = source().await;
+    let test = Fresh::postgres().await;
+    let url = test.config.database.clone().unwrap();
+
+    let copied = embedded_to_postgres(dir.path(), &url).await.unwrap();
+    let rows: Vec<u64> = copied.tables.iter().map(|(_, n)| *n).collect();
+    assert_eq!(rows, [4, 4, 3, 5, 7], "{copied:?}");
+
+    let store = &test.store;
+    let counts = store.counts().await.unwrap();
+    assert_eq!(
+        (counts.events, counts.delivered, counts.pending, counts.dead),
+        (4, 2, 2, 1)
+    );
+    let pending = store.event(PENDING).await.unwrap().unwrap();
+    assert_eq!(pending.deliveries[0].0.attempts, 4);
+    assert_eq!(pending.deliveries[0].1.len(), 4, "its history came along");
+    // The dead letter is replayed already: the replay points at it.
+    let dead = store
+        .deliveries_by_state(DeliveryState::Dead, 10)
+        .await
+        .unwrap();
+    let details = store.delivery(dead[0].id).await.unwrap().unwrap();
+    assert!(details.replayed_by.is_some(), "{details:?}");
+    // New deliveries continue after the copied ids.
+    let e = Event::parse(include_bytes!(
+        "../../../examples/events/audit_completed.json"
+    ))
+    .unwrap();
+    let mut e = e;
+    e.data.insert("copied".into(), serde_json::json!(true));
+    let id = store.ingest(&e).await.unwrap().id;
+    let to_erp = NewDelivery {
+        rule: "all".into(),
+        target: "erp".into(),
+        template: None,
+    };
+    store
+        .mark_routed(&id, &["all".into()], &[to_erp])
+        .await
+        .unwrap();
+    let new = store.event(&id).await.unwrap().unwrap();
+    assert!(new.deliveries[0].0.id > 5, "{:?}", new.deliveries[0].0);
+    // The dedup keys came along: MonitorQA retrying an old event finds it.
+    let long = StoreConfig {
+        options: StoreOptions {
+            dedup_window: Duration::from_secs(3650 * 24 * 3600),
+            ..StoreOptions::default()
+        },
+        ..test.config.clone()
+    };
+    let again = Store::open(&long).await.unwrap();
+    let retry = Event::parse(include_bytes!(
+        "../../../examples/events/audit_expired.json"
+    ))
+    .unwrap();
+    let answer = again.ingest(&retry).await.unwrap();
+    assert!(answer.duplicate);
+    assert_eq!(answer.id, EXPIRED);
+    again.close().await;
+
+    let refused = embedded_to_postgres(dir.path(), &url).await.unwrap_err();
+    assert!(
+        refused.to_string().contains("already holds events"),
+        "{refused}"
+    );
+    test.store.close().await;
+}
