@@ -227,6 +227,10 @@ impl WriterTask {
     }
 }
 
+/// The batch in one transaction. The lanes' writes go last and in the order of their targets'
+/// names: a lane write may wait for its target's row (a 429's pause) while the batch holds the
+/// rows of the lanes it claimed in, and two relays' batches that both take rows in one order
+/// cannot each wait for the other's.
 async fn write_batch(
     client: &mut Client,
     statements: &mut Statements,
@@ -236,7 +240,10 @@ async fn write_batch(
     cache: &EventCache,
 ) -> Result<(), tokio_postgres::Error> {
     let tx = client.transaction().await?;
-    for work in batch.iter_mut() {
+    let mut order: Vec<usize> = (0..batch.len()).collect();
+    order.sort_by(|&a, &b| lane_key(&batch[a]).cmp(&lane_key(&batch[b])));
+    for i in order {
+        let work = &mut batch[i];
         match work {
             Work::Ingest(p) => write::ingest(&tx, statements, p, now, window_start).await?,
             Work::Route(p) => write::route(&tx, statements, p, now).await?,
@@ -245,4 +252,13 @@ async fn write_batch(
         }
     }
     tx.commit().await
+}
+
+/// Where a write goes in its batch: everything but lane writes first, in arrival order (the
+/// sort is stable), then lane writes by target.
+fn lane_key(work: &Work) -> Option<&str> {
+    match work {
+        Work::Lane(p) => Some(p.work.target.as_str()),
+        _ => None,
+    }
 }
