@@ -9,12 +9,14 @@
 //! the work items themselves (engine-neutral rows), and the writer's counters. Each engine runs
 //! the loop on its own terms (SQLite: one thread that owns the write connection).
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
+use super::cache::EventCache;
 use super::rows::{ClaimSpec, EventRow, FinishRow};
-use crate::store::{Claim, Ingested, NewDelivery, StoreError, WriterStats};
+use crate::store::{Claim, Ingested, NewDelivery, StoreError, StoredEvent, WriterStats};
 
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
@@ -50,6 +52,88 @@ impl<W, T> Pending<W, T> {
     pub(crate) fn fail(self, err: StoreError) {
         let _ = self.reply.send(Err(err));
     }
+}
+
+impl Pending<EventRow, Ingested> {
+    /// After the commit: a new event is handed to the senders in memory, and kept for the
+    /// claims when `keep` (an engine shared with other relays keeps only events routed at
+    /// intake: another relay may look the others up and enrich them).
+    pub(crate) fn remember(&mut self, cache: &EventCache, keep: bool) {
+        let Some(Ok(ingested)) = &mut self.answer else {
+            return;
+        };
+        if ingested.duplicate {
+            return;
+        }
+        let stored = Arc::new(StoredEvent {
+            id: ingested.id.clone(),
+            received_at: ingested.received_at,
+            event: std::mem::take(&mut self.work.event),
+            enrichment: None,
+        });
+        if keep {
+            cache.insert(stored.clone(), self.work.body.len());
+        }
+        ingested.event = Some(stored);
+    }
+}
+
+/// A message to an engine's writer: a write of the group commit, or the engine's own.
+pub(crate) trait WriterMessage: Send + 'static {
+    fn work(work: Work) -> Self;
+    /// Commit what is queued before this message, then stop.
+    fn close(done: oneshot::Sender<()>) -> Self;
+}
+
+/// The handle callers write through, whatever engine's writer takes the messages.
+pub(crate) struct Queue<M> {
+    pub(crate) sender: mpsc::Sender<M>,
+}
+
+impl<M: WriterMessage> Queue<M> {
+    /// Queues `work` for the next batch and waits until it is committed.
+    pub(crate) async fn submit<W, T>(
+        &self,
+        work: W,
+        wrap: fn(Pending<W, T>) -> Work,
+    ) -> Result<T, StoreError> {
+        let (pending, answer) = Pending::new(work);
+        self.sender
+            .send(M::work(wrap(pending)))
+            .await
+            .map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())?
+    }
+
+    pub(crate) async fn ingest(&self, row: EventRow) -> Result<Ingested, StoreError> {
+        self.submit(row, |p| Work::Ingest(Box::new(p))).await
+    }
+
+    pub(crate) async fn route(&self, rows: Vec<RouteRow>) -> Result<(), StoreError> {
+        self.submit(rows, Work::Route).await
+    }
+
+    pub(crate) async fn lane(&self, write: LaneWrite) -> Result<LaneDone, StoreError> {
+        self.submit(write, |p| Work::Lane(Box::new(p))).await
+    }
+
+    pub(crate) async fn probe(&self) -> Result<(), StoreError> {
+        self.submit((), Work::Probe).await
+    }
+
+    /// Waits until everything queued before this call is committed and the writer stopped.
+    pub(crate) async fn close(&self) {
+        let (done, stopped) = oneshot::channel();
+        if self.sender.send(M::close(done)).await.is_ok() {
+            // An error means the writer already stopped: nothing left to wait for.
+            let _ = stopped.await;
+        }
+    }
+}
+
+/// What a caller gets once the writer has stopped.
+pub(crate) fn closed() -> StoreError {
+    StoreError::Unavailable("the store is closed".into())
 }
 
 /// Routing of one event by the router (after a lookup, or after a restart).

@@ -281,6 +281,20 @@ pub struct StoreCounts {
     pub dead: u64,
 }
 
+impl StoreCounts {
+    /// Counts `n` deliveries in the state a row names (an unknown state counts nowhere).
+    pub(crate) fn add_deliveries(&mut self, state: &str, n: u64) {
+        let slot = match DeliveryState::parse(state) {
+            Some(DeliveryState::Pending) => &mut self.pending,
+            Some(DeliveryState::Sending) => &mut self.sending,
+            Some(DeliveryState::Delivered) => &mut self.delivered,
+            Some(DeliveryState::Dead) => &mut self.dead,
+            None => return,
+        };
+        *slot += n;
+    }
+}
+
 /// What the group-commit writer has done since open.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct WriterStats {

@@ -127,7 +127,7 @@ impl Postgres {
             .max_size(POOL_SIZE)
             .build()
             .map_err(|e| StoreError::Other(format!("cannot set up the connection pool: {e}")))?;
-        let writer = Writer::start(client, url.clone(), opts, cache, counters);
+        let writer = writer::start(client, url.clone(), opts, cache, counters);
         Ok(Postgres { writer, pool })
     }
 

@@ -185,14 +185,7 @@ pub(super) async fn counts(conn: &Client) -> Result<StoreCounts, StoreError> {
     .await?;
     for r in by_state {
         let state: String = r.get(0);
-        let slot = match DeliveryState::parse(&state) {
-            Some(DeliveryState::Pending) => &mut counts.pending,
-            Some(DeliveryState::Sending) => &mut counts.sending,
-            Some(DeliveryState::Delivered) => &mut counts.delivered,
-            Some(DeliveryState::Dead) => &mut counts.dead,
-            None => continue,
-        };
-        *slot = count(r.get(1));
+        counts.add_deliveries(&state, count(r.get(1)));
     }
     Ok(counts)
 }

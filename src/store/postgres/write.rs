@@ -147,28 +147,6 @@ pub(super) async fn ingest(
     Ok(())
 }
 
-/// After the commit: a new event is handed to the senders in memory, and kept for the claims
-/// when it was routed at intake. An event the router will route may be looked up and enriched
-/// by another relay sharing the database: a claim reads it from the database instead.
-pub(super) fn remember(p: &mut Pending<EventRow, Ingested>, cache: &EventCache) {
-    let Some(Ok(ingested)) = &mut p.answer else {
-        return;
-    };
-    if ingested.duplicate {
-        return;
-    }
-    let stored = Arc::new(StoredEvent {
-        id: ingested.id.clone(),
-        received_at: ingested.received_at,
-        event: std::mem::take(&mut p.work.event),
-        enrichment: None,
-    });
-    if p.work.routed.is_some() {
-        cache.insert(stored.clone(), p.work.body.len());
-    }
-    ingested.event = Some(stored);
-}
-
 const INSERT_LANE: &str = "INSERT INTO targets (name) VALUES ($1) ON CONFLICT (name) DO NOTHING";
 
 const INSERT_DELIVERY: &str = "INSERT INTO deliveries

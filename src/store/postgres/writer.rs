@@ -16,89 +16,53 @@ use tokio_postgres::Client;
 use super::write::{self, Statements};
 use super::{DatabaseUrl, classify, connect};
 use crate::store::cache::EventCache;
-use crate::store::commit::{Counters, LaneDone, LaneWrite, Pending, RouteRow, Work};
-use crate::store::rows::{EventRow, millis, now_ms};
-use crate::store::{Ingested, StoreError, StoreOptions};
+use crate::store::commit::{Counters, Queue, Work, WriterMessage};
+use crate::store::rows::{millis, now_ms};
+use crate::store::{StoreError, StoreOptions};
 
 /// The longest a batch may take before the connection counts as lost.
 const BATCH_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
 
-enum Message {
+pub(super) enum Message {
     Work(Work),
     /// Commit what is queued before this message, then stop.
     Close(oneshot::Sender<()>),
 }
 
+impl WriterMessage for Message {
+    fn work(work: Work) -> Message {
+        Message::Work(work)
+    }
+
+    fn close(done: oneshot::Sender<()>) -> Message {
+        Message::Close(done)
+    }
+}
+
 /// The handle callers write through.
-pub(super) struct Writer {
-    queue: mpsc::Sender<Message>,
-}
+pub(super) type Writer = Queue<Message>;
 
-impl Writer {
-    /// Starts the task on `client` (already migrated).
-    pub(super) fn start(
-        client: Client,
-        url: DatabaseUrl,
-        opts: &StoreOptions,
-        cache: Arc<EventCache>,
-        counters: Arc<Counters>,
-    ) -> Writer {
-        let max_batch = opts.max_batch.max(1);
-        let (queue, inbox) = mpsc::channel(max_batch.saturating_mul(4));
-        let task = WriterTask {
-            client: Some(client),
-            statements: Statements::default(),
-            url,
-            max_batch,
-            window_ms: millis(opts.dedup_window),
-            cache,
-            counters,
-        };
-        tokio::spawn(task.run(inbox));
-        Writer { queue }
-    }
-
-    async fn submit<W, T>(
-        &self,
-        work: W,
-        wrap: fn(Pending<W, T>) -> Work,
-    ) -> Result<T, StoreError> {
-        let (pending, answer) = Pending::new(work);
-        self.queue
-            .send(Message::Work(wrap(pending)))
-            .await
-            .map_err(|_| closed())?;
-        answer.await.map_err(|_| closed())?
-    }
-
-    pub(super) async fn ingest(&self, row: EventRow) -> Result<Ingested, StoreError> {
-        self.submit(row, |p| Work::Ingest(Box::new(p))).await
-    }
-
-    pub(super) async fn route(&self, rows: Vec<RouteRow>) -> Result<(), StoreError> {
-        self.submit(rows, Work::Route).await
-    }
-
-    pub(super) async fn lane(&self, write: LaneWrite) -> Result<LaneDone, StoreError> {
-        self.submit(write, |p| Work::Lane(Box::new(p))).await
-    }
-
-    pub(super) async fn probe(&self) -> Result<(), StoreError> {
-        self.submit((), Work::Probe).await
-    }
-
-    /// Waits until everything queued before this call is committed and the task stopped.
-    pub(super) async fn close(&self) {
-        let (done, stopped) = oneshot::channel();
-        if self.queue.send(Message::Close(done)).await.is_ok() {
-            // An error means the task already stopped: nothing left to wait for.
-            let _ = stopped.await;
-        }
-    }
-}
-
-fn closed() -> StoreError {
-    StoreError::Unavailable("the store is closed".into())
+/// Starts the task on `client` (already migrated).
+pub(super) fn start(
+    client: Client,
+    url: DatabaseUrl,
+    opts: &StoreOptions,
+    cache: Arc<EventCache>,
+    counters: Arc<Counters>,
+) -> Writer {
+    let max_batch = opts.max_batch.max(1);
+    let (sender, inbox) = mpsc::channel(max_batch.saturating_mul(4));
+    let task = WriterTask {
+        client: Some(client),
+        statements: Statements::default(),
+        url,
+        max_batch,
+        window_ms: millis(opts.dedup_window),
+        cache,
+        counters,
+    };
+    tokio::spawn(task.run(inbox));
+    Queue { sender }
 }
 
 struct WriterTask {
@@ -170,7 +134,7 @@ impl WriterTask {
     fn answer(&self, mut batch: Vec<Work>) {
         for work in batch.iter_mut() {
             if let Work::Ingest(p) = work {
-                write::remember(p, &self.cache);
+                p.remember(&self.cache, p.work.routed.is_some());
             }
         }
         let events = batch.iter().filter(|w| w.is_event()).count();

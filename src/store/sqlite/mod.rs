@@ -71,7 +71,7 @@ impl Sqlite {
         if owner {
             recover_in_flight(&conn)?;
         }
-        let writer = Writer::start(conn, identity.clone(), opts, cache, counters)?;
+        let writer = writer::start(conn, identity.clone(), opts, cache, counters)?;
         Ok(Sqlite {
             writer,
             reads: Reads::new(file),

@@ -264,14 +264,7 @@ pub(in crate::store) fn counts(conn: &Connection) -> Result<StoreCounts, StoreEr
         .map_err(classify)?;
     for row in rows {
         let (state, n) = row.map_err(classify)?;
-        let slot = match DeliveryState::parse(&state) {
-            Some(DeliveryState::Pending) => &mut counts.pending,
-            Some(DeliveryState::Sending) => &mut counts.sending,
-            Some(DeliveryState::Delivered) => &mut counts.delivered,
-            Some(DeliveryState::Dead) => &mut counts.dead,
-            None => continue,
-        };
-        *slot = count(n);
+        counts.add_deliveries(&state, count(n));
     }
     Ok(counts)
 }

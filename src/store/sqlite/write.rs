@@ -73,24 +73,6 @@ pub(super) fn ingest(
     Ok(())
 }
 
-/// After the commit: a new event is handed to the senders in memory (and kept for the claims).
-pub(super) fn remember(p: &mut Pending<EventRow, Ingested>, cache: &EventCache) {
-    let Some(Ok(ingested)) = &mut p.answer else {
-        return;
-    };
-    if ingested.duplicate {
-        return;
-    }
-    let stored = Arc::new(StoredEvent {
-        id: ingested.id.clone(),
-        received_at: ingested.received_at,
-        event: std::mem::take(&mut p.work.event),
-        enrichment: None,
-    });
-    cache.insert(stored.clone(), p.work.body.len());
-    ingested.event = Some(stored);
-}
-
 /// The lanes' rows (one per target named), then one pending delivery (due now) per entry, in
 /// order. Returns the targets, sorted.
 fn insert_deliveries(

@@ -20,83 +20,61 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{classify, connect, wal, write};
 use crate::store::cache::EventCache;
-use crate::store::commit::{Counters, LaneDone, LaneWrite, Pending, RouteRow, Work};
-use crate::store::rows::{EventRow, millis, now_ms};
-use crate::store::{FileIdentity, Ingested, StoreError, StoreOptions};
+use crate::store::commit::{Counters, Pending, Queue, Work, WriterMessage, closed};
+use crate::store::rows::{millis, now_ms};
+use crate::store::{FileIdentity, StoreError, StoreOptions};
 
 /// A write that is not on the hot path (an operator's replay, a pause, retention): a closure
 /// run inside the batch's transaction, its result handed back after the commit.
 type AdminFn = Box<dyn FnOnce(&Connection) -> Result<Box<dyn Any + Send>, rusqlite::Error> + Send>;
 
-enum Message {
+pub(in crate::store) enum Message {
     Work(Work),
     Admin(Pending<AdminFn, Box<dyn Any + Send>>),
     /// Commit what is queued before this message, then stop.
     Close(oneshot::Sender<()>),
 }
 
-/// The handle callers write through.
-pub(in crate::store) struct Writer {
-    queue: mpsc::Sender<Message>,
+impl WriterMessage for Message {
+    fn work(work: Work) -> Message {
+        Message::Work(work)
+    }
+
+    fn close(done: oneshot::Sender<()>) -> Message {
+        Message::Close(done)
+    }
 }
 
-impl Writer {
-    /// Starts the thread on `conn` (already migrated).
-    pub(in crate::store) fn start(
-        conn: Connection,
-        file: Arc<FileIdentity>,
-        opts: &StoreOptions,
-        cache: Arc<EventCache>,
-        counters: Arc<Counters>,
-    ) -> Result<Writer, StoreError> {
-        let max_batch = opts.max_batch.max(1);
-        let (queue, inbox) = mpsc::channel(max_batch.saturating_mul(4));
-        let thread = WriterThread {
-            path: file.path().to_owned(),
-            conn,
-            file,
-            max_batch,
-            window_ms: millis(opts.dedup_window),
-            cache,
-            counters,
-        };
-        std::thread::Builder::new()
-            .name("mqa-store-writer".into())
-            .spawn(move || thread.run(inbox))
-            .map_err(|e| StoreError::Other(format!("cannot start the store's writer: {e}")))?;
-        Ok(Writer { queue })
-    }
+/// The handle callers write through.
+pub(in crate::store) type Writer = Queue<Message>;
 
-    /// Queues `work` for the next batch and waits until it is committed.
-    pub(in crate::store) async fn submit<W, T>(
-        &self,
-        work: W,
-        wrap: fn(Pending<W, T>) -> Work,
-    ) -> Result<T, StoreError> {
-        let (pending, answer) = Pending::new(work);
-        self.queue
-            .send(Message::Work(wrap(pending)))
-            .await
-            .map_err(|_| closed())?;
-        answer.await.map_err(|_| closed())?
-    }
+/// Starts the thread on `conn` (already migrated).
+pub(in crate::store) fn start(
+    conn: Connection,
+    file: Arc<FileIdentity>,
+    opts: &StoreOptions,
+    cache: Arc<EventCache>,
+    counters: Arc<Counters>,
+) -> Result<Writer, StoreError> {
+    let max_batch = opts.max_batch.max(1);
+    let (sender, inbox) = mpsc::channel(max_batch.saturating_mul(4));
+    let thread = WriterThread {
+        path: file.path().to_owned(),
+        conn,
+        file,
+        max_batch,
+        window_ms: millis(opts.dedup_window),
+        cache,
+        counters,
+    };
+    std::thread::Builder::new()
+        .name("mqa-store-writer".into())
+        .spawn(move || thread.run(inbox))
+        .map_err(|e| StoreError::Other(format!("cannot start the store's writer: {e}")))?;
+    Ok(Queue { sender })
+}
 
-    pub(in crate::store) async fn ingest(&self, row: EventRow) -> Result<Ingested, StoreError> {
-        self.submit(row, |p| Work::Ingest(Box::new(p))).await
-    }
-
-    pub(in crate::store) async fn route(&self, rows: Vec<RouteRow>) -> Result<(), StoreError> {
-        self.submit(rows, Work::Route).await
-    }
-
-    pub(in crate::store) async fn lane(&self, write: LaneWrite) -> Result<LaneDone, StoreError> {
-        self.submit(write, |p| Work::Lane(Box::new(p))).await
-    }
-
-    pub(in crate::store) async fn probe(&self) -> Result<(), StoreError> {
-        self.submit((), Work::Probe).await
-    }
-
+impl Queue<Message> {
     /// Runs `f` in the next batch's transaction; its result comes back once committed.
     pub(in crate::store) async fn admin<T: Send + 'static>(
         &self,
@@ -104,7 +82,7 @@ impl Writer {
     ) -> Result<T, StoreError> {
         let boxed: AdminFn = Box::new(move |tx| f(tx).map(|t| Box::new(t) as Box<dyn Any + Send>));
         let (pending, answer) = Pending::new(boxed);
-        self.queue
+        self.sender
             .send(Message::Admin(pending))
             .await
             .map_err(|_| closed())?;
@@ -113,19 +91,6 @@ impl Writer {
             .map(|t| *t)
             .map_err(|_| StoreError::Other("a write answered with the wrong type".into()))
     }
-
-    /// Waits until everything queued before this call is committed and the thread stopped.
-    pub(in crate::store) async fn close(&self) {
-        let (done, stopped) = oneshot::channel();
-        if self.queue.send(Message::Close(done)).await.is_ok() {
-            // An error means the thread already stopped: nothing left to wait for.
-            let _ = stopped.await;
-        }
-    }
-}
-
-fn closed() -> StoreError {
-    StoreError::Unavailable("the store is closed".into())
 }
 
 struct WriterThread {
@@ -191,7 +156,7 @@ impl WriterThread {
             Ok(()) => {
                 for job in batch.iter_mut() {
                     if let Job::Work(Work::Ingest(p)) = job {
-                        write::remember(p, &self.cache);
+                        p.remember(&self.cache, true);
                     }
                 }
                 let events = batch

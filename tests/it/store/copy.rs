@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use mqa_relay::event::Event;
 use mqa_relay::store::copy::embedded_to_postgres;
-use mqa_relay::store::{DeliveryState, NewDelivery, Outcome, Store, StoreConfig, StoreOptions};
+use mqa_relay::store::{DeliveryState, Outcome, Store, StoreConfig, StoreOptions};
 
-use super::Fresh;
+use super::{Fresh, finish_head, routed_to};
 
 /// A store made by the previous release (see tests/fixtures/store/v3-relay.db): three
 /// events, two delivered, one pending after four failed attempts.
@@ -22,31 +22,13 @@ async fn source() -> tempfile::TempDir {
     let store = Store::open(&StoreConfig::embedded(dir.path()))
         .await
         .unwrap();
-    let e = Event::parse(include_bytes!(
-        "../../../examples/events/audit_deleted.json"
-    ))
-    .unwrap();
-    let id = store.ingest(&e).await.unwrap().id;
-    let to_gone = NewDelivery {
-        rule: "deletions".into(),
-        target: "gone".into(),
-        template: None,
-    };
-    store
-        .mark_routed(&id, &["deletions".into()], &[to_gone])
-        .await
-        .unwrap();
-    let now = mqa_relay::clock::now_ms();
-    let claim = store
-        .claim_next("gone", now, Duration::from_secs(30), "test")
-        .await
-        .unwrap()
-        .unwrap();
+    routed_to(&store, 1, "gone").await;
     let dead = Outcome::Dead {
         status: Some(410),
         error: "gone".into(),
     };
-    assert!(store.finish(&claim, &dead, now).await.unwrap());
+    let claim = finish_head(&store, "gone", &dead).await;
+    let now = mqa_relay::clock::now_ms();
     store.replay(claim.delivery_id, now).await.unwrap().unwrap();
     store.close().await;
     dir
@@ -79,22 +61,7 @@ async fn an_embedded_history_arrives_whole_and_a_second_copy_is_refused() {
     let details = store.delivery(dead[0].id).await.unwrap().unwrap();
     assert!(details.replayed_by.is_some(), "{details:?}");
     // New deliveries continue after the copied ids.
-    let e = Event::parse(include_bytes!(
-        "../../../examples/events/audit_completed.json"
-    ))
-    .unwrap();
-    let mut e = e;
-    e.data.insert("copied".into(), serde_json::json!(true));
-    let id = store.ingest(&e).await.unwrap().id;
-    let to_erp = NewDelivery {
-        rule: "all".into(),
-        target: "erp".into(),
-        template: None,
-    };
-    store
-        .mark_routed(&id, &["all".into()], &[to_erp])
-        .await
-        .unwrap();
+    let id = routed_to(store, 2, "erp").await;
     let new = store.event(&id).await.unwrap().unwrap();
     assert!(new.deliveries[0].0.id > 5, "{:?}", new.deliveries[0].0);
     // The dedup keys came along: MonitorQA retrying an old event finds it.

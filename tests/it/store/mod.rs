@@ -23,6 +23,38 @@ fn event(n: u64) -> Event {
     e
 }
 
+/// Stores event `n` and routes it (rule `all`) to `target`; returns its id.
+async fn routed_to(store: &mqa_relay::store::Store, n: u64, target: &str) -> String {
+    let id = store.ingest(&event(n)).await.expect("stored").id;
+    let delivery = mqa_relay::store::NewDelivery {
+        rule: "all".into(),
+        target: target.into(),
+        template: None,
+    };
+    store
+        .mark_routed(&id, &["all".into()], &[delivery])
+        .await
+        .expect("routed");
+    id
+}
+
+/// Claims the head of `target`'s lane now and records `outcome` for it; returns the claim.
+async fn finish_head(
+    store: &mqa_relay::store::Store,
+    target: &str,
+    outcome: &mqa_relay::store::Outcome,
+) -> mqa_relay::store::Claim {
+    let at = mqa_relay::clock::now_ms();
+    let lease = std::time::Duration::from_secs(30);
+    let claim = store
+        .claim_next(target, at, lease, "test")
+        .await
+        .expect("the store answers")
+        .expect("the head is due");
+    assert!(store.finish(&claim, outcome, at).await.expect("recorded"));
+    claim
+}
+
 /// A fresh store of one engine, with the place it lives in (removed on drop).
 pub struct Fresh {
     pub store: mqa_relay::store::Store,

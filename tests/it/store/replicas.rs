@@ -4,26 +4,12 @@
 
 use std::time::Duration;
 
-use serde_json::json;
-
 use mqa_relay::clock::now_ms;
-use mqa_relay::event::Event;
-use mqa_relay::store::{
-    ClaimSpec, DatabaseUrl, DeadLetterError, NewDelivery, Outcome, Store, StoreError,
-};
+use mqa_relay::store::{ClaimSpec, DatabaseUrl, DeadLetterError, Outcome, Store, StoreError};
 
-use super::Fresh;
+use super::{Fresh, event, finish_head, routed_to};
 
 const LEASE: Duration = Duration::from_secs(30);
-
-fn event(n: u64) -> Event {
-    let mut e = Event::parse(include_bytes!(
-        "../../../examples/events/audit_expired.json"
-    ))
-    .unwrap();
-    e.data.insert("sequence".into(), json!(n));
-    e
-}
 
 #[test]
 fn a_url_is_shown_without_its_user_or_password() {
@@ -64,16 +50,7 @@ async fn two_relays_claiming_in_one_lane_at_once_never_lease_the_same_delivery()
     let test = Fresh::postgres().await;
     let other = Store::open(&test.config).await.unwrap();
     for n in 0..10 {
-        let id = test.store.ingest(&event(n)).await.unwrap().id;
-        let to_erp = NewDelivery {
-            rule: "all".into(),
-            target: "erp".into(),
-            template: None,
-        };
-        test.store
-            .mark_routed(&id, &["all".into()], &[to_erp])
-            .await
-            .unwrap();
+        routed_to(&test.store, n, "erp").await;
     }
     let now = now_ms();
     let mut leased = Vec::new();
@@ -177,16 +154,7 @@ async fn two_relays_keep_one_pace_for_a_target_between_them() {
     let test = Fresh::postgres().await;
     let other = Store::open(&test.config).await.unwrap();
     for n in 0..3 {
-        let id = test.store.ingest(&event(n)).await.unwrap().id;
-        let to_chat = NewDelivery {
-            rule: "all".into(),
-            target: "chat".into(),
-            template: None,
-        };
-        test.store
-            .mark_routed(&id, &["all".into()], &[to_chat])
-            .await
-            .unwrap();
+        routed_to(&test.store, n, "chat").await;
     }
     // Two sends a second (500 ms apart), unordered, asking for up to ten at a time.
     let spec = |owner: &str| ClaimSpec {
@@ -245,28 +213,12 @@ async fn retention_on_two_relays_at_once_deletes_each_finished_event_once() {
     let test = Fresh::postgres().await;
     let other = Store::open(&test.config).await.unwrap();
     for n in 0..30 {
-        let id = test.store.ingest(&event(n)).await.unwrap().id;
-        let to_erp = NewDelivery {
-            rule: "all".into(),
-            target: "erp".into(),
-            template: None,
-        };
-        test.store
-            .mark_routed(&id, &["all".into()], &[to_erp])
-            .await
-            .unwrap();
-        let at = now_ms();
-        let claim = test
-            .store
-            .claim_next("erp", at, LEASE, "a")
-            .await
-            .unwrap()
-            .unwrap();
+        routed_to(&test.store, n, "erp").await;
         let delivered = Outcome::Delivered {
             status: Some(200),
             provider_id: None,
         };
-        assert!(test.store.finish(&claim, &delivered, at).await.unwrap());
+        finish_head(&test.store, "erp", &delivered).await;
     }
     let later = now_ms() + 60_000;
     let (a, b) = tokio::join!(test.store.prune(later), other.prune(later));
@@ -284,29 +236,13 @@ async fn two_relays_replaying_one_dead_letter_at_once_replay_it_once() {
     let test = Fresh::postgres().await;
     let other = Store::open(&test.config).await.unwrap();
     for round in 0..10u64 {
-        let id = test.store.ingest(&event(100 + round)).await.unwrap().id;
-        let to_gone = NewDelivery {
-            rule: "all".into(),
-            target: format!("gone-{round}"),
-            template: None,
-        };
-        test.store
-            .mark_routed(&id, &["all".into()], &[to_gone])
-            .await
-            .unwrap();
-        let at = now_ms();
-        let target = format!("gone-{round}");
-        let claim = test
-            .store
-            .claim_next(&target, at, LEASE, "a")
-            .await
-            .unwrap()
-            .unwrap();
+        routed_to(&test.store, 100 + round, &format!("gone-{round}")).await;
         let dead = Outcome::Dead {
             status: Some(410),
             error: "gone".into(),
         };
-        assert!(test.store.finish(&claim, &dead, at).await.unwrap());
+        let claim = finish_head(&test.store, &format!("gone-{round}"), &dead).await;
+        let at = now_ms();
         let (a, b) = tokio::join!(
             test.store.replay(claim.delivery_id, at),
             other.replay(claim.delivery_id, at)
