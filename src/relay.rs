@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::{App, Relay};
 use crate::config::{ConfigErrors, DEFAULT_DATA_DIR};
-use crate::pipeline::{retention, router, sender};
+use crate::pipeline::{nudge, retention, router, sender};
 use crate::server::{self, ServerOptions};
 use crate::store::{DatabaseUrl, Store, StoreConfig, StoreError, StoreOptions};
 
@@ -119,6 +119,7 @@ pub async fn start(options: StartOptions) -> Result<RunningRelay, StartError> {
             options.server,
         )),
         tokio::spawn(sender::run(relay.clone(), client, shutdown.clone())),
+        tokio::spawn(nudge::run(relay.clone(), shutdown.clone())),
         tokio::spawn(retention::run(
             relay.clone(),
             server_cfg.retention,

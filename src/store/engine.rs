@@ -12,7 +12,7 @@ use super::rows::EventRow;
 use super::sqlite::Sqlite;
 use super::types::{
     Claim, DeadFilter, DeadLetterError, DeliveryDetails, DeliveryRecord, DeliveryState,
-    EventDetails, EventFilter, EventSummary, Ingested, QueueStat, StoreCounts, StoredEvent,
+    EventDetails, EventFilter, EventSummary, Ingested, Nudge, QueueStat, StoreCounts, StoredEvent,
 };
 
 /// What an engine does. Writes that sit on the hot path (`ingest`, `route`, `lane`, `probe`)
@@ -69,6 +69,9 @@ pub(super) trait Engine {
 
     /// `Err` ([`StoreError::Lost`]) once the store's database is no longer the one opened.
     fn check_file(&self) -> Result<(), StoreError>;
+    /// What other relays on the same store did, as it happens; `None` when no other relay
+    /// can share the store.
+    fn nudges(&self) -> Option<tokio::sync::broadcast::Receiver<Nudge>>;
     /// Commits what is queued and stops; later calls answer `Unavailable`.
     async fn close(&self);
 }

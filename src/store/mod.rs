@@ -36,7 +36,7 @@ pub use postgres::DatabaseUrl;
 pub use rows::{ClaimSpec, Routed};
 pub use types::{
     AttemptRecord, Claim, DeadFilter, DeadLetterError, DeliveryDetails, DeliveryRecord,
-    DeliveryState, EventDetails, EventFilter, EventSummary, Ingested, NewDelivery, Outcome,
+    DeliveryState, EventDetails, EventFilter, EventSummary, Ingested, NewDelivery, Nudge, Outcome,
     QueueStat, StoreCounts, StoredEvent, WriterStats,
 };
 
@@ -495,6 +495,13 @@ impl Store {
     /// writer also checks after every commit, before it answers anyone.
     pub fn check_file(&self) -> Result<(), StoreError> {
         with_engine!(self.backend(), e => e.check_file())
+    }
+
+    /// What other relays on the same database did that this relay's loops should look at
+    /// now (new work in a lane); `None` on the embedded store, which no other relay shares.
+    /// Only hints: the loops still look at their queues periodically.
+    pub fn nudges(&self) -> Option<tokio::sync::broadcast::Receiver<Nudge>> {
+        with_engine!(self.backend(), e => e.nudges())
     }
 
     /// How many group commits the writer made and how many events they held.

@@ -314,3 +314,14 @@ pub struct WriterStats {
     /// The last group commit failed: the store cannot take events now.
     pub failing: bool,
 }
+
+/// What another relay on the same database did that this one's loops should look at now
+/// rather than at their next periodic look (see [`crate::store::Store::nudges`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Nudge {
+    /// The lane of this target has new or released deliveries.
+    Lane(String),
+    /// Anything may have changed (the nudges were interrupted, or came faster than they were
+    /// read): every loop should look.
+    Everything,
+}

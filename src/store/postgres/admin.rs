@@ -7,6 +7,7 @@
 use deadpool_postgres::{Client, Transaction};
 
 use super::classify;
+use super::listen::NOTIFY;
 use super::write::BLOCK;
 use crate::store::{Claim, DeadLetterError, StoreError};
 
@@ -26,7 +27,21 @@ async fn execute(
     tx.execute(&stmt, params).await.map_err(classify)
 }
 
-pub(super) async fn release(conn: &mut Client, claim: &Claim) -> Result<bool, StoreError> {
+/// Tells the other relays that `target`'s lane has work, when `tx` commits.
+async fn notify(tx: &Transaction<'_>, me: &str, target: &str) -> Result<(), StoreError> {
+    let stmt = tx.prepare_cached(NOTIFY).await.map_err(classify)?;
+    tx.query(&stmt, &[&me, &[target].as_slice()])
+        .await
+        .map_err(classify)?;
+    Ok(())
+}
+
+/// Gives an unsent claim back (a relay shutting down): another relay may take it at once.
+pub(super) async fn release(
+    conn: &mut Client,
+    me: &str,
+    claim: &Claim,
+) -> Result<bool, StoreError> {
     let tx = conn.transaction().await.map_err(classify)?;
     let released = execute(
         &tx,
@@ -36,6 +51,9 @@ pub(super) async fn release(conn: &mut Client, claim: &Claim) -> Result<bool, St
         &[&claim.delivery_id, &claim.lease_seq],
     )
     .await?;
+    if released == 1 {
+        notify(&tx, me, &claim.target).await?;
+    }
     tx.commit().await.map_err(classify)?;
     Ok(released == 1)
 }
@@ -109,6 +127,7 @@ async fn open_dead_letter(
 
 pub(super) async fn replay(
     conn: &mut Client,
+    me: &str,
     id: i64,
     now_ms: i64,
 ) -> Result<Result<i64, DeadLetterError>, StoreError> {
@@ -122,15 +141,16 @@ pub(super) async fn replay(
                                      next_attempt_at, created_at, updated_at, replay_of)
              SELECT event_id, rule, target, template, 'pending', 0, $2, $2, $2, id
              FROM deliveries WHERE id = $1
-             RETURNING id",
+             RETURNING id, target",
         )
         .await
         .map_err(classify)?;
-    let new_id: i64 = tx
+    let row = tx
         .query_one(&stmt, &[&id, &now_ms])
         .await
-        .map_err(classify)?
-        .get(0);
+        .map_err(classify)?;
+    let (new_id, target): (i64, String) = (row.get(0), row.get(1));
+    notify(&tx, me, &target).await?;
     tx.commit().await.map_err(classify)?;
     Ok(Ok(new_id))
 }

@@ -8,7 +8,7 @@ use crate::store::engine::Engine;
 use crate::store::rows::EventRow;
 use crate::store::types::{
     Claim, DeadFilter, DeadLetterError, DeliveryDetails, DeliveryRecord, DeliveryState,
-    EventDetails, EventFilter, EventSummary, Ingested, QueueStat, StoreCounts, StoredEvent,
+    EventDetails, EventFilter, EventSummary, Ingested, Nudge, QueueStat, StoreCounts, StoredEvent,
 };
 
 impl Engine for Postgres {
@@ -25,7 +25,7 @@ impl Engine for Postgres {
     }
 
     async fn release(&self, claim: Claim) -> Result<bool, StoreError> {
-        admin::release(&mut self.conn().await?, &claim).await
+        admin::release(&mut self.conn().await?, &self.me, &claim).await
     }
 
     async fn block_target(&self, target: String, until_ms: i64) -> Result<(), StoreError> {
@@ -46,7 +46,7 @@ impl Engine for Postgres {
         id: i64,
         now_ms: i64,
     ) -> Result<Result<i64, DeadLetterError>, StoreError> {
-        admin::replay(&mut self.conn().await?, id, now_ms).await
+        admin::replay(&mut self.conn().await?, &self.me, id, now_ms).await
     }
 
     async fn drop_dead(
@@ -114,7 +114,12 @@ impl Engine for Postgres {
         Ok(())
     }
 
+    fn nudges(&self) -> Option<tokio::sync::broadcast::Receiver<Nudge>> {
+        Some(self.listen_to_others())
+    }
+
     async fn close(&self) {
+        self.stop_listening();
         self.writer.close().await;
         self.pool.close();
     }

@@ -8,26 +8,33 @@
 //! `lease_seq`; a relay that dies leaves leases that simply run out and are claimed again. The
 //! tables are in [`schema`], created and migrated at open under an advisory lock.
 //!
+//! A transaction that gives a lane work notifies the other relays ([`listen`]), so a delivery
+//! routed by one relay to a lane another is idle in starts at once, not at that lane's next
+//! periodic look.
+//!
 //! The password of the database URL never leaves [`DatabaseUrl`]: messages name the scheme,
 //! host, port and database only.
 
 mod admin;
 mod engine;
+mod listen;
 mod read;
 mod schema;
 mod write;
 mod writer;
 
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio::sync::broadcast;
 use tokio_postgres::NoTls;
 use tokio_postgres::config::Host;
+use tokio_util::sync::CancellationToken;
 
 use super::cache::EventCache;
 use super::commit::Counters;
-use super::{StoreError, StoreOptions};
+use super::{Nudge, StoreError, StoreOptions};
 
 use writer::Writer;
 
@@ -100,10 +107,17 @@ fn shown(config: &tokio_postgres::Config) -> String {
     format!("postgres://{host}:{port}/{db}")
 }
 
-/// The engine: the writer task and the pool.
+/// The engine: the writer task, the pool, and (once asked for) the listener.
 pub(super) struct Postgres {
     writer: Writer,
     pool: Pool,
+    url: DatabaseUrl,
+    /// This store's name in its notifications (so it can skip its own).
+    me: String,
+    /// The other relays' nudges, once someone listens for them.
+    nudges: OnceLock<broadcast::Sender<Nudge>>,
+    /// Stops the listener.
+    stop: CancellationToken,
 }
 
 impl Postgres {
@@ -127,8 +141,36 @@ impl Postgres {
             .max_size(POOL_SIZE)
             .build()
             .map_err(|e| StoreError::Other(format!("cannot set up the connection pool: {e}")))?;
-        let writer = writer::start(client, url.clone(), opts, cache, counters);
-        Ok(Postgres { writer, pool })
+        let me = uuid::Uuid::now_v7().to_string();
+        let writer = writer::start(client, url.clone(), me.clone(), opts, cache, counters);
+        Ok(Postgres {
+            writer,
+            pool,
+            url: url.clone(),
+            me,
+            nudges: OnceLock::new(),
+            stop: CancellationToken::new(),
+        })
+    }
+
+    /// The other relays' nudges; the first call starts listening for them.
+    pub(super) fn listen_to_others(&self) -> broadcast::Receiver<Nudge> {
+        let sender = self.nudges.get_or_init(|| {
+            let (sender, _) = broadcast::channel(listen::BACKLOG);
+            listen::start(
+                self.url.clone(),
+                self.me.clone(),
+                sender.clone(),
+                self.stop.clone(),
+            );
+            sender
+        });
+        sender.subscribe()
+    }
+
+    /// Stops listening (the writer and the pool are closed by the engine's `close`).
+    fn stop_listening(&self) {
+        self.stop.cancel();
     }
 
     /// A connection of the pool.

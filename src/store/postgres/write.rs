@@ -206,6 +206,19 @@ pub(super) async fn route(
     Ok(())
 }
 
+/// Tells the other relays that `targets` have new deliveries (see [`super::listen`]).
+pub(super) async fn notify(
+    tx: &Transaction<'_>,
+    stmts: &mut Statements,
+    me: &str,
+    targets: &[&str],
+) -> Result<(), tokio_postgres::Error> {
+    stmts
+        .query(tx, super::listen::NOTIFY, &[&me, &targets])
+        .await?;
+    Ok(())
+}
+
 /// The outcome: the delivery's new state, only if the claim's lease is still the current one.
 const FINISH: &str = "UPDATE deliveries
      SET state = $1, next_attempt_at = COALESCE($2, next_attempt_at),

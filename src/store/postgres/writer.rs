@@ -46,6 +46,7 @@ pub(super) type Writer = Queue<Message>;
 pub(super) fn start(
     client: Client,
     url: DatabaseUrl,
+    me: String,
     opts: &StoreOptions,
     cache: Arc<EventCache>,
     counters: Arc<Counters>,
@@ -56,6 +57,7 @@ pub(super) fn start(
         client: Some(client),
         statements: Statements::default(),
         url,
+        me,
         max_batch,
         window_ms: millis(opts.dedup_window),
         cache,
@@ -70,6 +72,8 @@ struct WriterTask {
     client: Option<Client>,
     statements: Statements,
     url: DatabaseUrl,
+    /// This store's name in the notifications it sends.
+    me: String,
     max_batch: usize,
     window_ms: i64,
     cache: Arc<EventCache>,
@@ -162,7 +166,17 @@ impl WriterTask {
         let statements = &mut self.statements;
         let written = tokio::time::timeout(
             BATCH_LIMIT,
-            write_batch(client, statements, batch, now, window_start, &self.cache),
+            write_batch(
+                client,
+                statements,
+                batch,
+                Stamp {
+                    now,
+                    window_start,
+                    me: &self.me,
+                },
+                &self.cache,
+            ),
         )
         .await;
         let Ok(result) = written else {
@@ -191,18 +205,31 @@ impl WriterTask {
     }
 }
 
+/// What a batch is written with besides its work.
+struct Stamp<'a> {
+    now: i64,
+    window_start: i64,
+    /// The sender of the batch's notifications.
+    me: &'a str,
+}
+
 /// The batch in one transaction. The lanes' writes go last and in the order of their targets'
 /// names: a lane write may wait for its target's row (a 429's pause) while the batch holds the
 /// rows of the lanes it claimed in, and two relays' batches that both take rows in one order
-/// cannot each wait for the other's.
+/// cannot each wait for the other's. The lanes that got deliveries are notified, once each, in
+/// the same transaction: the other relays hear of them when the batch commits.
 async fn write_batch(
     client: &mut Client,
     statements: &mut Statements,
     batch: &mut [Work],
-    now: i64,
-    window_start: i64,
+    stamp: Stamp<'_>,
     cache: &EventCache,
 ) -> Result<(), tokio_postgres::Error> {
+    let Stamp {
+        now,
+        window_start,
+        me,
+    } = stamp;
     let tx = client.transaction().await?;
     let mut order: Vec<usize> = (0..batch.len()).collect();
     order.sort_by(|&a, &b| lane_key(&batch[a]).cmp(&lane_key(&batch[b])));
@@ -215,7 +242,31 @@ async fn write_batch(
             Work::Probe(p) => write::probe(&tx, statements, p, now).await?,
         }
     }
+    let fed = fed_lanes(batch);
+    if !fed.is_empty() {
+        write::notify(&tx, statements, me, &fed).await?;
+    }
     tx.commit().await
+}
+
+/// The targets the batch gave deliveries to, each once.
+fn fed_lanes(batch: &[Work]) -> Vec<&str> {
+    let mut targets = std::collections::BTreeSet::new();
+    for work in batch {
+        match work {
+            Work::Ingest(p) => {
+                if let Some(Ok(ingested)) = &p.answer {
+                    targets.extend(ingested.targets.iter().map(String::as_str));
+                }
+            }
+            Work::Route(p) => {
+                let rows = p.work.iter().flat_map(|row| row.deliveries.iter());
+                targets.extend(rows.map(|d| d.target.as_str()));
+            }
+            Work::Lane(_) | Work::Probe(_) => {}
+        }
+    }
+    targets.into_iter().collect()
 }
 
 /// Where a write goes in its batch: everything but lane writes first, in arrival order (the

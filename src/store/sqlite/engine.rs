@@ -134,6 +134,11 @@ impl Engine for Sqlite {
         self.file.check()
     }
 
+    /// The data directory is one relay's alone.
+    fn nudges(&self) -> Option<tokio::sync::broadcast::Receiver<crate::store::Nudge>> {
+        None
+    }
+
     async fn close(&self) {
         self.writer.close().await;
     }

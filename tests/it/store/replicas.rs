@@ -1,11 +1,14 @@
 //! What only the PostgreSQL store promises: relays sharing one database store a MonitorQA
 //! retry once and never lease one delivery twice; the schema is migrated once and a newer one
-//! refused; a URL's password is never shown.
+//! refused; a URL's password is never shown; a relay hears of the work another gives a lane.
 
 use std::time::Duration;
 
 use mqa_relay::clock::now_ms;
-use mqa_relay::store::{ClaimSpec, DatabaseUrl, DeadLetterError, Outcome, Store, StoreError};
+use mqa_relay::store::{
+    ClaimSpec, DatabaseUrl, DeadLetterError, Nudge, Outcome, Store, StoreError,
+};
+use tokio::sync::broadcast;
 
 use super::{Fresh, event, finish_head, routed_to};
 
@@ -255,6 +258,79 @@ async fn two_relays_replaying_one_dead_letter_at_once_replay_it_once() {
             .any(|r| matches!(r, Ok(Err(DeadLetterError::AlreadyReplayed(..))) | Err(_)));
         assert!(refused, "round {round}: {answers:?}");
     }
+    other.close().await;
+    test.store.close().await;
+}
+
+/// The next nudge `heard`, waiting at most 10 s.
+async fn next_nudge(heard: &mut broadcast::Receiver<Nudge>) -> Nudge {
+    tokio::time::timeout(Duration::from_secs(10), heard.recv())
+        .await
+        .expect("a nudge within 10 s")
+        .expect("the store still listens")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_hears_of_the_work_another_gives_a_lane_and_not_of_its_own() {
+    let test = Fresh::postgres().await;
+    let other = Store::open(&test.config).await.unwrap();
+    let mut first_hears = test
+        .store
+        .nudges()
+        .expect("a database store hears other relays");
+    let mut other_hears = other.nudges().unwrap();
+    // Each says when it listens: what was notified before is not coming.
+    assert_eq!(next_nudge(&mut first_hears).await, Nudge::Everything);
+    assert_eq!(next_nudge(&mut other_hears).await, Nudge::Everything);
+
+    routed_to(&test.store, 1, "erp").await;
+    assert_eq!(
+        next_nudge(&mut other_hears).await,
+        Nudge::Lane("erp".into())
+    );
+
+    // A dead letter the other relay replays: the first relay's lane hears of it, and its own
+    // routing to `erp` was not among what it heard.
+    routed_to(&test.store, 2, "gone").await;
+    assert_eq!(
+        next_nudge(&mut other_hears).await,
+        Nudge::Lane("gone".into())
+    );
+    let dead = Outcome::Dead {
+        status: Some(410),
+        error: "gone".into(),
+    };
+    let claim = finish_head(&test.store, "gone", &dead).await;
+    other
+        .replay(claim.delivery_id, now_ms())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        next_nudge(&mut first_hears).await,
+        Nudge::Lane("gone".into())
+    );
+    assert!(
+        first_hears.try_recv().is_err(),
+        "nothing else was heard by the first relay"
+    );
+
+    // A claim given back (a relay shutting down) is heard too.
+    let claim = other
+        .claim_next("erp", now_ms(), LEASE, "relay-b")
+        .await
+        .unwrap()
+        .expect("the erp delivery");
+    assert!(other.release(&claim).await.unwrap());
+    assert_eq!(
+        next_nudge(&mut first_hears).await,
+        Nudge::Lane("erp".into())
+    );
+
+    assert!(
+        Fresh::sqlite().await.store.nudges().is_none(),
+        "the embedded store has no other relay to hear"
+    );
     other.close().await;
     test.store.close().await;
 }
