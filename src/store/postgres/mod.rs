@@ -111,7 +111,8 @@ fn shown(config: &tokio_postgres::Config) -> String {
 pub(super) struct Postgres {
     writer: Writer,
     pool: Pool,
-    url: DatabaseUrl,
+    /// Boxed: the engines share one enum, and a parsed URL is large.
+    url: Box<DatabaseUrl>,
     /// This store's name in its notifications (so it can skip its own).
     me: String,
     /// The other relays' nudges, once someone listens for them.
@@ -146,7 +147,7 @@ impl Postgres {
         Ok(Postgres {
             writer,
             pool,
-            url: url.clone(),
+            url: Box::new(url.clone()),
             me,
             nudges: OnceLock::new(),
             stop: CancellationToken::new(),
@@ -158,7 +159,7 @@ impl Postgres {
         let sender = self.nudges.get_or_init(|| {
             let (sender, _) = broadcast::channel(listen::BACKLOG);
             listen::start(
-                self.url.clone(),
+                (*self.url).clone(),
                 self.me.clone(),
                 sender.clone(),
                 self.stop.clone(),
