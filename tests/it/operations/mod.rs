@@ -13,6 +13,7 @@
 mod admin_api;
 mod crash;
 mod data_dir;
+mod database_outage;
 mod dedup;
 mod disk;
 mod dlq_cli;

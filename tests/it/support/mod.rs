@@ -2,10 +2,12 @@
 //! Slack, Teams, email providers and MonitorQA API (`providers`, `mail_providers`, `monitorqa`),
 //! built on `mock`; `config`, configurations read from YAML; `relay`, a relay started in this
 //! process; `process`, the real binary run as an operator runs it; `postgres`, a schema of its
-//! own in the machine's PostgreSQL for relays that share a database; `logs`, a capture of what
-//! the relays log; and `wait`: deadline-bounded polling and the sample events.
+//! own in the machine's PostgreSQL for relays that share a database, and `link`, a connection
+//! to it that a test can cut; `logs`, a capture of what the relays log; and `wait`:
+//! deadline-bounded polling and the sample events.
 
 pub mod config;
+pub mod link;
 pub mod logs;
 pub mod mail_providers;
 pub mod mock;

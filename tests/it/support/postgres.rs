@@ -48,10 +48,33 @@ impl Schema {
 
     /// The database URL with this schema as the connections' search path.
     pub fn url(&self) -> String {
-        let separator = if self.base.contains('?') { '&' } else { '?' };
+        self.url_on(&self.base)
+    }
+
+    /// The database server's address (the URL's first host, which must be an IP address).
+    pub fn server(&self) -> std::net::SocketAddr {
+        let url = reqwest::Url::parse(&self.base).expect("the test database is a URL");
+        let host = url.host_str().expect("the URL names a host");
+        let ip: std::net::IpAddr = host
+            .trim_matches(['[', ']'])
+            .parse()
+            .expect("MQA_RELAY_TEST_DATABASE names its host by IP address");
+        std::net::SocketAddr::new(ip, url.port().unwrap_or(5432))
+    }
+
+    /// [`Schema::url`], connecting through `addr` instead of to the server itself.
+    pub fn url_through(&self, addr: std::net::SocketAddr) -> String {
+        let mut url = reqwest::Url::parse(&self.base).expect("the test database is a URL");
+        url.set_ip_host(addr.ip()).expect("a host");
+        url.set_port(Some(addr.port())).expect("a port");
+        self.url_on(url.as_str())
+    }
+
+    fn url_on(&self, base: &str) -> String {
+        let separator = if base.contains('?') { '&' } else { '?' };
         format!(
-            "{}{separator}options=-c%20search_path%3D{}&application_name={}",
-            self.base, self.name, self.name
+            "{base}{separator}options=-c%20search_path%3D{}&application_name={}",
+            self.name, self.name
         )
     }
 }
