@@ -7,7 +7,10 @@
 #   bench/run.sh --quick          # short profile (about 1 minute)
 #   bench/run.sh --alertmanager   # also Alertmanager (installs Debian's prometheus-alertmanager if missing)
 #   bench/run.sh --only null,max  # some scenarios only: null, durable, floor, max, fixed, sustained,
-#                                 # reload, fanout, alertmanager
+#                                 # reload, fanout, alertmanager; with --store also replicas, claims
+#   bench/run.sh --store postgres://postgres@127.0.0.1:5432/test --only replicas,claims
+#                                 # 1, 2 and 3 relays on PostgreSQL, and a lane's step against
+#                                 # a 100 000-delivery backlog
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -23,7 +23,8 @@ pub enum Schedule {
 
 #[derive(Debug, Clone)]
 pub struct Plan {
-    pub addr: SocketAddr,
+    /// The servers; connection `i` goes to `addrs[i % addrs.len()]` (a round-robin balancer).
+    pub addrs: Vec<SocketAddr>,
     pub path: String,
     pub connections: usize,
     pub duration: Duration,
@@ -82,7 +83,7 @@ pub async fn run(plan: Plan, events: Arc<EventStream>) -> LoadResult {
         start: Instant::now(),
     });
     let workers: Vec<_> = (0..plan.connections)
-        .map(|_| tokio::spawn(worker(shared.clone())))
+        .map(|i| tokio::spawn(worker(shared.clone(), i)))
         .collect();
     let mut result = LoadResult {
         acked_ns: Vec::new(),
@@ -117,9 +118,9 @@ pub async fn run(plan: Plan, events: Arc<EventStream>) -> LoadResult {
     result
 }
 
-async fn worker(shared: Arc<Shared>) -> WorkerResult {
+async fn worker(shared: Arc<Shared>, index: usize) -> WorkerResult {
     let plan = &shared.plan;
-    let mut conn = Connection::new(plan.addr);
+    let mut conn = Connection::new(plan.addrs[index % plan.addrs.len()]);
     let mut out = WorkerResult {
         latencies: Vec::new(),
         sent: 0,

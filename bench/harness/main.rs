@@ -6,10 +6,12 @@
 //! acknowledged event that did not reach the sink as durably queued, dead or lost; prints the
 //! results as Markdown. `bench/run.sh` builds everything and calls it.
 
+mod claim_cost;
 mod client;
 mod clock;
 mod durable_server;
 mod events;
+mod fleet;
 mod floor;
 mod load;
 mod measure;
@@ -68,11 +70,13 @@ struct RunArgs {
     #[arg(long)]
     quick: bool,
     /// Scenarios to run (comma-separated): null, durable, floor, max, fixed, sustained, reload,
-    /// fanout, alertmanager.
+    /// fanout, alertmanager; with `--store` also replicas (1, 2 and 3 relays on the database
+    /// against one on the embedded store) and claims (a lane's step against a 100 000 delivery
+    /// backlog).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "null,durable,floor,max,fixed,sustained,reload,fanout,alertmanager"
+        default_value = "null,durable,floor,max,fixed,sustained,reload,fanout,alertmanager,replicas,claims"
     )]
     only: Vec<String>,
     /// `max_in_flight` of the sink targets; 0 leaves the key out (a relay from before it).
@@ -243,6 +247,34 @@ async fn run(args: RunArgs) -> Result<()> {
         }
     }
     println!("{}", report::render(&results));
+    if wants("replicas")
+        && let Some(base) = &args.store
+    {
+        let mut runs = Vec::new();
+        let schedules = [
+            (Schedule::Open { rate: 1_000 }, profile.fixed),
+            (Schedule::Closed, profile.max),
+        ];
+        for (schedule, duration) in schedules {
+            eprintln!("one relay on the embedded store, {schedule:?}, {duration:?}");
+            runs.push(fleet::run(&setup, None, 1, schedule, duration).await?);
+            for replicas in 1..=3 {
+                eprintln!("{replicas} relays on PostgreSQL, {schedule:?}, {duration:?}");
+                runs.push(fleet::run(&setup, Some(base), replicas, schedule, duration).await?);
+            }
+        }
+        println!("{}", fleet::render(&runs));
+    }
+    if wants("claims")
+        && let Some(base) = &args.store
+    {
+        eprintln!("a lane's step against 1 000 and 100 000 queued deliveries");
+        let body = std::fs::read_to_string(args.events.join("audit_expired.json"))?;
+        println!(
+            "{}",
+            claim_cost::render(&claim_cost::run(base, &body).await?)
+        );
+    }
     Ok(())
 }
 

@@ -28,6 +28,29 @@ impl Schema {
         )
     }
 
+    /// `deliveries` pending deliveries, due now, spread round-robin over `targets` targets
+    /// (`target-0`…), each of an event of its own with `body`; then the tables analysed.
+    pub async fn fill_backlog(&self, body: &str, deliveries: usize, targets: usize) -> Result<()> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_millis();
+        let body = body.replace('\'', "''");
+        let sql = format!(
+            "SET search_path = {schema};
+             INSERT INTO targets (name) SELECT 'target-' || t FROM generate_series(0, {last_target}) t;
+             INSERT INTO events (id, received_at, kind, body, dedup_key, routed_at, matched_rules)
+                 SELECT 'e' || g, {now}, 'AUDIT_EXPIRED', '{body}', 'k' || g, {now}, '[\"all\"]'
+                 FROM generate_series(1, {deliveries}) g;
+             INSERT INTO deliveries (event_id, rule, target, state, next_attempt_at, created_at, updated_at)
+                 SELECT 'e' || g, 'all', 'target-' || (g % {targets}), 'pending', {now}, {now}, {now}
+                 FROM generate_series(1, {deliveries}) g ORDER BY g % {targets}, g;
+             ANALYZE;",
+            schema = self.name,
+            last_target = targets - 1,
+        );
+        run(&self.base, &sql).await
+    }
+
     pub async fn drop_schema(self) -> Result<()> {
         run(&self.base, &format!("DROP SCHEMA {} CASCADE", self.name)).await
     }

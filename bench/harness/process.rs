@@ -140,6 +140,32 @@ pub fn read_usage(pid: u32, ticks_per_second: u64) -> Usage {
     }
 }
 
+/// CPU time (ms) of the PostgreSQL server on this machine so far: every `postgres` process's
+/// own, plus what its exited children left in the postmaster's account.
+pub fn database_cpu_ms() -> f64 {
+    let ticks_per_second = clock_ticks();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    let mut ticks = 0u64;
+    for entry in entries.flatten() {
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        if !head.ends_with("(postgres") {
+            continue;
+        }
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // utime, stime, cutime, cstime: fields 14-17 of proc(5), 11-14 counted from `state`.
+        ticks += [11, 12, 13, 14]
+            .iter()
+            .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<u64>().ok()))
+            .sum::<u64>();
+    }
+    ticks as f64 * 1000.0 / ticks_per_second as f64
+}
+
 /// Reads lines on a thread: the first `listening on ADDR` is sent on `tx`; lines are kept.
 fn watch(
     stream: impl Read + Send + 'static,

@@ -2,6 +2,7 @@
 //! generator, drained, stopped, and measured (a relay's store is read once it has exited).
 //! Every loop here is bounded by a count or a deadline.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -105,7 +106,13 @@ async fn own_server(
     let server = tokio::task::spawn_blocking(move || Server::start(command))
         .await?
         .with_context(|| format!("starting the {name}"))?;
-    let plan = plan(setup, &server, "/webhook/any", Schedule::Closed, duration);
+    let plan = plan(
+        setup,
+        vec![server.addr],
+        "/webhook/any",
+        Schedule::Closed,
+        duration,
+    );
     let (result, before, after) = drive(&server, plan, setup.events.clone()).await;
     server.stop()?;
     let offered = offered(Schedule::Closed, setup.closed_connections);
@@ -148,7 +155,7 @@ pub async fn relay(setup: &Setup, run: RelayRun) -> Result<RelayOutcome> {
         .await?
         .context("starting the relay")?;
     let path = format!("/webhook/{}", rules_file::TOKEN);
-    let plan = plan(setup, &server, &path, run.schedule, run.duration);
+    let plan = plan(setup, vec![server.addr], &path, run.schedule, run.duration);
 
     let running = Arc::new(AtomicBool::new(true));
     let sampler = tokio::spawn(sample_rss(server.pid(), running.clone()));
@@ -238,7 +245,13 @@ pub async fn alertmanager(
     let server = tokio::task::spawn_blocking(move || Server::start(command))
         .await?
         .context("starting Alertmanager")?;
-    let plan = plan(setup, &server, "/api/v2/alerts", schedule, duration);
+    let plan = plan(
+        setup,
+        vec![server.addr],
+        "/api/v2/alerts",
+        schedule,
+        duration,
+    );
     let before = server.usage();
     let result = load::run(plan, setup.alerts.clone()).await;
     drain(&result, &arrivals, setup.drain).await;
@@ -255,16 +268,16 @@ pub async fn alertmanager(
     Ok(figures)
 }
 
-fn connections(setup: &Setup, schedule: Schedule) -> usize {
+pub fn connections(setup: &Setup, schedule: Schedule) -> usize {
     match schedule {
         Schedule::Closed => setup.closed_connections,
         Schedule::Open { .. } => setup.open_connections,
     }
 }
 
-fn plan(
+pub fn plan(
     setup: &Setup,
-    server: &Server,
+    addrs: Vec<SocketAddr>,
     path: &str,
     schedule: Schedule,
     duration: Duration,
@@ -274,7 +287,7 @@ fn plan(
         Schedule::Open { rate } => (rate * duration.as_secs()).min(setup.max_events),
     };
     Plan {
-        addr: server.addr,
+        addrs,
         path: path.to_owned(),
         connections: connections(setup, schedule),
         duration,
@@ -295,7 +308,7 @@ async fn drive(
 
 /// Waits until every acknowledged event has arrived at the sink (or `limit` passes), then a
 /// little longer so that a duplicate would be seen too.
-async fn drain(result: &LoadResult, arrivals: &Arrivals, limit: Duration) {
+pub async fn drain(result: &LoadResult, arrivals: &Arrivals, limit: Duration) {
     let deadline = tokio::time::Instant::now() + limit;
     let expected = result.acked() * arrivals.targets() as u64;
     while arrivals.total() < expected && tokio::time::Instant::now() < deadline {
