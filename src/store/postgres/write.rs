@@ -10,6 +10,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
+use futures_util::future::try_join_all;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Row, Statement, Transaction};
 use uuid::Uuid;
@@ -90,61 +91,157 @@ const INSERT_EVENT: &str = "INSERT INTO events
      (id, received_at, kind, company_id, company_name, body, dedup_key, routed_at, matched_rules)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 
-/// Stores one event, or answers with the id of the identical event stored within the window.
-/// A routed event gets its deliveries in the same write.
-pub(super) async fn ingest(
+/// Stores the events of a batch, each unless an identical one was stored within the window
+/// (then its answer is that one's id), in two pipelines of statements rather than a round trip
+/// per statement: first every event's dedup key is claimed, in order (an identical event later
+/// in the batch finds the key taken by the earlier one), then the events that got their keys
+/// are inserted with their lanes and deliveries while the others' first events are looked up.
+pub(super) async fn ingest_all(
     tx: &Transaction<'_>,
     stmts: &mut Statements,
-    p: &mut Pending<EventRow, Ingested>,
+    jobs: &mut [&mut Pending<EventRow, Ingested>],
     now: i64,
     window_start: i64,
 ) -> Result<(), tokio_postgres::Error> {
-    let row = &p.work;
-    let id = Uuid::now_v7().to_string();
-    let claimed = stmts
-        .query_opt(tx, CLAIM_KEY, &[&row.dedup_key, &id, &now, &window_start])
-        .await?
-        .map(|r| r.get::<_, String>(0));
-    if claimed.as_deref() != Some(id.as_str()) {
-        let first = stmts.query_opt(tx, FIRST_OF_KEY, &[&row.dedup_key]).await?;
-        p.answer = Some(match first {
-            Some(r) => Ok(Ingested::duplicate_of(r.get(0))),
-            None => Err(StoreError::Other(
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = jobs.iter().map(|_| Uuid::now_v7().to_string()).collect();
+    let claim_key = stmts.get(tx, CLAIM_KEY).await?;
+    let claims = try_join_all(jobs.iter().zip(&ids).map(|(p, id)| {
+        let params: [&(dyn ToSql + Sync); 4] = [&p.work.dedup_key, id, &now, &window_start];
+        let claim_key = &claim_key;
+        async move { tx.query_opt(claim_key, &params).await }
+    }))
+    .await?;
+    let stored: Vec<bool> = claims
+        .iter()
+        .zip(&ids)
+        .map(|(row, id)| row.as_ref().map(|r| r.get::<_, &str>(0)) == Some(id.as_str()))
+        .collect();
+
+    let (insert_event, insert_lane, insert_delivery, first_of_key) = (
+        stmts.get(tx, INSERT_EVENT).await?,
+        stmts.get(tx, INSERT_LANE).await?,
+        stmts.get(tx, INSERT_DELIVERY).await?,
+        stmts.get(tx, FIRST_OF_KEY).await?,
+    );
+    let rows: Vec<EventParams<'_>> = jobs
+        .iter()
+        .zip(&ids)
+        .map(|(p, id)| EventParams::of(&p.work, id, now))
+        .collect();
+    let new_rows = || {
+        rows.iter()
+            .zip(&stored)
+            .filter(|(_, s)| **s)
+            .map(|(r, _)| r)
+    };
+    let lanes: BTreeSet<&str> = new_rows()
+        .flat_map(|r| r.deliveries.iter().map(|d| d.target.as_str()))
+        .collect();
+    let mut writes: Vec<(&Statement, Vec<&(dyn ToSql + Sync)>)> = Vec::new();
+    for target in &lanes {
+        writes.push((&insert_lane, vec![target]));
+    }
+    for r in new_rows() {
+        writes.push((&insert_event, r.event_params()));
+    }
+    for r in new_rows() {
+        for d in r.deliveries {
+            let params: Vec<&(dyn ToSql + Sync)> =
+                vec![&r.id, &d.rule, &d.target, &d.template, &r.received_at];
+            writes.push((&insert_delivery, params));
+        }
+    }
+    let earlier = rows.iter().zip(&stored).filter(|(_, s)| !**s);
+    let (_, firsts) = tokio::try_join!(
+        try_join_all(
+            writes
+                .iter()
+                .map(|(stmt, params)| tx.execute(*stmt, params))
+        ),
+        try_join_all(earlier.map(|(r, _)| {
+            let (first_of_key, key) = (&first_of_key, &r.row.dedup_key);
+            async move { tx.query_opt(first_of_key, &[key]).await }
+        })),
+    )?;
+
+    let mut firsts = firsts.into_iter();
+    let mut answers = Vec::with_capacity(rows.len());
+    for (row, was_stored) in rows.iter().zip(&stored) {
+        let first = match was_stored {
+            true => None,
+            false => firsts.next().flatten(),
+        };
+        answers.push(match (was_stored, first) {
+            (true, _) => Ok(Ingested {
+                id: row.id.to_owned(),
+                duplicate: false,
+                received_at: now,
+                event: None,
+                targets: row.targets(),
+            }),
+            (false, Some(first)) => Ok(Ingested::duplicate_of(first.get(0))),
+            (false, _) => Err(StoreError::Other(
                 "the event's dedup key changed while it was stored; try again".into(),
             )),
         });
-        return Ok(());
     }
-    let routed_at = row.routed.as_ref().map(|_| now);
-    let (company_id, company_name) = (row.event.company_id(), row.event.company_name());
-    let rules = row.matched_rules_json();
-    stmts
-        .execute(
-            tx,
-            INSERT_EVENT,
-            &[
-                &id,
-                &now,
-                &row.event.kind,
-                &company_id,
-                &company_name,
-                &row.body,
-                &row.dedup_key,
-                &routed_at,
-                &rules,
-            ],
-        )
-        .await?;
-    let deliveries = row.routed.as_ref().map_or(&[][..], |r| &r.deliveries[..]);
-    let targets = insert_deliveries(tx, stmts, &id, deliveries, now).await?;
-    p.answer = Some(Ok(Ingested {
-        id,
-        duplicate: false,
-        received_at: now,
-        event: None,
-        targets,
-    }));
+    drop(writes);
+    drop(rows);
+    for (job, answer) in jobs.iter_mut().zip(answers) {
+        job.answer = Some(answer);
+    }
     Ok(())
+}
+
+/// What an event's rows are written with.
+struct EventParams<'a> {
+    row: &'a EventRow,
+    id: &'a str,
+    received_at: i64,
+    company_id: Option<&'a str>,
+    company_name: Option<&'a str>,
+    routed_at: Option<i64>,
+    rules: Option<String>,
+    deliveries: &'a [NewDelivery],
+}
+
+impl<'a> EventParams<'a> {
+    fn of(row: &'a EventRow, id: &'a str, now: i64) -> EventParams<'a> {
+        EventParams {
+            row,
+            id,
+            received_at: now,
+            company_id: row.event.company_id(),
+            company_name: row.event.company_name(),
+            routed_at: row.routed.as_ref().map(|_| now),
+            rules: row.matched_rules_json(),
+            deliveries: row.routed.as_ref().map_or(&[][..], |r| &r.deliveries[..]),
+        }
+    }
+
+    /// The parameters of [`INSERT_EVENT`].
+    fn event_params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        vec![
+            &self.id,
+            &self.received_at,
+            &self.row.event.kind,
+            &self.company_id,
+            &self.company_name,
+            &self.row.body,
+            &self.row.dedup_key,
+            &self.routed_at,
+            &self.rules,
+        ]
+    }
+
+    /// The targets of its deliveries, sorted, each once.
+    fn targets(&self) -> Vec<String> {
+        let targets: BTreeSet<&str> = self.deliveries.iter().map(|d| d.target.as_str()).collect();
+        targets.into_iter().map(str::to_owned).collect()
+    }
 }
 
 const INSERT_LANE: &str = "INSERT INTO targets (name) VALUES ($1) ON CONFLICT (name) DO NOTHING";
@@ -219,16 +316,18 @@ pub(super) async fn notify(
     Ok(())
 }
 
-/// The outcome: the delivery's new state, only if the claim's lease is still the current one.
-const FINISH: &str = "UPDATE deliveries
-     SET state = $1, next_attempt_at = COALESCE($2, next_attempt_at),
-         lease_owner = NULL, lease_until = NULL, updated_at = $3, finished_at = $4,
-         last_status = $5, last_error = $6
-     WHERE id = $7 AND lease_seq = $8 AND state = 'sending'";
-
-const ATTEMPT: &str = "INSERT INTO attempts
-     (delivery_id, attempt, started_at, finished_at, outcome, status, error, provider_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+/// The outcome: the delivery's new state and its attempt row, only if the claim's lease is
+/// still the current one (one row inserted), else nothing.
+const FINISH: &str = "WITH done AS (
+         UPDATE deliveries
+         SET state = $1, next_attempt_at = COALESCE($2, next_attempt_at),
+             lease_owner = NULL, lease_until = NULL, updated_at = $3, finished_at = $4,
+             last_status = $5, last_error = $6
+         WHERE id = $7 AND lease_seq = $8 AND state = 'sending'
+         RETURNING id)
+     INSERT INTO attempts
+         (delivery_id, attempt, started_at, finished_at, outcome, status, error, provider_id)
+     SELECT id, $9, $10, $3, $11, $5, $6, $12 FROM done";
 
 /// A pause of a lane; never shortens one.
 pub(super) const BLOCK: &str = "INSERT INTO targets (name, blocked_until) VALUES ($1, $2)
@@ -293,9 +392,7 @@ pub(super) async fn lane(
     if let Some(until) = p.work.block_until {
         stmts.execute(tx, BLOCK, &[&p.work.target, &until]).await?;
     }
-    for row in &p.work.finishes {
-        done.finished.push(finish(tx, stmts, row).await?);
-    }
+    done.finished = finish_all(tx, stmts, &p.work.finishes).await?;
     if let Some(spec) = &p.work.claim {
         (done.claims, done.paced_for_ms) = claim(tx, stmts, spec, cache).await?;
     }
@@ -303,37 +400,39 @@ pub(super) async fn lane(
     Ok(())
 }
 
-/// Writes one outcome and its attempt row; false, changing nothing, for a stale claim.
-async fn finish(
+/// Writes the outcomes and their attempt rows, in one pipeline; false, changing nothing, for
+/// each stale claim.
+async fn finish_all(
     tx: &Transaction<'_>,
     stmts: &mut Statements,
-    row: &FinishRow,
-) -> Result<bool, tokio_postgres::Error> {
-    let params: Params<'_> = &[
-        &row.state,
-        &row.retry_at,
-        &row.now_ms,
-        &row.finished_at,
-        &row.status,
-        &row.error,
-        &row.delivery_id,
-        &row.lease_seq,
-    ];
-    if stmts.execute(tx, FINISH, params).await? != 1 {
-        return Ok(false);
+    rows: &[FinishRow],
+) -> Result<Vec<bool>, tokio_postgres::Error> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
     }
-    let params: Params<'_> = &[
-        &row.delivery_id,
-        &row.attempt,
-        &row.claimed_at,
-        &row.now_ms,
-        &row.outcome,
-        &row.status,
-        &row.error,
-        &row.provider_id,
-    ];
-    stmts.execute(tx, ATTEMPT, params).await?;
-    Ok(true)
+    let finish = stmts.get(tx, FINISH).await?;
+    let written = try_join_all(rows.iter().map(|row| {
+        let finish = &finish;
+        async move {
+            let params: [&(dyn ToSql + Sync); 12] = [
+                &row.state,
+                &row.retry_at,
+                &row.now_ms,
+                &row.finished_at,
+                &row.status,
+                &row.error,
+                &row.delivery_id,
+                &row.lease_seq,
+                &row.attempt,
+                &row.claimed_at,
+                &row.outcome,
+                &row.provider_id,
+            ];
+            tx.execute(finish, &params).await
+        }
+    }))
+    .await?;
+    Ok(written.into_iter().map(|n| n == 1).collect())
 }
 
 /// Leases what `spec` asks for and attaches each claim's event: from the in-memory hand-off, or

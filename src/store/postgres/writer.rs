@@ -15,8 +15,10 @@ use tokio_postgres::Client;
 
 use super::write::{self, Statements};
 use super::{DatabaseUrl, classify, connect};
+use crate::store::Ingested;
 use crate::store::cache::EventCache;
-use crate::store::commit::{Counters, Queue, Work, WriterMessage};
+use crate::store::commit::{Counters, Pending, Queue, Work, WriterMessage};
+use crate::store::rows::EventRow;
 use crate::store::rows::{millis, now_ms};
 use crate::store::{StoreError, StoreOptions};
 
@@ -213,11 +215,12 @@ struct Stamp<'a> {
     me: &'a str,
 }
 
-/// The batch in one transaction. The lanes' writes go last and in the order of their targets'
-/// names: a lane write may wait for its target's row (a 429's pause) while the batch holds the
-/// rows of the lanes it claimed in, and two relays' batches that both take rows in one order
-/// cannot each wait for the other's. The lanes that got deliveries are notified, once each, in
-/// the same transaction: the other relays hear of them when the batch commits.
+/// The batch in one transaction: its events first (pipelined, see [`write::ingest_all`]), then
+/// the routings and probes in arrival order, then the lanes' writes in the order of their
+/// targets' names: a lane write may wait for its target's row (a 429's pause) while the batch
+/// holds the rows of the lanes it claimed in, and two relays' batches that both take rows in
+/// one order cannot each wait for the other's. The lanes that got deliveries are notified, once
+/// each, in the same transaction: the other relays hear of them when the batch commits.
 async fn write_batch(
     client: &mut Client,
     statements: &mut Statements,
@@ -231,12 +234,19 @@ async fn write_batch(
         me,
     } = stamp;
     let tx = client.transaction().await?;
-    let mut order: Vec<usize> = (0..batch.len()).collect();
-    order.sort_by(|&a, &b| lane_key(&batch[a]).cmp(&lane_key(&batch[b])));
-    for i in order {
-        let work = &mut batch[i];
+    let mut events: Vec<&mut Pending<EventRow, Ingested>> = Vec::new();
+    let mut rest: Vec<&mut Work> = Vec::new();
+    for work in batch.iter_mut() {
         match work {
-            Work::Ingest(p) => write::ingest(&tx, statements, p, now, window_start).await?,
+            Work::Ingest(p) => events.push(p),
+            other => rest.push(other),
+        }
+    }
+    write::ingest_all(&tx, statements, &mut events, now, window_start).await?;
+    rest.sort_by(|a, b| lane_key(a).cmp(&lane_key(b)));
+    for work in rest {
+        match work {
+            Work::Ingest(_) => {}
             Work::Route(p) => write::route(&tx, statements, p, now).await?,
             Work::Lane(p) => write::lane(&tx, statements, p, cache).await?,
             Work::Probe(p) => write::probe(&tx, statements, p, now).await?,
