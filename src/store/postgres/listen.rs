@@ -1,6 +1,9 @@
 //! Wake-ups between relays: every transaction that gives a lane new work (deliveries routed, a
-//! dead letter replayed, a claim released) sends `NOTIFY mqa_relay, '<sender> <target>'`, which
-//! PostgreSQL delivers to every listening relay once the transaction commits. A relay listens
+//! dead letter replayed, a claim released) sends a notification `'<sender> <target>'`, which
+//! PostgreSQL delivers to every listening relay once the transaction commits. Notification
+//! channels are database-wide, so the channel is named after the relays' schema
+//! (`mqa_relay_<md5 of the schema name>`): relays of another schema in the same database are
+//! not woken by these. A relay listens
 //! on a connection of its own and hands each notification from another relay to its loops as a
 //! [`Nudge`]; its own are skipped (it woke its lanes itself).
 //!
@@ -18,13 +21,13 @@ use tokio_util::sync::CancellationToken;
 use super::{DatabaseUrl, cause};
 use crate::store::Nudge;
 
-/// The channel every relay of one database notifies and listens on.
-pub(super) const CHANNEL: &str = "mqa_relay";
+/// The channel the relays of the connection's schema notify and listen on.
+const CHANNEL: &str = "'mqa_relay_' || md5(current_schema())";
 
-/// Notifies [`CHANNEL`] of work in the lanes `$2` (a text array), sent by `$1`; PostgreSQL
-/// delivers it when the transaction commits, and not at all when it rolls back.
-pub(super) const NOTIFY: &str =
-    "SELECT pg_notify('mqa_relay', $1 || ' ' || target) FROM unnest($2::text[]) AS target";
+/// Notifies the schema's channel of work in the lanes `$2` (a text array), sent by `$1`;
+/// PostgreSQL delivers it when the transaction commits, and not at all when it rolls back.
+pub(super) const NOTIFY: &str = "SELECT pg_notify('mqa_relay_' || md5(current_schema()), \
+     $1 || ' ' || target) FROM unnest($2::text[]) AS target";
 
 /// Notifications held for a slow reader before it is told [`Nudge::Everything`] instead.
 pub(super) const BACKLOG: usize = 1024;
@@ -90,8 +93,14 @@ async fn listen_once(
     let mut config = url.config.clone();
     config.keepalives(true).keepalives_idle(KEEPALIVE_IDLE);
     let (client, mut connection) = config.connect(NoTls).await.map_err(|e| cause(&e))?;
-    let statement = format!("LISTEN {CHANNEL}");
-    let subscribe = client.batch_execute(&statement);
+    let subscribe = async {
+        let channel: String = client
+            .query_one(&format!("SELECT {CHANNEL}"), &[])
+            .await?
+            .get(0);
+        // Hex digits after a fixed prefix: a plain identifier.
+        client.batch_execute(&format!("LISTEN {channel}")).await
+    };
     tokio::pin!(subscribe);
     let mut listening = false;
     loop {
@@ -128,7 +137,7 @@ mod tests {
 
     #[test]
     fn the_notification_goes_to_the_channel_relays_listen_on() {
-        assert!(NOTIFY.contains(&format!("pg_notify('{CHANNEL}'")));
+        assert!(NOTIFY.contains(&format!("pg_notify({CHANNEL},")));
     }
 
     #[test]

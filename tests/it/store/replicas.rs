@@ -279,9 +279,13 @@ async fn a_relay_hears_of_the_work_another_gives_a_lane_and_not_of_its_own() {
         .nudges()
         .expect("a database store hears other relays");
     let mut other_hears = other.nudges().unwrap();
+    // Relays of another schema in the same database (other tests run beside this one).
+    let elsewhere = Fresh::postgres().await;
+    let mut elsewhere_hears = elsewhere.store.nudges().unwrap();
     // Each says when it listens: what was notified before is not coming.
     assert_eq!(next_nudge(&mut first_hears).await, Nudge::Everything);
     assert_eq!(next_nudge(&mut other_hears).await, Nudge::Everything);
+    assert_eq!(next_nudge(&mut elsewhere_hears).await, Nudge::Everything);
 
     routed_to(&test.store, 1, "erp").await;
     assert_eq!(
@@ -326,6 +330,12 @@ async fn a_relay_hears_of_the_work_another_gives_a_lane_and_not_of_its_own() {
         next_nudge(&mut first_hears).await,
         Nudge::Lane("erp".into())
     );
+
+    // Everything above was notified by now; none of it went to the other schema's relays.
+    let heard_elsewhere =
+        tokio::time::timeout(Duration::from_millis(300), elsewhere_hears.recv()).await;
+    assert!(heard_elsewhere.is_err(), "{heard_elsewhere:?}");
+    elsewhere.store.close().await;
 
     assert!(
         Fresh::sqlite().await.store.nudges().is_none(),
