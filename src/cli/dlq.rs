@@ -52,13 +52,19 @@ pub enum DlqCommand {
 #[derive(Debug, Clone, clap::Args)]
 pub struct StoreArgs {
     /// The rules file (for `server.store` or `server.data_dir` and, for `show`, the templates).
-    #[arg(long, default_value = "rules.yaml", env = "MQA_RELAY_RULES")]
+    /// Accepted before or after the subcommand (`dlq --rules F list`, `dlq list --rules F`).
+    #[arg(
+        long,
+        default_value = "rules.yaml",
+        env = "MQA_RELAY_RULES",
+        global = true
+    )]
     pub rules: PathBuf,
     /// The store's directory (overrides server.data_dir).
-    #[arg(long, env = "MQA_RELAY_DATA_DIR")]
+    #[arg(long, env = "MQA_RELAY_DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,
     /// A PostgreSQL database (overrides server.store).
-    #[arg(long, env = "MQA_RELAY_STORE", hide_env_values = true)]
+    #[arg(long, env = "MQA_RELAY_STORE", hide_env_values = true, global = true)]
     pub store: Option<String>,
 }
 

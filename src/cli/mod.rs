@@ -153,3 +153,44 @@ pub fn init_logging(format: LogFormat) {
     // A second init (tests calling run twice) keeps the first subscriber; nothing to report.
     drop(result);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dlq_store(args: &[&str]) -> dlq::StoreArgs {
+        match Cli::try_parse_from(args)
+            .expect("the command line parses")
+            .command
+        {
+            Command::Dlq { store, .. } => store,
+            other => panic!("not dlq: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_dlq_store_options_go_before_or_after_its_subcommand() {
+        let after = dlq_store(&[
+            "mqa-relay",
+            "dlq",
+            "list",
+            "--rules",
+            "r.yaml",
+            "--data-dir",
+            "d",
+        ]);
+        let before = dlq_store(&[
+            "mqa-relay",
+            "dlq",
+            "--rules",
+            "r.yaml",
+            "--data-dir",
+            "d",
+            "list",
+        ]);
+        for store in [after, before] {
+            assert_eq!(store.rules, PathBuf::from("r.yaml"));
+            assert_eq!(store.data_dir, Some(PathBuf::from("d")));
+        }
+    }
+}
