@@ -4,7 +4,6 @@
 //! under the same load, for comparison. CPU is counted for the relays together and, apart, for
 //! the database server (every `postgres` process on the machine).
 
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -49,16 +48,8 @@ pub async fn run(
     };
     let mut relays = Vec::new();
     for i in 0..replicas {
-        let mut command = Command::new(&setup.relay);
-        command
-            .arg("serve")
-            .arg("--rules")
-            .arg(&rules_path)
-            .args(["--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.path().join(format!("data-{i}")));
-        if let Some(schema) = &schema {
-            command.arg("--store").arg(schema.url());
-        }
+        let data_dir = dir.path().join(format!("data-{i}"));
+        let command = scenarios::relay_command(setup, &rules_path, &data_dir, schema.as_ref());
         let relay = tokio::task::spawn_blocking(move || Server::start(command))
             .await?
             .context("starting a relay")?;

@@ -141,16 +141,7 @@ pub async fn relay(setup: &Setup, run: RelayRun) -> Result<RelayOutcome> {
         Some(base) => Some(pg::Schema::create(base).await?),
         None => None,
     };
-    let mut command = Command::new(&setup.relay);
-    command
-        .arg("serve")
-        .arg("--rules")
-        .arg(&rules_path)
-        .args(["--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(&data_dir);
-    if let Some(schema) = &schema {
-        command.arg("--store").arg(schema.url());
-    }
+    let command = relay_command(setup, &rules_path, &data_dir, schema.as_ref());
     let server = tokio::task::spawn_blocking(move || Server::start(command))
         .await?
         .context("starting the relay")?;
@@ -190,6 +181,27 @@ pub async fn relay(setup: &Setup, run: RelayRun) -> Result<RelayOutcome> {
         reloads_sent: reload_times.len(),
         error_lines,
     })
+}
+
+/// `serve` of the release relay on `rules` on a free port, with its store in `data_dir` or, when
+/// given, in `schema`.
+pub fn relay_command(
+    setup: &Setup,
+    rules: &Path,
+    data_dir: &Path,
+    schema: Option<&pg::Schema>,
+) -> Command {
+    let mut command = Command::new(&setup.relay);
+    command
+        .arg("serve")
+        .arg("--rules")
+        .arg(rules)
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir);
+    if let Some(schema) = schema {
+        command.arg("--store").arg(schema.url());
+    }
+    command
 }
 
 /// What reached the sink, and where the relay's store (read once the relay has exited, so
