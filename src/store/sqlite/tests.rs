@@ -26,12 +26,17 @@ fn big_event(n: u64) -> Event {
     e
 }
 
-/// Caps the file at its current size, or lifts the cap, on the writer's connection.
-async fn cap_file(store: &Store, capped: bool) {
+/// The embedded engine behind `store`.
+fn sqlite(store: &Store) -> &crate::store::sqlite::Sqlite {
     let crate::store::engine::Backend::Sqlite(sqlite) = store.backend() else {
         panic!("an embedded store");
     };
     sqlite
+}
+
+/// Caps the file at its current size, or lifts the cap, on the writer's connection.
+async fn cap_file(store: &Store, capped: bool) {
+    sqlite(store)
         .writer
         .admin(move |conn| {
             let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
@@ -71,6 +76,9 @@ async fn a_full_disk_acknowledges_nothing_and_the_writer_recovers() {
 async fn identical_events_in_one_group_commit_are_stored_once() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path()).await;
+    // A slow write holds the writer until all 40 ingests are queued behind it, so that they
+    // share the next batch however fast or loaded the machine is.
+    let held = hold_writer(&store).await;
     let handles: Vec<_> = (0..40u64)
         .map(|n| {
             let store = store.clone();
@@ -79,6 +87,7 @@ async fn identical_events_in_one_group_commit_are_stored_once() {
             tokio::spawn(async move { store.ingest(&e).await.unwrap() })
         })
         .collect();
+    held.release_once_queued(40).await;
     let mut answers = Vec::new();
     for handle in handles {
         answers.push(handle.await.unwrap());
@@ -89,10 +98,60 @@ async fn identical_events_in_one_group_commit_are_stored_once() {
     assert_eq!(same.iter().filter(|a| !a.duplicate).count(), 1);
     assert!(answers.iter().skip(1).step_by(2).all(|a| !a.duplicate));
     assert_eq!(store.counts().await.unwrap().events, 21);
-    assert!(
-        store.writer_stats().largest_batch > 1,
-        "no batch was shared"
+    assert_eq!(
+        store.writer_stats().largest_batch,
+        40,
+        "the 40 ingests did not share one batch"
     );
+}
+
+/// A write in progress that keeps the writer thread busy until released.
+struct HeldWriter {
+    store: Store,
+    release: std::sync::mpsc::Sender<()>,
+    done: tokio::task::JoinHandle<()>,
+}
+
+/// Starts a write that blocks the writer until [`HeldWriter::release_once_queued`].
+async fn hold_writer(store: &Store) -> HeldWriter {
+    let (release, wait) = std::sync::mpsc::channel::<()>();
+    let (started, running) = tokio::sync::oneshot::channel::<()>();
+    let held = store.clone();
+    let done = tokio::spawn(async move {
+        sqlite(&held)
+            .writer
+            .admin(move |_| {
+                let _ = started.send(());
+                let _ = wait.recv_timeout(std::time::Duration::from_secs(30));
+                Ok(())
+            })
+            .await
+            .unwrap();
+    });
+    running.await.expect("the slow write started");
+    HeldWriter {
+        store: store.clone(),
+        release,
+        done,
+    }
+}
+
+impl HeldWriter {
+    /// Waits (bounded) until `count` writes wait in the writer's queue, then lets it go on.
+    async fn release_once_queued(self, count: usize) {
+        let sender = &sqlite(&self.store).writer.sender;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        while sender.max_capacity() - sender.capacity() < count {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "only {} of {count} writes were queued",
+                sender.max_capacity() - sender.capacity()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        self.release.send(()).unwrap();
+        self.done.await.unwrap();
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -25,9 +25,11 @@ async fn a_rate_limit_of_2_per_second_spaces_six_messages_half_a_second_apart() 
     let received = mock.wait_for(6, DEADLINE).await;
     assert_eq!(received.len(), 6);
     let times: Vec<_> = received.iter().map(|r| r.at).collect();
+    // The pace spaces the sends' starts 500 ms apart; an arrival may be late by the machine's
+    // scheduling, so the bound leaves room below 500 ms but not down to a 3/s pace (333 ms).
     for gap in gaps(&times) {
         assert!(
-            gap >= Duration::from_millis(450),
+            gap >= Duration::from_millis(400),
             "gaps: {:?}",
             gaps(&times)
         );
@@ -44,9 +46,12 @@ async fn slack_without_a_rate_limit_is_paced_at_one_message_per_second() {
     }
     let received = slack.wait_for(3, DEADLINE).await;
     let times: Vec<_> = received.iter().map(|r| r.at).collect();
+    // The pace spaces the sends' starts a second apart; an arrival may be late by the
+    // machine's scheduling (a loaded CI machine once measured a gap under 950 ms), so the
+    // bound is below a second but far above an unpaced lane's milliseconds and a 2/s pace's.
     for gap in gaps(&times) {
         assert!(
-            gap >= Duration::from_millis(950),
+            gap >= Duration::from_millis(800),
             "gaps: {:?}",
             gaps(&times)
         );
