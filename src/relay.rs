@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::{App, Relay};
-use crate::config::{ConfigErrors, DEFAULT_DATA_DIR};
+use crate::config::{ConfigErrors, default_data_dir};
 use crate::pipeline::{nudge, retention, router, sender};
 use crate::server::{self, ServerOptions};
 use crate::store::{DatabaseUrl, Store, StoreConfig, StoreError, StoreOptions};
@@ -167,7 +167,7 @@ fn store_config(options: &StartOptions, server: &crate::config::ServerConfig) ->
         .data_dir
         .clone()
         .or_else(|| server.data_dir.clone())
-        .unwrap_or_else(|| DEFAULT_DATA_DIR.into());
+        .unwrap_or_else(|| default_data_dir(&options.rules));
     StoreConfig {
         options: dedup,
         ..StoreConfig::embedded(data_dir).exclusive()

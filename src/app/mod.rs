@@ -22,6 +22,7 @@ use crate::targets::ConfiguredTarget;
 use crate::template::Templates;
 
 pub mod check;
+pub mod loads;
 pub mod reload;
 pub mod start_only;
 
@@ -80,7 +81,7 @@ impl App {
 
 /// `templates/` in the directory of the rules file.
 pub fn templates_dir(rules: &Path) -> PathBuf {
-    rules.parent().unwrap_or(Path::new(".")).join("templates")
+    config::base_dir(rules).join("templates")
 }
 
 /// The running relay: the current `App`, the store, and the signals between the loops.
@@ -101,6 +102,8 @@ pub struct Relay {
     pub new_deliveries: tokio::sync::watch::Sender<u64>,
     /// One wake-up per lane, for the deliveries of one target.
     lane_wakes: std::sync::Mutex<HashMap<String, Arc<Notify>>>,
+    /// When the serving configuration was loaded, and the last reloads' outcomes.
+    loads: std::sync::Mutex<loads::Loads>,
     pub metrics: Metrics,
 }
 
@@ -108,6 +111,7 @@ impl Relay {
     pub fn new(app: App, rules_path: PathBuf, store: Store) -> Arc<Relay> {
         let metrics = Metrics::new();
         metrics.config_loaded(true, Some(&app.config.hash), unix_seconds());
+        let loads = loads::Loads::started(crate::clock::now_ms(), &app.config.hash);
         let started = app.config.server.clone();
         Arc::new(Relay {
             started,
@@ -120,6 +124,7 @@ impl Relay {
             new_events: Notify::new(),
             new_deliveries: tokio::sync::watch::Sender::new(0),
             lane_wakes: std::sync::Mutex::new(HashMap::new()),
+            loads: std::sync::Mutex::new(loads),
             metrics,
         })
     }
@@ -143,19 +148,38 @@ impl Relay {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let now = unix_seconds();
+        let now_ms = crate::clock::now_ms();
         match App::load(&self.rules_path) {
             Ok(app) => {
                 let app = Arc::new(app);
                 self.metrics
                     .config_loaded(true, Some(&app.config.hash), now);
+                self.record_load(loads::Load::loaded(now_ms, &app.config.hash));
                 self.app.store(app.clone());
                 Ok(app)
             }
             Err(errors) => {
                 self.metrics.config_loaded(false, None, now);
+                let problems = errors.errors.iter().map(|e| e.to_string()).collect();
+                self.record_load(loads::Load::refused(now_ms, problems));
                 Err(errors)
             }
         }
+    }
+
+    fn record_load(&self, load: loads::Load) {
+        self.loads
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .record(load);
+    }
+
+    /// When the serving configuration was loaded, and the last reloads (a copy).
+    pub fn loads(&self) -> loads::Loads {
+        self.loads
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     /// The settings of `app` that a reload cannot apply (they were read at start) and that

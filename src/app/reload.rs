@@ -168,7 +168,11 @@ impl Drop for ReleaseOnPanic<'_> {
 pub fn log_outcome(relay: &Relay, outcome: &Outcome) {
     match outcome {
         Ok(app) => {
-            tracing::info!(config_hash = %app.config.hash, "configuration reloaded");
+            tracing::info!(
+                config_hash = %app.config.hash,
+                file = %relay.rules_path().display(),
+                "configuration reloaded"
+            );
             super::start_only::warn(&relay.restart_needed(app));
         }
         Err(errors) => tracing::error!(

@@ -12,11 +12,14 @@ pub fn run(rules: &Path) -> ExitCode {
                 eprintln!("warning: {warning}");
             }
             let c = &app.config;
+            // The hash is the one `/metrics`, `/api/config` and the load and reload log lines
+            // show: it ties this file to a running relay's configuration.
             println!(
-                "{}: ok ({} rules, {} targets)",
+                "{}: ok ({} rules, {} targets), config hash {}",
                 rules.display(),
                 c.rules.rules().len(),
-                c.targets.len()
+                c.targets.len(),
+                c.hash
             );
             ExitCode::SUCCESS
         }

@@ -9,7 +9,7 @@ use clap::Subcommand;
 
 use crate::app::App;
 use crate::clock::{now_ms, parse_since, rfc3339};
-use crate::config::DEFAULT_DATA_DIR;
+use crate::config::default_data_dir;
 use crate::server::api::views;
 use crate::store::{DatabaseUrl, DeadFilter, Store, StoreConfig};
 
@@ -48,7 +48,7 @@ pub enum DlqCommand {
 }
 
 /// Where the store is: `--store`, else the rules file's `server.store`, else the embedded store
-/// in `--data-dir`, else in `server.data_dir`, else in `./data`.
+/// in `--data-dir`, else in `server.data_dir`, else in `data` beside the rules file.
 #[derive(Debug, Clone, clap::Args)]
 pub struct StoreArgs {
     /// The rules file (for `server.store` or `server.data_dir` and, for `show`, the templates).
@@ -118,7 +118,7 @@ fn data_dir(args: &StoreArgs, app: Option<&App>) -> PathBuf {
     args.data_dir
         .clone()
         .or_else(|| app.and_then(|a| a.config.server.data_dir.clone()))
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
+        .unwrap_or_else(|| default_data_dir(&args.rules))
 }
 
 async fn execute(store: &Store, app: Option<&App>, command: DlqCommand) -> Result<(), String> {

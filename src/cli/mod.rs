@@ -143,8 +143,13 @@ pub fn init_logging(format: LogFormat) {
     // thousands of lines (with event contents), so it stays at warn unless asked for.
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,handlebars=warn"));
+    let colour = colour_wanted(
+        std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        std::env::var_os("NO_COLOR"),
+    );
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     let result = match format {
         LogFormat::Text => builder.with_target(false).try_init(),
@@ -154,9 +159,24 @@ pub fn init_logging(format: LogFormat) {
     drop(result);
 }
 
+/// Whether text logs may use colour: only on a terminal (a file, a pipe or journald gets plain
+/// text), and never when `NO_COLOR` is set to anything but the empty string (no-color.org).
+fn colour_wanted(stderr_is_terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(|value| value.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn logs_are_coloured_only_on_a_terminal_without_no_color() {
+        assert!(colour_wanted(true, None));
+        assert!(colour_wanted(true, Some("".into())));
+        assert!(!colour_wanted(true, Some("1".into())));
+        assert!(!colour_wanted(false, None));
+        assert!(!colour_wanted(false, Some("".into())));
+    }
 
     fn dlq_store(args: &[&str]) -> dlq::StoreArgs {
         match Cli::try_parse_from(args)

@@ -37,8 +37,22 @@ use crate::yaml::fields::Fields;
 use crate::yaml::report::Report;
 use crate::yaml::tree::{self as yaml, Node, Pos, Value};
 
-/// Where the embedded store lives when neither `--data-dir` nor `server.data_dir` says.
-pub const DEFAULT_DATA_DIR: &str = "./data";
+/// Where the embedded store lives when neither `--data-dir` nor `server.data_dir` says: this
+/// directory beside the rules file.
+pub const DEFAULT_DATA_DIR: &str = "data";
+
+/// The directory that relative paths in the rules file `rules` are read from: its own.
+pub fn base_dir(rules: &Path) -> &Path {
+    match rules.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    }
+}
+
+/// The embedded store's directory when nothing names one: [`DEFAULT_DATA_DIR`] beside `rules`.
+pub fn default_data_dir(rules: &Path) -> PathBuf {
+    base_dir(rules).join(DEFAULT_DATA_DIR)
+}
 
 /// The top-level keys of `rules.yaml`.
 const TOP_KEYS: &[&str] = &["server", "monitorqa", "defaults", "targets", "rules"];
@@ -132,7 +146,9 @@ pub fn parse(
         Fields::open(doc.get(key)?, doc.key_pos(key), what, None, report)
     };
     let server = section("server", "`server`", &mut report);
-    let server = sections::server(server, &mut report);
+    let mut server = sections::server(server, &mut report);
+    // Relative to the rules file, as the templates are, not to wherever the relay started.
+    server.data_dir = server.data_dir.map(|dir| base_dir(file).join(dir));
     let monitorqa = section("monitorqa", "`monitorqa`", &mut report)
         .and_then(|f| sections::monitorqa(f, &mut report));
     let defaults = section("defaults", "`defaults`", &mut report);

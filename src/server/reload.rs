@@ -51,7 +51,11 @@ async fn handle_reload(relay: Arc<Relay>, headers: &HeaderMap) -> Result<Respons
     )?;
     match relay.reload_within(Overlap::Refuse).await {
         Ok(app) => {
-            tracing::info!(config_hash = %app.config.hash, "configuration reloaded over HTTP");
+            tracing::info!(
+                config_hash = %app.config.hash,
+                file = %relay.rules_path().display(),
+                "configuration reloaded over HTTP"
+            );
             let restart_needed = relay.restart_needed(&app);
             crate::app::start_only::warn(&restart_needed);
             Ok(json_response(

@@ -110,6 +110,37 @@ fn server_values_are_read_with_units() {
 }
 
 #[test]
+fn a_relative_data_dir_is_beside_the_rules_file_wherever_the_relay_starts() {
+    let parse = |file: &str, text: &str| {
+        crate::config::parse(text, Path::new(file), &|_| None)
+            .expect("valid")
+            .server
+            .data_dir
+    };
+    let text = "server:\n  data_dir: ./store\n";
+    assert_eq!(
+        parse("/etc/mqa-relay/rules.yaml", text),
+        Some("/etc/mqa-relay/./store".into())
+    );
+    assert_eq!(parse("rules.yaml", text), Some("./store".into()));
+    assert_eq!(
+        parse(
+            "/etc/mqa-relay/rules.yaml",
+            "server:\n  data_dir: /var/lib/relay\n"
+        ),
+        Some("/var/lib/relay".into())
+    );
+    assert_eq!(
+        crate::config::default_data_dir(Path::new("/etc/mqa-relay/rules.yaml")),
+        Path::new("/etc/mqa-relay/data")
+    );
+    assert_eq!(
+        crate::config::default_data_dir(Path::new("rules.yaml")),
+        Path::new("./data")
+    );
+}
+
+#[test]
 fn monitorqa_gets_its_default_base_url_and_timeout() {
     let monitorqa = valid("monitorqa:\n  api_key: k\n")
         .monitorqa

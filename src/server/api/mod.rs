@@ -3,6 +3,7 @@
 //!
 //! | route | answers |
 //! |---|---|
+//! | `GET /api/config` | the serving rules file: path, hash, load time, counts, recent reloads |
 //! | `GET /api/events?limit=&event=&company=` | recent events, newest first, with delivery counts |
 //! | `GET /api/events/<id>` | the event, enrichment, matched rules, deliveries and attempts |
 //! | `GET /api/dlq?target=&since=&limit=` | open dead letters, oldest first |
@@ -110,6 +111,7 @@ async fn handle(
     authorize(relay, headers)?;
     let parts: Vec<&str> = path.trim_start_matches("/api/").split('/').collect();
     match (method, parts.as_slice()) {
+        (&Method::GET, ["config"]) => Ok(json_response(StatusCode::OK, &views::config_json(relay))),
         (&Method::GET, ["events"]) => list_events(relay, query).await,
         (&Method::GET, ["events", id]) => show_event(relay, id).await,
         (&Method::GET, ["dlq"]) => list_dead(relay, query).await,
@@ -117,13 +119,14 @@ async fn handle(
         (&Method::GET, ["dlq", id]) => show_delivery(relay, parse_id(id)?).await,
         (&Method::POST, ["dlq", id, "replay"]) => replay(relay, parse_id(id)?).await,
         (&Method::DELETE, ["dlq", id]) => drop_dead(relay, parse_id(id)?).await,
-        (_, ["events"] | ["events", _] | ["dlq"] | ["dlq", _] | ["dlq", _, "replay"]) => {
-            Err(ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "method not allowed",
-            ))
-        }
+        (
+            _,
+            ["config"] | ["events"] | ["events", _] | ["dlq"] | ["dlq", _] | ["dlq", _, "replay"],
+        ) => Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "method not allowed",
+        )),
         _ => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",

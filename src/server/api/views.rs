@@ -90,3 +90,30 @@ pub fn delivery_details_json(app: &App, d: &DeliveryDetails) -> Value {
     }
     value
 }
+
+/// The configuration now serving and the last loads (`GET /api/config`).
+pub fn config_json(relay: &crate::app::Relay) -> Value {
+    let app = relay.app();
+    let loads = relay.loads();
+    let load_json = |load: &crate::app::loads::Load| {
+        json!({
+            "at": rfc3339(load.at_ms),
+            "outcome": if load.ok() { "loaded" } else { "refused" },
+            "hash": load.hash,
+            "problems": load.problems,
+        })
+    };
+    let c = &app.config;
+    json!({
+        "path": relay.rules_path().display().to_string(),
+        "hash": c.hash,
+        "loaded_at": rfc3339(loads.serving_since_ms()),
+        "rules": c.rules.rules().len(),
+        "targets": c.targets.len(),
+        "target_names": c.targets.keys().collect::<Vec<_>>(),
+        "restart_needed": relay.restart_needed(&app),
+        "warnings": app.warnings(),
+        "last_reload_error": loads.unresolved_failure().map(load_json),
+        "loads": loads.recent().map(load_json).collect::<Vec<_>>(),
+    })
+}

@@ -25,4 +25,5 @@ mod reload;
 mod reload_files;
 mod replicas;
 mod retention;
+mod service;
 mod shutdown;

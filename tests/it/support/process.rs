@@ -48,8 +48,26 @@ impl RelayProcess {
         RelayProcess::launch(command, dir, run, token).await
     }
 
+    /// [`RelayProcess::start`] as `how` says: without `--data-dir`, from another directory,
+    /// with more environment.
+    pub async fn start_as(dir: &Path, run: u32, token: &str, how: &Launch) -> RelayProcess {
+        let mut command = Command::new(BIN);
+        how.apply(&mut command);
+        RelayProcess::launch_with(command, dir, run, token, how.data_dir_flag).await
+    }
+
     async fn launch(command: Command, dir: &Path, run: u32, token: &str) -> RelayProcess {
-        let (child, log) = spawn_serve(command, dir, run, token);
+        RelayProcess::launch_with(command, dir, run, token, true).await
+    }
+
+    async fn launch_with(
+        command: Command,
+        dir: &Path,
+        run: u32,
+        token: &str,
+        data_dir_flag: bool,
+    ) -> RelayProcess {
+        let (child, log) = spawn_serve(command, dir, run, token, data_dir_flag);
         let addr = eventually_within("the relay to listen", PROCESS_DEADLINE, async || {
             let text = std::fs::read_to_string(&log).ok()?;
             let rest = text.split("listening on ").nth(1)?;
@@ -158,15 +176,51 @@ impl RelayProcess {
     }
 }
 
+/// How [`RelayProcess::start_as`] starts the relay, beyond what every start does.
+pub struct Launch {
+    /// Whether to give `--data-dir dir/data` (else the rules file or the default decides).
+    pub data_dir_flag: bool,
+    /// The working directory (default: the test's).
+    pub cwd: Option<PathBuf>,
+    pub envs: Vec<(String, String)>,
+}
+
+impl Default for Launch {
+    fn default() -> Launch {
+        Launch {
+            data_dir_flag: true,
+            cwd: None,
+            envs: Vec::new(),
+        }
+    }
+}
+
+impl Launch {
+    fn apply(&self, command: &mut Command) {
+        if let Some(cwd) = &self.cwd {
+            command.current_dir(cwd);
+        }
+        command.envs(self.envs.iter().map(|(k, v)| (k, v)));
+    }
+}
+
 /// Starts `serve` (with `command`: the binary, or a wrapper that runs it) on `dir/rules.yaml`
-/// and `dir/data`, logging to `dir/relay-<run>.log`.
-fn spawn_serve(mut command: Command, dir: &Path, run: u32, token: &str) -> (Child, PathBuf) {
+/// (and `dir/data` with `data_dir_flag`), logging to `dir/relay-<run>.log`.
+fn spawn_serve(
+    mut command: Command,
+    dir: &Path,
+    run: u32,
+    token: &str,
+    data_dir_flag: bool,
+) -> (Child, PathBuf) {
     let log = dir.join(format!("relay-{run}.log"));
-    let child = command
+    command
         .args(["serve", "--listen", "127.0.0.1:0", "--rules"])
-        .arg(dir.join("rules.yaml"))
-        .arg("--data-dir")
-        .arg(dir.join("data"))
+        .arg(dir.join("rules.yaml"));
+    if data_dir_flag {
+        command.arg("--data-dir").arg(dir.join("data"));
+    }
+    let child = command
         .env("RUST_LOG", "info")
         .env("RELAY_TOKEN", token)
         .stdin(Stdio::null())
@@ -195,7 +249,7 @@ pub async fn serve_refused(dir: &Path, run: u32, token: &str) -> (Option<i32>, S
             let _ = self.0.wait();
         }
     }
-    let (child, log) = spawn_serve(Command::new(BIN), dir, run, token);
+    let (child, log) = spawn_serve(Command::new(BIN), dir, run, token, true);
     let mut child = KillOnDrop(child);
     let code = wait_exit(&mut child.0).await;
     (code, std::fs::read_to_string(&log).unwrap_or_default())

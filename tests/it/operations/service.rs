@@ -1,0 +1,149 @@
+//! Running the relay as a service, as an operator does: the hash `check` prints is the one the
+//! running relay shows (`/metrics`, `/api/config`, its log), a failed reload is visible in
+//! `/api/config` until fixed, logs written to a file carry no colour codes, and a relative
+//! `data_dir` is beside the rules file whichever directory the relay starts in.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::support::process::{BIN, Launch, RelayProcess};
+use crate::support::relay::{TOKEN, numbered, write_file};
+use crate::support::wait::eventually;
+
+const ADMIN: &str = "admin-token-for-the-service-tests";
+const LIMIT: Duration = Duration::from_secs(10);
+
+fn rules(extra_server: &str) -> String {
+    format!(
+        "server:\n  token: ${{RELAY_TOKEN}}\n  admin_token: {ADMIN}\n{extra_server}\
+         targets:\n  erp:\n    kind: webhook\n    url: http://127.0.0.1:9/erp\n\
+         rules:\n  - name: all\n    events: \"*\"\n    notify: [erp]\n"
+    )
+}
+
+/// `mqa-relay check` on `file`: the hash it prints after `config hash `.
+fn checked_hash(file: &Path) -> String {
+    let out = Command::new(BIN)
+        .args(["check", "--rules"])
+        .arg(file)
+        .env("RELAY_TOKEN", TOKEN)
+        .output()
+        .expect("run mqa-relay check");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let hash = stdout
+        .trim_end()
+        .rsplit_once("config hash ")
+        .map(|(_, hash)| hash.to_string())
+        .unwrap_or_else(|| panic!("no hash in {stdout:?}"));
+    assert_eq!(hash.len(), 64, "{stdout}");
+    hash
+}
+
+async fn config(relay: &RelayProcess) -> serde_json::Value {
+    let (status, body) = relay
+        .call("GET", "/api/config", Some(ADMIN), LIMIT)
+        .await
+        .expect("the relay answers");
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+#[tokio::test]
+async fn the_hash_check_prints_is_the_one_the_running_relay_shows_and_a_failed_reload_stays_visible()
+ {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rules.yaml");
+    write_file(&file, &rules(""));
+    let hash = checked_hash(&file);
+    let relay = RelayProcess::start(dir.path(), 1, TOKEN).await;
+
+    let metrics = reqwest::get(format!("http://{}/metrics", relay.addr))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(&format!("mqa_relay_config_info{{hash=\"{hash}\"}} 1")),
+        "{metrics}"
+    );
+    let shown = config(&relay).await;
+    assert_eq!(shown["hash"], hash.as_str());
+    assert_eq!(shown["path"], file.display().to_string());
+    assert_eq!(
+        (shown["rules"].as_u64(), shown["targets"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert!(shown["last_reload_error"].is_null(), "{shown}");
+    assert!(relay.log_text().contains(&hash), "{}", relay.log_text());
+
+    // A broken file: the old configuration keeps serving, and the problem stays in view.
+    write_file(&file, "rules:\n  - name: [broken\n");
+    relay.signal("HUP");
+    let failed = eventually("the failed reload in /api/config", async || {
+        let shown = config(&relay).await;
+        (!shown["last_reload_error"].is_null()).then_some(shown)
+    })
+    .await;
+    assert_eq!(failed["hash"], hash.as_str(), "the old file keeps serving");
+    let problems = failed["last_reload_error"]["problems"].to_string();
+    assert!(
+        problems.contains(&format!("{}:2:", file.display())),
+        "{problems}"
+    );
+    assert_eq!(failed["loads"][0]["outcome"], "refused");
+    assert_eq!(failed["loads"][1]["outcome"], "loaded");
+
+    // Fixed: the new hash is the one `check` prints, and nothing is left to fix.
+    write_file(&file, &rules("  retention: 7d\n"));
+    let fixed_hash = checked_hash(&file);
+    assert_ne!(fixed_hash, hash);
+    relay.signal("HUP");
+    let fixed = eventually("the fixed reload in /api/config", async || {
+        let shown = config(&relay).await;
+        (shown["hash"] == fixed_hash.as_str()).then_some(shown)
+    })
+    .await;
+    assert!(fixed["last_reload_error"].is_null(), "{fixed}");
+    relay.ack(&numbered(1)).await;
+
+    // The log went to a file: plain text, no terminal colour codes.
+    let log = relay.log_text();
+    assert!(log.contains("configuration reloaded"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "colour codes in a log file: {log:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_relative_data_dir_is_beside_the_rules_file_wherever_the_relay_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    write_file(
+        &dir.path().join("rules.yaml"),
+        &rules("  data_dir: ./store\n"),
+    );
+    let how = Launch {
+        data_dir_flag: false,
+        cwd: Some(elsewhere.path().to_path_buf()),
+        ..Launch::default()
+    };
+    let mut relay = RelayProcess::start_as(dir.path(), 1, TOKEN, &how).await;
+    relay.ack(&numbered(1)).await;
+    assert!(dir.path().join("store/relay.db").is_file());
+    assert!(!elsewhere.path().join("store").exists());
+    relay.signal("TERM");
+    assert_eq!(relay.wait_exit().await, Some(0));
+
+    // Without `data_dir`, the store is `data` beside the rules file.
+    write_file(&dir.path().join("rules.yaml"), &rules(""));
+    let mut relay = RelayProcess::start_as(dir.path(), 2, TOKEN, &how).await;
+    relay.ack(&numbered(2)).await;
+    assert!(dir.path().join("data/relay.db").is_file());
+    assert!(!elsewhere.path().join("data").exists());
+    relay.signal("TERM");
+    assert_eq!(relay.wait_exit().await, Some(0));
+}
