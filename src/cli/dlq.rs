@@ -2,16 +2,16 @@
 //! second process to read and write it safely). Replays are picked up by the running relay's
 //! senders within seconds; they are rendered with the current templates when sent.
 
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Subcommand;
 
+use super::on_store::{self, StoreArgs};
 use crate::app::App;
 use crate::clock::{now_ms, parse_since, rfc3339};
-use crate::config::default_data_dir;
+use crate::pipeline::report::one_line;
 use crate::server::api::views;
-use crate::store::{DatabaseUrl, DeadFilter, Store, StoreConfig};
+use crate::store::{DeadFilter, Store};
 
 #[derive(Debug, Subcommand)]
 pub enum DlqCommand {
@@ -47,27 +47,6 @@ pub enum DlqCommand {
     Drop { id: i64 },
 }
 
-/// Where the store is: `--store`, else the rules file's `server.store`, else the embedded store
-/// in `--data-dir`, else in `server.data_dir`, else in `data` beside the rules file.
-#[derive(Debug, Clone, clap::Args)]
-pub struct StoreArgs {
-    /// The rules file (for `server.store` or `server.data_dir` and, for `show`, the templates).
-    /// Accepted before or after the subcommand (`dlq --rules F list`, `dlq list --rules F`).
-    #[arg(
-        long,
-        default_value = "rules.yaml",
-        env = "MQA_RELAY_RULES",
-        global = true
-    )]
-    pub rules: PathBuf,
-    /// The store's directory (overrides server.data_dir).
-    #[arg(long, env = "MQA_RELAY_DATA_DIR", global = true)]
-    pub data_dir: Option<PathBuf>,
-    /// A PostgreSQL database (overrides server.store).
-    #[arg(long, env = "MQA_RELAY_STORE", hide_env_values = true, global = true)]
-    pub store: Option<String>,
-}
-
 pub fn run(args: &StoreArgs, command: DlqCommand) -> ExitCode {
     let runtime = match super::runtime(false) {
         Ok(rt) => rt,
@@ -83,42 +62,10 @@ pub fn run(args: &StoreArgs, command: DlqCommand) -> ExitCode {
 }
 
 async fn dlq(args: &StoreArgs, command: DlqCommand) -> Result<(), String> {
-    let app = App::load(&args.rules).ok();
-    let config = store_config(args, app.as_ref())?;
-    let store = Store::open(&config).await.map_err(|e| e.to_string())?;
+    let (store, app) = on_store::open(args).await?;
     let result = execute(&store, app.as_ref(), command).await;
     store.close().await;
     result
-}
-
-/// The store the running relay uses, as `--store`, the rules file or `--data-dir` name it.
-fn store_config(args: &StoreArgs, app: Option<&App>) -> Result<StoreConfig, String> {
-    if let Some(text) = &args.store {
-        let url = DatabaseUrl::parse(text).map_err(|e| format!("--store: {e}"))?;
-        return Ok(StoreConfig::postgres(url));
-    }
-    if let Some(url) = app.and_then(|a| a.config.server.store.clone()) {
-        return Ok(StoreConfig::postgres(url));
-    }
-    let data_dir = data_dir(args, app);
-    if !mqa_relay_store_exists(&data_dir) {
-        return Err(format!(
-            "no store in {} (use --data-dir, or --store for a PostgreSQL database)",
-            data_dir.display()
-        ));
-    }
-    Ok(StoreConfig::embedded(&data_dir))
-}
-
-fn mqa_relay_store_exists(data_dir: &Path) -> bool {
-    crate::store::database_file(data_dir).exists()
-}
-
-fn data_dir(args: &StoreArgs, app: Option<&App>) -> PathBuf {
-    args.data_dir
-        .clone()
-        .or_else(|| app.and_then(|a| a.config.server.data_dir.clone()))
-        .unwrap_or_else(|| default_data_dir(&args.rules))
 }
 
 async fn execute(store: &Store, app: Option<&App>, command: DlqCommand) -> Result<(), String> {
@@ -151,7 +98,7 @@ async fn execute(store: &Store, app: Option<&App>, command: DlqCommand) -> Resul
             } else {
                 for d in &dead {
                     let when = d.finished_at.map(rfc3339).unwrap_or_default();
-                    let error = d.last_error.as_deref().unwrap_or("");
+                    let error = one_line(d.last_error.as_deref().unwrap_or(""));
                     println!("{:>6}  {when}  {}  {}  {error}", d.id, d.target, d.rule);
                 }
             }

@@ -1,8 +1,10 @@
-//! The command line: `serve`, `check`, `test`, `send`, `dlq`, `store`. Each command is a thin wrapper over the library
+//! The command line: `serve`, `check`, `test`, `send`, `dlq`, `events`, `store`. Each command is a thin wrapper over the library
 //! calls `serve` itself uses, so `check` and `test` can never disagree with the running relay.
 
 mod check;
 mod dlq;
+mod events;
+mod on_store;
 pub mod payload;
 mod send;
 pub mod serve;
@@ -67,9 +69,16 @@ pub enum Command {
     /// The dead-letter list: list, show, replay, drop.
     Dlq {
         #[command(flatten)]
-        store: dlq::StoreArgs,
+        store: on_store::StoreArgs,
         #[command(subcommand)]
         command: dlq::DlqCommand,
+    },
+    /// Recent events and how their deliveries stand; the deliveries still waiting and why.
+    Events {
+        #[command(flatten)]
+        store: on_store::StoreArgs,
+        #[command(subcommand)]
+        command: events::EventsCommand,
     },
     /// Render and really send one message to one target, and print the provider's answer.
     Send {
@@ -119,6 +128,7 @@ pub fn run(cli: Cli) -> ExitCode {
             event,
         } => send::run(&rules, &target, event.as_deref()),
         Command::Dlq { store, command } => dlq::run(&store, command),
+        Command::Events { store, command } => events::run(&store, command),
         Command::Store { command } => store_cmd::run(command),
     }
 }
@@ -178,7 +188,7 @@ mod tests {
         assert!(!colour_wanted(false, Some("".into())));
     }
 
-    fn dlq_store(args: &[&str]) -> dlq::StoreArgs {
+    fn dlq_store(args: &[&str]) -> on_store::StoreArgs {
         match Cli::try_parse_from(args)
             .expect("the command line parses")
             .command

@@ -15,7 +15,7 @@ pub mod lane;
 pub mod nudge;
 pub mod offload;
 pub mod pace;
-mod report;
+pub(crate) mod report;
 pub mod retention;
 pub mod retry;
 pub mod router;

@@ -50,7 +50,7 @@ pub(super) fn log_attempt(sent: &Sent, outcome: &Outcome, applied: bool, now_ms:
 /// A reason fit for the message of a text log line: its control characters (a line break, the
 /// ESC of a terminal sequence) written escaped, so that what a provider or an event said
 /// cannot forge a line or colour the terminal.
-fn one_line(text: &str) -> String {
+pub(crate) fn one_line(text: &str) -> String {
     text.chars()
         .map(|c| match c {
             c if c.is_control() => c.escape_default().to_string(),

@@ -17,6 +17,7 @@ mod database_outage;
 mod dedup;
 mod disk;
 mod dlq_cli;
+mod events_cli;
 mod failing_targets;
 mod hostile_templates;
 mod metrics;

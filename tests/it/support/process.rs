@@ -273,13 +273,23 @@ pub async fn open_store(data_dir: &Path) -> Store {
 
 /// Runs `mqa-relay dlq --rules <dir>/rules.yaml --data-dir <dir>/data <args>`.
 pub fn dlq(dir: &Path, args: &[&str]) -> Output {
+    beside(dir, "dlq", args)
+}
+
+/// Runs `mqa-relay events --rules <dir>/rules.yaml --data-dir <dir>/data <args>`.
+pub fn events(dir: &Path, args: &[&str]) -> Output {
+    beside(dir, "events", args)
+}
+
+/// Runs a command that works beside a running relay on its store.
+fn beside(dir: &Path, command: &str, args: &[&str]) -> Output {
     Command::new(BIN)
-        .arg("dlq")
+        .arg(command)
         .arg("--rules")
         .arg(dir.join("rules.yaml"))
         .arg("--data-dir")
         .arg(dir.join("data"))
         .args(args)
         .output()
-        .expect("run mqa-relay dlq")
+        .unwrap_or_else(|e| panic!("run mqa-relay {command}: {e}"))
 }

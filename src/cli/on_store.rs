@@ -1,0 +1,68 @@
+//! Where a command that works beside a running relay (`dlq`, `events`) finds its store: the
+//! one that relay uses, as `--store`, the rules file or `--data-dir` name it (SQLite allows a
+//! second process to read and write the file safely; PostgreSQL is shared anyway).
+
+use std::path::{Path, PathBuf};
+
+use crate::app::App;
+use crate::config::default_data_dir;
+use crate::store::{DatabaseUrl, Store, StoreConfig};
+
+/// Where the store is: `--store`, else the rules file's `server.store`, else the embedded store
+/// in `--data-dir`, else in `server.data_dir`, else in `data` beside the rules file.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StoreArgs {
+    /// The rules file (for `server.store` or `server.data_dir` and, for `show`, the templates).
+    /// Accepted before or after the subcommand (`dlq --rules F list`, `dlq list --rules F`).
+    #[arg(
+        long,
+        default_value = "rules.yaml",
+        env = "MQA_RELAY_RULES",
+        global = true
+    )]
+    pub rules: PathBuf,
+    /// The store's directory (overrides server.data_dir).
+    #[arg(long, env = "MQA_RELAY_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// A PostgreSQL database (overrides server.store).
+    #[arg(long, env = "MQA_RELAY_STORE", hide_env_values = true, global = true)]
+    pub store: Option<String>,
+}
+
+/// Opens the store, with the rules file's configuration when it loads (for templates).
+pub async fn open(args: &StoreArgs) -> Result<(Store, Option<App>), String> {
+    let app = App::load(&args.rules).ok();
+    let config = store_config(args, app.as_ref())?;
+    let store = Store::open(&config).await.map_err(|e| e.to_string())?;
+    Ok((store, app))
+}
+
+/// The store the running relay uses, as `--store`, the rules file or `--data-dir` name it.
+fn store_config(args: &StoreArgs, app: Option<&App>) -> Result<StoreConfig, String> {
+    if let Some(text) = &args.store {
+        let url = DatabaseUrl::parse(text).map_err(|e| format!("--store: {e}"))?;
+        return Ok(StoreConfig::postgres(url));
+    }
+    if let Some(url) = app.and_then(|a| a.config.server.store.clone()) {
+        return Ok(StoreConfig::postgres(url));
+    }
+    let data_dir = data_dir(args, app);
+    if !mqa_relay_store_exists(&data_dir) {
+        return Err(format!(
+            "no store in {} (use --data-dir, or --store for a PostgreSQL database)",
+            data_dir.display()
+        ));
+    }
+    Ok(StoreConfig::embedded(&data_dir))
+}
+
+fn mqa_relay_store_exists(data_dir: &Path) -> bool {
+    crate::store::database_file(data_dir).exists()
+}
+
+fn data_dir(args: &StoreArgs, app: Option<&App>) -> PathBuf {
+    args.data_dir
+        .clone()
+        .or_else(|| app.and_then(|a| a.config.server.data_dir.clone()))
+        .unwrap_or_else(|| default_data_dir(&args.rules))
+}
