@@ -9,6 +9,7 @@ pub mod payload;
 mod send;
 pub mod serve;
 mod store_cmd;
+mod systemd;
 mod test_cmd;
 
 pub use serve::ServeArgs;

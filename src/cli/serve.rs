@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use super::systemd;
 use crate::app::{Overlap, Relay, ReloadError};
 use crate::relay::{self, StartOptions};
 
@@ -84,6 +85,7 @@ async fn serve_until_signal(args: ServeArgs) -> anyhow::Result<()> {
         _ = term.recv() => return Ok(()),
         _ = int.recv() => return Ok(()),
     };
+    systemd::ready(&running.relay.app(), &running.addr.to_string());
     loop {
         tokio::select! {
             _ = hup.recv() => {
@@ -94,6 +96,7 @@ async fn serve_until_signal(args: ServeArgs) -> anyhow::Result<()> {
         }
     }
     tracing::info!("shutting down: draining requests and in-flight work");
+    systemd::stopping();
     // For a moment the relay still accepts connections but answers 503 (webhooks, /readyz), so
     // MonitorQA and a load balancer see "draining" rather than a refused connection.
     running.relay.start_draining();
@@ -106,10 +109,12 @@ async fn serve_until_signal(args: ServeArgs) -> anyhow::Result<()> {
 /// SIGHUP: reloads the rules file; on error the running configuration stays and the error is
 /// logged. A SIGHUP during a reload asks for one more after it.
 pub async fn reload(relay: Arc<Relay>) {
+    systemd::reloading();
     let outcome = match relay.reload_within(Overlap::Queue).await {
         Ok(app) => Ok(app),
         Err(ReloadError::Invalid(errors)) => Err(errors),
         Err(ReloadError::Queued) => {
+            // The reload running now tells systemd when it (and this one) is done.
             tracing::info!(
                 "a reload is already running; SIGHUP asks for one more after it, which reads \
                  the file as it is then"
@@ -118,8 +123,18 @@ pub async fn reload(relay: Arc<Relay>) {
         }
         Err(e) => {
             tracing::warn!("{e}");
+            systemd::reloaded(&relay.app(), "reload not finished, see the log");
             return;
         }
     };
     crate::app::reload::log_outcome(&relay, &outcome);
+    let how = match &outcome {
+        Ok(_) => "reloaded".to_string(),
+        Err(errors) => {
+            let n = errors.errors.len();
+            let s = if n == 1 { "" } else { "s" };
+            format!("reload refused ({n} problem{s}, see the log), the previous rules serve")
+        }
+    };
+    systemd::reloaded(&relay.app(), &how);
 }

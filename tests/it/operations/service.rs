@@ -1,7 +1,9 @@
 //! Running the relay as a service, as an operator does: the hash `check` prints is the one the
 //! running relay shows (`/metrics`, `/api/config`, its log), a failed reload is visible in
 //! `/api/config` until fixed, logs written to a file carry no colour codes, and a relative
-//! `data_dir` is beside the rules file whichever directory the relay starts in.
+//! `data_dir` is beside the rules file whichever directory the relay starts in. The systemd
+//! unit in `deploy/` passes `systemd-analyze verify`, and the relay tells a `NOTIFY_SOCKET`
+//! (here one the test binds) when it is ready, reloading and stopping.
 
 use std::path::Path;
 use std::process::Command;
@@ -146,4 +148,106 @@ async fn a_relative_data_dir_is_beside_the_rules_file_wherever_the_relay_starts(
     assert!(!elsewhere.path().join("data").exists());
     relay.signal("TERM");
     assert_eq!(relay.wait_exit().await, Some(0));
+}
+
+/// The notification socket a service manager would bind: every datagram the relay sends.
+struct NotifySocket {
+    socket: tokio::net::UnixDatagram,
+    path: std::path::PathBuf,
+    seen: Vec<String>,
+}
+
+impl NotifySocket {
+    fn bind(dir: &Path) -> NotifySocket {
+        let path = dir.join("notify.sock");
+        let socket = tokio::net::UnixDatagram::bind(&path).expect("bind the notify socket");
+        NotifySocket {
+            socket,
+            path,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits (bounded) for the next message that has every line of `lines`; returns it.
+    async fn expect(&mut self, lines: &[&str]) -> String {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let mut buf = vec![0u8; 4096];
+        loop {
+            let read = tokio::time::timeout_at(deadline, self.socket.recv(&mut buf)).await;
+            let Ok(Ok(n)) = read else {
+                panic!("no message with {lines:?}; seen: {:?}", self.seen);
+            };
+            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+            self.seen.push(text.clone());
+            if lines.iter().all(|l| text.lines().any(|have| have == *l)) {
+                return text;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_relay_tells_systemd_when_it_is_ready_reloading_and_stopping() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rules.yaml");
+    write_file(&file, &rules(""));
+    let mut notify = NotifySocket::bind(dir.path());
+    let how = Launch {
+        envs: vec![("NOTIFY_SOCKET".into(), notify.path.display().to_string())],
+        ..Launch::default()
+    };
+    let mut relay = RelayProcess::start_as(dir.path(), 1, TOKEN, &how).await;
+    let ready = notify.expect(&["READY=1"]).await;
+    assert!(
+        ready.contains(&format!(
+            "STATUS=listening on {}; 1 rules, 1 targets",
+            relay.addr
+        )),
+        "{ready}"
+    );
+    relay.ack(&numbered(1)).await;
+
+    relay.signal("HUP");
+    let reloading = notify.expect(&["RELOADING=1"]).await;
+    assert!(reloading.contains("MONOTONIC_USEC="), "{reloading}");
+    let reloaded = notify.expect(&["READY=1"]).await;
+    assert!(reloaded.contains("STATUS=reloaded;"), "{reloaded}");
+
+    write_file(&file, "rules:\n  - name: [broken\n");
+    relay.signal("HUP");
+    notify.expect(&["RELOADING=1"]).await;
+    let refused = notify.expect(&["READY=1"]).await;
+    assert!(
+        refused.contains("STATUS=reload refused (1 problem,"),
+        "{refused}"
+    );
+
+    relay.signal("TERM");
+    notify.expect(&["STOPPING=1"]).await;
+    assert_eq!(relay.wait_exit().await, Some(0));
+}
+
+#[test]
+fn the_systemd_unit_passes_systemd_analyze_verify() {
+    let unit = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/mqa-relay.service");
+    let text = std::fs::read_to_string(&unit).expect("deploy/mqa-relay.service");
+    assert!(text.contains("Type=notify"), "{text}");
+    assert!(
+        text.contains("ExecReload=/bin/kill -HUP $MAINPID"),
+        "{text}"
+    );
+    assert!(text.contains("StateDirectory=mqa-relay"), "{text}");
+    // verify checks that the programs exist: the unit names the installed path, the test
+    // points it at the binary just built, and changes nothing else.
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("mqa-relay.service");
+    std::fs::write(&copy, text.replace("/usr/local/bin/mqa-relay", BIN)).unwrap();
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&copy)
+        .output()
+        .expect("systemd-analyze (Debian package systemd; .ci/run installs it)");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.trim().is_empty(), "warnings: {stderr}");
 }
