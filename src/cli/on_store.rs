@@ -31,10 +31,16 @@ pub struct StoreArgs {
 
 /// Opens the store, with the rules file's configuration when it loads (for templates).
 pub async fn open(args: &StoreArgs) -> Result<(Store, Option<App>), String> {
-    let app = App::load(&args.rules).ok();
-    let config = store_config(args, app.as_ref())?;
+    let (config, app) = locate(args)?;
     let store = Store::open(&config).await.map_err(|e| e.to_string())?;
     Ok((store, app))
+}
+
+/// Where the store is, without opening it, with the rules file's configuration when it loads.
+pub fn locate(args: &StoreArgs) -> Result<(StoreConfig, Option<App>), String> {
+    let app = App::load(&args.rules).ok();
+    let config = store_config(args, app.as_ref())?;
+    Ok((config, app))
 }
 
 /// The store the running relay uses, as `--store`, the rules file or `--data-dir` name it.

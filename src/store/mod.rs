@@ -34,6 +34,7 @@ pub use commit::LaneDone;
 pub use data_dir::{DirLock, FileIdentity, LOCK_FILE};
 pub use postgres::DatabaseUrl;
 pub use rows::{ClaimSpec, Routed};
+pub use sqlite::backup::{Backup, backup as backup_embedded};
 pub use types::{
     AttemptRecord, Claim, DeadFilter, DeadLetterError, DeliveryDetails, DeliveryRecord,
     DeliveryState, EventDetails, EventFilter, EventSummary, Ingested, NewDelivery, Nudge, Outcome,

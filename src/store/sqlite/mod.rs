@@ -7,6 +7,7 @@
 //! writer (WAL). The SQL lives in [`write`], [`read`] and [`admin`]; the tables in [`schema`].
 
 pub(super) mod admin;
+pub mod backup;
 mod engine;
 pub(super) mod read;
 mod schema;

@@ -11,6 +11,7 @@
 //! Every wait is a poll with a deadline.
 
 mod admin_api;
+mod backup;
 mod crash;
 mod data_dir;
 mod database_outage;
