@@ -228,6 +228,7 @@ where
     service_fn(move |request: Request<Incoming>| {
         let method = request.method().clone();
         let target = redact_target(request.uri(), &secrets_of(&relay));
+        let forwarded_for = forwarded_for(request.headers());
         let started = Instant::now();
         let in_flight = InFlight::enter(in_flight.clone());
         let response = hyper::service::Service::call(&inner, request);
@@ -242,12 +243,28 @@ where
                     status = r.status().as_u16(),
                     duration_ms = started.elapsed().as_millis() as u64,
                     remote = %peer,
+                    forwarded_for = forwarded_for.as_deref(),
                     "request",
                 );
             }
             response
         }
     })
+}
+
+/// The client addresses a reverse proxy names in `X-Forwarded-For`, for the access log beside
+/// the connection's own peer (which is the proxy). Whoever connects can write this header, so
+/// it is only logged, never trusted: a value that is not a list of addresses is logged as
+/// `<unreadable>`, and a list is cut at 200 bytes, so it cannot forge or flood a log line.
+fn forwarded_for(headers: &warp::http::HeaderMap) -> Option<String> {
+    let value = headers.get("x-forwarded-for")?;
+    let address_char =
+        |c: char| c.is_ascii_hexdigit() || matches!(c, '.' | ':' | ',' | ' ' | '[' | ']');
+    let text = value.to_str().ok().map(str::trim).filter(|t| !t.is_empty());
+    match text {
+        Some(text) if text.chars().all(address_char) => Some(text.chars().take(200).collect()),
+        _ => Some("<unreadable>".to_string()),
+    }
 }
 
 /// One request in flight on a connection, for as long as its handler runs.
@@ -316,6 +333,31 @@ mod tests {
         let uri: Uri = target.parse().expect("test URIs are valid");
         let secrets: Vec<String> = secrets.iter().map(ToString::to_string).collect();
         redact_target(&uri, &secrets)
+    }
+
+    #[test]
+    fn a_forwarded_for_header_is_logged_as_addresses_only() {
+        let headers = |value: &str| {
+            let mut h = warp::http::HeaderMap::new();
+            h.insert("x-forwarded-for", value.parse().unwrap());
+            h
+        };
+        assert_eq!(
+            forwarded_for(&headers("203.0.113.7, 10.0.0.2")).as_deref(),
+            Some("203.0.113.7, 10.0.0.2")
+        );
+        assert_eq!(
+            forwarded_for(&headers("[2001:db8::1]")).as_deref(),
+            Some("[2001:db8::1]")
+        );
+        assert_eq!(
+            forwarded_for(&headers("1.2.3.4 level=ERROR msg=forged")).as_deref(),
+            Some("<unreadable>")
+        );
+        assert_eq!(forwarded_for(&warp::http::HeaderMap::new()), None);
+        assert_eq!(forwarded_for(&headers("")).as_deref(), Some("<unreadable>"));
+        let long = "1".repeat(500);
+        assert_eq!(forwarded_for(&headers(&long)).map(|v| v.len()), Some(200));
     }
 
     #[test]
