@@ -21,11 +21,14 @@
 //! - [`store`]: the embedded store against real SQLite files: intake, the delivery queue and
 //!   the router.
 //! - [`binary`]: the real binary as an operator drives it: killed, reloaded, `check` and `test`.
+//! - [`docs`]: every command README.md and rules.example.yaml show, run or checked against the
+//!   binary.
 
 mod support;
 
 mod binary;
 mod delivery;
+mod docs;
 mod enrich;
 mod operations;
 mod server;
