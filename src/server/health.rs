@@ -31,7 +31,8 @@ pub(super) fn readyz(
     })
 }
 
-/// How long readiness waits for a write probe of a store whose last commit failed.
+/// How long readiness waits for the database's answer, and for a write probe of a store whose
+/// last commit failed.
 const PROBE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 async fn readiness(relay: &Relay) -> Result<Response, ApiError> {
@@ -48,6 +49,13 @@ async fn readiness(relay: &Relay) -> Result<Response, ApiError> {
     if let Err(lost) = relay.store.check_file() {
         return Err(ApiError::unavailable("store_file_lost", lost.to_string()));
     }
+    // A database server that went away is noticed here, not only by the next write.
+    if let Err(why) = reachable(relay).await {
+        return Err(ApiError::unavailable(
+            "store_unreachable",
+            format!("the database does not answer ({why}); events are refused with 503"),
+        ));
+    }
     // After a failed commit, try a write: a load balancer that stops sending while we are
     // not ready would otherwise leave no event to find out that the disk has room again.
     if relay.store.writer_stats().failing && !probe_write(relay).await {
@@ -57,6 +65,14 @@ async fn readiness(relay: &Relay) -> Result<Response, ApiError> {
         ));
     }
     Ok(json_response(StatusCode::OK, &json!({ "status": "ready" })))
+}
+
+async fn reachable(relay: &Relay) -> Result<(), String> {
+    match tokio::time::timeout(PROBE_WAIT, relay.store.reachable()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no answer within {PROBE_WAIT:?}")),
+    }
 }
 
 async fn probe_write(relay: &Relay) -> bool {

@@ -50,6 +50,8 @@ pub(super) trait Engine {
     ) -> Result<Result<(), DeadLetterError>, StoreError>;
     /// A write that needs the disk as an event does.
     async fn probe(&self) -> Result<(), StoreError>;
+    /// A round trip to the database server: `Ok` while it answers (always, for a file).
+    async fn reachable(&self) -> Result<(), StoreError>;
 
     async fn unrouted(&self, limit: usize) -> Result<Vec<StoredEvent>, StoreError>;
     async fn next_due_at(&self, target: String) -> Result<Option<i64>, StoreError>;

@@ -491,6 +491,12 @@ impl Store {
         with_engine!(self.backend(), e => e.probe().await)
     }
 
+    /// A round trip to the database server (PostgreSQL; always `Ok` on the embedded store), so
+    /// that readiness notices a database that went away before a write fails on it.
+    pub async fn reachable(&self) -> Result<(), StoreError> {
+        with_engine!(self.backend(), e => e.reachable().await)
+    }
+
     /// `Err` ([`StoreError::Lost`]) once the database file was removed or replaced under the
     /// open store: nothing written now could be read after a restart. Cheap (one `stat`); the
     /// writer also checks after every commit, before it answers anyone.

@@ -61,6 +61,10 @@ impl Engine for Postgres {
         self.writer.probe().await
     }
 
+    async fn reachable(&self) -> Result<(), StoreError> {
+        read::ping(&self.conn().await?).await
+    }
+
     async fn unrouted(&self, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
         read::unrouted(&self.conn().await?, limit).await
     }

@@ -165,6 +165,12 @@ async fn attempts_of(conn: &Client, delivery_id: i64) -> Result<Vec<AttemptRecor
         .collect())
 }
 
+/// One round trip on a pooled connection (readiness).
+pub(super) async fn ping(conn: &Client) -> Result<(), StoreError> {
+    conn.simple_query("SELECT 1").await.map_err(classify)?;
+    Ok(())
+}
+
 pub(super) async fn counts(conn: &Client) -> Result<StoreCounts, StoreError> {
     let totals = row(
         conn,

@@ -74,6 +74,11 @@ impl Engine for Sqlite {
         self.writer.probe().await
     }
 
+    async fn reachable(&self) -> Result<(), StoreError> {
+        // A file has no server to lose; its own failures show in `check_file` and the writer.
+        Ok(())
+    }
+
     async fn unrouted(&self, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
         self.reads.run(move |c| read::unrouted(c, limit)).await
     }

@@ -2,7 +2,8 @@
 //! PostgreSQL, reached through a link the test cuts (every connection closed, new ones refused)
 //! while events keep arriving. Meanwhile intake answers 503 and acknowledges nothing it did not
 //! store, and `/readyz` says not ready; once the link is back both recover by themselves, in
-//! the same process, and every acknowledged event reaches the target.
+//! the same process, and every acknowledged event reaches the target. With no event arriving,
+//! readiness alone notices the database is gone, and that it is back.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -136,6 +137,50 @@ async fn a_database_that_goes_away_under_load_gets_503s_and_recovers_without_a_r
         "only the one send in flight when the link went down may repeat: {repeated:?}"
     );
     assert_eq!(relay.pid(), pid, "the same process throughout");
+    drop(relay);
+    drop(link);
+    drop(schema);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_notices_a_database_that_went_away_while_nothing_was_written() {
+    let schema = Schema::create().await;
+    let link = Link::to(schema.server()).await;
+    let dir = tempfile::tempdir().unwrap();
+    write_file(
+        &dir.path().join("rules.yaml"),
+        &format!(
+            "server:\n  token: {TOKEN}\n  store: \"{}\"\n\
+             targets:\n  erp: {{ kind: webhook, url: \"http://127.0.0.1:9/erp\" }}\n\
+             rules:\n  - name: all\n    events: \"*\"\n    notify: [erp]\n",
+            schema.url_through(link.addr()),
+        ),
+    );
+    let relay = RelayProcess::start(dir.path(), 1, TOKEN).await;
+    let readyz = async || {
+        relay
+            .call("GET", "/readyz", None, Duration::from_secs(10))
+            .await
+            .ok()
+    };
+    assert_eq!(readyz().await.map(|(s, _)| s), Some(200));
+
+    // No event arrives: only readiness itself can find out.
+    link.go_down();
+    let body = eventually_within("/readyz not ready", WAIT, async || {
+        let (status, body) = readyz().await?;
+        (status == 503).then_some(body)
+    })
+    .await;
+    assert_eq!(body["error"]["code"], "store_unreachable", "{body}");
+
+    link.come_up();
+    eventually_within("/readyz ready again", WAIT, async || {
+        let (status, _) = readyz().await?;
+        (status == 200).then_some(())
+    })
+    .await;
+    relay.ack(&numbered(1)).await;
     drop(relay);
     drop(link);
     drop(schema);
