@@ -411,3 +411,206 @@ mod tests {
         assert_eq!(Event::from_value(e.to_value()).unwrap(), e);
     }
 }
+
+/// Properties of the envelope and the dedup key, on generated JSON (see [`crate::properties`]).
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+    use serde_json::{Map, Value};
+
+    use super::*;
+
+    /// Any JSON value, a few levels deep, with keys that often collide with the envelope's.
+    fn json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            ".{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::vec((key(), inner), 0..6)
+                    .prop_map(|pairs| Value::Object(pairs.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn key() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("event".to_string()),
+            Just("data".to_string()),
+            Just("company".to_string()),
+            "[a-z]{1,6}",
+            ".{0,6}",
+        ]
+    }
+
+    /// An envelope-like object: each of the three fields present or not, of any type.
+    fn envelope() -> impl Strategy<Value = Value> {
+        (
+            prop::option::of(prop_oneof![json(), ".{0,20}".prop_map(Value::String)]),
+            prop::option::of(prop_oneof![json(), object()]),
+            prop::option::of(prop_oneof![json(), object()]),
+            prop::collection::vec(("[a-z]{1,6}", json()), 0..3),
+        )
+            .prop_map(|(event, data, company, extra)| {
+                let mut obj = Map::new();
+                for (name, value) in [("event", event), ("data", data), ("company", company)] {
+                    if let Some(value) = value {
+                        obj.insert(name.into(), value);
+                    }
+                }
+                for (k, v) in extra {
+                    obj.entry(k).or_insert(v);
+                }
+                Value::Object(obj)
+            })
+    }
+
+    /// An envelope MonitorQA could send: a named event with `data` and `company` objects.
+    fn valid_envelope() -> impl Strategy<Value = Value> {
+        (
+            "[A-Z_]{1,24}",
+            object(),
+            object(),
+            prop::collection::vec(("[a-z]{1,6}", json()), 0..3),
+        )
+            .prop_map(|(event, data, company, extra)| {
+                let mut obj = Map::new();
+                obj.insert("event".into(), Value::String(event));
+                obj.insert("data".into(), data);
+                obj.insert("company".into(), company);
+                for (k, v) in extra {
+                    obj.entry(k).or_insert(v);
+                }
+                Value::Object(obj)
+            })
+    }
+
+    fn object() -> impl Strategy<Value = Value> {
+        prop::collection::vec((key(), json()), 0..6)
+            .prop_map(|pairs| Value::Object(pairs.into_iter().collect()))
+    }
+
+    /// The envelope rules, written out plainly: an object whose `event` is a non-blank string
+    /// and whose `data` and `company`, when present, are objects.
+    fn acceptable(value: &Value) -> bool {
+        let Value::Object(obj) = value else {
+            return false;
+        };
+        let event_ok = matches!(obj.get("event"), Some(Value::String(s)) if !s.trim().is_empty());
+        let object_or_absent = |k: &str| matches!(obj.get(k), None | Some(Value::Object(_)));
+        event_ok && object_or_absent("data") && object_or_absent("company")
+    }
+
+    /// `value` with every object's keys in reverse order.
+    fn reversed(value: &Value) -> Value {
+        match value {
+            Value::Object(m) => Value::Object(
+                m.iter()
+                    .rev()
+                    .map(|(k, v)| (k.clone(), reversed(v)))
+                    .collect(),
+            ),
+            Value::Array(a) => Value::Array(a.iter().map(reversed).collect()),
+            other => other.clone(),
+        }
+    }
+
+    /// Every path to a leaf of `value`, as a list of object keys and array indexes.
+    fn leaves(value: &Value, path: &mut Vec<Value>, out: &mut Vec<Vec<Value>>) {
+        match value {
+            Value::Object(m) if !m.is_empty() => {
+                for (k, v) in m {
+                    path.push(Value::String(k.clone()));
+                    leaves(v, path, out);
+                    path.pop();
+                }
+            }
+            Value::Array(a) if !a.is_empty() => {
+                for (i, v) in a.iter().enumerate() {
+                    path.push(Value::from(i));
+                    leaves(v, path, out);
+                    path.pop();
+                }
+            }
+            _ => out.push(path.clone()),
+        }
+    }
+
+    fn leaf_mut<'a>(value: &'a mut Value, path: &[Value]) -> &'a mut Value {
+        path.iter().fold(value, |v, step| match step {
+            Value::String(k) => &mut v[k.as_str()],
+            _ => &mut v[step.as_u64().unwrap_or(0) as usize],
+        })
+    }
+
+    proptest! {
+        #![proptest_config(crate::properties::config(400))]
+
+        #[test]
+        fn any_bytes_give_an_event_or_an_error(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+            let _ = Event::parse(&bytes);
+        }
+
+        #[test]
+        fn any_json_gives_an_event_exactly_when_the_envelope_rules_hold(
+            value in prop_oneof![json(), envelope()]
+        ) {
+            let body = serde_json::to_vec(&value).unwrap();
+            match Event::parse(&body) {
+                Ok(event) => {
+                    prop_assert!(acceptable(&value), "accepted {value}");
+                    // What is kept is the event as sent.
+                    let mut sent = value.clone();
+                    let obj = sent.as_object_mut().unwrap();
+                    obj.entry("data").or_insert(Value::Object(Map::new()));
+                    obj.entry("company").or_insert(Value::Object(Map::new()));
+                    prop_assert_eq!(event.to_value(), sent);
+                }
+                Err(e) => {
+                    prop_assert!(!acceptable(&value), "refused {value}: {e}");
+                    prop_assert!(!e.to_string().is_empty());
+                }
+            }
+        }
+
+        #[test]
+        fn the_dedup_key_ignores_key_order_and_spacing(value in valid_envelope()) {
+            let compact = Event::parse(&serde_json::to_vec(&value).unwrap()).unwrap();
+            let spaced = serde_json::to_vec_pretty(&reversed(&value)).unwrap();
+            let other = Event::parse(&spaced).unwrap();
+            prop_assert_eq!(compact.dedup_key(), other.dedup_key());
+            prop_assert_eq!(compact.canonical_json(), other.canonical_json());
+        }
+
+        #[test]
+        fn the_dedup_key_changes_with_any_value(
+            value in valid_envelope(),
+            pick in any::<prop::sample::Index>()
+        ) {
+            let key = Event::parse(&serde_json::to_vec(&value).unwrap()).unwrap().dedup_key();
+            let mut paths = Vec::new();
+            leaves(&value, &mut Vec::new(), &mut paths);
+            let path = &paths[pick.index(paths.len())];
+            let mut changed = value.clone();
+            let leaf = leaf_mut(&mut changed, path);
+            *leaf = match leaf {
+                Value::String(s) if !s.is_empty() => Value::String(format!("{s}x")),
+                Value::String(_) => Value::String("x".into()),
+                Value::Null => Value::Bool(false),
+                _ => Value::Null,
+            };
+            // Emptying `data` or `company` is the one change that keeps the event as sent:
+            // an empty object and an absent one are the same envelope.
+            prop_assume!(acceptable(&changed));
+            let other = Event::parse(&serde_json::to_vec(&changed).unwrap()).unwrap();
+            prop_assert_ne!(key, other.dedup_key(), "changed {:?}", path);
+        }
+    }
+}

@@ -55,6 +55,8 @@ pub mod enrich;
 pub mod event;
 pub mod metrics;
 pub mod pipeline;
+#[cfg(test)]
+mod properties;
 pub mod relay;
 pub mod rules;
 pub mod secret;

@@ -336,3 +336,132 @@ mod tests {
         assert!(matches!(d.outcome, Outcome::Dead { ref error, .. } if error == "404 no_service"));
     }
 }
+
+/// Properties of the retry decisions over whole delivery lives: generated policies, answers
+/// (with and without `Retry-After`, for the delivery or the whole target), send durations and
+/// jitter (see [`crate::properties`]).
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// One provider answer as the target's table reads it.
+    #[derive(Debug, Clone)]
+    enum Answer {
+        Delivered,
+        Dead,
+        Retry {
+            after_ms: Option<u64>,
+            whole_target: bool,
+        },
+    }
+
+    fn answer() -> impl Strategy<Value = Answer> {
+        prop_oneof![
+            1 => Just(Answer::Delivered),
+            1 => Just(Answer::Dead),
+            12 => (
+                prop::option::of(prop_oneof![0..5_000u64, 0..20_000_000u64]),
+                any::<bool>()
+            )
+                .prop_map(|(after_ms, whole_target)| Answer::Retry { after_ms, whole_target }),
+        ]
+    }
+
+    fn verdict(answer: &Answer) -> Verdict {
+        match answer {
+            Answer::Delivered => Verdict::delivered(None),
+            Answer::Dead => Verdict::dead("refused"),
+            Answer::Retry {
+                after_ms,
+                whole_target,
+            } => {
+                let after = after_ms.map(Duration::from_millis);
+                if *whole_target {
+                    Verdict::pause_target(after, "429")
+                } else {
+                    Verdict::retry(after, "503")
+                }
+            }
+        }
+    }
+
+    fn policy() -> impl Strategy<Value = RetryPolicy> {
+        (
+            1u32..40,
+            1u64..10_000,
+            0u64..3_600_000,
+            1_000u64..172_800_000,
+        )
+            .prop_map(|(max_attempts, initial, extra, max_age)| RetryPolicy {
+                max_attempts,
+                initial: Duration::from_millis(initial),
+                max: Duration::from_millis(initial + extra),
+                max_age: Duration::from_millis(max_age),
+            })
+    }
+
+    /// How a delivery's life ended.
+    #[derive(Debug, PartialEq)]
+    enum End {
+        Delivered,
+        Dead,
+    }
+
+    proptest! {
+        #![proptest_config(crate::properties::config(400))]
+
+        #[test]
+        fn every_delivery_ends_delivered_or_dead_on_a_schedule_within_its_policy(
+            policy in policy(),
+            answers in prop::collection::vec(answer(), 1..40),
+            sends_ms in prop::collection::vec(0i64..30_000, 1..40),
+            jitters in prop::collection::vec(0.0f64..1.0, 1..40),
+            queued_at in 0i64..4_000_000_000_000,
+        ) {
+            let backoff = backoff_of(&policy);
+            let deadline = queued_at + duration_ms(policy.max_age);
+            let mut now = queued_at;
+            let mut end = None;
+            for number in 1..=policy.max_attempts {
+                let answer = &answers[(number as usize - 1) % answers.len()];
+                let at = Attempt {
+                    number,
+                    acknowledged_at_ms: queued_at,
+                    now_ms: now,
+                    status: Some(500),
+                };
+                let jitter = jitters[(number as usize - 1) % jitters.len()];
+                let decision = decide(&policy, verdict(answer), at, jitter);
+                let target_pause = matches!(answer, Answer::Retry { whole_target: true, .. });
+                prop_assert_eq!(decision.block_target_until.is_some(), target_pause);
+                match decision.outcome {
+                    Outcome::Delivered { .. } => {
+                        prop_assert!(matches!(answer, Answer::Delivered));
+                        end = Some(End::Delivered);
+                    }
+                    Outcome::Dead { .. } => end = Some(End::Dead),
+                    Outcome::Retry { at_ms, .. } => {
+                        let floor = duration_ms(backoff.delay(number, 0.0));
+                        let longest = duration_ms(backoff.longest_server_wait.max(policy.max));
+                        prop_assert!(at_ms >= now + floor, "sooner than the backoff's floor");
+                        prop_assert!(at_ms <= now + longest, "parked past the longest wait");
+                        prop_assert!(at_ms <= deadline, "a try past max_age");
+                        prop_assert!(number < policy.max_attempts, "a try past max_attempts");
+                        if let Some(until) = decision.block_target_until {
+                            prop_assert_eq!(until, at_ms);
+                        }
+                        let send = sends_ms[(number as usize - 1) % sends_ms.len()];
+                        prop_assert!(at_ms + send > now, "the schedule goes back in time");
+                        now = at_ms + send;
+                    }
+                }
+                if end.is_some() {
+                    break;
+                }
+            }
+            prop_assert!(end.is_some(), "still retrying after max_attempts");
+        }
+    }
+}
