@@ -4,6 +4,7 @@
 mod example;
 mod interpolation;
 mod locations;
+mod properties;
 mod secrets;
 mod validation;
 
