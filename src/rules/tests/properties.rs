@@ -190,7 +190,10 @@ fn operator_holds(op: &str, operand: &Value, vals: &[&Value]) -> bool {
         "gte" => compare(|o| o.is_ge()),
         "lt" => compare(|o| o.is_lt()),
         "lte" => compare(|o| o.is_le()),
-        "exists" => operand.as_bool().unwrap() == !vals.is_empty(),
+        "exists" => {
+            let reached = !vals.is_empty();
+            operand.as_bool().unwrap() == reached
+        }
         other => panic!("the reference does not know {other}"),
     }
 }
