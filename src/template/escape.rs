@@ -13,21 +13,42 @@ pub fn plain(s: &str) -> String {
     s.to_owned()
 }
 
-/// Slack mrkdwn: exactly `&`, `<` and `>` (Slack's control characters: mentions such as
-/// `<!channel>` and links `<url|label>` need `<`). Slack has no escape for `*`, `_`, `~` or
-/// `` ` ``: a value such as `*bold*` arrives as that text but Slack may style it.
+/// Slack mrkdwn: `&`, `<` and `>` as entities (Slack's control characters: mentions such as
+/// `<!channel>` and links `<url|label>` need `<`), and the formatting characters `*`, `_`,
+/// `~` and `` ` `` neutralised. Slack documents no escape for those (its formatting page
+/// names only the three entities), and it styles `*x*` only when the `*` touches a word
+/// boundary; so a formatting character at a boundary gets a word joiner (U+2060: invisible,
+/// no width, not a space) on each side, and `*bold*` arrives as the text `*bold*`. Inside a
+/// word (`fridge_3_log`, `jo_doe@x.example`) nothing can format, and the value is kept as it
+/// is, so identifiers and addresses copy unchanged. The layout also sets `verbatim: true`, so
+/// a bare URL or `#channel` in a value is not turned into a link.
 pub fn slack(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+    for (i, &c) in chars.iter().enumerate() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
+            '*' | '_' | '~' | '`' => {
+                let word = |c: Option<&char>| c.is_some_and(|c| c.is_alphanumeric());
+                let inside_word = i > 0 && word(chars.get(i - 1)) && word(chars.get(i + 1));
+                if inside_word {
+                    out.push(c);
+                } else {
+                    out.push(WORD_JOINER);
+                    out.push(c);
+                    out.push(WORD_JOINER);
+                }
+            }
             _ => out.push(c),
         }
     }
     out
 }
+
+/// U+2060, which Slack neither shows nor reads as a word boundary.
+const WORD_JOINER: char = '\u{2060}';
 
 /// Microsoft Teams Adaptive Card TextBlock (a CommonMark subset: bold, italic, lists, links;
 /// Teams renders no HTML in cards). CommonMark backslash escapes neutralise:

@@ -15,7 +15,8 @@ const HOSTILE: [&str; 10] = [
 ];
 
 fn unescape_slack(s: &str) -> String {
-    s.replace("&lt;", "<")
+    s.replace('\u{2060}', "")
+        .replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&amp;", "&")
 }
@@ -75,10 +76,25 @@ fn slack_escapes_exactly_ampersand_and_angle_brackets() {
         render_company(Markup::Slack, "Foods &amp; Co"),
         "Foods &amp;amp; Co"
     );
+}
+
+#[test]
+fn slack_values_cannot_bold_italicise_strike_or_quote_code() {
+    // A word joiner (U+2060, invisible, not a space) on each side of a formatting character
+    // at a word boundary: Slack formats `*x*` only when the `*` touches a boundary.
+    let wj = '\u{2060}';
     assert_eq!(
-        render_company(Markup::Slack, "*bold* \"q\""),
-        "*bold* \"q\""
+        render_company(Markup::Slack, "*bold* _it_ ~gone~ `code`"),
+        format!(
+            "{wj}*{wj}bold{wj}*{wj} {wj}_{wj}it{wj}_{wj} {wj}~{wj}gone{wj}~{wj} {wj}`{wj}code{wj}`{wj}"
+        )
     );
+    // Inside a word nothing can format: identifiers and addresses stay as they are.
+    assert_eq!(
+        render_company(Markup::Slack, "fridge_3_log a*b jo_doe@x.example"),
+        "fridge_3_log a*b jo_doe@x.example"
+    );
+    assert_eq!(render_company(Markup::Slack, "\"q\""), "\"q\"");
 }
 
 #[test]
