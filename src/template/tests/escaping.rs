@@ -242,3 +242,30 @@ fn json_string_escape_leaves_out_the_quotes() {
     assert_eq!(escape::json_string("a\"b\\c\nd</"), "a\\\"b\\\\c\\nd</");
     assert_eq!(escape::json_string("❄️"), "❄️");
 }
+
+/// Every bidirectional control: embeddings and overrides, isolates, marks.
+const BIDI: [char; 12] = [
+    '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}', '\u{2068}',
+    '\u{2069}', '\u{200E}', '\u{200F}', '\u{061C}',
+];
+
+#[test]
+fn bidi_controls_in_values_are_removed_in_every_markup() {
+    let value: String = format!(
+        "Store 12 \u{202E}gnp.exe {}",
+        BIDI.iter().collect::<String>()
+    );
+    for markup in Markup::ALL {
+        let out = render_company(markup, &value);
+        assert!(!out.contains(BIDI), "{markup:?}: {out:?}");
+        assert!(out.starts_with("Store 12 gnp"), "{markup:?}: {out:?}");
+    }
+    assert_eq!(escape::json_string(&value), "Store 12 gnp.exe ");
+    // The same through a helper, whose result is escaped too.
+    let out = render_title(
+        "{{upper company.name}}",
+        Markup::Html,
+        &hostile_company(&value),
+    );
+    assert_eq!(out.unwrap(), "STORE 12 GNP.EXE");
+}

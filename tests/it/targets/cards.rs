@@ -7,6 +7,7 @@
 use std::process::Command;
 
 use mqa_relay::compose::request_for;
+use mqa_relay::targets::RequestBody;
 use mqa_relay::template::{Templates, sample_events};
 use serde_json::{Value, json};
 
@@ -158,4 +159,45 @@ fn every_default_card_is_valid_at_the_version_it_declares_by_microsofts_parser()
             .any(|r| !r["problems_one_below"].as_array().unwrap().is_empty()),
         "every card is also valid one version lower: declare that one"
     );
+}
+
+/// What a request carries, as sent: a JSON body (which escapes none of the bidi controls), or
+/// every part of a form.
+fn body_text(req: &mqa_relay::targets::HttpRequest) -> String {
+    match &req.body {
+        RequestBody::Json(v) => serde_json::to_string(v).unwrap(),
+        RequestBody::Multipart(parts) => parts
+            .iter()
+            .map(|(name, value)| format!("{name}={value}\n"))
+            .collect(),
+    }
+}
+
+#[test]
+fn bidi_controls_in_values_reach_no_target_and_no_subject() {
+    let templates = Templates::builtin();
+    let targets = [
+        r#"{ kind: slack, url: "https://hooks.slack.com/services/T/B/x" }"#,
+        r#"{ kind: teams, url: "https://x.environment.api.powerplatform.com/p?sig=s" }"#,
+        r#"{ kind: email, provider: postmark, api_key: k, from: a@northwind.example, to: [b@northwind.example] }"#,
+        r#"{ kind: email, provider: mailgun, api_key: k, domain: mg.northwind.example, from: a@northwind.example, to: [b@northwind.example] }"#,
+    ];
+    let mut event = sample_events()
+        .into_iter()
+        .find(|(stem, _)| stem == "corrective_action_rejected")
+        .unwrap()
+        .1;
+    let spoof = "Store 12 \u{202E}gnp.exe\u{202C} \u{2067}x\u{2069}\u{200E}\u{200F}\u{061C}";
+    event["company"]["name"] = json!(spoof);
+    event["data"]["correctiveAction"]["name"] = json!(spoof);
+    event["data"]["correctiveAction"]["auditObject"]["name"] = json!(spoof);
+    event["data"]["correctiveAction"]["information"]["text"] = json!(spoof);
+    for body in targets {
+        let target = configured(body);
+        let req = request_for(&templates, &target, None, &event, "k").unwrap();
+        let text = body_text(&req);
+        let bidi = |c: char| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}');
+        assert!(!text.contains(bidi), "{body}: {text}");
+        assert!(text.contains("Store 12 gnp.exe"), "{body}: {text}");
+    }
 }
