@@ -28,15 +28,42 @@ pub fn truncate_markup_chars(text: &str, max: usize) -> String {
     cut_chars(text, max, true).unwrap_or_else(|| text.to_string())
 }
 
+/// `text` cut to at most `max` UTF-16 code units (Slack's count, which an emoji outside the
+/// Basic Multilingual Plane fills twice), ending in "…" when it was cut. Within `max` units
+/// it is also within `max` characters.
+pub fn truncate_utf16(text: &str, max: usize) -> String {
+    cut_units(text, max, false, byte_index_of_utf16).unwrap_or_else(|| text.to_string())
+}
+
+/// [`truncate_utf16`] for markup: never inside an entity or a tag.
+pub fn truncate_markup_utf16(text: &str, max: usize) -> String {
+    cut_units(text, max, true, byte_index_of_utf16).unwrap_or_else(|| text.to_string())
+}
+
+/// The length of `text` in UTF-16 code units.
+pub fn utf16_len(text: &str) -> usize {
+    text.encode_utf16().count()
+}
+
 /// `text` cut to at most `max` characters; `None` when it fits. With `markup`, the cut never
 /// ends inside an entity (`&amp;`) or a tag or link (`<…>`).
 fn cut_chars(text: &str, max: usize, markup: bool) -> Option<String> {
-    let end = byte_index_of_char(text, max);
+    cut_units(text, max, markup, byte_index_of_char)
+}
+
+/// [`cut_chars`] counting with `index` (the byte index just after the first `n` units).
+fn cut_units(
+    text: &str,
+    max: usize,
+    markup: bool,
+    index: fn(&str, usize) -> usize,
+) -> Option<String> {
+    let end = index(text, max);
     if end == text.len() {
         return None;
     }
-    // Room for the ellipsis: the cut keeps `max - 1` characters.
-    let keep = byte_index_of_char(text, max.saturating_sub(1));
+    // Room for the ellipsis (one unit in either count): the cut keeps `max - 1` units.
+    let keep = index(text, max.saturating_sub(1));
     Some(cut_at(text, keep, max > 0, markup))
 }
 
@@ -105,6 +132,16 @@ impl Cuts {
         self.keep(text, cut_bytes(text, max, false))
     }
 
+    /// [`truncate_utf16`], remembering a cut.
+    pub fn utf16(&mut self, text: &str, max: usize) -> String {
+        self.keep(text, cut_units(text, max, false, byte_index_of_utf16))
+    }
+
+    /// Markup cut to `max` UTF-16 code units, never inside an entity or a tag.
+    pub fn markup_utf16(&mut self, text: &str, max: usize) -> String {
+        self.keep(text, cut_units(text, max, true, byte_index_of_utf16))
+    }
+
     /// Markup (Slack mrkdwn, HTML) cut to `max` characters, never inside an entity or a tag.
     pub fn markup_chars(&mut self, text: &str, max: usize) -> String {
         self.keep(text, cut_chars(text, max, true))
@@ -151,18 +188,30 @@ pub fn shortened_note(limit: &str, has_link: bool) -> String {
 /// a line break, then after a space, and never inside an entity or a tag when it must cut
 /// elsewhere. Joined, the pieces are `text` again.
 pub fn split_chars(text: &str, max: usize) -> Vec<String> {
+    split_units(text, max, byte_index_of_char)
+}
+
+/// [`split_chars`] with pieces of at most `max` UTF-16 code units.
+pub fn split_utf16(text: &str, max: usize) -> Vec<String> {
+    split_units(text, max, byte_index_of_utf16)
+}
+
+fn split_units(text: &str, max: usize, index: fn(&str, usize) -> usize) -> Vec<String> {
     let max = max.max(2);
     let mut pieces = Vec::new();
     let mut rest = text;
     while !rest.is_empty() {
-        let end = byte_index_of_char(rest, max);
+        let end = index(rest, max);
         if end == rest.len() {
             pieces.push(rest.to_string());
             break;
         }
         let head = &rest[..end];
         // Cut after the last newline in the second half, else the last space, else hard.
-        let half = head.len() / 2;
+        let mut half = head.len() / 2;
+        while !head.is_char_boundary(half) {
+            half -= 1;
+        }
         let cut = head[half..]
             .rfind('\n')
             .or_else(|| head[half..].rfind(' '))
@@ -182,6 +231,19 @@ fn byte_index_of_char(text: &str, n: usize) -> usize {
     text.char_indices().nth(n).map_or(text.len(), |(i, _)| i)
 }
 
+/// The byte index just after the longest start of `text` of at most `n` UTF-16 code units
+/// (or its length); never inside a character.
+fn byte_index_of_utf16(text: &str, n: usize) -> usize {
+    let mut units = 0;
+    for (i, c) in text.char_indices() {
+        units += c.len_utf16();
+        if units > n {
+            return i;
+        }
+    }
+    text.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,6 +259,24 @@ mod tests {
         let t = truncate_chars("Cold chain broken", 10);
         assert_eq!(t, "Cold chai…");
         assert_eq!(t.chars().count(), 10);
+    }
+
+    #[test]
+    fn utf16_truncation_counts_an_emoji_as_two_units() {
+        let title = "🧊".repeat(150);
+        let cut = truncate_utf16(&title, 150);
+        assert_eq!(utf16_len(&cut), 149);
+        assert!(cut.ends_with('…'));
+        assert_eq!(truncate_utf16(&"a".repeat(150), 150), "a".repeat(150));
+        let pieces = split_utf16(&"🍕".repeat(10), 5);
+        assert!(pieces.iter().all(|p| utf16_len(p) <= 5));
+        assert_eq!(pieces.concat(), "🍕".repeat(10));
+        // The middle of a piece may fall inside a character.
+        let text = "🍕 ".repeat(50);
+        for max in [7, 9, 11] {
+            assert_eq!(split_utf16(&text, max).concat(), text);
+            assert_eq!(split_chars(&text, max).concat(), text);
+        }
     }
 
     #[test]

@@ -99,7 +99,7 @@ use source::{Pos, Role};
 pub enum Markup {
     /// No markup: plain text (email text part, Slack `plain_text`, titles).
     Plain,
-    /// Slack mrkdwn: `&`, `<`, `>` escaped.
+    /// Slack mrkdwn: `&`, `<`, `>` escaped, formatting characters neutralised.
     Slack,
     /// Teams Adaptive Card TextBlock (Markdown subset).
     Teams,

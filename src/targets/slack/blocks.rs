@@ -2,14 +2,21 @@
 //! a button to the link, and a short plain `text` for notifications and screen readers.
 //!
 //! Every Block Kit limit is enforced here by cutting with a visible "…", so Slack never
-//! rejects the message for its size: ≤50 blocks, header ≤150, section ≤3,000, ≤10 fields per
+//! rejects the message for its size; every length is counted in UTF-16 code units (an emoji
+//! outside the Basic Multilingual Plane is two), so a text is within its limit whether Slack
+//! counts code units or code points: ≤50 blocks, header ≤150, section ≤3,000, ≤10 fields per
 //! section of ≤2,000 each, and the whole well under Slack's undocumented ~12k aggregate cap.
 //! A message that was cut ends with a note saying so, above the button to the link.
+//!
+//! Every mrkdwn text object is `verbatim: true`: Slack then keeps the markup the layout and the
+//! template wrote (`*Label*`, `<url|label>`), but turns no bare URL, `#channel` or `@name` of
+//! an event value into a link or a mention (the values' own formatting characters are
+//! neutralised when they are escaped, see `template::escape::slack`).
 
 use serde_json::{Value, json};
 
 use crate::targets::limits::{
-    Cuts, shortened_note, split_chars, truncate_chars, truncate_markup_chars,
+    Cuts, shortened_note, split_utf16, truncate_markup_utf16, truncate_utf16, utf16_len,
 };
 use crate::template::Message;
 
@@ -78,7 +85,7 @@ fn fallback_text(mrkdwn: &Message) -> String {
     if source.is_empty() {
         return "Notification".to_string();
     }
-    truncate_markup_chars(source, MAX_FALLBACK)
+    truncate_markup_utf16(source, MAX_FALLBACK)
 }
 
 /// A header block and its length, unless the title is blank.
@@ -87,8 +94,8 @@ fn header_block(title: &str, cuts: &mut Cuts) -> Option<(Value, usize)> {
     if title.is_empty() {
         return None;
     }
-    let text = cuts.chars(&title, MAX_HEADER);
-    let len = text.chars().count();
+    let text = cuts.utf16(&title, MAX_HEADER);
+    let len = utf16_len(&text);
     let block =
         json!({"type": "header", "text": {"type": "plain_text", "text": text, "emoji": true}});
     Some((block, len))
@@ -101,11 +108,11 @@ fn text_sections(text: &str, budget: usize, max_blocks: usize, cuts: &mut Cuts) 
         return Vec::new();
     }
     let cap = budget.min(max_blocks * SECTION_SPLIT);
-    let text = cuts.markup_chars(text.trim_end(), cap);
-    split_chars(&text, SECTION_SPLIT)
+    let text = cuts.markup_utf16(text.trim_end(), cap);
+    split_utf16(&text, SECTION_SPLIT)
         .into_iter()
         .filter(|piece| !piece.trim().is_empty())
-        .map(|piece| json!({"type": "section", "text": {"type": "mrkdwn", "text": piece}}))
+        .map(|piece| json!({"type": "section", "text": mrkdwn(&piece)}))
         .collect()
 }
 
@@ -124,9 +131,9 @@ fn field_blocks(fields: &[(String, String)], cuts: &mut Cuts) -> (Vec<Value>, us
             let items: Vec<Value> = chunk
                 .iter()
                 .map(|(label, value)| {
-                    let text = cuts.markup_chars(&format!("*{label}*\n{value}"), each);
-                    used += text.chars().count();
-                    json!({"type": "mrkdwn", "text": text})
+                    let text = cuts.markup_utf16(&format!("*{label}*\n{value}"), each);
+                    used += utf16_len(&text);
+                    mrkdwn(&text)
                 })
                 .collect();
             json!({"type": "section", "fields": items})
@@ -136,8 +143,8 @@ fn field_blocks(fields: &[(String, String)], cuts: &mut Cuts) -> (Vec<Value>, us
     if hidden > 0 {
         cuts.mark();
         let note = format!("…and {hidden} more fields");
-        used += note.chars().count();
-        blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": note}]}));
+        used += utf16_len(&note);
+        blocks.push(json!({"type": "context", "elements": [mrkdwn(&note)]}));
     }
     (blocks, used)
 }
@@ -145,14 +152,19 @@ fn field_blocks(fields: &[(String, String)], cuts: &mut Cuts) -> (Vec<Value>, us
 /// The context line that says the message was cut (its text fits [`NOTE_RESERVE`]).
 fn note_block(has_link: bool) -> Value {
     let note = format!("_{}_", shortened_note("Slack's size limits", has_link));
-    json!({"type": "context", "elements": [{"type": "mrkdwn", "text": note}]})
+    json!({"type": "context", "elements": [mrkdwn(&note)]})
+}
+
+/// A mrkdwn text object that links nothing by itself (see the module documentation).
+fn mrkdwn(text: &str) -> Value {
+    json!({"type": "mrkdwn", "text": text, "verbatim": true})
 }
 
 /// A button to the link, when there is a web link short enough for Slack.
 fn link_block(plain: &Message) -> Option<Value> {
     let link = plain.link.as_ref()?;
     let url = link.url.trim();
-    if !crate::targets::is_web_url(url) || url.chars().count() > MAX_URL {
+    if !crate::targets::is_web_url(url) || utf16_len(url) > MAX_URL {
         return None;
     }
     let label = match link.label.trim() {
@@ -163,7 +175,7 @@ fn link_block(plain: &Message) -> Option<Value> {
         "type": "actions",
         "elements": [{
             "type": "button",
-            "text": {"type": "plain_text", "text": truncate_chars(label, MAX_BUTTON_TEXT), "emoji": true},
+            "text": {"type": "plain_text", "text": truncate_utf16(label, MAX_BUTTON_TEXT), "emoji": true},
             "url": url,
         }],
     }))

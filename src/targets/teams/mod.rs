@@ -1,4 +1,9 @@
-//! Microsoft Teams: an Adaptive Card (1.4, full width) posted to a Workflows webhook.
+//! Microsoft Teams: an Adaptive Card (1.2, full width) posted to a Workflows webhook.
+//!
+//! The card declares [`CARD_VERSION`], the lowest version that has everything it uses (a
+//! Container `style` of `good`, `warning` or `attention` and `bleed` are 1.2; the rest is 1.0):
+//! Teams renders 1.0 to 1.5, and a client older than a card's version shows only its fallback
+//! text. The tests check every default card with Microsoft's own parser at that version.
 //!
 //! The URL carries its own `sig` credential, so no `Authorization` header is ever sent (Power
 //! Automate rejects a request with two). The serialized card is kept under [`CARD_BUDGET`] by
@@ -21,6 +26,9 @@ use crate::template::{Markup, Message};
 
 /// Teams Markdown for the card, Plain for the link URL and the notification fallback.
 pub const MARKUPS: &[Markup] = &[Markup::Teams, Markup::Plain];
+
+/// The Adaptive Card schema version the cards declare (see the module documentation).
+pub const CARD_VERSION: &str = "1.2";
 
 /// The largest serialized request body built (Teams' own limit is about 28 KB).
 pub const CARD_BUDGET: usize = 24 * 1024;
@@ -133,6 +141,7 @@ struct Card {
     facts: Vec<(String, String)>,
     /// Facts left out, shown as a last "…" fact.
     hidden_facts: usize,
+    /// The Container style of the title band: `attention`, `warning` or `good`.
     color: Option<&'static str>,
     link: Option<(String, String)>,
     fallback: String,
@@ -217,7 +226,7 @@ impl Card {
         let mut card = json!({
             "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
             "type": "AdaptiveCard",
-            "version": "1.4",
+            "version": CARD_VERSION,
             "msteams": {"width": "Full"},
             "body": self.body(),
         });
@@ -233,14 +242,23 @@ impl Card {
     fn body(&self) -> Vec<Value> {
         let mut body = Vec::new();
         if !self.title.is_empty() {
-            let mut title = json!({
+            let title = json!({
                 "type": "TextBlock", "text": self.title, "size": "Large",
-                "weight": "Bolder", "wrap": true, "style": "heading",
+                "weight": "Bolder", "wrap": true,
             });
-            if let Some(color) = self.color {
-                title["color"] = json!(color);
-            }
-            body.push(title);
+            // The colour is a band behind the title, never the colour of its text: Teams'
+            // own `Warning` (#f8d22a) and `Good` (#92c353) text colours are 1.47:1 and 2.07:1
+            // on its light theme's white, and `Attention` is 3.24:1 on its dark theme
+            // (#d74654 on #2d2c2c; Microsoft's Teams host configs). A styled Container keeps the
+            // text in the default colour of the container style (#252424 on #ffe2b2, #ccffcc
+            // or #ffc5b2 in both themes, 11:1 or more), so the title reads in light and dark
+            // themes alike and the band still says danger, warning or good at a glance.
+            body.push(match self.color {
+                Some(style) => json!({
+                    "type": "Container", "style": style, "bleed": true, "items": [title],
+                }),
+                None => title,
+            });
         }
         if !self.text.trim().is_empty() {
             body.push(json!({"type": "TextBlock", "text": self.text, "wrap": true}));
@@ -282,12 +300,13 @@ fn cut_bytes(text: &str, over: usize) -> String {
     truncate_bytes(text, keep)
 }
 
-/// The TextBlock colour for a message colour: danger, warning and good have one.
+/// The Container style of the title band for a message colour: danger, warning and good
+/// have one; other colours (`#rrggbb`) leave the title unbanded.
 fn card_color(color: &str) -> Option<&'static str> {
     match color.trim().to_ascii_lowercase().as_str() {
-        "danger" | "attention" | "red" => Some("Attention"),
-        "warning" | "orange" | "yellow" => Some("Warning"),
-        "good" | "success" | "green" => Some("Good"),
+        "danger" | "attention" | "red" => Some("attention"),
+        "warning" | "orange" | "yellow" => Some("warning"),
+        "good" | "success" | "green" => Some("good"),
         _ => None,
     }
 }
@@ -321,7 +340,89 @@ mod tests {
         let body = message_body(&m, &m);
         assert!(serde_json::to_vec(&body).unwrap().len() <= CARD_BUDGET);
         let card = &body["attachments"][0]["content"];
-        assert_eq!(card["body"][0]["color"], "Warning");
+        assert_eq!(card["body"][0]["style"], "warning");
+    }
+
+    /// WCAG 2 contrast ratio of two `#rrggbb` colours.
+    fn contrast(a: &str, b: &str) -> f64 {
+        let luminance = |hex: &str| {
+            let channel = |i: usize| {
+                let c = f64::from(u8::from_str_radix(&hex[1 + 2 * i..3 + 2 * i], 16).unwrap());
+                let c = c / 255.0;
+                if c <= 0.03928 {
+                    c / 12.92
+                } else {
+                    ((c + 0.055) / 1.055).powf(2.4)
+                }
+            };
+            0.2126 * channel(0) + 0.7152 * channel(1) + 0.0722 * channel(2)
+        };
+        let (x, y) = (luminance(a) + 0.05, luminance(b) + 0.05);
+        x.max(y) / x.min(y)
+    }
+
+    /// A Teams theme as Microsoft's host configs (Adaptive Cards designer) define it: the
+    /// default text and background, and `(style, background, default text)` of the
+    /// container styles the title band uses.
+    struct Theme {
+        name: &'static str,
+        text: &'static str,
+        background: &'static str,
+        bands: [(&'static str, &'static str, &'static str); 3],
+    }
+
+    const THEMES: [Theme; 2] = [
+        Theme {
+            name: "light",
+            text: "#252424",
+            background: "#ffffff",
+            bands: [
+                ("attention", "#ffc5b2", "#252424"),
+                ("warning", "#ffe2b2", "#252424"),
+                ("good", "#ccffcc", "#252424"),
+            ],
+        },
+        Theme {
+            name: "dark",
+            text: "#ffffff",
+            background: "#2d2c2c",
+            bands: [
+                ("attention", "#ffc5b2", "#201f1f"),
+                ("warning", "#ffe2b2", "#201f1f"),
+                ("good", "#ccffcc", "#201f1f"),
+            ],
+        },
+    ];
+
+    #[test]
+    fn every_title_reads_at_4_5_to_1_or_more_in_teams_light_and_dark_themes() {
+        for color in ["danger", "warning", "good", "#439fe0", ""] {
+            let mut m = message("x".to_string(), 1);
+            m.color = Some(color.to_string());
+            let body = message_body(&m, &m);
+            let first = &body["attachments"][0]["content"]["body"][0];
+            let (title, style) = match first["type"].as_str() {
+                Some("Container") => (&first["items"][0], first["style"].as_str()),
+                _ => (first, None),
+            };
+            assert_eq!(title["text"], "Audit expired", "{color}");
+            // The text keeps the default colour of where it stands.
+            assert!(title.get("color").is_none(), "{color}: {title}");
+            for theme in &THEMES {
+                let (background, text) = match style {
+                    Some(s) => {
+                        let band = theme.bands.iter().find(|(n, _, _)| *n == s).unwrap();
+                        (band.1, band.2)
+                    }
+                    None => (theme.background, theme.text),
+                };
+                let ratio = contrast(text, background);
+                assert!(ratio >= 4.5, "{color} in {}: {ratio:.2}:1", theme.name);
+            }
+        }
+        // What the band replaces: Teams' own Warning and Good text on its light theme.
+        assert!(contrast("#f8d22a", "#ffffff") < 3.0);
+        assert!(contrast("#92c353", "#ffffff") < 3.0);
     }
 
     #[test]

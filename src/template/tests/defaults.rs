@@ -286,3 +286,51 @@ fn unknown_event_shows_type_company_and_top_level_data() {
         m.text
     );
 }
+
+/// The sample event carrying only its id and company, as MonitorQA may send it.
+fn minimal(stem: &str) -> Value {
+    let event = sample(stem);
+    let data = &event["data"];
+    let id = ["correctiveActionId", "auditId", "id"]
+        .into_iter()
+        .find(|k| data.get(*k).is_some())
+        .unwrap();
+    json!({"event": event["event"], "data": {id: data[id]}, "company": event["company"]})
+}
+
+#[test]
+fn every_default_reads_well_for_an_event_carrying_only_its_id() {
+    for (stem, _) in sample_events() {
+        let event = minimal(&stem);
+        let name = Templates::default_name(event["event"].as_str().unwrap());
+        for markup in Markup::ALL {
+            let m = render(&name, markup, &event);
+            let title = m.title.trim_end();
+            assert!(!title.is_empty(), "{name} / {markup:?}: no title");
+            assert!(
+                !title.ends_with(':') && !title.ends_with('—') && !title.ends_with('-'),
+                "{name} / {markup:?}: the title dangles: {title:?}"
+            );
+            assert!(!m.text.trim().is_empty(), "{name} / {markup:?}: no body");
+        }
+    }
+}
+
+#[test]
+fn a_minimal_assigned_created_or_updated_action_names_its_id_and_links_to_it() {
+    for stem in [
+        "corrective_action_assigned",
+        "corrective_action_created",
+        "corrective_action_updated",
+    ] {
+        let event = minimal(stem);
+        let id = event["data"]["correctiveActionId"].as_str().unwrap();
+        let m = render(stem, Markup::Plain, &event);
+        assert!(m.text.contains(&id[..8]), "{stem}: {:?}", m.text);
+        let link = m.link.unwrap_or_else(|| panic!("{stem}: no link"));
+        assert_eq!(
+            link.url,
+            format!("https://app.monitorqa.com/actions/pending/{id}")
+        );
+    }
+}

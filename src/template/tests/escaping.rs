@@ -15,7 +15,8 @@ const HOSTILE: [&str; 10] = [
 ];
 
 fn unescape_slack(s: &str) -> String {
-    s.replace("&lt;", "<")
+    s.replace('\u{2060}', "")
+        .replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&amp;", "&")
 }
@@ -75,10 +76,25 @@ fn slack_escapes_exactly_ampersand_and_angle_brackets() {
         render_company(Markup::Slack, "Foods &amp; Co"),
         "Foods &amp;amp; Co"
     );
+}
+
+#[test]
+fn slack_values_cannot_bold_italicise_strike_or_quote_code() {
+    // A word joiner (U+2060, invisible, not a space) on each side of a formatting character
+    // at a word boundary: Slack formats `*x*` only when the `*` touches a boundary.
+    let wj = '\u{2060}';
     assert_eq!(
-        render_company(Markup::Slack, "*bold* \"q\""),
-        "*bold* \"q\""
+        render_company(Markup::Slack, "*bold* _it_ ~gone~ `code`"),
+        format!(
+            "{wj}*{wj}bold{wj}*{wj} {wj}_{wj}it{wj}_{wj} {wj}~{wj}gone{wj}~{wj} {wj}`{wj}code{wj}`{wj}"
+        )
     );
+    // Inside a word nothing can format: identifiers and addresses stay as they are.
+    assert_eq!(
+        render_company(Markup::Slack, "fridge_3_log a*b jo_doe@x.example"),
+        "fridge_3_log a*b jo_doe@x.example"
+    );
+    assert_eq!(render_company(Markup::Slack, "\"q\""), "\"q\"");
 }
 
 #[test]
@@ -225,4 +241,31 @@ fn a_hostile_company_name_arrives_as_text_in_every_default_and_markup() {
 fn json_string_escape_leaves_out_the_quotes() {
     assert_eq!(escape::json_string("a\"b\\c\nd</"), "a\\\"b\\\\c\\nd</");
     assert_eq!(escape::json_string("❄️"), "❄️");
+}
+
+/// Every bidirectional control: embeddings and overrides, isolates, marks.
+const BIDI: [char; 12] = [
+    '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}', '\u{2068}',
+    '\u{2069}', '\u{200E}', '\u{200F}', '\u{061C}',
+];
+
+#[test]
+fn bidi_controls_in_values_are_removed_in_every_markup() {
+    let value: String = format!(
+        "Store 12 \u{202E}gnp.exe {}",
+        BIDI.iter().collect::<String>()
+    );
+    for markup in Markup::ALL {
+        let out = render_company(markup, &value);
+        assert!(!out.contains(BIDI), "{markup:?}: {out:?}");
+        assert!(out.starts_with("Store 12 gnp"), "{markup:?}: {out:?}");
+    }
+    assert_eq!(escape::json_string(&value), "Store 12 gnp.exe ");
+    // The same through a helper, whose result is escaped too.
+    let out = render_title(
+        "{{upper company.name}}",
+        Markup::Html,
+        &hostile_company(&value),
+    );
+    assert_eq!(out.unwrap(), "STORE 12 GNP.EXE");
 }

@@ -143,10 +143,11 @@ async fn teams_gets_an_adaptive_card_in_a_message_and_no_authorization_header() 
     );
     let card = &attachment["content"];
     assert_eq!(card["type"], "AdaptiveCard");
-    assert_eq!(card["version"], "1.4");
-    assert_eq!(card["body"][0]["type"], "TextBlock");
-    assert_eq!(card["body"][0]["text"], TITLE);
-    assert_eq!(card["body"][0]["color"], "Attention");
+    assert_eq!(card["version"], "1.2");
+    assert_eq!(card["body"][0]["type"], "Container");
+    assert_eq!(card["body"][0]["style"], "attention");
+    assert_eq!(card["body"][0]["items"][0]["type"], "TextBlock");
+    assert_eq!(card["body"][0]["items"][0]["text"], TITLE);
     let blocks = card["body"].as_array().expect("card body");
     let text = blocks
         .iter()

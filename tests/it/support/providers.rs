@@ -50,8 +50,10 @@ pub fn check_slack_message(msg: &Value) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// A text's length as the stricter of Slack's counts: UTF-16 code units (an emoji outside
+/// the Basic Multilingual Plane is two), never fewer than its code points.
 fn chars(v: &Value) -> usize {
-    v.as_str().map_or(0, |s| s.chars().count())
+    v.as_str().map_or(0, |s| s.encode_utf16().count())
 }
 
 /// Checks one block; returns the characters of text it holds.

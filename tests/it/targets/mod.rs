@@ -1,6 +1,7 @@
 //! Integration tests of the delivery targets: each target builds its request for a sample
 //! message, sends it with `execute` to a local mock of its provider, and classifies the answer.
 
+mod cards;
 mod email;
 mod secrets;
 mod slack;

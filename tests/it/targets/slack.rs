@@ -48,11 +48,12 @@ async fn slack_webhook_gets_a_header_text_fields_and_a_button_and_ok_is_delivere
     assert_eq!(
         blocks[1]["text"],
         json!({"type": "mrkdwn", "text":
-            "Temperatures above 5 °C were logged twice &amp; the log was not signed &lt;again&gt;."})
+            "Temperatures above 5 °C were logged twice &amp; the log was not signed &lt;again&gt;.",
+            "verbatim": true})
     );
     assert_eq!(
         blocks[2]["fields"][0],
-        json!({"type": "mrkdwn", "text": "*Where*\nMain kitchen"})
+        json!({"type": "mrkdwn", "text": "*Where*\nMain kitchen", "verbatim": true})
     );
     assert_eq!(blocks[2]["fields"].as_array().unwrap().len(), 3);
     assert_eq!(blocks[3]["type"], "actions");
@@ -347,4 +348,53 @@ fn slack_needs_both_renderings() {
         err,
         mqa_relay::targets::BuildError::MissingRendering(Markup::Slack)
     );
+}
+
+/// A message of emoji outside the Basic Multilingual Plane (two UTF-16 units each): a title of
+/// exactly 150 code points, long text and long fields.
+fn emoji_heavy(markup: Markup) -> Message {
+    let mut m = sample(markup);
+    m.title = "🧊".repeat(150);
+    m.text = "🍕 ".repeat(5000);
+    m.fields = (0..12)
+        .map(|i| (format!("Check {i}"), "❄\u{fe0f}🥶".repeat(1500)))
+        .collect();
+    m
+}
+
+#[tokio::test]
+async fn an_emoji_heavy_message_fits_every_limit_counted_in_utf16_units() {
+    let slack = SlackWebhook::start().await;
+    let t = webhook_target(&slack.url());
+    let (req, verdict) = deliver(&t, &content_for(&t, emoji_heavy)).await;
+    assert_eq!(verdict, Verdict::Delivered { provider_id: None });
+    let body = json_body(&req);
+    let header = body["blocks"][0]["text"]["text"].as_str().unwrap();
+    assert!(
+        header.encode_utf16().count() <= 150,
+        "{}",
+        header.encode_utf16().count()
+    );
+    assert!(header.ends_with('…'));
+    assert!(body["text"].as_str().unwrap().encode_utf16().count() <= 3000);
+}
+
+#[tokio::test]
+async fn user_values_are_text_in_slack_every_mrkdwn_object_is_verbatim() {
+    let slack = SlackWebhook::start().await;
+    let t = webhook_target(&slack.url());
+    let (req, _) = deliver(&t, &content_for(&t, sample)).await;
+    let body = json_body(&req);
+    let mut mrkdwn = 0;
+    for block in body["blocks"].as_array().unwrap() {
+        let texts = [&block["text"]]
+            .into_iter()
+            .chain(block["fields"].as_array().into_iter().flatten())
+            .chain(block["elements"].as_array().into_iter().flatten());
+        for text in texts.filter(|t| t["type"] == "mrkdwn") {
+            mrkdwn += 1;
+            assert_eq!(text["verbatim"], true, "{text}");
+        }
+    }
+    assert!(mrkdwn >= 4, "{body}");
 }

@@ -34,13 +34,13 @@ async fn teams_gets_a_full_width_adaptive_card_without_authorization_and_202_is_
     assert!(attachment["contentUrl"].is_null());
     let card = &attachment["content"];
     assert_eq!(card["type"], "AdaptiveCard");
-    assert_eq!(card["version"], "1.4");
+    assert_eq!(card["version"], "1.2");
     assert_eq!(card["msteams"], json!({"width": "Full"}));
     assert_eq!(
         card["body"][0],
-        json!({"type": "TextBlock", "text": "Corrective action rejected: Fridge 3 temperature log",
-               "size": "Large", "weight": "Bolder", "wrap": true, "style": "heading",
-               "color": "Attention"})
+        json!({"type": "Container", "style": "attention", "bleed": true, "items": [
+            {"type": "TextBlock", "text": "Corrective action rejected: Fridge 3 temperature log",
+             "size": "Large", "weight": "Bolder", "wrap": true}]})
     );
     assert_eq!(card["body"][1]["wrap"], true);
     assert_eq!(card["body"][2]["type"], "FactSet");
