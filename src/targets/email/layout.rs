@@ -22,6 +22,7 @@ pub const MAX_TEXT: usize = 64 * 1024;
 /// Budgets of the pieces, in bytes. With the markup around them (under 10 KB for the page,
 /// the rows and the note) they add up to less than [`MAX_HTML`] and [`MAX_TEXT`].
 const MAX_TITLE: usize = 1024;
+const MAX_PAGE_TITLE: usize = 200;
 const MAX_BODY: usize = 32 * 1024;
 const FIELDS_BUDGET: usize = 12 * 1024;
 const MAX_FIELD_VALUE: usize = 2000;
@@ -60,9 +61,11 @@ pub fn html(html: &Message, plain: &Message) -> String {
         ));
     }
     inner.push_str(&button);
+    let title = page_title(plain);
     format!(
-        "<!DOCTYPE html><html><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"></head>\
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+         <title>{title}</title></head>\
          <body style=\"margin:0;padding:0;background:#f4f5f7;\">\
          <table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" \
          style=\"background:#f4f5f7;padding:16px 8px;\"><tr><td align=\"center\">\
@@ -195,6 +198,14 @@ fn is_hex_color(c: &str) -> bool {
     c.len() == 7 && c.starts_with('#') && c[1..].chars().all(|ch| ch.is_ascii_hexdigit())
 }
 
+/// The page's `<title>` (what a screen reader announces first, and a browser tab shows): the
+/// plain title on one line, cut to [`MAX_PAGE_TITLE`] bytes, escaped. The messages' own words
+/// are English, hence `lang="en"` on the page.
+fn page_title(plain: &Message) -> String {
+    let one_line = plain.title.split_whitespace().collect::<Vec<_>>().join(" ");
+    escape_attr(&Cuts::default().bytes(&one_line, MAX_PAGE_TITLE))
+}
+
 /// Escapes a value for a double-quoted HTML attribute.
 fn escape_attr(value: &str) -> String {
     value
@@ -230,6 +241,31 @@ mod tests {
             "Audit expired\n\nKitchen audit was not done.\n\nWhere: Main kitchen\n\n\
              Open in MonitorQA: https://app.monitorqa.com/a?x=1&y=2\n"
         );
+    }
+
+    #[test]
+    fn the_html_page_has_a_language_and_a_one_line_escaped_title() {
+        let mut plain = message();
+        plain.title = "Audit <expired>\n& \"late\"".to_string();
+        let h = html(&message(), &plain);
+        assert!(
+            h.starts_with("<!DOCTYPE html><html lang=\"en\"><head>"),
+            "{h}"
+        );
+        assert!(
+            h.contains("<title>Audit &lt;expired&gt; &amp; &quot;late&quot;</title>"),
+            "{h}"
+        );
+        plain.title = "x".repeat(5000);
+        let h = html(&message(), &plain);
+        let title = h
+            .split("<title>")
+            .nth(1)
+            .unwrap()
+            .split("</title>")
+            .next()
+            .unwrap();
+        assert!(title.len() <= MAX_PAGE_TITLE + 4, "{}", title.len());
     }
 
     #[test]
