@@ -152,7 +152,7 @@ fn approved_action_says_who_approved_it_in_local_time() {
     );
     assert_eq!(
         m.text,
-        "Approved by Helen O'Brien on Sat 21 Nov 2026, 17:30 WET."
+        "Approved by Helen O'Brien on Sat 21 Nov 2026, 17:30 WET; nothing is left to do."
     );
     assert_eq!(m.color.as_deref(), Some("good"));
 }
@@ -314,6 +314,30 @@ fn every_default_reads_well_for_an_event_carrying_only_its_id() {
             assert!(!m.text.trim().is_empty(), "{name} / {markup:?}: no body");
         }
     }
+}
+
+#[test]
+fn every_minimal_message_names_its_object_by_its_short_id() {
+    let mut poor = Vec::new();
+    for (stem, _) in sample_events() {
+        let event = minimal(&stem);
+        let data = event["data"].as_object().unwrap();
+        let id = data.values().next().and_then(Value::as_str).unwrap();
+        let name = Templates::default_name(event["event"].as_str().unwrap());
+        let m = render(&name, Markup::Plain, &event);
+        let all = format!("{}\n{}", m.title, m.text);
+        if !all.contains(&id[..8])
+            || all.contains("(unnamed)")
+            || m.text.split_whitespace().count() <= 2
+        {
+            poor.push(format!("{name}: {all:?}"));
+        }
+    }
+    assert!(
+        poor.is_empty(),
+        "messages that do not say which object, or say next to nothing:\n{}",
+        poor.join("\n")
+    );
 }
 
 #[test]
