@@ -606,8 +606,7 @@ mod properties {
                 Value::Null => Value::Bool(false),
                 _ => Value::Null,
             };
-            // Emptying `data` or `company` is the one change that keeps the event as sent:
-            // an empty object and an absent one are the same envelope.
+            // Replacing an empty `data` or `company` object by `null` makes no event at all.
             prop_assume!(acceptable(&changed));
             let other = Event::parse(&serde_json::to_vec(&changed).unwrap()).unwrap();
             prop_assert_ne!(key, other.dedup_key(), "changed {:?}", path);

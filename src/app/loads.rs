@@ -38,7 +38,7 @@ impl Load {
     }
 }
 
-/// The kept loads, newest first; the first one ever (the start) is always a successful load.
+/// The kept loads, newest first (at most [`KEPT`]; the oldest leave first).
 #[derive(Debug, Clone)]
 pub struct Loads {
     recent: VecDeque<Load>,

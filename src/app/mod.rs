@@ -154,8 +154,8 @@ impl Relay {
                 let app = Arc::new(app);
                 self.metrics
                     .config_loaded(true, Some(&app.config.hash), now);
-                self.record_load(loads::Load::loaded(now_ms, &app.config.hash));
                 self.app.store(app.clone());
+                self.record_load(loads::Load::loaded(now_ms, &app.config.hash));
                 Ok(app)
             }
             Err(errors) => {

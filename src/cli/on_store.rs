@@ -37,8 +37,21 @@ pub async fn open(args: &StoreArgs) -> Result<(Store, Option<App>), String> {
 }
 
 /// Where the store is, without opening it, with the rules file's configuration when it loads.
+/// A rules file that exists but does not load (an unset `${VAR}`, say) is an error unless
+/// `--data-dir` or `--store` names the store: guessing from it could pick another store.
 pub fn locate(args: &StoreArgs) -> Result<(StoreConfig, Option<App>), String> {
-    let app = App::load(&args.rules).ok();
+    let named = args.data_dir.is_some() || args.store.is_some();
+    let app = match App::load(&args.rules) {
+        Ok(app) => Some(app),
+        Err(_) if named || !args.rules.exists() => None,
+        Err(errors) => {
+            return Err(format!(
+                "{errors}\n{} cannot be loaded, so which store it names is not known: fix it, \
+                 or name the store with --data-dir or --store",
+                args.rules.display()
+            ));
+        }
+    };
     let config = store_config(args, app.as_ref())?;
     Ok((config, app))
 }

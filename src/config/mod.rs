@@ -117,8 +117,8 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     parse(&text, path, &|name| std::env::var(name).ok())
 }
 
-/// Parses and validates the text of a rules file; `file` is only used in locations, `env`
-/// looks up the variables named in `${VAR}`. No I/O.
+/// Parses and validates the text of a rules file; `file` names it in locations and is where a
+/// relative `data_dir` is read from; `env` looks up the variables named in `${VAR}`. No I/O.
 pub fn parse(
     text: &str,
     file: &Path,

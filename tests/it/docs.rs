@@ -137,9 +137,9 @@ fn shown_in(file: &str) -> Vec<Shown> {
             }
         }
     }
-    for (index, span) in outside.split('`').enumerate() {
+    for span in code_spans(&outside) {
         let span = span.split_whitespace().collect::<Vec<_>>().join(" ");
-        if index % 2 == 1 && (span.starts_with("mqa-relay ") || span.starts_with("cargo ")) {
+        if span.starts_with("mqa-relay ") || span.starts_with("cargo ") {
             shown.push(Shown {
                 place: file.to_string(),
                 text: span,
@@ -148,6 +148,46 @@ fn shown_in(file: &str) -> Vec<Shown> {
         }
     }
     shown
+}
+
+/// The inline code spans of Markdown text, as CommonMark reads them: a run of n backticks
+/// opens a span that the next run of exactly n backticks closes (so `` ` `` is one span).
+fn code_spans(text: &str) -> Vec<&str> {
+    let bytes = text.as_bytes();
+    let run_at = |at: usize| bytes[at..].iter().take_while(|b| **b == b'`').count();
+    let mut spans = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        if bytes[at] != b'`' {
+            at += 1;
+            continue;
+        }
+        let open = run_at(at);
+        let start = at + open;
+        let mut look = start;
+        let mut closed = None;
+        while look < bytes.len() {
+            if bytes[look] == b'`' {
+                let run = run_at(look);
+                if run == open {
+                    closed = Some(look);
+                    break;
+                }
+                look += run;
+            } else {
+                look += 1;
+            }
+        }
+        match closed {
+            Some(end) => {
+                spans.push(text[start..end].trim());
+                at = end + open;
+            }
+            // An unmatched run is literal text.
+            None => at = start,
+        }
+    }
+    spans
 }
 
 /// `line` without a trailing shell comment (` # …`).
@@ -373,8 +413,29 @@ async fn every_command_the_readme_and_the_example_rules_show_works_as_written() 
 }
 
 #[test]
+fn code_spans_are_read_as_commonmark_reads_them() {
+    assert_eq!(
+        code_spans("a `x` and `` ` `` then `mqa-relay check` and ``` `` ```"),
+        ["x", "`", "mqa-relay check", "``"]
+    );
+    assert_eq!(code_spans("an ``unmatched run stays text, `y`"), ["y"]);
+}
+
+#[test]
 fn the_readme_reader_finds_every_kind_of_command() {
     let readme = shown_in("README.md");
+    // Commands from the whole file: the quick start, the command table, the operations.
+    for expected in [
+        "mqa-relay events waiting --rules rules.example.yaml",
+        "mqa-relay store backup --rules rules.example.yaml --to relay-2026-12-01.db",
+        "mqa-relay dlq replay --all --target kitchen-slack",
+        "mqa-relay store copy --from DATA_DIR --to URL",
+    ] {
+        assert!(
+            readme.iter().any(|c| c.text == expected),
+            "`{expected}` not found in {readme:#?}"
+        );
+    }
     let plans: Vec<String> = readme.iter().map(|c| format!("{:?}", plan(c))).collect();
     for kind in ["Run", "Help", "NotRun"] {
         assert!(

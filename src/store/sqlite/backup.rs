@@ -34,24 +34,33 @@ pub fn backup(data_dir: &Path, to: &Path) -> Result<Backup, StoreError> {
         )));
     }
     let partial = partial_name(to);
+    let result = create_private(&partial)
+        .and_then(|()| snapshot(&source, &partial))
+        .and_then(|()| verify(&partial))
+        .and_then(|backup| publish(&partial, to).map(|()| backup));
+    // Made by this backup alone (created new), so never someone else's file.
     let _ = std::fs::remove_file(&partial);
-    let result = snapshot(&source, &partial).and_then(|()| verify(&partial));
-    let backup = match result {
-        Ok(backup) => backup,
-        Err(e) => {
-            let _ = std::fs::remove_file(&partial);
-            return Err(e);
-        }
-    };
-    durable_rename(&partial, to)?;
-    Ok(backup)
+    result
 }
 
-/// `to` with `.partial` added: where the copy is written until it is complete.
+/// `to` with `.partial-<pid>` added: where this process writes the copy until it is complete.
 fn partial_name(to: &Path) -> PathBuf {
     let mut name = to.as_os_str().to_owned();
-    name.push(".partial");
+    name.push(format!(".partial-{}", std::process::id()));
     PathBuf::from(name)
+}
+
+/// Creates `file`, empty, readable by its owner only (the copy holds every event), failing if
+/// it exists. `VACUUM INTO` writes into an empty file.
+fn create_private(file: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(file)
+        .map(drop)
+        .map_err(|e| other(format!("cannot create {}: {e}", file.display())))
 }
 
 fn snapshot(source: &Path, into: &Path) -> Result<(), StoreError> {
@@ -101,13 +110,20 @@ fn verify(file: &Path) -> Result<Backup, StoreError> {
     })
 }
 
-/// Flushes `from` to disk and gives it the name `to`, and flushes the directory's entry.
-fn durable_rename(from: &Path, to: &Path) -> Result<(), StoreError> {
+/// Flushes `from` to disk, gives it the name `to` as well (a hard link, which fails rather
+/// than replace a file that appeared there meanwhile), and flushes the directory's entry.
+fn publish(from: &Path, to: &Path) -> Result<(), StoreError> {
     let io = |e: std::io::Error| other(format!("cannot complete {}: {e}", to.display()));
     std::fs::File::open(from)
         .and_then(|f| f.sync_all())
         .map_err(io)?;
-    std::fs::rename(from, to).map_err(io)?;
+    std::fs::hard_link(from, to).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => other(format!(
+            "{} appeared while the backup was written: a backup never overwrites a file",
+            to.display()
+        )),
+        _ => io(e),
+    })?;
     let dir = match to.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
@@ -138,6 +154,16 @@ mod tests {
         let err = backup(dir.path(), &to).unwrap_err().to_string();
         assert!(err.contains("never overwrites"), "{err}");
         assert_eq!(std::fs::read(&to).unwrap(), b"precious");
+
+        // A file that appears between the check and the end is not replaced either.
+        let late = dir.path().join("late.db");
+        create_private(&partial_name(&late)).unwrap();
+        std::fs::write(&late, b"precious too").unwrap();
+        let err = publish(&partial_name(&late), &late)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("never overwrites"), "{err}");
+        assert_eq!(std::fs::read(&late).unwrap(), b"precious too");
 
         let empty = tempfile::tempdir().unwrap();
         let err = backup(empty.path(), &empty.path().join("b.db"))

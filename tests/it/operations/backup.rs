@@ -61,7 +61,14 @@ async fn a_backup_taken_while_the_relay_runs_restores_into_a_working_relay() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("3 events, 6 deliveries"), "{stdout}");
-    assert!(!restored.path().join("relay-backup.db.partial").exists());
+    let names: Vec<_> = std::fs::read_dir(restored.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["relay-backup.db"], "no partial file is left");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the copy holds every event: its owner's alone");
 
     let again = backup(dir.path(), &file);
     assert_eq!(again.status.code(), Some(1));
