@@ -57,10 +57,20 @@ pub enum ReloadError {
     Failed(String),
 }
 
-/// Whether a reload thread runs, since when, and whether a SIGHUP asked for another.
+/// Whether a reload thread runs, since when, and whether a SIGHUP asked for another; and
+/// that fact for whoever watches it ([`Relay::watch_reloading`]).
 #[derive(Default)]
 pub(super) struct Reloads {
     state: Mutex<State>,
+    reloading: tokio::sync::watch::Sender<Phase>,
+}
+
+/// How the relay's reloads stand, for a watcher that may miss a quick one in between.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Phase {
+    /// How many reload runs have begun since start (a run takes the SIGHUPs queued behind it).
+    pub begun: u64,
+    pub running: bool,
 }
 
 #[derive(Default)]
@@ -78,6 +88,10 @@ impl Reloads {
         match (state.running_since, overlap) {
             (None, _) => {
                 state.running_since = Some(Instant::now());
+                self.reloading.send_modify(|p| {
+                    p.begun += 1;
+                    p.running = true;
+                });
                 Ok(())
             }
             (Some(_), Overlap::Queue) => {
@@ -96,6 +110,7 @@ impl Reloads {
             return true;
         }
         state.running_since = None;
+        self.reloading.send_modify(|p| p.running = false);
         false
     }
 
@@ -106,6 +121,14 @@ impl Reloads {
 }
 
 impl Relay {
+    /// Whether a reload (with the reloads SIGHUPs queued behind it) runs, and how many have
+    /// begun: `running` turns `false` once the last has swapped its file in or refused it
+    /// ([`Relay::loads`] says which). A service manager is told from this (`cli::systemd`),
+    /// whether SIGHUP or HTTP asked.
+    pub fn watch_reloading(&self) -> tokio::sync::watch::Receiver<Phase> {
+        self.reloads.reloading.subscribe()
+    }
+
     /// Reloads the rules file on a thread of its own and waits for it up to [`RELOAD_WAIT`].
     /// Never blocks the calling task longer than that, whatever the file system does.
     pub async fn reload_within(
@@ -160,6 +183,7 @@ impl Drop for ReleaseOnPanic<'_> {
     fn drop(&mut self) {
         if std::thread::panicking() {
             *self.0.lock() = State::default();
+            self.0.reloading.send_modify(|p| p.running = false);
         }
     }
 }

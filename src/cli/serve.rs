@@ -86,6 +86,7 @@ async fn serve_until_signal(args: ServeArgs) -> anyhow::Result<()> {
         _ = int.recv() => return Ok(()),
     };
     systemd::ready(&running.relay.app(), &running.addr.to_string());
+    tokio::spawn(systemd::follow_reloads(running.relay.clone()));
     loop {
         tokio::select! {
             _ = hup.recv() => {
@@ -109,12 +110,10 @@ async fn serve_until_signal(args: ServeArgs) -> anyhow::Result<()> {
 /// SIGHUP: reloads the rules file; on error the running configuration stays and the error is
 /// logged. A SIGHUP during a reload asks for one more after it.
 pub async fn reload(relay: Arc<Relay>) {
-    systemd::reloading();
     let outcome = match relay.reload_within(Overlap::Queue).await {
         Ok(app) => Ok(app),
         Err(ReloadError::Invalid(errors)) => Err(errors),
         Err(ReloadError::Queued) => {
-            // The reload running now tells systemd when it (and this one) is done.
             tracing::info!(
                 "a reload is already running; SIGHUP asks for one more after it, which reads \
                  the file as it is then"
@@ -123,18 +122,8 @@ pub async fn reload(relay: Arc<Relay>) {
         }
         Err(e) => {
             tracing::warn!("{e}");
-            systemd::reloaded(&relay.app(), "reload not finished, see the log");
             return;
         }
     };
     crate::app::reload::log_outcome(&relay, &outcome);
-    let how = match &outcome {
-        Ok(_) => "reloaded".to_string(),
-        Err(errors) => {
-            let n = errors.errors.len();
-            let s = if n == 1 { "" } else { "s" };
-            format!("reload refused ({n} problem{s}, see the log), the previous rules serve")
-        }
-    };
-    systemd::reloaded(&relay.app(), &how);
 }

@@ -222,6 +222,17 @@ async fn the_relay_tells_systemd_when_it_is_ready_reloading_and_stopping() {
         "{refused}"
     );
 
+    // A reload over HTTP is told the same way.
+    write_file(&file, &rules("  retention: 7d\n"));
+    let (status, body) = relay
+        .call("POST", "/-/reload", Some(ADMIN), LIMIT)
+        .await
+        .expect("the relay answers");
+    assert_eq!(status, 200, "{body}");
+    notify.expect(&["RELOADING=1"]).await;
+    let reloaded = notify.expect(&["READY=1"]).await;
+    assert!(reloaded.contains("STATUS=reloaded;"), "{reloaded}");
+
     relay.signal("TERM");
     notify.expect(&["STOPPING=1"]).await;
     assert_eq!(relay.wait_exit().await, Some(0));
