@@ -460,6 +460,19 @@ mod properties {
         ]
     }
 
+    /// The characters of base64(`lead` + secret + "!!") that depend on the secret's bits alone:
+    /// what a copy of the secret inside a longer base64 text always contains.
+    fn embedded_base64(secret: &str, lead: &str) -> String {
+        let whole = base64(format!("{lead}{secret}!!").as_bytes());
+        let (from_bit, to_bit) = (8 * lead.len(), 8 * (lead.len() + secret.len()));
+        whole
+            .chars()
+            .enumerate()
+            .filter(|(i, _)| 6 * i >= from_bit && 6 * i + 6 <= to_bit)
+            .map(|(_, c)| c)
+            .collect()
+    }
+
     proptest! {
         #![proptest_config(crate::properties::config(300))]
 
@@ -483,6 +496,18 @@ mod properties {
                     "{how} copy of {secret:?} kept in {scrubbed:?}"
                 );
                 prop_assert!(!scrubbed.contains(&secret), "{secret:?} kept in {scrubbed:?}");
+            }
+            // Inside a longer base64 text (say `Basic` of a longer credential), at each of the
+            // three byte offsets: the part that depends on the secret alone goes.
+            for lead in ["", "a", "ab"] {
+                let core = embedded_base64(&secret, lead);
+                let text = format!("{before}{}{after}", base64(format!("{lead}{secret}!!").as_bytes()));
+                let scrubbed = scrubber.scrub(&text);
+                prop_assert!(
+                    !scrubbed.contains(&core),
+                    "base64 at offset {} of {secret:?} kept in {scrubbed:?}",
+                    lead.len()
+                );
             }
         }
     }
