@@ -154,32 +154,38 @@ impl Relay {
                 let app = Arc::new(app);
                 self.metrics
                     .config_loaded(true, Some(&app.config.hash), now);
+                // Under the loads' lock, so that [`Relay::serving`] sees the file and its load
+                // change together.
+                let mut loads = self.lock_loads();
                 self.app.store(app.clone());
-                self.record_load(loads::Load::loaded(now_ms, &app.config.hash));
+                loads.record(loads::Load::loaded(now_ms, &app.config.hash));
                 Ok(app)
             }
             Err(errors) => {
                 self.metrics.config_loaded(false, None, now);
                 let problems = errors.errors.iter().map(|e| e.to_string()).collect();
-                self.record_load(loads::Load::refused(now_ms, problems));
+                self.lock_loads()
+                    .record(loads::Load::refused(now_ms, problems));
                 Err(errors)
             }
         }
     }
 
-    fn record_load(&self, load: loads::Load) {
+    fn lock_loads(&self) -> std::sync::MutexGuard<'_, loads::Loads> {
         self.loads
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .record(load);
     }
 
     /// When the serving configuration was loaded, and the last reloads (a copy).
     pub fn loads(&self) -> loads::Loads {
-        self.loads
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+        self.lock_loads().clone()
+    }
+
+    /// The configuration serving now and the loads that led to it, seen at one moment.
+    pub fn serving(&self) -> (Arc<App>, loads::Loads) {
+        let loads = self.lock_loads();
+        (self.app(), loads.clone())
     }
 
     /// The settings of `app` that a reload cannot apply (they were read at start) and that

@@ -93,8 +93,7 @@ pub fn delivery_details_json(app: &App, d: &DeliveryDetails) -> Value {
 
 /// The configuration now serving and the last loads (`GET /api/config`).
 pub fn config_json(relay: &crate::app::Relay) -> Value {
-    let app = relay.app();
-    let loads = relay.loads();
+    let (app, loads) = relay.serving();
     let load_json = |load: &crate::app::loads::Load| {
         json!({
             "at": rfc3339(load.at_ms),
