@@ -1,7 +1,6 @@
 //! Where a command that works beside a running relay (`dlq`, `events`, `store backup`) finds
-//! its store: the
-//! one that relay uses, as `--store`, the rules file or `--data-dir` name it (SQLite allows a
-//! second process to read and write the file safely; PostgreSQL is shared anyway).
+//! its store: the one that relay uses, as `--store`, the rules file or `--data-dir` name it
+//! (SQLite allows a second process to read and write the file safely; PostgreSQL is shared).
 
 use std::path::{Path, PathBuf};
 
