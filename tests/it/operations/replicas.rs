@@ -162,9 +162,11 @@ async fn three_relays_keep_a_targets_rate_limit_and_its_429_pause_together() {
         gaps[0] >= Duration::from_millis(2_900),
         "the 429's pause held every relay: {gaps:?}"
     );
+    // The shared pace spaces the sends' starts 500 ms apart; an arrival may be late by the
+    // machine's scheduling, so the bound leaves room below 500 ms but not down to a 3/s pace.
     for gap in &gaps[1..] {
         assert!(
-            *gap >= Duration::from_millis(480),
+            *gap >= Duration::from_millis(400),
             "two a second across the three relays: {gaps:?}"
         );
     }
