@@ -5,6 +5,7 @@ mod defaults;
 mod escaping;
 mod helpers;
 mod loading;
+mod properties;
 
 use serde_json::{Value, json};
 
