@@ -48,24 +48,7 @@ pub enum DlqCommand {
 }
 
 pub fn run(args: &StoreArgs, command: DlqCommand) -> ExitCode {
-    let runtime = match super::runtime(false) {
-        Ok(rt) => rt,
-        Err(code) => return code,
-    };
-    match runtime.block_on(dlq(args, command)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::from(1)
-        }
-    }
-}
-
-async fn dlq(args: &StoreArgs, command: DlqCommand) -> Result<(), String> {
-    let (store, app) = on_store::open(args).await?;
-    let result = execute(&store, app.as_ref(), command).await;
-    store.close().await;
-    result
+    on_store::run(args, async |store, app| execute(store, app, command).await)
 }
 
 async fn execute(store: &Store, app: Option<&App>, command: DlqCommand) -> Result<(), String> {

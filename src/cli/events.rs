@@ -57,24 +57,7 @@ pub enum EventsCommand {
 }
 
 pub fn run(args: &StoreArgs, command: EventsCommand) -> ExitCode {
-    let runtime = match super::runtime(false) {
-        Ok(rt) => rt,
-        Err(code) => return code,
-    };
-    match runtime.block_on(events(args, command)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::from(1)
-        }
-    }
-}
-
-async fn events(args: &StoreArgs, command: EventsCommand) -> Result<(), String> {
-    let (store, _app) = on_store::open(args).await?;
-    let result = execute(&store, command).await;
-    store.close().await;
-    result
+    on_store::run(args, async |store, _app| execute(store, command).await)
 }
 
 async fn execute(store: &Store, command: EventsCommand) -> Result<(), String> {

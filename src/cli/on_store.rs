@@ -3,6 +3,7 @@
 //! (SQLite allows a second process to read and write the file safely; PostgreSQL is shared).
 
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use crate::app::App;
 use crate::config::default_data_dir;
@@ -29,11 +30,31 @@ pub struct StoreArgs {
     pub store: Option<String>,
 }
 
-/// Opens the store, with the rules file's configuration when it loads (for templates).
-pub async fn open(args: &StoreArgs) -> Result<(Store, Option<App>), String> {
-    let (config, app) = locate(args)?;
-    let store = Store::open(&config).await.map_err(|e| e.to_string())?;
-    Ok((store, app))
+/// Runs `work` on the store (with the rules file's configuration when it loads, for
+/// templates), closes the store, and turns the outcome into the exit code: 0, or 1 after
+/// printing the error.
+pub fn run(
+    args: &StoreArgs,
+    work: impl AsyncFnOnce(&Store, Option<&App>) -> Result<(), String>,
+) -> ExitCode {
+    let runtime = match super::runtime(false) {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let outcome = runtime.block_on(async {
+        let (config, app) = locate(args)?;
+        let store = Store::open(&config).await.map_err(|e| e.to_string())?;
+        let result = work(&store, app.as_ref()).await;
+        store.close().await;
+        result
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 /// Where the store is, without opening it, with the rules file's configuration when it loads.

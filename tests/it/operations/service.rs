@@ -79,6 +79,11 @@ async fn the_hash_check_prints_is_the_one_the_running_relay_shows_and_a_failed_r
         (Some(1), Some(1))
     );
     assert!(shown["last_reload_error"].is_null(), "{shown}");
+    let text = shown.to_string();
+    assert!(
+        !text.contains(ADMIN) && !text.contains(TOKEN),
+        "a secret in {text}"
+    );
     assert!(relay.log_text().contains(&hash), "{}", relay.log_text());
 
     // A broken file: the old configuration keeps serving, and the problem stays in view.
@@ -124,30 +129,21 @@ async fn the_hash_check_prints_is_the_one_the_running_relay_shows_and_a_failed_r
 async fn a_relative_data_dir_is_beside_the_rules_file_wherever_the_relay_starts() {
     let dir = tempfile::tempdir().unwrap();
     let elsewhere = tempfile::tempdir().unwrap();
-    write_file(
-        &dir.path().join("rules.yaml"),
-        &rules("  data_dir: ./store\n"),
-    );
     let how = Launch {
         data_dir_flag: false,
         cwd: Some(elsewhere.path().to_path_buf()),
         ..Launch::default()
     };
-    let mut relay = RelayProcess::start_as(dir.path(), 1, TOKEN, &how).await;
-    relay.ack(&numbered(1)).await;
-    assert!(dir.path().join("store/relay.db").is_file());
-    assert!(!elsewhere.path().join("store").exists());
-    relay.signal("TERM");
-    assert_eq!(relay.wait_exit().await, Some(0));
-
-    // Without `data_dir`, the store is `data` beside the rules file.
-    write_file(&dir.path().join("rules.yaml"), &rules(""));
-    let mut relay = RelayProcess::start_as(dir.path(), 2, TOKEN, &how).await;
-    relay.ack(&numbered(2)).await;
-    assert!(dir.path().join("data/relay.db").is_file());
-    assert!(!elsewhere.path().join("data").exists());
-    relay.signal("TERM");
-    assert_eq!(relay.wait_exit().await, Some(0));
+    // A relative `data_dir`, then none at all (the store is `data` beside the rules file).
+    for (run, server, store) in [(1, "  data_dir: ./store\n", "store"), (2, "", "data")] {
+        write_file(&dir.path().join("rules.yaml"), &rules(server));
+        let mut relay = RelayProcess::start_as(dir.path(), run, TOKEN, &how).await;
+        relay.ack(&numbered(u64::from(run))).await;
+        assert!(dir.path().join(store).join("relay.db").is_file(), "{store}");
+        assert!(!elsewhere.path().join(store).exists(), "{store}");
+        relay.signal("TERM");
+        assert_eq!(relay.wait_exit().await, Some(0));
+    }
 }
 
 /// The notification socket a service manager would bind: every datagram the relay sends.
