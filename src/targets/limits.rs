@@ -86,7 +86,7 @@ fn cut_at(text: &str, keep: usize, room_for_ellipsis: bool, markup: bool) -> Str
     }
     let head = &text[..keep];
     let head = if markup {
-        &head[..markup_safe_end(head)]
+        &head[..markup_safe_end(head, &text[keep..])]
     } else {
         head
     };
@@ -97,9 +97,23 @@ fn cut_at(text: &str, keep: usize, room_for_ellipsis: bool, markup: bool) -> Str
 }
 
 /// Where a cut `head` of markup may end: before a `<` or `&` that `head` leaves unclosed, so
-/// no half entity or half tag is left for the reader or the parser.
-fn markup_safe_end(head: &str) -> usize {
+/// no half entity or half tag is left for the reader or the parser; and not just after a
+/// Slack formatting character that stood inside a word (`a*b*c` cut after its first `*`
+/// would leave that `*` before the "…", at a word boundary, where Slack reads formatting).
+/// `rest` is the text the cut leaves out.
+fn markup_safe_end(head: &str, rest: &str) -> usize {
     let mut end = head.len();
+    let word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+    let formatting = |c: Option<char>| matches!(c, Some('*' | '_' | '~' | '`'));
+    let mut next = rest.chars().next();
+    // Formatting characters are ASCII: one byte each.
+    while formatting(head[..end].chars().next_back())
+        && word(head[..end - 1].chars().next_back())
+        && word(next)
+    {
+        end -= 1;
+        next = head[end..].chars().next();
+    }
     if let Some(lt) = head.rfind('<')
         && end - lt <= MAX_TAG
         && !head[lt..].contains('>')
@@ -216,7 +230,7 @@ fn split_units(text: &str, max: usize, index: fn(&str, usize) -> usize) -> Vec<S
             .rfind('\n')
             .or_else(|| head[half..].rfind(' '))
             .map(|i| half + i + 1)
-            .unwrap_or_else(|| match markup_safe_end(head) {
+            .unwrap_or_else(|| match markup_safe_end(head, &rest[end..]) {
                 0 => end,
                 safe => safe,
             });
@@ -277,6 +291,16 @@ mod tests {
             assert_eq!(split_utf16(&text, max).concat(), text);
             assert_eq!(split_chars(&text, max).concat(), text);
         }
+    }
+
+    #[test]
+    fn a_markup_cut_leaves_no_formatting_character_at_the_end_of_a_word() {
+        // Found by the escaping property: `a*a*a…` cut after a `*` left `a*…`.
+        assert_eq!(truncate_markup_chars("a*a*a*a", 5), "a*a…");
+        assert_eq!(truncate_markup_chars("x_y_zz", 5), "x_y…");
+        // A mark that does not follow a letter is kept, as is plain text's.
+        assert_eq!(truncate_markup_chars("*Due* today", 6), "*Due*…");
+        assert_eq!(truncate_chars("a*a*a*a", 5), "a*a*…");
     }
 
     #[test]

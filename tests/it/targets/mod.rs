@@ -3,6 +3,7 @@
 
 mod cards;
 mod email;
+mod escaping;
 mod secrets;
 mod slack;
 mod table;
