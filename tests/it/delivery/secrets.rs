@@ -6,6 +6,7 @@
 use mqa_relay::store::DeliveryState;
 
 use super::config;
+use crate::support::config::quoted;
 use crate::support::logs::logs;
 use crate::support::mail_providers::{Mailgun, Postmark, SendGrid};
 use crate::support::mock::{Answer, Reply};
@@ -154,44 +155,145 @@ async fn failed_deliveries_leave_no_secret_in_the_logs_or_the_store() {
     assert!(error_of("erp").contains("could not connect"));
 }
 
-mod echoed {
-    pub const SLACK_HOOK: &str = "echoedSlackHook4M7pW2";
-    pub const BOT_TOKEN: &str = "xoxb-echoed-bot-token-9T3kD6";
-    pub const TEAMS_SIG: &str = "echoedTeamsSig/8Rz+Qm1";
-    pub const SENDGRID_KEY: &str = "SG.echoedKeyId.echoedKeySecret2W6yH8";
-    pub const POSTMARK_TOKEN: &str = "echoed-postmark-token-5N1gF4";
-    pub const MAILGUN_KEY: &str = "key-echoed-mailgun-secret-7C2vB9";
-    pub const URL_PASSWORD: &str = "echoedUrlPass3X8mK5";
-    pub const PATH_SECRET: &str = "echoedPathSecret6L4tR2";
-    pub const QUERY_SECRET: &str = "echoedQuerySecret1P9wS7";
-    pub const HEADER_SECRET: &str = "echoedHeaderSecret4J2nV8";
+/// The secrets of one run of [`echoed_everywhere`]: one per place a target keeps one.
+#[derive(Debug, Clone)]
+struct Secrets {
+    slack_hook: String,
+    bot_token: String,
+    /// May hold `/` and `+`: it is percent-encoded in the URL.
+    teams_sig: String,
+    sendgrid_key: String,
+    postmark_token: String,
+    mailgun_key: String,
+    url_password: String,
+    path_secret: String,
+    query_secret: String,
+    header_secret: String,
+}
+
+impl Secrets {
+    fn fixed() -> Secrets {
+        Secrets {
+            slack_hook: "echoedSlackHook4M7pW2".into(),
+            bot_token: "xoxb-echoed-bot-token-9T3kD6".into(),
+            teams_sig: "echoedTeamsSig/8Rz+Qm1".into(),
+            sendgrid_key: "SG.echoedKeyId.echoedKeySecret2W6yH8".into(),
+            postmark_token: "echoed-postmark-token-5N1gF4".into(),
+            mailgun_key: "key-echoed-mailgun-secret-7C2vB9".into(),
+            url_password: "echoedUrlPass3X8mK5".into(),
+            path_secret: "echoedPathSecret6L4tR2".into(),
+            query_secret: "echoedQuerySecret1P9wS7".into(),
+            header_secret: "echoedHeaderSecret4J2nV8".into(),
+        }
+    }
+
+    /// Every secret, and what the Basic credentials of Mailgun and of the URL's userinfo
+    /// are made from.
+    fn all(&self) -> Vec<String> {
+        let mut all = vec![
+            self.slack_hook.clone(),
+            self.bot_token.clone(),
+            self.teams_sig.clone(),
+            self.sendgrid_key.clone(),
+            self.postmark_token.clone(),
+            self.mailgun_key.clone(),
+            self.url_password.clone(),
+            self.path_secret.clone(),
+            self.query_secret.clone(),
+            self.header_secret.clone(),
+        ];
+        all.push(format!("api:{}", self.mailgun_key));
+        all.push(format!("erp:{}", self.url_password));
+        all
+    }
 }
 
 #[tokio::test]
 async fn providers_that_echo_the_whole_request_in_any_encoding_leave_no_secret_anywhere() {
-    use echoed::*;
+    echoed_everywhere(&Secrets::fixed()).await;
+}
+
+/// Secrets drawn from generators (the properties' fixed seed; `PROPTEST_RNG_SEED` chooses
+/// another): any characters a URL part may hold unencoded for the URL secrets, any printable
+/// ASCII for keys, tokens and headers (`PROPTEST_CASES` sets instead of three). Each set runs [`echoed_everywhere`] on a relay of its
+/// own. A failure prints the set; it is not shrunk (each case is a whole relay).
+#[tokio::test]
+async fn generated_secrets_echoed_in_any_encoding_leave_no_trace_anywhere() {
+    use proptest::strategy::{Strategy, ValueTree};
+    use proptest::test_runner::{Config, RngSeed, TestRunner};
+    let url_part = || "[A-Za-z0-9._~-]{12,40}";
+    // Printable ASCII but `$` (`${VAR}` in the rules file) and space (trimmed by providers).
+    let printable = || "[!-#%-~]{12,48}";
+    let sig = "[A-Za-z0-9/+=._-]{12,40}";
+    let strategy = (
+        (url_part(), printable(), sig, printable(), printable()),
+        (printable(), url_part(), url_part(), url_part(), printable()),
+    )
+        .prop_map(
+            |((hook, bot, sig, sendgrid, postmark), (mailgun, pass, path, query, header))| {
+                Secrets {
+                    slack_hook: hook,
+                    bot_token: bot,
+                    teams_sig: sig,
+                    sendgrid_key: sendgrid,
+                    postmark_token: postmark,
+                    mailgun_key: mailgun,
+                    url_password: pass,
+                    path_secret: path,
+                    query_secret: query,
+                    header_secret: header,
+                }
+            },
+        );
+    let seed = match std::env::var("PROPTEST_RNG_SEED") {
+        Ok(seed) => seed.parse().expect("PROPTEST_RNG_SEED is a number"),
+        Err(_) => 0x6d71_615f_7265_6c61,
+    };
+    let mut runner = TestRunner::new(Config {
+        rng_seed: RngSeed::Fixed(seed),
+        ..Config::default()
+    });
+    // Three sets in `cargo test`; `PROPTEST_CASES` asks for more.
+    let sets = std::env::var("PROPTEST_CASES").map_or(3, |n| n.parse().expect("a number"));
+    for _ in 0..sets {
+        let secrets = strategy.new_tree(&mut runner).unwrap().current();
+        echoed_everywhere(&secrets).await;
+    }
+}
+
+/// Every kind of target configured with `secrets`, each sending to a service that refuses
+/// with 401 and echoes the whole request back in one encoding; then no encoding of any secret
+/// is in the log, a stored error, the store's files, or any answer of the admin API and the
+/// metrics.
+async fn echoed_everywhere(secrets: &Secrets) {
     let logs = logs();
     let status = 401;
     let slack = Echoing::start(
         status,
         Echo::LowerCase,
-        &format!("/services/T0E/B0E/{SLACK_HOOK}"),
+        &format!("/services/T0E/B0E/{}", secrets.slack_hook),
     )
     .await;
     let bot = Echoing::start(status, Echo::UpperCase, "").await;
     let teams_path = format!(
         "/powerautomate/automations/direct/workflows/wf/triggers/manual/paths/invoke\
          ?api-version=1&sig={}",
-        TEAMS_SIG.replace('/', "%2F").replace('+', "%2B")
+        secrets
+            .teams_sig
+            .replace('/', "%2F")
+            .replace('+', "%2B")
+            .replace('=', "%3D")
     );
     let teams = Echoing::start(status, Echo::JsonEscaped, &teams_path).await;
     let sendgrid = Echoing::start(status, Echo::Base64, "").await;
     let postmark = Echoing::start(status, Echo::PercentEncoded, "").await;
     let mailgun = Echoing::start(status, Echo::AsIs, "").await;
     let erp = Echoing::start(status, Echo::PercentEncoded, "").await;
-    let erp_url = erp
-        .base_url()
-        .replacen("http://", &format!("http://erp:{URL_PASSWORD}@"), 1);
+    let erp_url = erp.base_url().replacen(
+        "http://",
+        &format!("http://erp:{}@", secrets.url_password),
+        1,
+    );
     let mail = |provider: &str, key: &str, base: String| {
         let domain = if provider == "mailgun" {
             ", domain: mg.northwind.example"
@@ -199,8 +301,9 @@ async fn providers_that_echo_the_whole_request_in_any_encoding_leave_no_secret_a
             ""
         };
         format!(
-            "{{ kind: email, provider: {provider}, api_key: \"{key}\", base_url: \"{base}\", \
-             from: alerts@northwind.example, to: qa@northwind.example{domain} }}"
+            "{{ kind: email, provider: {provider}, api_key: {}, base_url: \"{base}\", \
+             from: alerts@northwind.example, to: qa@northwind.example{domain} }}",
+            quoted(key)
         )
     };
     let targets = [
@@ -211,7 +314,8 @@ async fn providers_that_echo_the_whole_request_in_any_encoding_leave_no_secret_a
         (
             "bot",
             format!(
-                "{{ kind: slack, token: \"{BOT_TOKEN}\", channel: C0ECHO, base_url: \"{}\" }}",
+                "{{ kind: slack, token: {}, channel: C0ECHO, base_url: \"{}\" }}",
+                quoted(&secrets.bot_token),
                 bot.base_url()
             ),
         ),
@@ -221,18 +325,24 @@ async fn providers_that_echo_the_whole_request_in_any_encoding_leave_no_secret_a
         ),
         (
             "sendgrid",
-            mail("sendgrid", SENDGRID_KEY, sendgrid.base_url()),
+            mail("sendgrid", &secrets.sendgrid_key, sendgrid.base_url()),
         ),
         (
             "postmark",
-            mail("postmark", POSTMARK_TOKEN, postmark.base_url()),
+            mail("postmark", &secrets.postmark_token, postmark.base_url()),
         ),
-        ("mailgun", mail("mailgun", MAILGUN_KEY, mailgun.base_url())),
+        (
+            "mailgun",
+            mail("mailgun", &secrets.mailgun_key, mailgun.base_url()),
+        ),
         (
             "erp",
             format!(
-                "{{ kind: webhook, url: \"{erp_url}/hook/{PATH_SECRET}?key={QUERY_SECRET}\", \
-                 headers: {{ X-Api-Key: \"{HEADER_SECRET}\" }} }}"
+                "{{ kind: webhook, url: \"{erp_url}/hook/{}?key={}\", \
+                 headers: {{ X-Api-Key: {} }} }}",
+                secrets.path_secret,
+                secrets.query_secret,
+                quoted(&secrets.header_secret)
             ),
         ),
     ];
@@ -255,33 +365,48 @@ async fn providers_that_echo_the_whole_request_in_any_encoding_leave_no_secret_a
             dead_letter_answer(&relay, delivery.id).await,
         ));
     }
-    let mut secrets: Vec<String> = [
-        SLACK_HOOK,
-        BOT_TOKEN,
-        TEAMS_SIG,
-        SENDGRID_KEY,
-        POSTMARK_TOKEN,
-        MAILGUN_KEY,
-        URL_PASSWORD,
-        PATH_SECRET,
-        QUERY_SECRET,
-        HEADER_SECRET,
-    ]
-    .map(String::from)
-    .to_vec();
-    // What the Basic credentials of Mailgun and of the URL's userinfo are made from.
-    secrets.push(format!("api:{MAILGUN_KEY}"));
-    secrets.push(format!("erp:{URL_PASSWORD}"));
-    for secret in &secrets {
-        for form in echoed_forms(secret) {
+    for path in [
+        "/api/config",
+        "/api/events",
+        &format!("/api/events/{id}"),
+        "/api/dlq",
+    ] {
+        let answer = relay.admin("GET", path).await;
+        assert_eq!(answer.status, 200, "{path}: {}", answer.text);
+        shown.push((format!("GET {path}"), answer.text));
+    }
+    let (status, metrics) = relay.get_text("/metrics").await;
+    assert_eq!(status, 200);
+    shown.push(("GET /metrics".into(), metrics));
+    shown.extend(store_files(relay.data_dir()));
+    for secret in secrets.all() {
+        for form in echoed_forms(&secret) {
             for (place, text) in &shown {
                 assert!(
                     !text.contains(&form),
-                    "{place} shows {form:?} (from {secret:?}):\n{text}"
+                    "{place} shows {form:?} (from {secret:?} of {secrets:?}):\n{text}"
                 );
             }
         }
     }
+}
+
+/// Every file of a data directory (the database, its write-ahead log), read as text: what
+/// any row, index or freed page holds.
+fn store_files(dir: &std::path::Path) -> Vec<(String, String)> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("the data directory is there") {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            let bytes = std::fs::read(&path).unwrap();
+            files.push((
+                format!("the store file {}", path.display()),
+                String::from_utf8_lossy(&bytes).into_owned(),
+            ));
+        }
+    }
+    assert!(!files.is_empty(), "no store file in {}", dir.display());
+    files
 }
 
 /// The admin API's view of one dead letter, checked to be there.
