@@ -60,7 +60,7 @@ mod operator;
 mod path;
 mod regex_cache;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use serde_json::Value;
 

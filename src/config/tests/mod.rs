@@ -7,6 +7,7 @@ mod locations;
 mod properties;
 mod secrets;
 mod validation;
+mod written_back;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

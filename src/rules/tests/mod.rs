@@ -5,7 +5,7 @@ mod compile_errors;
 mod evaluate;
 mod explain;
 mod operators;
-mod properties;
+pub(crate) mod properties;
 
 use serde_json::{Value, json};
 

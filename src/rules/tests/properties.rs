@@ -35,7 +35,7 @@ fn scalar() -> impl Strategy<Value = Value> {
 
 /// An event with `data.a`, `data.b`, `data.list`, `data.obj.c` each present or not, of any
 /// kind (a list where a scalar is expected, an object where a list is).
-fn event() -> impl Strategy<Value = Value> {
+pub(crate) fn event() -> impl Strategy<Value = Value> {
     let field = prop::option::of(prop_oneof![
         4 => scalar(),
         1 => prop::collection::vec(scalar(), 0..4).prop_map(Value::Array),
@@ -104,7 +104,7 @@ fn condition() -> impl Strategy<Value = Value> {
 }
 
 /// A `where` map: conditions on paths, and sometimes `any:` and `not:` of smaller maps.
-fn where_map(depth: u32) -> BoxedStrategy<Value> {
+pub(crate) fn where_map(depth: u32) -> BoxedStrategy<Value> {
     // At least one condition: an empty map in `any:` or `not:` is refused by `check`.
     let leaves = prop::collection::vec((prop::sample::select(PATHS.to_vec()), condition()), 1..3);
     if depth == 0 {
