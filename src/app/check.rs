@@ -37,18 +37,22 @@ fn from_template(e: TemplateError, context: Option<String>) -> ConfigError {
     }
 }
 
-/// Things that are valid but probably wrong: a template that loops inside a loop over event data
-/// (see [`crate::template::Templates::warnings`]), an exact event type MonitorQA does not
-/// document (a typo like `AUDIT_EXPIRD` would never match). New event types can appear, so
-/// these are warnings that `check` prints, not errors.
+/// Things that are valid but probably wrong: a `where` path that no event of the rule's types
+/// has, or an operand that can never match its field (see [`crate::rules::shapes`]), a
+/// template that loops inside a loop over event data (see
+/// [`crate::template::Templates::warnings`]), an exact event type MonitorQA does not document
+/// (a typo like `AUDIT_EXPIRD` would never match). MonitorQA can add fields and event types,
+/// so these are warnings that `check` prints (`check --strict` refuses the file for them),
+/// not errors.
 pub fn warnings(app: &App) -> Vec<String> {
     let known = crate::event::EVENT_TYPES;
     let mut out: Vec<String> = app
-        .templates
-        .warnings()
+        .config
+        .warnings
         .iter()
         .map(ToString::to_string)
         .collect();
+    out.extend(app.templates.warnings().iter().map(ToString::to_string));
     for rule in app.config.rules.rules() {
         for event in rule.exact_events() {
             if !known.contains(&event.as_str()) {

@@ -5,11 +5,22 @@ use std::process::ExitCode;
 
 use crate::app::App;
 
-pub fn run(rules: &Path) -> ExitCode {
+/// Loads `rules` and prints what is wrong; with `strict`, a warning fails the check too.
+pub fn run(rules: &Path, strict: bool) -> ExitCode {
     match App::load(rules) {
         Ok(app) => {
-            for warning in app.warnings() {
+            let warnings = app.warnings();
+            for warning in &warnings {
                 eprintln!("warning: {warning}");
+            }
+            if strict && !warnings.is_empty() {
+                let n = warnings.len();
+                eprintln!(
+                    "{}: {n} warning{} (refused with --strict)",
+                    rules.display(),
+                    if n == 1 { "" } else { "s" }
+                );
+                return ExitCode::from(1);
             }
             let c = &app.config;
             // The hash is the one `/metrics`, `/api/config` and the load and reload log lines

@@ -45,6 +45,10 @@ pub enum Command {
         /// The rules file.
         #[arg(long, default_value = "rules.yaml", env = "MQA_RELAY_RULES")]
         rules: PathBuf,
+        /// Refuse the file for its warnings too (for CI): a `where` path MonitorQA never
+        /// sends, an operand that can never match, an undocumented event type.
+        #[arg(long)]
+        strict: bool,
     },
     /// Show which rules match sample events and which targets they notify.
     Test {
@@ -106,7 +110,7 @@ pub fn run(cli: Cli) -> ExitCode {
             init_logging(cli.log_format);
             serve::run(args)
         }
-        Command::Check { rules } => check::run(&rules),
+        Command::Check { rules, strict } => check::run(&rules, strict),
         Command::Test {
             rules,
             explain,

@@ -70,6 +70,10 @@ pub struct Config {
     /// Targets by name, in name order: one configured target per name.
     pub targets: BTreeMap<String, ConfiguredTarget>,
     pub rules: RuleSet,
+    /// What is valid but probably wrong, with its place (a `where` path no event of the
+    /// rule's types has, an operand that can never match its field): `check` prints these,
+    /// `check --strict` refuses the file for them.
+    pub warnings: Vec<ConfigError>,
 }
 
 #[derive(Debug, Clone)]
@@ -158,8 +162,9 @@ pub fn parse(
         timeout: defaults.timeout,
     };
     let targets = targets::build(doc.get("targets"), &target_defaults, &mut report);
-    let rules = rules::build(doc.get("rules"), &targets.names, &mut report);
-    report.finish()?;
+    let enriched = monitorqa.is_some();
+    let rules = rules::build(doc.get("rules"), &targets.names, enriched, &mut report);
+    let warnings = report.finish()?;
     Ok(Config {
         source: file.to_path_buf(),
         hash,
@@ -168,6 +173,7 @@ pub fn parse(
         defaults,
         targets: targets.built,
         rules: RuleSet::new(rules),
+        warnings,
     })
 }
 

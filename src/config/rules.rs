@@ -1,10 +1,12 @@
 //! The `rules:` list: each entry becomes a [`RuleSpec`], checked here (names, notify targets,
-//! shapes) and compiled by the rules engine, whose problems are mapped back to `file:line:col`.
+//! shapes) and compiled by the rules engine, whose problems are mapped back to `file:line:col`;
+//! then its `where` is held against MonitorQA's event shapes ([`shapes`]), whose findings are
+//! warnings at the place of the condition.
 
 use std::collections::HashMap;
 
 use super::locate::locate;
-use crate::rules::{Rule, RuleError, RuleSpec};
+use crate::rules::{Rule, RuleError, RuleSpec, shapes};
 use crate::yaml::fields::{Fields, scalar_text};
 use crate::yaml::report::{Report, did_you_mean, rule_context};
 use crate::yaml::tree::{Node, Pos, Value};
@@ -14,7 +16,14 @@ const RULE_KEYS: &[&str] = &[
 ];
 
 /// Checks and compiles every rule; `targets` are the names of all targets in the file.
-pub(crate) fn build(section: Option<&Node>, targets: &[String], report: &mut Report) -> Vec<Rule> {
+/// The rules of the `rules` section; `enriched` when the MonitorQA lookup is configured (its
+/// fields are then there for `where` paths).
+pub(crate) fn build(
+    section: Option<&Node>,
+    targets: &[String],
+    enriched: bool,
+    report: &mut Report,
+) -> Vec<Rule> {
     let items = match section.map(|node| (node, &node.value)) {
         None | Some((_, Value::Null | Value::Invalid)) => return Vec::new(),
         Some((_, Value::Seq(items))) => items,
@@ -32,7 +41,7 @@ pub(crate) fn build(section: Option<&Node>, targets: &[String], report: &mut Rep
     let mut names: HashMap<String, Pos> = HashMap::new();
     let mut rules = Vec::new();
     for (index, node) in items.iter().enumerate() {
-        if let Some(rule) = rule(index, node, targets, &mut names, report) {
+        if let Some(rule) = rule(index, node, targets, &mut names, enriched, report) {
             rules.push(rule);
         }
     }
@@ -44,6 +53,7 @@ fn rule(
     node: &Node,
     targets: &[String],
     names: &mut HashMap<String, Pos>,
+    enriched: bool,
     report: &mut Report,
 ) -> Option<Rule> {
     let raw_name = match &node.value {
@@ -74,13 +84,21 @@ fn rule(
         name: name.unwrap_or_default(),
         events: events.into_iter().map(|(event, _)| event).collect(),
         company: company.into_iter().map(|(company, _)| company).collect(),
-        where_,
+        where_: where_.clone(),
         notify,
         template,
         stop,
     };
     match Rule::compile(spec) {
-        Ok(rule) => Some(rule),
+        Ok(rule) => {
+            if let Some(where_) = &where_ {
+                let handles = |kind: &str| rule.handles(kind);
+                for finding in shapes::check_where(where_, handles, enriched) {
+                    report.warn(locate(node, &finding.path), Some(&context), finding.message);
+                }
+            }
+            Some(rule)
+        }
         Err(errors) => {
             let already =
                 |e: &RuleError| events_reported && e.path.first().is_some_and(|p| p == "events");

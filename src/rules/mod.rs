@@ -59,6 +59,7 @@ mod index;
 mod operator;
 mod path;
 mod regex_cache;
+pub(crate) mod shapes;
 #[cfg(test)]
 pub(crate) mod tests;
 

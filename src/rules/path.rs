@@ -8,7 +8,7 @@ use serde_json::Value;
 
 /// One step of a path.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Segment {
+pub(crate) enum Segment {
     /// An object key.
     Key(String),
     /// `[N]`: one array element.
@@ -51,6 +51,11 @@ impl Path {
             text: text.to_owned(),
             segments,
         })
+    }
+
+    /// The steps of the path, in order.
+    pub(crate) fn segments(&self) -> &[Segment] {
+        &self.segments
     }
 
     /// The path as the rule wrote it.

@@ -31,9 +31,15 @@ impl Templates {
     /// `<name>.<kind>.hbs` a raw payload template. Other files (a README) are ignored. A
     /// missing directory is not an error. Every broken file is reported, not just the first.
     pub fn load_dir(dir: &Path) -> Result<Templates, Vec<TemplateError>> {
+        Templates::from_files(read_files(dir).map_err(|e| vec![e])?)
+    }
+
+    /// [`Templates::load_dir`] without the directory: the built-in templates, then `files`
+    /// (each a path, whose file name says what it is, and its text). No I/O.
+    pub fn from_files(files: Vec<(PathBuf, String)>) -> Result<Templates, Vec<TemplateError>> {
         let mut sources = builtin_sources();
         let mut errors = Vec::new();
-        for (path, text) in read_files(dir).map_err(|e| vec![e])? {
+        for (path, text) in files {
             if let Err(mut e) = add_file(&mut sources, &path, &text) {
                 errors.append(&mut e);
             }

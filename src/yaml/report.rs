@@ -58,6 +58,7 @@ impl std::fmt::Display for ConfigErrors {
 pub(crate) struct Report<'f> {
     file: &'f Path,
     errors: Vec<ConfigError>,
+    warnings: Vec<ConfigError>,
 }
 
 impl<'f> Report<'f> {
@@ -65,27 +66,40 @@ impl<'f> Report<'f> {
         Report {
             file,
             errors: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
     /// Records a problem at `pos` (line 0: no location). `message` must not contain a secret.
     pub fn error(&mut self, pos: Pos, context: Option<&str>, message: impl Into<String>) {
+        let problem = self.problem(pos, context, message.into());
+        self.errors.push(problem);
+    }
+
+    /// Records something valid but probably wrong (a warning: the file still loads).
+    pub fn warn(&mut self, pos: Pos, context: Option<&str>, message: impl Into<String>) {
+        let problem = self.problem(pos, context, message.into());
+        self.warnings.push(problem);
+    }
+
+    fn problem(&self, pos: Pos, context: Option<&str>, message: String) -> ConfigError {
         let location = (pos.line > 0).then(|| Location {
             file: self.file.to_path_buf(),
             line: pos.line,
             column: pos.column,
         });
-        self.errors.push(ConfigError {
+        ConfigError {
             location,
             context: context.map(str::to_owned),
-            message: message.into(),
-        });
+            message,
+        }
     }
 
-    /// `Ok` if nothing was reported, else every problem in file order.
-    pub fn finish(self) -> Result<(), ConfigErrors> {
+    /// The warnings in file order if nothing was reported, else every problem in file order.
+    pub fn finish(mut self) -> Result<Vec<ConfigError>, ConfigErrors> {
         if self.errors.is_empty() {
-            Ok(())
+            sort_by_place(&mut self.warnings);
+            Ok(self.warnings)
         } else {
             Err(self.into_errors())
         }
@@ -93,12 +107,16 @@ impl<'f> Report<'f> {
 
     /// The problems in file order (those without a location first).
     pub fn into_errors(mut self) -> ConfigErrors {
-        self.errors
-            .sort_by_key(|e| e.location.as_ref().map(|l| (l.line, l.column)));
+        sort_by_place(&mut self.errors);
         ConfigErrors {
             errors: self.errors,
         }
     }
+}
+
+/// File order (those without a location first).
+fn sort_by_place(problems: &mut [ConfigError]) {
+    problems.sort_by_key(|e| e.location.as_ref().map(|l| (l.line, l.column)));
 }
 
 /// `target "name"`, the context of problems inside one target.

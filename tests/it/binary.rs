@@ -157,6 +157,60 @@ fn check_reports_every_mistake_with_its_line() {
     assert!(stderr.ends_with("5 problems\n"), "{stderr}");
 }
 
+/// The two mistakes that loaded silently before `check` knew MonitorQA's event shapes: each a
+/// warning at its place with what was meant; `--strict` refuses the file for them.
+#[test]
+fn check_warns_about_a_path_monitorqa_never_sends_and_a_string_against_a_number() {
+    let file =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/config/silent_mistakes.yaml");
+    let run = |strict: bool| {
+        let mut command = Command::new(BIN);
+        command.arg("check");
+        if strict {
+            command.arg("--strict");
+        }
+        let out = command.arg("--rules").arg(&file).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stderr) = run(false);
+    assert_eq!(code, Some(0), "warnings, not errors: {stderr}");
+    let place = |line: usize, col: usize| format!("warning: {}:{line}:{col}: ", file.display());
+    let typo = stderr
+        .lines()
+        .find(|l| l.starts_with(&place(9, 7)))
+        .unwrap_or_else(|| panic!("the misspelt path at 9:7: {stderr}"));
+    assert!(
+        typo.contains(
+            "rule \"urgent rejected actions\": data.correctiveAction.priorty: no such field"
+        ) && typo.ends_with("did you mean `data.correctiveAction.priority`?"),
+        "{typo}"
+    );
+    let string = stderr
+        .lines()
+        .find(|l| l.starts_with(&place(14, 46)))
+        .unwrap_or_else(|| panic!("the string operand at 14:46: {stderr}"));
+    assert!(
+        string.contains("`gte: \"2\"` never matches: \"2\" is a string, but the field is a number")
+            && string.ends_with("write 2 without quotes"),
+        "{string}"
+    );
+    assert_eq!(
+        stderr.lines().filter(|l| l.starts_with("warning:")).count(),
+        2,
+        "{stderr}"
+    );
+
+    let (code, stderr) = run(true);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.ends_with("2 warnings (refused with --strict)\n"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn check_accepts_the_example_rules_without_any_environment() {
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules.example.yaml");
@@ -166,10 +220,8 @@ fn check_accepts_the_example_rules_without_any_environment() {
         .env_clear()
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    // Every condition of the example can hold for MonitorQA's events.
+    assert!(!stderr.contains("warning"), "{stderr}");
 }
