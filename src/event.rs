@@ -116,6 +116,24 @@ impl Event {
     }
 
     /// `company.id`, if it is a string.
+    /// The object the event is about, as `<kind>:<id>`: `corrective-action:` and the
+    /// `correctiveActionId`, `audit:` and the `auditId`, `template:` and the `id`, when that
+    /// is a string. The store keeps it with the event, so the events of one object can be
+    /// found again.
+    pub fn object_key(&self) -> Option<String> {
+        let (object, key) = if self.kind.starts_with("CORRECTIVE_ACTION_") {
+            ("corrective-action", "correctiveActionId")
+        } else if self.kind.starts_with("AUDIT_") {
+            ("audit", "auditId")
+        } else if self.kind.starts_with("TEMPLATE_") {
+            ("template", "id")
+        } else {
+            return None;
+        };
+        let id = self.data.get(key).and_then(Value::as_str)?;
+        Some(format!("{object}:{id}"))
+    }
+
     pub fn company_id(&self) -> Option<&str> {
         self.company.get("id").and_then(Value::as_str)
     }

@@ -44,6 +44,7 @@ const TABLES: &[(&str, &str, Columns)] = &[
             ("routed_at", Kind::Int),
             ("matched_rules", Kind::Text),
             ("enrichment", Kind::Text),
+            ("object_key", Kind::Text),
         ],
     ),
     (

@@ -54,6 +54,12 @@ pub(super) trait Engine {
     async fn reachable(&self) -> Result<(), StoreError>;
 
     async fn unrouted(&self, limit: usize) -> Result<Vec<StoredEvent>, StoreError>;
+    async fn earlier_events(
+        &self,
+        object: String,
+        before: (i64, String),
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError>;
     async fn next_due_at(&self, target: String) -> Result<Option<i64>, StoreError>;
     async fn next_ready_at(&self, target: String) -> Result<Option<i64>, StoreError>;
     async fn targets_with_work(&self) -> Result<Vec<String>, StoreError>;

@@ -230,6 +230,20 @@ impl Store {
         with_engine!(self.backend(), e => e.unrouted(limit).await)
     }
 
+    /// Up to `limit` events about the same object as `event` (see [`crate::event::Event::object_key`])
+    /// received before it, newest first; none for an event about no object.
+    pub async fn earlier_events(
+        &self,
+        event: &StoredEvent,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let Some(object) = event.event.object_key() else {
+            return Ok(Vec::new());
+        };
+        let before = (event.received_at, event.id.clone());
+        with_engine!(self.backend(), e => e.earlier_events(object, before, limit).await)
+    }
+
     /// In one transaction: one pending delivery (due now) per `NewDelivery`, and the event marked
     /// routed with the names of the rules that matched. A second call for the same event does
     /// nothing.

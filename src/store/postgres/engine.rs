@@ -69,6 +69,16 @@ impl Engine for Postgres {
         read::unrouted(&self.conn().await?, limit).await
     }
 
+    async fn earlier_events(
+        &self,
+        object: String,
+        before: (i64, String),
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let conn = self.conn().await?;
+        read::earlier_events(&conn, &object, (before.0, &before.1), limit).await
+    }
+
     async fn next_due_at(&self, target: String) -> Result<Option<i64>, StoreError> {
         read::next_due_at(&self.conn().await?, &target).await
     }

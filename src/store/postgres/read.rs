@@ -60,6 +60,24 @@ pub(super) async fn unrouted(conn: &Client, n: usize) -> Result<Vec<StoredEvent>
     found.iter().map(|r| event_row(r).decode()).collect()
 }
 
+/// Up to `n` events about `object` received before `(received_at, id)`, newest first.
+pub(super) async fn earlier_events(
+    conn: &Client,
+    object: &str,
+    before: (i64, &str),
+    n: usize,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    let found = rows(
+        conn,
+        "SELECT id, received_at, body, enrichment FROM events
+         WHERE object_key = $1 AND (received_at < $2 OR (received_at = $2 AND id < $3))
+         ORDER BY received_at DESC, id DESC LIMIT $4",
+        &[&object, &before.0, &before.1, &big(n)],
+    )
+    .await?;
+    found.iter().map(|r| event_row(r).decode()).collect()
+}
+
 async fn stored_event(conn: &Client, id: &str) -> Result<StoredEvent, StoreError> {
     let found = row(
         conn,

@@ -88,8 +88,9 @@ const CLAIM_KEY: &str = "INSERT INTO dedup (dedup_key, event_id, received_at) VA
 const FIRST_OF_KEY: &str = "SELECT event_id FROM dedup WHERE dedup_key = $1";
 
 const INSERT_EVENT: &str = "INSERT INTO events
-     (id, received_at, kind, company_id, company_name, body, dedup_key, routed_at, matched_rules)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+     (id, received_at, kind, company_id, company_name, body, dedup_key, routed_at, matched_rules,
+      object_key)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 
 /// Stores the events of a batch, each unless an identical one was stored within the window
 /// (then its answer is that one's id), in two pipelines of statements rather than a round trip
@@ -203,6 +204,7 @@ struct EventParams<'a> {
     received_at: i64,
     company_id: Option<&'a str>,
     company_name: Option<&'a str>,
+    object_key: Option<String>,
     routed_at: Option<i64>,
     rules: Option<String>,
     deliveries: &'a [NewDelivery],
@@ -216,6 +218,7 @@ impl<'a> EventParams<'a> {
             received_at: now,
             company_id: row.event.company_id(),
             company_name: row.event.company_name(),
+            object_key: row.event.object_key(),
             routed_at: row.routed.as_ref().map(|_| now),
             rules: row.matched_rules_json(),
             deliveries: row.routed.as_ref().map_or(&[][..], |r| &r.deliveries[..]),
@@ -234,6 +237,7 @@ impl<'a> EventParams<'a> {
             &self.row.dedup_key,
             &self.routed_at,
             &self.rules,
+            &self.object_key,
         ]
     }
 

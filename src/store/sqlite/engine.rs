@@ -83,6 +83,17 @@ impl Engine for Sqlite {
         self.reads.run(move |c| read::unrouted(c, limit)).await
     }
 
+    async fn earlier_events(
+        &self,
+        object: String,
+        before: (i64, String),
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        self.reads
+            .run(move |c| read::earlier_events(c, &object, (before.0, &before.1), limit))
+            .await
+    }
+
     async fn next_due_at(&self, target: String) -> Result<Option<i64>, StoreError> {
         self.reads.run(move |c| read::next_due_at(c, &target)).await
     }

@@ -96,6 +96,27 @@ pub(in crate::store) fn unrouted(
     rows.map(|row| row.map_err(classify)?.decode()).collect()
 }
 
+/// Up to `limit` events about `object` received before `(received_at, id)`, newest first.
+pub(in crate::store) fn earlier_events(
+    conn: &Connection,
+    object: &str,
+    before: (i64, &str),
+    limit: usize,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT id, received_at, body, enrichment FROM events
+             WHERE object_key = ?1 AND (received_at < ?2 OR (received_at = ?2 AND id < ?3))
+             ORDER BY received_at DESC, id DESC LIMIT ?4",
+        )
+        .map_err(classify)?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = stmt
+        .query_map(params![object, before.0, before.1, limit], event_row)
+        .map_err(classify)?;
+    rows.map(|row| row.map_err(classify)?.decode()).collect()
+}
+
 /// `id, received_at, body, enrichment` as a row to decode.
 pub(in crate::store) fn event_row(r: &Row<'_>) -> Result<StoredEventRow, rusqlite::Error> {
     Ok(StoredEventRow {

@@ -120,8 +120,25 @@ CREATE TABLE probe (
 );
 "#;
 
+/// Version 5: the object an event is about (`Event::object_key`: the corrective action, audit
+/// or template id), so that the earlier events of one object are found by an index, not a
+/// scan (`corrective-action:<id>`, `audit:<id>`, `template:<id>`). Existing rows get it from
+/// their bodies, as the relay computes it.
+const V5: &str = r#"
+ALTER TABLE events ADD COLUMN object_key TEXT;
+UPDATE events SET object_key = CASE
+    WHEN kind GLOB 'CORRECTIVE_ACTION_*' AND json_type(body, '$.data.correctiveActionId') = 'text'
+        THEN 'corrective-action:' || json_extract(body, '$.data.correctiveActionId')
+    WHEN kind GLOB 'AUDIT_*' AND json_type(body, '$.data.auditId') = 'text'
+        THEN 'audit:' || json_extract(body, '$.data.auditId')
+    WHEN kind GLOB 'TEMPLATE_*' AND json_type(body, '$.data.id') = 'text'
+        THEN 'template:' || json_extract(body, '$.data.id')
+END;
+CREATE INDEX events_object ON events (object_key, received_at) WHERE object_key IS NOT NULL;
+"#;
+
 /// Every migration in order; the schema version after applying `MIGRATIONS[i]` is `i + 1`.
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// The size of the readiness probe's write. An event, its routing and its delivery's first
 /// outcome write about a dozen pages of 4 KiB to the log (the rows, the dedup key, their

@@ -9,6 +9,7 @@ mod copy;
 mod group_commit;
 mod ingest;
 mod lanes;
+mod objects;
 mod replicas;
 mod router;
 
