@@ -20,6 +20,8 @@
 //!    unrouted after a restart), matches them against the current [`rules`] and writes one
 //!    delivery per (rule, target) in the transaction that marks the event routed.
 //!    - [`enrich`]: before matching, looks up id-only events in the MonitorQA API (cached).
+//!    - [`changes`] (pure): for an updated action or a rescheduled audit, what differs from
+//!      the relay's last event about the same object (stored with the event).
 //! 6. [`rules`]: compiled matchers (event type, company, `where` conditions), indexed by event
 //!    type. Pure and synchronous.
 //! 7. [`pipeline::sender`]: one lane per target ([`pipeline::lane`], a step plus a loop):
@@ -47,6 +49,7 @@
 
 pub mod app;
 pub mod backoff;
+pub mod changes;
 pub mod cli;
 pub mod clock;
 pub mod compose;

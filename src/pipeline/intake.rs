@@ -82,10 +82,12 @@ async fn store(relay: &Relay, body: &[u8]) -> Result<(String, Ingested), IntakeE
 }
 
 /// The routing of an event that needs no MonitorQA lookup, by the rules current now; `None`
-/// when it needs one (the router routes it once the lookup is done).
+/// when it needs one, or is compared with earlier events of its object (the router routes it
+/// once the lookup and the comparison are done).
 fn route_now(app: &App, event: &Event) -> Option<Routed> {
     let lookup = app.enricher.is_some() && !matches!(enrich::plan(event), enrich::Plan::NotNeeded);
-    if lookup {
+    // Compared with the object's earlier events: the router reads them from the store.
+    if lookup || crate::changes::compared(&event.kind) {
         return None;
     }
     let matches = app.config.rules.evaluate(&event.to_value());

@@ -3,8 +3,10 @@
 //! For each unrouted event, oldest first, it takes the configuration current at that moment
 //! (once per batch), looks up what the event only names (the MonitorQA API, when configured:
 //! see [`crate::enrich`]), evaluates the rules on the enriched event, and writes the
-//! deliveries in the same transaction that marks the event routed. It renders and sends
-//! nothing. Lookups of a batch run concurrently, so a slow API delays routing by one lookup's
+//! deliveries in the same transaction that marks the event routed. An updated action or a
+//! rescheduled audit is first compared with the earlier events of its object
+//! ([`crate::changes`]), and the comparison is stored with what the lookup found. It renders
+//! and sends nothing. Lookups of a batch run concurrently, so a slow API delays routing by one lookup's
 //! time, not one per event; a failed lookup routes the event without enrichment.
 
 use std::sync::Arc;
@@ -102,6 +104,34 @@ fn as_object(found: &Enrichment) -> Option<Value> {
         .then_some(map)
 }
 
+/// What changed since the object's earlier events (see [`crate::changes`]), for an event
+/// that is compared and was not compared before a restart interrupted its routing.
+async fn compare(relay: &Relay, stored: &StoredEvent) -> Result<Option<Value>, StoreError> {
+    let done = stored
+        .enrichment
+        .as_ref()
+        .is_some_and(|e| e.get("changes").is_some());
+    if done || !crate::changes::compared(&stored.event.kind) {
+        return Ok(None);
+    }
+    let earlier = relay
+        .store
+        .earlier_events(stored, crate::changes::LOOK_BACK)
+        .await?;
+    let contexts: Vec<(Value, i64)> = earlier
+        .iter()
+        .map(|e| (e.context(), e.received_at))
+        .collect();
+    let earlier: Vec<crate::changes::Earlier<'_>> = contexts
+        .iter()
+        .map(|(context, received_at)| crate::changes::Earlier {
+            context,
+            received_at: *received_at,
+        })
+        .collect();
+    Ok(crate::changes::changes(&stored.context(), &earlier))
+}
+
 async fn route_one(
     relay: &Relay,
     app: &App,
@@ -109,11 +139,22 @@ async fn route_one(
     enrichment: Option<Value>,
 ) -> Result<Routing, StoreError> {
     let mut stored = stored.clone();
+    let mut changed = false;
     if enrichment.is_some() && stored.enrichment.is_none() {
         stored.enrichment = enrichment;
-        if let Some(found) = &stored.enrichment {
-            relay.store.save_enrichment(&stored.id, found).await?;
+        changed = true;
+    }
+    if let Some(changes) = compare(relay, &stored).await? {
+        let map = stored
+            .enrichment
+            .get_or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(map) = map {
+            map.insert("changes".into(), changes);
         }
+        changed = true;
+    }
+    if changed && let Some(found) = &stored.enrichment {
+        relay.store.save_enrichment(&stored.id, found).await?;
     }
     let matches = app.config.rules.evaluate(&stored.context());
     let (rules, deliveries) = plan(&matches);

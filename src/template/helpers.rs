@@ -188,16 +188,27 @@ fn named_code(v: &Value, names: &[&str], kind: &str) -> Result<Value, String> {
     Ok(Value::from(name))
 }
 
+/// MonitorQA's corrective-action `status` codes, in order.
+const STATUS_NAMES: &[&str] = &["Open", "Approved", "Rejected", "Submitted", "Expired"];
+/// MonitorQA's corrective-action `priority` codes, in order.
+const PRIORITY_NAMES: &[&str] = &["Low", "Medium", "High"];
+
 fn status_name(a: &[&Value]) -> Result<Value, String> {
-    named_code(
-        a[0],
-        &["Open", "Approved", "Rejected", "Submitted", "Expired"],
-        "Status",
-    )
+    named_code(a[0], STATUS_NAMES, "Status")
 }
 
 fn priority_name(a: &[&Value]) -> Result<Value, String> {
-    named_code(a[0], &["Low", "Medium", "High"], "Priority")
+    named_code(a[0], PRIORITY_NAMES, "Priority")
+}
+
+/// A corrective action's `status` in words, as the `status_name` helper writes it.
+pub fn status_words(v: &Value) -> String {
+    named_code(v, STATUS_NAMES, "Status").map_or_else(|_| text(v), |n| text(&n))
+}
+
+/// A corrective action's `priority` in words, as the `priority_name` helper writes it.
+pub fn priority_words(v: &Value) -> String {
+    named_code(v, PRIORITY_NAMES, "Priority").map_or_else(|_| text(v), |n| text(&n))
 }
 
 fn local_time(a: &[&Value]) -> Result<Value, String> {

@@ -89,7 +89,9 @@ use std::sync::Arc;
 
 pub use defaults::{EVENT_KINDS, UNKNOWN_EVENT};
 pub use error::{RenderError, TemplateError};
+pub use helpers::{priority_words, status_words};
 pub use samples::{sample_event, sample_events};
+pub use time::local_time;
 
 use engine::Engines;
 use source::{Pos, Role};

@@ -5,6 +5,7 @@
 //! Each test reads as a sentence about what reaches a provider, and checks the store's record
 //! of it. Every wait is a poll with a deadline.
 
+mod changes;
 mod escaping;
 mod lanes;
 mod requests;
