@@ -118,6 +118,10 @@ impl Markup {
 pub struct Message {
     /// In the markup (values escaped), trimmed.
     pub title: String,
+    /// What a phone's notification shows, on one line (what, where, by when): Slack's
+    /// top-level `text` and the email subject. Empty when the template has no `preview`; the
+    /// title is shown instead.
+    pub preview: String,
     /// In the markup, trimmed. Newlines from values are already line breaks for the markup
     /// (`<br>` for HTML, a blank line for Teams); the template's own newlines are kept as `\n`,
     /// which a target whose markup ignores single newlines (Teams) must turn into breaks.

@@ -69,6 +69,7 @@ impl Templates {
             let out = rendered.trim().to_owned();
             match &part.role {
                 Role::Title => message.title = out,
+                Role::Preview => message.preview = one_line(&out),
                 Role::Text => message.text = out,
                 Role::Field(label) if !out.is_empty() => message.fields.push((label.clone(), out)),
                 Role::Field(_) => {}
@@ -255,4 +256,9 @@ fn check_url(url: &str) -> Result<(), String> {
             truncate_chars(url, 80)
         ))
     }
+}
+
+/// A preview on one line: every run of white space (a value's line break too) as one space.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -21,6 +21,7 @@ pub const DEFAULT_LINK_LABEL: &str = "Open in MonitorQA";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Role {
     Title,
+    Preview,
     Text,
     Field(String),
     LinkUrl,
@@ -32,6 +33,7 @@ impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Role::Title => f.write_str("title"),
+            Role::Preview => f.write_str("preview"),
             Role::Text => f.write_str("text"),
             Role::Field(label) => write!(f, "field {label:?}"),
             Role::LinkUrl => f.write_str("link.url"),
@@ -118,6 +120,8 @@ pub struct MessageSource {
 struct MessageConfig {
     title: Spanned<String>,
     #[serde(default)]
+    preview: Option<Spanned<String>>,
+    #[serde(default)]
     text: Option<Spanned<String>>,
     #[serde(default)]
     fields: FieldsConfig,
@@ -165,6 +169,7 @@ pub fn parse_message(file: &Path, source: &str) -> Result<MessageSource, Vec<Tem
     let config: MessageConfig =
         serde_saphyr::from_str(source).map_err(|e| vec![yaml_error(file, &e)])?;
     let mut raw: Vec<(Role, Spanned<String>)> = vec![(Role::Title, config.title)];
+    raw.extend(config.preview.map(|p| (Role::Preview, p)));
     raw.extend(config.text.map(|t| (Role::Text, t)));
     raw.extend(
         config

@@ -222,6 +222,7 @@ mod tests {
 
     fn message() -> Message {
         Message {
+            preview: String::new(),
             title: "Audit expired".to_string(),
             text: "Kitchen audit was not done.".to_string(),
             fields: vec![("Where".to_string(), "Main kitchen".to_string())],

@@ -80,7 +80,11 @@ impl Email {
         let mail = Mail {
             from: self.from.clone(),
             to: self.to.clone(),
-            subject: subject(&plain.title),
+            subject: subject(if plain.preview.trim().is_empty() {
+                &plain.title
+            } else {
+                &plain.preview
+            }),
             text: layout::text(plain),
             html: layout::html(html, plain),
         };

@@ -74,14 +74,14 @@ pub fn message_body(plain: &Message, mrkdwn: &Message) -> Value {
     })
 }
 
-/// The notification text: the title, else the start of the text; never empty (Slack answers
-/// `no_text` to a message without one).
+/// The notification text: the preview, else the title, else the start of the text; never
+/// empty (Slack answers `no_text` to a message without one).
 fn fallback_text(mrkdwn: &Message) -> String {
-    let source = if mrkdwn.title.trim().is_empty() {
-        mrkdwn.text.trim()
-    } else {
-        mrkdwn.title.trim()
-    };
+    let source = [&mrkdwn.preview, &mrkdwn.title, &mrkdwn.text]
+        .into_iter()
+        .map(|s| s.trim())
+        .find(|s| !s.is_empty())
+        .unwrap_or("");
     if source.is_empty() {
         return "Notification".to_string();
     }
@@ -188,6 +188,7 @@ mod tests {
 
     fn msg(text: &str, fields: usize) -> Message {
         Message {
+            preview: String::new(),
             title: "Audit expired".to_string(),
             text: text.to_string(),
             fields: (0..fields)

@@ -324,6 +324,7 @@ mod tests {
 
     fn message(text: String, facts: usize) -> Message {
         Message {
+            preview: String::new(),
             title: "Audit expired".to_string(),
             text,
             fields: (0..facts)

@@ -358,3 +358,74 @@ fn a_minimal_assigned_created_or_updated_action_names_its_id_and_links_to_it() {
         );
     }
 }
+
+/// The phone preview (Slack's notification text, the email subject) of every default: one
+/// line saying what, where and by when for a full event, and no dangling word for an event
+/// that carries only its id.
+#[test]
+fn every_preview_says_what_where_and_by_when_on_one_line() {
+    let previews = [
+        (
+            "corrective_action_rejected",
+            "Rejected, to do again: Repair walk-in freezer at Kitchen — Store #12 Riverside, due Sun 22 Nov, 23:59 WET",
+        ),
+        (
+            "corrective_action_assigned",
+            "Assigned to Tomás Ortega: Repair walk-in freezer at Kitchen — Store #12 Riverside, due Sun 22 Nov, 23:59 WET",
+        ),
+        (
+            "corrective_action_updated",
+            "Updated: Repair walk-in freezer at Kitchen — Store #12 Riverside, due Tue 24 Nov, 23:59 WET",
+        ),
+        (
+            "corrective_action_approved",
+            "Approved: Repair walk-in freezer at Kitchen — Store #12 Riverside",
+        ),
+    ];
+    for (stem, expected) in previews {
+        let m = render(stem, Markup::Plain, &sample(stem));
+        assert_eq!(m.preview, expected, "{stem}");
+    }
+    let audit = render("audit_expired", Markup::Plain, &with_audit("audit_expired"));
+    assert_eq!(
+        audit.preview,
+        "Audit missed: Food Safety Daily Check at Kitchen — Store #12 Riverside, was due Fri 20 Nov, 13:00 UTC"
+    );
+    let mut updated = sample("corrective_action_updated");
+    updated["changes"] =
+        json!({"known": true, "fields": [{"label": "Due"}, {"label": "Description"}]});
+    let m = render("corrective_action_updated", Markup::Plain, &updated);
+    assert!(
+        m.preview.starts_with("Updated (Due, Description): Repair"),
+        "{}",
+        m.preview
+    );
+
+    for (stem, event) in sample_events() {
+        let kind = event["event"].as_str().unwrap().to_string();
+        let name = Templates::default_name(&kind);
+        let data = &event["data"];
+        let id = ["correctiveActionId", "auditId", "id"]
+            .into_iter()
+            .find(|k| data.get(*k).is_some())
+            .unwrap();
+        let minimal = json!({"event": kind, "data": {id: data[id]}, "company": event["company"]});
+        for (what, ctx) in [("full", &event), ("id only", &minimal)] {
+            for markup in [Markup::Plain, Markup::Slack, Markup::Html] {
+                let m = render(&name, markup, ctx);
+                let shown = if m.preview.is_empty() {
+                    &m.title
+                } else {
+                    &m.preview
+                };
+                assert!(
+                    !shown.is_empty() && !shown.contains('\n'),
+                    "{stem} {what}: {shown:?}"
+                );
+                for dangling in [":", " at", ", due", " for", " to", "—"] {
+                    assert!(!shown.ends_with(dangling), "{stem} {what}: {shown:?}");
+                }
+            }
+        }
+    }
+}

@@ -27,6 +27,7 @@ fn a_file_overrides_the_builtin_of_the_same_name_and_adds_new_ones() {
     assert_eq!(
         m,
         Message {
+            preview: String::new(),
             title: "Missed: Northwind Foods".into(),
             ..Message::default()
         }

@@ -114,7 +114,8 @@ async fn a_target_that_is_down_or_hangs_does_not_hold_back_a_healthy_one() {
         .received()
         .iter()
         .map(|r| {
-            let title = r.json()["text"].as_str().unwrap_or_default().to_string();
+            let header = &r.json()["blocks"][0]["text"]["text"];
+            let title = header.as_str().unwrap_or_default().to_string();
             title
                 .rsplit(' ')
                 .next()

@@ -13,6 +13,8 @@ use crate::support::relay::{Spec, TestRelay, spawn_relay};
 use crate::support::wait::sample;
 
 const TITLE: &str = "Corrective action rejected: Repair walk-in freezer";
+/// The one line a phone's notification shows: what, where, by when (in the audit's zone).
+const PREVIEW: &str = "Rejected, to do again: Repair walk-in freezer at Kitchen — Store #12 Riverside, due Sun 22 Nov, 23:59 WET";
 const WHERE: &str = "Kitchen — Store #12 Riverside";
 const ACTION_LINK: &str =
     "https://app.monitorqa.com/actions/pending/7b8c9d0e-8888-4bbb-9ccc-7d8e9fa0b1c2";
@@ -50,7 +52,10 @@ fn is_json(req: &Recorded) -> bool {
 
 /// The Block Kit layout both Slack destinations get.
 fn assert_slack_message(body: &Value) {
-    assert_eq!(body["text"], TITLE, "the fallback text is the title");
+    assert_eq!(
+        body["text"], PREVIEW,
+        "the notification text is the preview"
+    );
     assert_eq!(body["unfurl_links"], false);
     let blocks = body["blocks"].as_array().expect("blocks");
     assert_eq!(blocks[0]["type"], "header");
@@ -216,7 +221,7 @@ async fn sendgrid_gets_a_bearer_key_personalizations_subject_text_and_html() {
     assert_eq!(body["personalizations"][0]["to"][0]["email"], TO);
     assert_eq!(body["from"]["email"], "alerts@northwind.example");
     assert_eq!(body["from"]["name"], "MonitorQA alerts");
-    assert_eq!(body["subject"], TITLE);
+    assert_eq!(body["subject"], PREVIEW);
     assert_eq!(body["content"][0]["type"], "text/plain");
     assert_eq!(body["content"][1]["type"], "text/html");
     assert_mail_parts(
@@ -245,7 +250,7 @@ async fn mailgun_gets_basic_auth_and_a_multipart_form_on_the_domain() {
     );
     assert_eq!(req.form_values("from"), [FROM]);
     assert_eq!(req.form_values("to"), [TO]);
-    assert_eq!(req.form_values("subject"), [TITLE]);
+    assert_eq!(req.form_values("subject"), [PREVIEW]);
     assert_mail_parts(&req.form_values("html")[0], &req.form_values("text")[0]);
     assert!(
         attempt
@@ -267,7 +272,7 @@ async fn postmark_gets_its_server_token_header_and_a_pascal_case_body() {
     let body = req.json();
     assert_eq!(body["From"], FROM);
     assert_eq!(body["To"], TO);
-    assert_eq!(body["Subject"], TITLE);
+    assert_eq!(body["Subject"], PREVIEW);
     assert_mail_parts(
         body["HtmlBody"].as_str().unwrap_or_default(),
         body["TextBody"].as_str().unwrap_or_default(),
@@ -293,7 +298,7 @@ async fn resend_gets_a_bearer_key_and_an_idempotency_key_of_the_delivery() {
     let body = req.json();
     assert_eq!(body["from"], FROM);
     assert_eq!(body["to"][0], TO);
-    assert_eq!(body["subject"], TITLE);
+    assert_eq!(body["subject"], PREVIEW);
     assert_mail_parts(
         body["html"].as_str().unwrap_or_default(),
         body["text"].as_str().unwrap_or_default(),

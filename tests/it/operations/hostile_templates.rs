@@ -156,8 +156,11 @@ async fn loops_over_a_large_event_end_dead_with_the_budget_and_the_relay_stays_u
         .collect();
     reasons.sort();
     assert!(reasons[0].contains("200000 iterations"), "{reasons:?}");
+    // The output budget (32 MiB), or on a busy machine the time budget (2 s) first: in
+    // either case the budget ended it.
     assert!(
-        reasons[1].contains("render budget of 32 MiB"),
+        reasons[1].contains("render budget of 32 MiB")
+            || reasons[1].contains("longer than the render budget of 2 s"),
         "{reasons:?}"
     );
     assert!(slack.received().is_empty());

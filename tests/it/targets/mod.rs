@@ -21,6 +21,7 @@ use mqa_relay::template::{Link, Markup, Message};
 pub fn sample(markup: Markup) -> Message {
     let esc = |s: &str| escape(markup, s);
     Message {
+        preview: String::new(),
         title: esc("Corrective action rejected: Fridge 3 temperature log"),
         text: esc("Temperatures above 5 °C were logged twice & the log was not signed <again>."),
         fields: vec![
