@@ -59,6 +59,8 @@ pub fn context(event: &Value, info: &DeliveryInfo<'_>) -> Value {
                 "delivery_id": info.delivery_id,
                 "rule": info.rule,
                 "target": info.target,
+                // The target's `time_zone`, set when its message is rendered.
+                "time_zone": null,
             }),
         );
     }
@@ -110,6 +112,14 @@ fn render(
     ctx: &Value,
 ) -> Result<Content, ComposeError> {
     let target = &configured.target;
+    let zoned;
+    let ctx = match &configured.time_zone {
+        Some(zone) if ctx.get("relay").is_some_and(Value::is_object) => {
+            zoned = with_time_zone(ctx, zone);
+            &zoned
+        }
+        _ => ctx,
+    };
     if let Some(name) = &configured.payload_template {
         let payload = templates.render_payload_in(mode, name, target.kind_name(), ctx)?;
         return Ok(Content::Payload(payload));
@@ -131,6 +141,13 @@ fn render(
         rendered.push((*markup, message));
     }
     Ok(Content::Message(Rendered::new(rendered)))
+}
+
+/// `ctx` with `relay.time_zone` set to `zone`.
+fn with_time_zone(ctx: &Value, zone: &str) -> Value {
+    let mut ctx = ctx.clone();
+    ctx["relay"]["time_zone"] = Value::from(zone);
+    ctx
 }
 
 /// Renders and builds the request for one delivery to `target`. An error is permanent (the

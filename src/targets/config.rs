@@ -26,22 +26,22 @@ const KINDS: &[&str] = &["slack", "teams", "email", "webhook"];
 // Each kind's keys: first those every kind takes, then its own.
 #[rustfmt::skip]
 const SLACK_KEYS: &[&str] = &[
-    "kind", "timeout", "rate_limit", "retry", "payload_template", "max_in_flight",
+    "kind", "timeout", "rate_limit", "retry", "payload_template", "max_in_flight", "time_zone",
     "url", "token", "channel", "base_url",
 ];
 #[rustfmt::skip]
 const TEAMS_KEYS: &[&str] = &[
-    "kind", "timeout", "rate_limit", "retry", "payload_template", "max_in_flight",
+    "kind", "timeout", "rate_limit", "retry", "payload_template", "max_in_flight", "time_zone",
     "url",
 ];
 #[rustfmt::skip]
 const EMAIL_KEYS: &[&str] = &[
-    "kind", "timeout", "rate_limit", "retry", "payload_template", "max_in_flight",
+    "kind", "timeout", "rate_limit", "retry", "payload_template", "max_in_flight", "time_zone",
     "provider", "api_key", "from", "to", "base_url", "domain", "region",
 ];
 #[rustfmt::skip]
 const WEBHOOK_KEYS: &[&str] = &[
-    "kind", "timeout", "rate_limit", "retry", "payload_template", "max_in_flight",
+    "kind", "timeout", "rate_limit", "retry", "payload_template", "max_in_flight", "time_zone",
     "url", "headers",
 ];
 
@@ -123,6 +123,7 @@ fn target(
     };
     let payload_template = f.template_name("payload_template", report);
     let max_in_flight = max_in_flight(&f, report);
+    let time_zone = time_zone(&f, context, report);
     let kind = match kind.as_str() {
         "slack" => slack::config::parse(&f, report).map(Kind::Slack),
         "teams" => teams::config::parse(&f, report).map(Kind::Teams),
@@ -138,7 +139,27 @@ fn target(
         rate_limit,
         retry,
         payload_template,
+        time_zone,
     })
+}
+
+/// `time_zone:`, an IANA name the bundled time zone database knows.
+fn time_zone(f: &Fields, context: &str, report: &mut Report) -> Option<String> {
+    let (name, pos) = f.text("time_zone", report)?;
+    if jiff::tz::TimeZone::get(&name).is_ok() {
+        return Some(name);
+    }
+    let known: Vec<String> = jiff::tz::db()
+        .available()
+        .map(|n| n.as_str().to_string())
+        .collect();
+    let hint = did_you_mean(&name, known.iter().map(String::as_str));
+    let message = format!(
+        "`time_zone`: `{name}` is not a time zone name the relay knows (IANA names like \
+         Europe/Lisbon or America/New_York){hint}"
+    );
+    report.error(pos, Some(context), message);
+    None
 }
 
 fn kind_word(f: &Fields, report: &mut Report) -> Option<String> {

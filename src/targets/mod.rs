@@ -56,6 +56,10 @@ pub struct ConfiguredTarget {
     /// keeps the target's queue in strict order: a message waiting for its retry holds the
     /// ones behind it. More sends start in queue order and finish in any order.
     pub max_in_flight: usize,
+    /// The readers' time zone (`time_zone:`, an IANA name): the default templates show times
+    /// in it when the event names no zone of its own (an audit never does), instead of UTC.
+    /// Templates read it as `relay.time_zone`.
+    pub time_zone: Option<String>,
 }
 
 impl ConfiguredTarget {

@@ -8,6 +8,7 @@ mod secrets;
 mod slack;
 mod table;
 mod teams;
+mod time_zone;
 mod transport;
 mod webhook;
 
