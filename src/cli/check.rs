@@ -10,10 +10,10 @@ pub fn run(rules: &Path, strict: bool) -> ExitCode {
     match App::load(rules) {
         Ok(app) => {
             let warnings = app.warnings();
-            for warning in &warnings {
-                eprintln!("warning: {warning}");
-            }
             if strict && !warnings.is_empty() {
+                for warning in &warnings {
+                    eprintln!("warning: {warning}");
+                }
                 let n = warnings.len();
                 eprintln!(
                     "{}: {n} warning{} (refused with --strict)",
@@ -24,7 +24,8 @@ pub fn run(rules: &Path, strict: bool) -> ExitCode {
             }
             let c = &app.config;
             // The hash is the one `/metrics`, `/api/config` and the load and reload log lines
-            // show: it ties this file to a running relay's configuration.
+            // show: it ties this file to a running relay's configuration. The warnings follow
+            // the verdict: the file loads, and this is what is probably wrong in it.
             println!(
                 "{}: ok ({} rules, {} targets), config hash {}",
                 rules.display(),
@@ -32,6 +33,9 @@ pub fn run(rules: &Path, strict: bool) -> ExitCode {
                 c.targets.len(),
                 c.hash
             );
+            for warning in &warnings {
+                eprintln!("warning: {warning}");
+            }
             ExitCode::SUCCESS
         }
         Err(errors) => {

@@ -49,6 +49,14 @@ const NOT_RUN: &[(&str, &str)] = &[
     ),
     ("cargo doc", "opens a browser"),
     (
+        "cargo fuzz",
+        "a fuzz run takes minutes and a nightly toolchain",
+    ),
+    (
+        "cargo install cargo-fuzz",
+        "installs a development tool into ~/.cargo/bin",
+    ),
+    (
         "sudo ",
         "installs a system service: needs root and a running systemd",
     ),
