@@ -15,6 +15,8 @@ case $target in
   template) seeds=("$root"/templates/*.yaml "$root"/src/template/defaults/*.yaml) ;;
   *) echo "unknown target $target (envelope, rules, template)" >&2; exit 2 ;;
 esac
-cp -n "${seeds[@]}" "$corpus"/
+for seed in "${seeds[@]}"; do
+  [ -e "$corpus/$(basename "$seed")" ] || cp "$seed" "$corpus"/
+done
 cd "$root/fuzz"
 exec cargo +nightly fuzz run "$target" "$corpus" -- -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096

@@ -8,7 +8,9 @@
 //! and stores it with the event beside what the MonitorQA lookup found, so every delivery and
 //! every retry shows the same comparison. Templates read it as `changes`:
 //!
-//! - `changes.known`: whether an earlier event with the object's details was found;
+//! - `changes.known`: whether an earlier event with the object's details was found; when not,
+//!   `changes.reason` says why: `no_details` (this event carries none and no lookup found
+//!   them) or `no_earlier_event` (none with details is stored);
 //! - `changes.since`: that event's type (`CORRECTIVE_ACTION_ASSIGNED`) and `changes.at` when
 //!   the relay received it;
 //! - `changes.fields`: `[{label, old, new}]`, in a fixed order; empty when nothing the relay
@@ -81,14 +83,15 @@ pub fn changes(context: &Value, earlier: &[Earlier<'_>]) -> Option<Value> {
     } else {
         ACTION_FIELDS
     };
+    let unknown = |reason: &str| Some(json!({"known": false, "reason": reason, "fields": []}));
     let Some(now) = details(context) else {
-        return Some(json!({"known": false, "fields": []}));
+        return unknown("no_details");
     };
     let Some((before, then)) = earlier
         .iter()
         .find_map(|e| details(e.context).map(|d| (d, e)))
     else {
-        return Some(json!({"known": false, "fields": []}));
+        return unknown("no_earlier_event");
     };
     let zone = zone(now).or_else(|| zone(before));
     let changed: Vec<Value> = fields
@@ -224,7 +227,10 @@ mod tests {
     #[test]
     fn an_update_with_nothing_earlier_says_so() {
         let none = changes(&updated(), &[]).expect("compared");
-        assert_eq!(none, json!({"known": false, "fields": []}));
+        assert_eq!(
+            none,
+            json!({"known": false, "reason": "no_earlier_event", "fields": []})
+        );
         // An earlier event without details (an id-only one) is no comparison either.
         let mut id_only = assigned();
         id_only["data"]["correctiveAction"] = Value::Null;
@@ -284,7 +290,11 @@ mod tests {
         );
         // Without the lookup there is nothing to compare.
         let bare = json!({"event": "AUDIT_RESCHEDULED", "data": {"auditId": "a-1"}, "company": {}});
-        assert_eq!(super::changes(&bare, &earlier).unwrap()["known"], false);
+        let unknown = super::changes(&bare, &earlier).unwrap();
+        assert_eq!(
+            (&unknown["known"], &unknown["reason"]),
+            (&json!(false), &json!("no_details"))
+        );
     }
 
     #[test]

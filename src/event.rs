@@ -115,7 +115,6 @@ impl Event {
         })
     }
 
-    /// `company.id`, if it is a string.
     /// The object the event is about, as `<kind>:<id>`: `corrective-action:` and the
     /// `correctiveActionId`, `audit:` and the `auditId`, `template:` and the `id`, when that
     /// is a string. The store keeps it with the event, so the events of one object can be
@@ -134,6 +133,7 @@ impl Event {
         Some(format!("{object}:{id}"))
     }
 
+    /// `company.id`, if it is a string.
     pub fn company_id(&self) -> Option<&str> {
         self.company.get("id").and_then(Value::as_str)
     }

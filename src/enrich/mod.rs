@@ -220,7 +220,13 @@ impl Enricher {
             }
             Plan::Lookup { kind, id } => (kind, id),
         };
-        if let Some(value) = self.cache().get(kind, &id, Instant::now()) {
+        // An event compared with the object's last one needs the object as it is now, not
+        // as a lookup for an earlier event found it.
+        let cached = !crate::changes::compared(&event.kind);
+        if let Some(value) = cached
+            .then(|| self.cache().get(kind, &id, Instant::now()))
+            .flatten()
+        {
             return Enrichment::with(kind, value, LookupOutcome::Cached);
         }
         let answer = match &self.inner.client {

@@ -142,6 +142,13 @@ fn shape(kind: &str, enriched: bool) -> Value {
     if let (true, Some((key, looked_up))) = (enriched, lookup) {
         context[key] = looked_up;
     }
+    // What the relay adds when it compares the event with the object's last one.
+    if crate::changes::compared(kind) {
+        context["changes"] = json!({
+            "known": "bool", "reason": "text", "since": "text", "at": "time",
+            "fields": [{"label": "text", "old": "text", "new": "text"}],
+        });
+    }
     context
 }
 
@@ -230,8 +237,8 @@ impl Checker<'_> {
                 let mut here = at.clone();
                 here.extend(op.map(str::to_string));
                 let shown = match op {
-                    Some(op) => format!("`{op}: {operand}`"),
-                    None => format!("`{operand}`"),
+                    Some(op) => format!("`{op}`"),
+                    None => "the value".to_string(),
                 };
                 out.push(Finding {
                     path: here,
@@ -327,6 +334,11 @@ fn mismatch(
     element_kinds: &BTreeSet<Kind>,
 ) -> Option<String> {
     let field = describe(kinds);
+    let outcome = if matches!(op, "ne" | "not_in") {
+        "always holds"
+    } else {
+        "never matches"
+    };
     let container = |kind: Kind| matches!(kind, Kind::Object | Kind::List);
     if kinds.iter().all(|k| container(*k)) && !matches!(op, "exists" | "any_of" | "contains") {
         let how = if kinds.contains(&Kind::List) {
@@ -334,15 +346,10 @@ fn mismatch(
         } else {
             "name one of its fields in the path"
         };
-        return Some(format!("never matches: the field is {field}; {how}"));
+        return Some(format!("{outcome}: the field is {field}; {how}"));
     }
     // `what` the operand is, `why` that cannot work, `hint` what was probably meant.
     let never = |what: String, why: &str, hint: String| {
-        let outcome = if matches!(op, "ne" | "not_in") {
-            "always holds"
-        } else {
-            "never matches"
-        };
         Some(format!(
             "{outcome}: {what}, but the field is {field} in MonitorQA's events ({why}){hint}"
         ))
@@ -353,7 +360,7 @@ fn mismatch(
                 .as_array()
                 .map_or(vec![operand], |l| l.iter().collect());
             let bad = values.iter().find(|v| !equal_possible(v, kinds))?;
-            let what = format!("{bad} is {}", value_words(bad));
+            let what = format!("its value is {}", value_words(bad));
             never(
                 what,
                 "no value equals one of another type",
@@ -369,7 +376,7 @@ fn mismatch(
             let values = operand.as_array()?;
             let bad = values.iter().find(|v| !equal_possible(v, targets))?;
             Some(format!(
-                "never matches that entry: {bad} is {}, but the field holds {} in MonitorQA's \
+                "never matches an entry that is {}, but the field holds {} in MonitorQA's \
                  events{}",
                 value_words(bad),
                 describe(targets),
@@ -385,7 +392,7 @@ fn mismatch(
             if fits {
                 return None;
             }
-            let what = format!("{operand} is {}", value_words(operand));
+            let what = format!("its value is {}", value_words(operand));
             let why = "a comparison needs a value of the field's own type";
             never(what, why, suggestion(operand, kinds))
         }
@@ -428,18 +435,21 @@ fn value_words(v: &Value) -> &'static str {
     }
 }
 
-/// "; write `2`" when the operand, written without quotes (or with), is what was meant.
+/// "; write the number without quotes" when that is what was meant. The operand itself is
+/// never quoted: it may have come from a `${VAR}` holding a secret.
 fn suggestion(operand: &Value, kinds: &BTreeSet<Kind>) -> String {
     match operand {
         Value::String(s) if kinds.contains(&Kind::Number) && s.trim().parse::<f64>().is_ok() => {
-            format!("; write {} without quotes", s.trim())
+            "; write the number without quotes".to_string()
         }
         Value::String(s)
             if kinds.contains(&Kind::Bool) && matches!(s.as_str(), "true" | "false") =>
         {
-            format!("; write {s} without quotes")
+            "; write true or false without quotes".to_string()
         }
-        Value::Number(n) if kinds.iter().any(|k| k.is_string()) => format!("; write \"{n}\""),
+        Value::Number(_) if kinds.iter().any(|k| k.is_string()) => {
+            "; write it in quotes".to_string()
+        }
         _ => String::new(),
     }
 }
@@ -550,15 +560,24 @@ mod tests {
         );
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(
-            found[0].starts_with("data.correctiveAction.priority: `gte: \"2\"` never matches"),
+            found[0].starts_with(
+                "data.correctiveAction.priority: `gte` never matches: its value is a string"
+            ),
             "{}",
             found[0]
         );
         assert!(
-            found[0].ends_with("; write 2 without quotes"),
+            found[0].ends_with("; write the number without quotes"),
             "{}",
             found[0]
         );
+        // The operand is never quoted: it may have come from a `${VAR}` holding a secret.
+        let secret = messages(
+            json!({"data.correctiveAction.priority": {"eq": "s3cr3t-value"}}),
+            all,
+            false,
+        );
+        assert!(!secret[0].contains("s3cr3t"), "{}", secret[0]);
         let found = check_where(
             &json!({"data.correctiveAction.status": {"not_in": ["3"]}}),
             all,
@@ -578,7 +597,10 @@ mod tests {
             only("AUDIT_COMPLETED"),
             false,
         );
-        assert!(found[0].ends_with("write true without quotes"), "{found:?}");
+        assert!(
+            found[0].ends_with("write true or false without quotes"),
+            "{found:?}"
+        );
     }
 
     #[test]
@@ -594,6 +616,12 @@ mod tests {
             "not": {"event": "AUDIT_DELETED"},
         });
         assert_eq!(messages(fine, all, false), Vec::<String>::new());
+        // What the relay adds to an update: `changes`.
+        let changed = json!({"changes.fields[*].label": {"any_of": ["Due"]}});
+        assert_eq!(
+            messages(changed, only("CORRECTIVE_ACTION_UPDATED"), false),
+            Vec::<String>::new()
+        );
         // Lookup fields are there when the lookup is.
         let looked_up = json!({"audit.template.name": {"contains": "Food"}});
         assert_eq!(
@@ -624,7 +652,11 @@ mod tests {
             ),
             (
                 json!({"data.correctiveAction.tags": {"any_of": ["Cold chain"]}}),
-                "never matches that entry",
+                "never matches an entry that is a string",
+            ),
+            (
+                json!({"data.correctiveAction.tags": {"ne": "Cold chain"}}),
+                "always holds: the field is a list",
             ),
             (
                 json!({"data.correctiveAction.dueDateUtc": {"gt": 5}}),

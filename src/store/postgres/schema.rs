@@ -105,18 +105,21 @@ CREATE UNIQUE INDEX deliveries_replay_of ON deliveries (replay_of) WHERE replay_
 /// Version 4: the object an event is about (`Event::object_key`: the corrective action, audit
 /// or template id), so that the earlier events of one object are found by an index, not a
 /// scan (`corrective-action:<id>`, `audit:<id>`, `template:<id>`). Existing rows get it from
-/// their bodies, as the relay computes it.
+/// their bodies, as the relay computes it (read as `json`, not `jsonb`, which refuses the
+/// `\u0000` a stored body may hold).
 const V4: &str = r#"
 ALTER TABLE events ADD COLUMN object_key TEXT;
 UPDATE events SET object_key = CASE
     WHEN starts_with(kind, 'CORRECTIVE_ACTION_')
-         AND jsonb_typeof(body::jsonb -> 'data' -> 'correctiveActionId') = 'string'
-        THEN 'corrective-action:' || (body::jsonb -> 'data' ->> 'correctiveActionId')
-    WHEN starts_with(kind, 'AUDIT_') AND jsonb_typeof(body::jsonb -> 'data' -> 'auditId') = 'string'
-        THEN 'audit:' || (body::jsonb -> 'data' ->> 'auditId')
-    WHEN starts_with(kind, 'TEMPLATE_') AND jsonb_typeof(body::jsonb -> 'data' -> 'id') = 'string'
-        THEN 'template:' || (body::jsonb -> 'data' ->> 'id')
-END;
+         AND json_typeof(body::json -> 'data' -> 'correctiveActionId') = 'string'
+        THEN 'corrective-action:' || (body::json -> 'data' ->> 'correctiveActionId')
+    WHEN starts_with(kind, 'AUDIT_') AND json_typeof(body::json -> 'data' -> 'auditId') = 'string'
+        THEN 'audit:' || (body::json -> 'data' ->> 'auditId')
+    WHEN starts_with(kind, 'TEMPLATE_') AND json_typeof(body::json -> 'data' -> 'id') = 'string'
+        THEN 'template:' || (body::json -> 'data' ->> 'id')
+END
+WHERE starts_with(kind, 'CORRECTIVE_ACTION_') OR starts_with(kind, 'AUDIT_')
+   OR starts_with(kind, 'TEMPLATE_');
 CREATE INDEX events_object ON events (object_key, received_at) WHERE object_key IS NOT NULL;
 "#;
 

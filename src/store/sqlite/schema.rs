@@ -133,7 +133,8 @@ UPDATE events SET object_key = CASE
         THEN 'audit:' || json_extract(body, '$.data.auditId')
     WHEN kind GLOB 'TEMPLATE_*' AND json_type(body, '$.data.id') = 'text'
         THEN 'template:' || json_extract(body, '$.data.id')
-END;
+END
+WHERE kind GLOB 'CORRECTIVE_ACTION_*' OR kind GLOB 'AUDIT_*' OR kind GLOB 'TEMPLATE_*';
 CREATE INDEX events_object ON events (object_key, received_at) WHERE object_key IS NOT NULL;
 "#;
 

@@ -41,7 +41,7 @@ async fn an_update_says_what_changed_since_the_last_event_about_the_action() {
     let received = slack.wait_for(2, DEADLINE).await;
     let text = slack_text(&received[1].body);
     assert!(
-        text.contains("Changed since the last message about it:\n")
+        text.contains("Changed since the relay's last event about it:\n")
             && text.contains("• Due: Sun 22 Nov 2026, 23:59 WET → Tue 24 Nov 2026, 23:59 WET")
             && text.contains(
                 "• Description: Call the refrigeration contractor → Call the refrigeration \
@@ -72,7 +72,7 @@ async fn an_update_with_no_earlier_event_says_it_cannot_tell_what_changed() {
     let text = slack_text(&received[0].body);
     assert!(
         text.contains(
-            "\nNo earlier message about this action is stored here, so what changed is not known"
+            "\nNo earlier event about this action is stored here, so what changed is not known"
         ),
         "{text}"
     );

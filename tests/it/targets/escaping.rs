@@ -161,11 +161,44 @@ fn string_leaves(v: &Value, at: String, out: &mut Vec<String>) {
     }
 }
 
+/// The samples, and what the relay adds to them: an id-only audit event with the details the
+/// MonitorQA lookup found (`audit`), and an update with what changed (`changes`).
+fn events() -> Vec<(String, Value)> {
+    let samples = sample_events();
+    let details = samples
+        .iter()
+        .find(|(_, e)| e["event"] == "AUDIT_COMPLETED")
+        .map(|(_, e)| e["data"].clone())
+        .expect("the completed audit sample");
+    let mut events = samples.clone();
+    for (stem, event) in &samples {
+        let kind = event["event"].as_str().unwrap_or_default();
+        if kind.starts_with("AUDIT_") && kind != "AUDIT_COMPLETED" {
+            let mut looked_up = event.clone();
+            looked_up["audit"] = details.clone();
+            events.push((format!("{stem} looked up"), looked_up));
+        }
+        if matches!(kind, "CORRECTIVE_ACTION_UPDATED" | "AUDIT_RESCHEDULED") {
+            let mut changed = event.clone();
+            changed["changes"] = serde_json::json!({
+                "known": true, "since": "CORRECTIVE_ACTION_ASSIGNED", "at": "2026-11-20T06:00:00Z",
+                "fields": [{"label": "Due", "old": "a", "new": "b"},
+                           {"label": "Description", "old": "c", "new": "d"}],
+            });
+            if kind == "AUDIT_RESCHEDULED" {
+                changed["audit"] = details.clone();
+            }
+            events.push((format!("{stem} changed"), changed));
+        }
+    }
+    events
+}
+
 /// Every (sample, pointer) a value can be put at, except the event type (that chooses the
 /// template, and an unknown one has its own test).
 fn places() -> Vec<(Value, String)> {
     let mut places = Vec::new();
-    for (_, event) in sample_events() {
+    for (_, event) in events() {
         let mut leaves = Vec::new();
         string_leaves(&event, String::new(), &mut leaves);
         for leaf in leaves.into_iter().filter(|p| p != "/event") {
