@@ -224,6 +224,9 @@ async fn migrate(client: &mut tokio_postgres::Client, url: &DatabaseUrl) -> Resu
     }
     for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(found as usize) {
         tx.batch_execute(sql).await.map_err(classify)?;
+        if i + 1 == schema::OBJECT_KEY_VERSION {
+            backfill_object_keys(&tx).await?;
+        }
         let version = i as i64 + 1;
         tx.execute("DELETE FROM schema_version", &[])
             .await
@@ -236,6 +239,41 @@ async fn migrate(client: &mut tokio_postgres::Client, url: &DatabaseUrl) -> Resu
         .map_err(classify)?;
     }
     tx.commit().await.map_err(classify)
+}
+
+/// Events stored before schema version 4 get their `object_key`, a thousand at a time, from
+/// their bodies as intake computes it (`Event::object_key`).
+async fn backfill_object_keys(tx: &tokio_postgres::Transaction<'_>) -> Result<(), StoreError> {
+    let select = tx
+        .prepare(
+            "SELECT id, body FROM events WHERE id > $1
+               AND (starts_with(kind, 'CORRECTIVE_ACTION_') OR starts_with(kind, 'AUDIT_')
+                    OR starts_with(kind, 'TEMPLATE_'))
+             ORDER BY id LIMIT 1000",
+        )
+        .await
+        .map_err(classify)?;
+    let update = tx
+        .prepare("UPDATE events SET object_key = $2 WHERE id = $1")
+        .await
+        .map_err(classify)?;
+    let mut after = String::new();
+    loop {
+        let rows = tx.query(&select, &[&after]).await.map_err(classify)?;
+        let Some(last) = rows.last() else {
+            return Ok(());
+        };
+        after = last.get(0);
+        for row in &rows {
+            let (id, body): (String, String) = (row.get(0), row.get(1));
+            let key = crate::event::Event::parse(body.as_bytes())
+                .ok()
+                .and_then(|e| e.object_key());
+            if let Some(key) = key {
+                tx.execute(&update, &[&id, &key]).await.map_err(classify)?;
+            }
+        }
+    }
 }
 
 /// A database error as the store's: connection trouble is "try again later", the rest is not.

@@ -102,26 +102,18 @@ DROP INDEX deliveries_replay_of;
 CREATE UNIQUE INDEX deliveries_replay_of ON deliveries (replay_of) WHERE replay_of IS NOT NULL;
 "#;
 
-/// Version 4: the object an event is about (`Event::object_key`: the corrective action, audit
-/// or template id), so that the earlier events of one object are found by an index, not a
-/// scan (`corrective-action:<id>`, `audit:<id>`, `template:<id>`). Existing rows get it from
-/// their bodies, as the relay computes it (read as `json`, not `jsonb`, which refuses the
-/// `\u0000` a stored body may hold).
+/// Version 4: the object an event is about (`Event::object_key`: `corrective-action:<id>`,
+/// `audit:<id>`, `template:<id>`), so that the earlier events of one object are found by an
+/// index, not a scan. The events stored before it get theirs from [`super::backfill_object_keys`],
+/// in Rust as intake computes it: PostgreSQL's JSON types refuse the `\u0000` a stored body
+/// may hold.
 const V4: &str = r#"
 ALTER TABLE events ADD COLUMN object_key TEXT;
-UPDATE events SET object_key = CASE
-    WHEN starts_with(kind, 'CORRECTIVE_ACTION_')
-         AND json_typeof(body::json -> 'data' -> 'correctiveActionId') = 'string'
-        THEN 'corrective-action:' || (body::json -> 'data' ->> 'correctiveActionId')
-    WHEN starts_with(kind, 'AUDIT_') AND json_typeof(body::json -> 'data' -> 'auditId') = 'string'
-        THEN 'audit:' || (body::json -> 'data' ->> 'auditId')
-    WHEN starts_with(kind, 'TEMPLATE_') AND json_typeof(body::json -> 'data' -> 'id') = 'string'
-        THEN 'template:' || (body::json -> 'data' ->> 'id')
-END
-WHERE starts_with(kind, 'CORRECTIVE_ACTION_') OR starts_with(kind, 'AUDIT_')
-   OR starts_with(kind, 'TEMPLATE_');
 CREATE INDEX events_object ON events (object_key, received_at) WHERE object_key IS NOT NULL;
 "#;
+
+/// The version whose migration is followed by [`super::backfill_object_keys`].
+pub(super) const OBJECT_KEY_VERSION: usize = 4;
 
 /// Every migration in order; the schema version after applying `MIGRATIONS[i]` is `i + 1`.
 pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];

@@ -47,6 +47,12 @@ fn history() -> Vec<Event> {
         )
         .expect("an event"),
         action_event("CORRECTIVE_ACTION_UPDATED", ACTION, "2026-11-26T23:59:59Z"),
+        // A NUL in a value: stored as `\u0000`, which PostgreSQL's jsonb refuses to read.
+        action_event(
+            "CORRECTIVE_ACTION_UPDATED",
+            OTHER,
+            "2026-11-27T23:59:59Z\u{0}",
+        ),
     ]
 }
 
@@ -105,6 +111,8 @@ async fn an_embedded_store_from_before_objects_gets_them_for_its_old_events() {
     let store = Store::open(&fresh.config).await.expect("the store opens");
     let earlier = store.earlier_events(&stored[4], 10).await.unwrap();
     assert_eq!(ids(&earlier), vec![&stored[2].id, &stored[0].id]);
+    let other = store.earlier_events(&stored[5], 10).await.unwrap();
+    assert_eq!(ids(&other), vec![&stored[1].id]);
     store.close().await;
 }
 
@@ -123,5 +131,7 @@ async fn a_postgresql_store_from_before_objects_gets_them_for_its_old_events() {
     let store = Store::open(&fresh.config).await.expect("the store opens");
     let earlier = store.earlier_events(&stored[4], 10).await.unwrap();
     assert_eq!(ids(&earlier), vec![&stored[2].id, &stored[0].id]);
+    let other = store.earlier_events(&stored[5], 10).await.unwrap();
+    assert_eq!(ids(&other), vec![&stored[1].id]);
     store.close().await;
 }
