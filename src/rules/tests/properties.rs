@@ -5,7 +5,9 @@
 //! The reference: a path gives the values it reaches (none when it is missing; every element
 //! for `[*]`); a positive operator holds when some value passes it; `ne`, `not_in` and
 //! `exists: false` are the positive test negated over all values; no coercion (a string is
-//! never a number; `2` equals `2.0`); numbers compare as numbers and strings in order.
+//! never a number; `2` equals `2.0`); numbers compare as numbers and strings in order;
+//! `any_of` looks into an array value's elements, `contains` for a piece of a string or an
+//! element of an array, and `regex` is the standard `regex` crate's answer.
 
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
@@ -91,8 +93,15 @@ fn operator() -> impl Strategy<Value = (String, Value)> {
         )
             .prop_map(|(op, v)| (op.to_string(), v)),
         any::<bool>().prop_map(|b| ("exists".to_string(), Value::Bool(b))),
+        prop::collection::vec(scalar(), 1..4).prop_map(|l| ("any_of".to_string(), Value::Array(l))),
+        scalar().prop_map(|v| ("contains".to_string(), v)),
+        prop::sample::select(PATTERNS.to_vec())
+            .prop_map(|p| ("regex".to_string(), Value::String(p.to_string()))),
     ]
 }
+
+/// The patterns generated `regex:` conditions use (against the strings `scalar` makes).
+const PATTERNS: &[&str] = &["^2", "b", "(?i)X", "^$", "0", "^2026-11-2[0-9]T", "x|b"];
 
 /// A condition on one path: a plain scalar (equality) or a map of one or two operators.
 fn condition() -> impl Strategy<Value = Value> {
@@ -193,6 +202,22 @@ fn operator_holds(op: &str, operand: &Value, vals: &[&Value]) -> bool {
         "exists" => {
             let reached = !vals.is_empty();
             operand.as_bool().unwrap() == reached
+        }
+        // An array value: some element in the list; any other value: itself in the list.
+        "any_of" => some(&|v| match v {
+            Value::Array(items) => items.iter().any(in_list),
+            other => in_list(other),
+        }),
+        // A string holds the operand as a piece; an array holds it as an element.
+        "contains" => some(&|v| match (v, operand) {
+            (Value::String(s), Value::String(piece)) => s.contains(piece.as_str()),
+            (Value::Array(items), x) => items.iter().any(|i| equal(i, x)),
+            _ => false,
+        }),
+        // The standard `regex` crate as the reference for the relay's own compiled automata.
+        "regex" => {
+            let re = regex::Regex::new(operand.as_str().unwrap()).unwrap();
+            some(&|v| v.as_str().is_some_and(|s| re.is_match(s)))
         }
         other => panic!("the reference does not know {other}"),
     }
