@@ -140,6 +140,7 @@ mod tests {
                 target: "sink".into(),
                 template: None,
             }],
+            enrichment: None,
         }
     }
 

@@ -5,8 +5,8 @@
 //! see [`crate::enrich`]), evaluates the rules on the enriched event, and writes the
 //! deliveries in the same transaction that marks the event routed. An updated action or a
 //! rescheduled audit is first compared with the earlier events of its object
-//! ([`crate::changes`]), and the comparison is stored with what the lookup found. It renders
-//! and sends nothing. Lookups of a batch run concurrently, so a slow API delays routing by one lookup's
+//! ([`crate::changes`]). What the lookup found and the comparison are written in the commit that
+//! routes the event. It renders and sends nothing. Lookups of a batch run concurrently, so a slow API delays routing by one lookup's
 //! time, not one per event; a failed lookup routes the event without enrichment.
 
 use std::sync::Arc;
@@ -59,6 +59,11 @@ pub async fn route_pending(relay: &Relay, limit: usize) -> Result<usize, StoreEr
             }
         };
         let Some(enrichment) = next else { break };
+        if crate::changes::compared(&events[routed].event.kind) {
+            // Its comparison reads the earlier events of its object with what the router
+            // added to them: write those routed so far first.
+            write(relay, &mut ready).await?;
+        }
         ready.push(route_one(relay, &app, &events[routed], enrichment).await?);
         routed += 1;
         if ready.len() >= WRITE_BATCH {
@@ -153,9 +158,12 @@ async fn route_one(
         }
         changed = true;
     }
-    if changed && let Some(found) = &stored.enrichment {
-        relay.store.save_enrichment(&stored.id, found).await?;
-    }
+    // Written with the routing, in its commit.
+    let enrichment = if changed {
+        stored.enrichment.clone()
+    } else {
+        None
+    };
     let matches = app.config.rules.evaluate(&stored.context());
     let (rules, deliveries) = plan(&matches);
     tracing::info!(
@@ -170,6 +178,7 @@ async fn route_one(
         event_id: stored.id.clone(),
         matched_rules: rules,
         deliveries,
+        enrichment,
     })
 }
 

@@ -142,6 +142,8 @@ pub(crate) struct RouteRow {
     /// The matched rules' names, as JSON.
     pub(crate) rules: String,
     pub(crate) deliveries: Vec<NewDelivery>,
+    /// The event's new enrichment (JSON), if the router added to it.
+    pub(crate) enrichment: Option<String>,
 }
 
 /// A lane's writes for one commit, in this order: a pause of the lane, the outcomes of its

@@ -130,12 +130,15 @@ impl StoreConfig {
 }
 
 /// The routing of one event by the router: the rules that matched and one delivery per
-/// (rule, target).
+/// (rule, target), and what the router added to the event (the lookup's answer, the
+/// comparison with the object's last event), stored in the same commit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Routing {
     pub event_id: String,
     pub matched_rules: Vec<String>,
     pub deliveries: Vec<NewDelivery>,
+    /// Replaces the event's stored enrichment when set.
+    pub enrichment: Option<serde_json::Value>,
 }
 
 /// The durable store. Cheap to clone: every clone shares one engine.
@@ -257,6 +260,7 @@ impl Store {
             event_id: event_id.to_owned(),
             matched_rules: matched_rules.to_vec(),
             deliveries: deliveries.to_vec(),
+            enrichment: None,
         };
         self.mark_routed_all(std::slice::from_ref(&routing)).await
     }
@@ -268,12 +272,17 @@ impl Store {
         if routings.is_empty() {
             return Ok(());
         }
+        for r in routings.iter().filter(|r| r.enrichment.is_some()) {
+            // Senders must read the event as routed, with what the router added.
+            self.inner.cache.forget(&r.event_id);
+        }
         let rows = routings
             .iter()
             .map(|r| RouteRow {
                 event_id: r.event_id.clone(),
                 rules: rows::rules_json(&r.matched_rules),
                 deliveries: r.deliveries.clone(),
+                enrichment: r.enrichment.as_ref().map(ToString::to_string),
             })
             .collect();
         with_engine!(self.backend(), e => e.route(rows).await)

@@ -274,7 +274,8 @@ async fn insert_deliveries(
     Ok(targets.into_iter().map(str::to_owned).collect())
 }
 
-const MARK_ROUTED: &str = "UPDATE events SET routed_at = $1, matched_rules = $2
+const MARK_ROUTED: &str = "UPDATE events SET routed_at = $1, matched_rules = $2,
+         enrichment = COALESCE($4, enrichment)
      WHERE id = $3 AND routed_at IS NULL";
 
 const EVENT_EXISTS: &str = "SELECT 1 FROM events WHERE id = $1";
@@ -290,7 +291,7 @@ pub(super) async fn route(
 ) -> Result<(), tokio_postgres::Error> {
     let mut missing = None;
     for row in &p.work {
-        let params: Params<'_> = &[&now, &row.rules, &row.event_id];
+        let params: Params<'_> = &[&now, &row.rules, &row.event_id, &row.enrichment];
         if stmts.execute(tx, MARK_ROUTED, params).await? == 1 {
             insert_deliveries(tx, stmts, &row.event_id, &row.deliveries, now).await?;
             continue;

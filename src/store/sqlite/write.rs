@@ -112,10 +112,11 @@ pub(super) fn route(
     for row in &p.work {
         let marked = tx
             .prepare_cached(
-                "UPDATE events SET routed_at = ?1, matched_rules = ?2
+                "UPDATE events SET routed_at = ?1, matched_rules = ?2,
+                     enrichment = COALESCE(?4, enrichment)
                  WHERE id = ?3 AND routed_at IS NULL",
             )?
-            .execute(params![now, row.rules, row.event_id])?;
+            .execute(params![now, row.rules, row.event_id, row.enrichment])?;
         if marked == 1 {
             insert_deliveries(tx, &row.event_id, &row.deliveries, now)?;
             continue;

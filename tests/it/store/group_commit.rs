@@ -202,6 +202,7 @@ async fn a_batch_of_routings_queues_deliveries_in_event_order_and_names_a_missin
             target: "erp".into(),
             template: None,
         }],
+        enrichment: None,
     };
 
     let batch = [routing(&ids[1]), routing(&ids[0]), routing(&ids[1])];
