@@ -20,7 +20,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::template::{local_time, priority_words, status_words};
+use crate::template::{local_time, priority_words, status_words, value_text};
 
 /// Earlier events the router reads to find one with the object's details.
 pub const LOOK_BACK: usize = 8;
@@ -162,25 +162,17 @@ fn shown(value: &Value, show: Show, zone: Option<&str>) -> String {
             .iter()
             .map(|i| match i.get("name") {
                 Some(Value::String(name)) => name.clone(),
-                _ => plain(i),
+                _ => value_text(i),
             })
             .collect::<Vec<_>>()
             .join(", "),
-        (v, _) => plain(v),
+        (v, _) => value_text(v),
     };
     let text = text.trim();
     if text.is_empty() {
         "none".to_string()
     } else {
         text.to_string()
-    }
-}
-
-fn plain(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
     }
 }
 

@@ -89,7 +89,7 @@ use std::sync::Arc;
 
 pub use defaults::{EVENT_KINDS, UNKNOWN_EVENT};
 pub use error::{RenderError, TemplateError};
-pub use helpers::{priority_words, status_words};
+pub use helpers::{priority_words, status_words, text as value_text};
 pub use samples::{sample_event, sample_events};
 pub use time::local_time;
 

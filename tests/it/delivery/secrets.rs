@@ -213,14 +213,15 @@ async fn providers_that_echo_the_whole_request_in_any_encoding_leave_no_secret_a
     echoed_everywhere(&Secrets::fixed()).await;
 }
 
-/// Secrets drawn from generators (the properties' fixed seed; `PROPTEST_RNG_SEED` chooses
-/// another): any characters a URL part may hold unencoded for the URL secrets, any printable
-/// ASCII for keys, tokens and headers (`PROPTEST_CASES` sets instead of three). Each set runs [`echoed_everywhere`] on a relay of its
-/// own. A failure prints the set; it is not shrunk (each case is a whole relay).
+/// Secrets drawn from generators (the properties' fixed seed, `support::properties`): any
+/// characters a URL part may hold unencoded for the URL secrets, any printable ASCII for keys,
+/// tokens and headers (`PROPTEST_CASES` sets instead of three). Each set runs
+/// [`echoed_everywhere`] on a relay of its own. A failure prints the set; it is not shrunk
+/// (each case is a whole relay).
 #[tokio::test]
 async fn generated_secrets_echoed_in_any_encoding_leave_no_trace_anywhere() {
     use proptest::strategy::{Strategy, ValueTree};
-    use proptest::test_runner::{Config, RngSeed, TestRunner};
+    use proptest::test_runner::TestRunner;
     let url_part = || "[A-Za-z0-9._~-]{12,40}";
     // Printable ASCII but `$` (`${VAR}` in the rules file) and space (trimmed by providers).
     let printable = || "[!-#%-~]{12,48}";
@@ -245,17 +246,9 @@ async fn generated_secrets_echoed_in_any_encoding_leave_no_trace_anywhere() {
                 }
             },
         );
-    let seed = match std::env::var("PROPTEST_RNG_SEED") {
-        Ok(seed) => seed.parse().expect("PROPTEST_RNG_SEED is a number"),
-        Err(_) => 0x6d71_615f_7265_6c61,
-    };
-    let mut runner = TestRunner::new(Config {
-        rng_seed: RngSeed::Fixed(seed),
-        ..Config::default()
-    });
     // Three sets in `cargo test`; `PROPTEST_CASES` asks for more.
-    let sets = std::env::var("PROPTEST_CASES").map_or(3, |n| n.parse().expect("a number"));
-    for _ in 0..sets {
+    let mut runner = TestRunner::new(crate::support::properties::config(3));
+    for _ in 0..runner.config().cases {
         let secrets = strategy.new_tree(&mut runner).unwrap().current();
         echoed_everywhere(&secrets).await;
     }

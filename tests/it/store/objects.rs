@@ -33,10 +33,6 @@ async fn store_all(store: &Store, events: &[Event]) -> Vec<StoredEvent> {
         .collect()
 }
 
-fn ids(events: &[StoredEvent]) -> Vec<&str> {
-    events.iter().map(|e| e.id.as_str()).collect()
-}
-
 fn history() -> Vec<Event> {
     vec![
         action_event("CORRECTIVE_ACTION_ASSIGNED", ACTION, "2026-11-22T23:59:59Z"),
@@ -56,42 +52,42 @@ fn history() -> Vec<Event> {
     ]
 }
 
-async fn the_earlier_events_of_an_object_are_found_newest_first(store: &Store) {
-    let stored = store_all(store, &history()).await;
-    let earlier = store.earlier_events(&stored[4], 10).await.unwrap();
-    // The audit with the same id is another object.
-    assert_eq!(ids(&earlier), vec![&stored[2].id, &stored[0].id]);
-    assert_eq!(earlier[0].event, history()[2]);
-    let limited = store.earlier_events(&stored[4], 1).await.unwrap();
-    assert_eq!(ids(&limited), vec![&stored[2].id]);
-    assert!(
-        store
-            .earlier_events(&stored[0], 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert!(
-        store
-            .earlier_events(&stored[1], 10)
-            .await
-            .unwrap()
-            .is_empty()
+/// The ids of up to `n` earlier events of `event`'s object, newest first.
+async fn earlier(store: &Store, event: &StoredEvent, n: usize) -> Vec<String> {
+    let found = store
+        .earlier_events(event, n)
+        .await
+        .expect("the store answers");
+    found.into_iter().map(|e| e.id).collect()
+}
+
+/// What [`history`] gives for its two updates: the action's earlier events, and the other
+/// action's one.
+async fn assert_history_found(store: &Store, stored: &[StoredEvent]) {
+    assert_eq!(
+        earlier(store, &stored[4], 10).await,
+        [stored[2].id.as_str(), &stored[0].id]
     );
     assert_eq!(
-        ids(&store.earlier_events(&stored[3], 10).await.unwrap()),
-        Vec::<&str>::new()
+        earlier(store, &stored[5], 10).await,
+        [stored[1].id.as_str()]
     );
+}
+
+async fn the_earlier_events_of_an_object_are_found_newest_first(store: &Store) {
+    let stored = store_all(store, &history()).await;
+    // The audit with the same id is another object.
+    assert_history_found(store, &stored).await;
+    let found = store.earlier_events(&stored[4], 10).await.unwrap();
+    assert_eq!(found[0].event, history()[2]);
+    assert_eq!(earlier(store, &stored[4], 1).await, [stored[2].id.as_str()]);
+    for first in [&stored[0], &stored[1], &stored[3]] {
+        assert!(earlier(store, first, 10).await.is_empty());
+    }
     // An event about no object has no earlier events.
     let unknown = Event::from_value(json!({"event": "SOMETHING_NEW", "data": {}, "company": {}}));
     let unknown = store_all(store, &[unknown.unwrap()]).await;
-    assert!(
-        store
-            .earlier_events(&unknown[0], 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(earlier(store, &unknown[0], 10).await.is_empty());
 }
 
 super::on_each_engine!(the_earlier_events_of_an_object_are_found_newest_first);
@@ -109,10 +105,7 @@ async fn an_embedded_store_from_before_objects_gets_them_for_its_old_events() {
         )
         .unwrap();
     let store = Store::open(&fresh.config).await.expect("the store opens");
-    let earlier = store.earlier_events(&stored[4], 10).await.unwrap();
-    assert_eq!(ids(&earlier), vec![&stored[2].id, &stored[0].id]);
-    let other = store.earlier_events(&stored[5], 10).await.unwrap();
-    assert_eq!(ids(&other), vec![&stored[1].id]);
+    assert_history_found(&store, &stored).await;
     store.close().await;
 }
 
@@ -129,9 +122,6 @@ async fn a_postgresql_store_from_before_objects_gets_them_for_its_old_events() {
         )
         .await;
     let store = Store::open(&fresh.config).await.expect("the store opens");
-    let earlier = store.earlier_events(&stored[4], 10).await.unwrap();
-    assert_eq!(ids(&earlier), vec![&stored[2].id, &stored[0].id]);
-    let other = store.earlier_events(&stored[5], 10).await.unwrap();
-    assert_eq!(ids(&other), vec![&stored[1].id]);
+    assert_history_found(&store, &stored).await;
     store.close().await;
 }

@@ -33,32 +33,12 @@ use mqa_relay::compose::request_for;
 use mqa_relay::targets::{ConfiguredTarget, HttpRequest};
 use mqa_relay::template::{Templates, sample_events};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngSeed};
 use pulldown_cmark::{Event, Options, Parser, Tag};
 use serde_json::Value;
 
 use super::json_body;
 use crate::support::config::configured;
-
-/// The fixed seed (the library's properties use the same one).
-const SEED: u64 = 0x6d71_615f_7265_6c61;
-
-fn config(cases: u32) -> Config {
-    let base = Config::default();
-    Config {
-        cases: if std::env::var_os("PROPTEST_CASES").is_some() {
-            base.cases
-        } else {
-            cases
-        },
-        rng_seed: if std::env::var_os("PROPTEST_RNG_SEED").is_some() {
-            base.rng_seed
-        } else {
-            RngSeed::Fixed(SEED)
-        },
-        ..base
-    }
-}
+use crate::support::properties::config;
 
 /// Pieces that mean something to Slack, CommonMark, HTML or an Adaptive Card.
 const FRAGMENTS: &[&str] = &[
