@@ -15,7 +15,7 @@
 use std::time::Duration;
 
 use tokio::sync::broadcast;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
 use tokio_util::sync::CancellationToken;
 
 use super::{DatabaseUrl, cause};
@@ -92,7 +92,10 @@ async fn listen_once(
 ) -> Result<(), String> {
     let mut config = url.config.clone();
     config.keepalives(true).keepalives_idle(KEEPALIVE_IDLE);
-    let (client, mut connection) = config.connect(NoTls).await.map_err(|e| cause(&e))?;
+    let (client, mut connection) = config
+        .connect(url.tls.clone())
+        .await
+        .map_err(|e| cause(&e))?;
     let subscribe = async {
         let channel: String = client
             .query_one(&format!("SELECT {CHANNEL}"), &[])

@@ -13,13 +13,14 @@
 //! periodic look.
 //!
 //! The password of the database URL never leaves [`DatabaseUrl`]: messages name the scheme,
-//! host, port and database only.
+//! host, port and database only. TLS follows libpq's `sslmode` and `sslrootcert` ([`tls`]).
 
 mod admin;
 mod engine;
 mod listen;
 mod read;
 mod schema;
+mod tls;
 mod write;
 mod writer;
 
@@ -28,7 +29,6 @@ use std::sync::{Arc, OnceLock};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio::sync::broadcast;
-use tokio_postgres::NoTls;
 use tokio_postgres::config::Host;
 use tokio_util::sync::CancellationToken;
 
@@ -51,25 +51,20 @@ const UNACKNOWLEDGED_LIMIT: std::time::Duration = std::time::Duration::from_secs
 #[derive(Clone)]
 pub struct DatabaseUrl {
     config: tokio_postgres::Config,
+    /// What the server's certificate must be, as a connector (the same for every connection).
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
     shown: String,
 }
 
 impl DatabaseUrl {
     /// Parses `text`; the error names what is wrong without repeating the text.
     pub fn parse(text: &str) -> Result<DatabaseUrl, String> {
-        let config = tokio_postgres::Config::from_str(text)
+        let (text, tls) = tls::split(text)?;
+        let mut config = tokio_postgres::Config::from_str(&text)
             .map_err(|e| format!("not a PostgreSQL connection URL ({e})"))?;
         if config.get_hosts().is_empty() {
             return Err("the PostgreSQL URL names no host".into());
         }
-        if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
-            return Err(
-                "`sslmode=require` is not supported yet: connect over a private network \
-                        or a local socket (sslmode=disable or prefer)"
-                    .into(),
-            );
-        }
-        let mut config = config;
         // A database that stops answering (a partition drops packets, no reset) must turn into
         // "unavailable" within seconds, not the kernel's quarter of an hour.
         if config.get_connect_timeout().is_none() {
@@ -79,7 +74,11 @@ impl DatabaseUrl {
             config.tcp_user_timeout(UNACKNOWLEDGED_LIMIT);
         }
         let shown = shown(&config);
-        Ok(DatabaseUrl { config, shown })
+        Ok(DatabaseUrl {
+            config,
+            tls: tls.connector(),
+            shown,
+        })
     }
 }
 
@@ -131,9 +130,10 @@ impl Postgres {
     ) -> Result<Postgres, StoreError> {
         let mut client = connect(url).await?;
         migrate(&mut client, url).await?;
+        writer::prepare(&client).await?;
         let manager = Manager::from_config(
             url.config.clone(),
-            NoTls,
+            url.tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -186,7 +186,7 @@ impl Postgres {
 /// A new connection, its driver running on the runtime.
 pub(super) async fn connect(url: &DatabaseUrl) -> Result<tokio_postgres::Client, StoreError> {
     let (client, connection) =
-        url.config.connect(NoTls).await.map_err(|e| {
+        url.config.connect(url.tls.clone()).await.map_err(|e| {
             StoreError::Unavailable(format!("cannot connect to {url}: {}", cause(&e)))
         })?;
     tokio::spawn(async move {

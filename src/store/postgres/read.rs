@@ -70,7 +70,7 @@ pub(super) async fn earlier_events(
     let found = rows(
         conn,
         "SELECT id, received_at, body, enrichment FROM events
-         WHERE object_key = $1 AND (received_at < $2 OR (received_at = $2 AND id < $3))
+         WHERE object_key = $1 AND received_at <= $2 AND (received_at < $2 OR id < $3)
          ORDER BY received_at DESC, id DESC LIMIT $4",
         &[&object, &before.0, &before.1, &big(n)],
     )

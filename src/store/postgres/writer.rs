@@ -22,6 +22,21 @@ use crate::store::rows::EventRow;
 use crate::store::rows::{millis, now_ms};
 use crate::store::{StoreError, StoreOptions};
 
+/// The planner settings of the write connection. Every statement the writer runs finds its
+/// rows by an index: a key, or a lane's `(target, id)` index walked in order. On a table that
+/// autovacuum has not analyzed yet (a new database, the first minute of a busy one) the planner
+/// guesses a lane holds a row or two and picks a bitmap scan and a sort instead; every claim then
+/// reads the lane's whole backlog, a growing backlog makes claims slower still, and one relay at
+/// 1 000 events/s fell behind for good (BENCHMARKS.md). With the scans the writer never wants
+/// turned off, its plans are index walks whatever the statistics say. (They only cost more to
+/// the planner; a statement with no index to use would still run.)
+const SESSION: &str = "SET enable_seqscan = off; SET enable_bitmapscan = off";
+
+/// Sets up a connection for the writer (see [`SESSION`]).
+pub(super) async fn prepare(client: &Client) -> Result<(), StoreError> {
+    client.batch_execute(SESSION).await.map_err(classify)
+}
+
 /// The longest a batch may take before the connection counts as lost.
 const BATCH_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -201,7 +216,9 @@ impl WriterTask {
     async fn connect(&mut self) -> Result<(), StoreError> {
         if self.client.as_ref().is_none_or(Client::is_closed) {
             self.statements = Statements::default();
-            self.client = Some(connect(&self.url).await?);
+            let client = connect(&self.url).await?;
+            prepare(&client).await?;
+            self.client = Some(client);
         }
         Ok(())
     }

@@ -106,7 +106,7 @@ pub(in crate::store) fn earlier_events(
     let mut stmt = conn
         .prepare_cached(
             "SELECT id, received_at, body, enrichment FROM events
-             WHERE object_key = ?1 AND (received_at < ?2 OR (received_at = ?2 AND id < ?3))
+             WHERE object_key = ?1 AND received_at <= ?2 AND (received_at < ?2 OR id < ?3)
              ORDER BY received_at DESC, id DESC LIMIT ?4",
         )
         .map_err(classify)?;

@@ -3,7 +3,7 @@
 //! fresh embedded store and once on a fresh PostgreSQL schema): the delivery queue ([`lanes`])
 //! and the lanes' group-committed writes ([`group_commit`]); what only a shared PostgreSQL store
 //! promises, with two stores on one schema as two relays ([`replicas`]); and `store copy`
-//! ([`copy`]).
+//! ([`copy`]); TLS to the database as `sslmode` asks ([`tls`]).
 
 mod copy;
 mod group_commit;
@@ -12,6 +12,7 @@ mod lanes;
 mod objects;
 mod replicas;
 mod router;
+mod tls;
 
 use mqa_relay::event::Event;
 use serde_json::json;

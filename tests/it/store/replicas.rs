@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use mqa_relay::clock::now_ms;
 use mqa_relay::store::{
-    ClaimSpec, DatabaseUrl, DeadLetterError, Nudge, Outcome, Store, StoreError,
+    ClaimSpec, DatabaseUrl, DeadLetterError, DeliveryState, Nudge, Outcome, Store, StoreError,
 };
 use tokio::sync::broadcast;
 
@@ -23,10 +23,11 @@ fn a_url_is_shown_without_its_user_or_password() {
         .err()
         .unwrap();
     assert!(!err.contains("s3cret"), "{err}");
-    let tls = DatabaseUrl::parse("postgres://db.internal/mqa?sslmode=require")
+    let tls = DatabaseUrl::parse("postgres://relay:s3cret-pw@db.internal/mqa?sslmode=verify-full")
         .err()
         .unwrap();
-    assert!(tls.contains("sslmode=require"), "{tls}");
+    assert!(tls.contains("sslrootcert"), "{tls}");
+    assert!(!tls.contains("s3cret"), "{tls}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -83,6 +84,53 @@ async fn two_relays_claiming_in_one_lane_at_once_never_lease_the_same_delivery()
     in_order.sort_unstable();
     assert_eq!(leased, in_order, "the lane was served in order");
     assert_eq!(leased.len(), 10, "{leased:?}");
+    other.close().await;
+    test.store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_event_ends_its_delivery_dead_and_the_lane_goes_on() {
+    let test = Fresh::postgres().await;
+    routed_to(&test.store, 1, "erp").await;
+    let broken = routed_to(&test.store, 2, "erp").await;
+    routed_to(&test.store, 3, "erp").await;
+    // Another relay has none of these events in memory: its claims read them.
+    let other = Store::open(&test.config).await.unwrap();
+    test.schema()
+        .execute(&format!(
+            "UPDATE events SET body = 'not json' WHERE id = '{broken}'"
+        ))
+        .await;
+    let t = now_ms();
+    let head = other
+        .claim_next("erp", t, LEASE, "relay-b")
+        .await
+        .unwrap()
+        .expect("the head is due");
+    let delivered = Outcome::Delivered {
+        status: Some(200),
+        provider_id: None,
+    };
+    let (applied, next) = other
+        .finish_and_claim_next(&head, &delivered, t + 1, LEASE, "relay-b")
+        .await
+        .expect("the outcome and the claim are written");
+    assert!(applied, "the outcome was committed");
+    assert!(next.is_none(), "the unreadable one is not handed out");
+    let dead = other
+        .deliveries_by_state(DeliveryState::Dead, 10)
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead[0].event_id, broken);
+    let error = dead[0].last_error.clone().unwrap_or_default();
+    assert!(error.contains("cannot be sent"), "{error}");
+    let third = other
+        .claim_next("erp", t + 2, LEASE, "relay-b")
+        .await
+        .unwrap()
+        .expect("the lane goes on with the next one");
+    assert_eq!(third.event.event.data["sequence"], serde_json::json!(3));
     other.close().await;
     test.store.close().await;
 }

@@ -3,7 +3,8 @@
 //! built on `mock`; `config`, configurations read from YAML; `relay`, a relay started in this
 //! process; `process`, the real binary run as an operator runs it; `postgres`, a schema of its
 //! own in the machine's PostgreSQL for relays that share a database, and `link`, a connection
-//! to it that a test can cut; `logs`, a capture of what the relays log; `properties`, the
+//! to it that a test can cut, and `tls`, TLS in front of it with the test's own certificates;
+//! `logs`, a capture of what the relays log; `properties`, the
 //! generated-case tests' fixed seed; and `wait`:
 //! deadline-bounded polling and the sample events.
 
@@ -18,4 +19,5 @@ pub mod process;
 pub mod properties;
 pub mod providers;
 pub mod relay;
+pub mod tls;
 pub mod wait;

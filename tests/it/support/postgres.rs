@@ -30,6 +30,40 @@ impl Schema {
         self.query_i64(&self.base, &sql).await
     }
 
+    /// This schema's connections to the server, and how many of them are over TLS.
+    pub async fn tls_connections(&self) -> (i64, i64) {
+        let sql = format!(
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE s.ssl) FROM pg_stat_activity a \
+             JOIN pg_stat_ssl s USING (pid) WHERE a.application_name = '{}'",
+            self.name
+        );
+        let (client, connection) = tokio_postgres::connect(&self.base, tokio_postgres::NoTls)
+            .await
+            .expect("the test database answers");
+        let driver = tokio::spawn(connection);
+        let row = client.query_one(&sql, &[]).await.expect("pg_stat_ssl");
+        let counts = (row.get(0), row.get(1));
+        drop(client);
+        let _ = driver.await;
+        counts
+    }
+
+    /// Whether the server offers TLS (`ssl = on`).
+    pub async fn server_offers_tls(&self) -> bool {
+        let (client, connection) = tokio_postgres::connect(&self.base, tokio_postgres::NoTls)
+            .await
+            .expect("the test database answers");
+        let driver = tokio::spawn(connection);
+        let on: String = client
+            .query_one("SHOW ssl", &[])
+            .await
+            .expect("SHOW ssl")
+            .get(0);
+        drop(client);
+        let _ = driver.await;
+        on == "on"
+    }
+
     /// Runs `sql` in this schema (on a connection of its own).
     pub async fn execute(&self, sql: &str) {
         run_sql(&self.url(), sql).await;

@@ -1,0 +1,441 @@
+//! TLS to the database, as libpq's `sslmode` and `sslrootcert` say, over rustls.
+//!
+//! | `sslmode` | TLS | the server's certificate |
+//! |---|---|---|
+//! | `disable` | never | — |
+//! | `prefer` (the default) | when the server offers it | not checked |
+//! | `require` | always | not checked; with `sslrootcert`, its chain is (as `verify-ca`) |
+//! | `verify-ca` | always | signed by a CA of `sslrootcert` |
+//! | `verify-full` | always | signed by a CA of `sslrootcert`, and made out to the host |
+//!
+//! `sslrootcert` is a PEM file of CA certificates, or `system` for the machine's own. The
+//! PostgreSQL driver knows neither `verify-*` nor `sslrootcert`: [`split`] takes them out of
+//! the connection text (in either of libpq's forms) before the driver reads the rest, and
+//! [`Tls::connector`] makes the rustls configuration that checks what they ask.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+/// How much of the server's certificate is checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Check {
+    /// Nothing: the connection is encrypted against a passive listener only.
+    Nothing,
+    /// The chain, up to a CA of `sslrootcert`.
+    Chain,
+    /// The chain and the host name.
+    Full,
+}
+
+/// What the connection text asked of TLS, beyond what the driver reads itself.
+#[derive(Clone, Debug)]
+pub struct Tls {
+    check: Check,
+    /// The CAs the chain must end at (`None` when nothing is checked).
+    roots: Option<Arc<RootCertStore>>,
+}
+
+impl Tls {
+    /// The driver's TLS connector for these settings.
+    pub fn connector(&self) -> MakeRustlsConnect {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .expect("the default provider supports the default protocol versions");
+        let verifier: Arc<dyn ServerCertVerifier> = match (&self.roots, self.check) {
+            (Some(roots), Check::Full) => web_pki(roots, &provider),
+            (Some(roots), Check::Chain) => Arc::new(ChainOnly(web_pki(roots, &provider))),
+            _ => Arc::new(NotChecked(provider)),
+        };
+        let config = builder
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+            .with_no_client_auth();
+        MakeRustlsConnect::new(config)
+    }
+}
+
+fn web_pki(
+    roots: &Arc<RootCertStore>,
+    provider: &Arc<CryptoProvider>,
+) -> Arc<WebPkiServerVerifier> {
+    WebPkiServerVerifier::builder_with_provider(roots.clone(), provider.clone())
+        .build()
+        .expect("a root store that is not empty makes a verifier")
+}
+
+/// Takes libpq's TLS settings the driver does not know out of a connection text (a
+/// `postgres://` URL or `key=value` pairs): `sslrootcert`, and `sslmode=verify-ca|verify-full`,
+/// which become `sslmode=require` for the driver. Returns the text for the driver and what TLS
+/// must check. The error names the setting, never the text.
+pub fn split(text: &str) -> Result<(String, Tls), String> {
+    let (rest, settings) = if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+        split_url(text)?
+    } else {
+        split_pairs(text)?
+    };
+    let (mode, rootcert) = settings;
+    let check = match (mode.as_deref(), &rootcert) {
+        (Some("verify-full"), _) => Check::Full,
+        (Some("verify-ca"), _) => Check::Chain,
+        (Some("require"), Some(_)) => Check::Chain,
+        _ => Check::Nothing,
+    };
+    let roots = match (&rootcert, check) {
+        (_, Check::Nothing) => None,
+        (Some(source), _) => Some(Arc::new(roots(source)?)),
+        (None, _) => {
+            return Err(format!(
+                "`sslmode={}` needs `sslrootcert`: the file of the CA certificates that sign \
+                 the server's certificate, or `sslrootcert=system` for the machine's own",
+                mode.as_deref().unwrap_or_default()
+            ));
+        }
+    };
+    Ok((rest, Tls { check, roots }))
+}
+
+/// `sslmode` and `sslrootcert`, as found.
+type Settings = (Option<String>, Option<String>);
+
+/// The URL form: the query's pieces are kept as written (re-encoding one could change what the
+/// driver decodes), except the two taken out.
+fn split_url(text: &str) -> Result<(String, Settings), String> {
+    let (head, query) = match text.split_once('?') {
+        Some((head, query)) => (head, query),
+        None => return Ok((text.to_owned(), (None, None))),
+    };
+    let mut mode = None;
+    let mut rootcert = None;
+    let mut kept = Vec::new();
+    for piece in query.split('&') {
+        let (key, value) = piece.split_once('=').unwrap_or((piece, ""));
+        let value = decode(value)?;
+        match decode(key)?.as_str() {
+            "sslmode" if value.starts_with("verify-") => {
+                mode = Some(known_mode(&value)?);
+                kept.push("sslmode=require".to_owned());
+            }
+            "sslmode" => {
+                mode = Some(value);
+                kept.push(piece.to_owned());
+            }
+            "sslrootcert" => rootcert = Some(value),
+            _ => kept.push(piece.to_owned()),
+        }
+    }
+    let rest = if kept.is_empty() {
+        head.to_owned()
+    } else {
+        format!("{head}?{}", kept.join("&"))
+    };
+    Ok((rest, (mode, rootcert)))
+}
+
+/// A piece of the query as the driver decodes it (percent escapes; a `+` stays a `+`).
+fn decode(text: &str) -> Result<String, String> {
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| "a setting of the PostgreSQL URL is not UTF-8".to_owned())
+}
+
+/// The `key=value` form: read as libpq does (spaces around `=`, values in single quotes with
+/// backslash escapes) and written back with every value quoted.
+fn split_pairs(text: &str) -> Result<(String, Settings), String> {
+    let mut mode = None;
+    let mut rootcert = None;
+    let mut kept = Vec::new();
+    // Text that is not libpq's pairs goes to the driver as it is, which says what is wrong
+    // with it (without repeating it).
+    let Some(found) = pairs(text) else {
+        return Ok((text.to_owned(), (None, None)));
+    };
+    for (key, value) in found {
+        match key.as_str() {
+            "sslmode" if value.starts_with("verify-") => {
+                mode = Some(known_mode(&value)?);
+                kept.push(("sslmode".to_owned(), "require".to_owned()));
+            }
+            "sslmode" => {
+                mode = Some(value.clone());
+                kept.push((key, value));
+            }
+            "sslrootcert" => rootcert = Some(value),
+            _ => kept.push((key, value)),
+        }
+    }
+    let rest = kept
+        .iter()
+        .map(|(k, v)| format!("{k}='{}'", v.replace('\\', "\\\\").replace('\'', "\\'")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    Ok((rest, (mode, rootcert)))
+}
+
+fn known_mode(value: &str) -> Result<String, String> {
+    match value {
+        "verify-ca" | "verify-full" => Ok(value.to_owned()),
+        _ => Err("`sslmode` must be disable, prefer, require, verify-ca or verify-full".into()),
+    }
+}
+
+/// libpq's `key = value` pairs; `None` for text that is not (never an error quoting it: it
+/// may hold a password).
+fn pairs(text: &str) -> Option<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    let mut chars = text.chars().peekable();
+    loop {
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        if chars.peek().is_none() {
+            return Some(out);
+        }
+        let mut key = String::new();
+        while let Some(c) = chars.next_if(|c| *c != '=' && !c.is_whitespace()) {
+            key.push(c);
+        }
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        if chars.next() != Some('=') {
+            return None;
+        }
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        let mut value = String::new();
+        if chars.next_if_eq(&'\'').is_some() {
+            loop {
+                match chars.next()? {
+                    '\\' => value.extend(chars.next()),
+                    '\'' => break,
+                    c => value.push(c),
+                }
+            }
+        } else {
+            while let Some(c) = chars.next_if(|c| !c.is_whitespace()) {
+                if c == '\\' {
+                    value.extend(chars.next());
+                } else {
+                    value.push(c);
+                }
+            }
+        }
+        out.push((key, value));
+    }
+}
+
+/// The CAs of `sslrootcert`: a PEM file, or the machine's own (`system`).
+fn roots(source: &str) -> Result<RootCertStore, String> {
+    let mut store = RootCertStore::empty();
+    if source == "system" {
+        let found = rustls_native_certs::load_native_certs();
+        let (added, _) = store.add_parsable_certificates(found.certs);
+        if added == 0 {
+            return Err("`sslrootcert=system`: no CA certificate found on this machine".into());
+        }
+        return Ok(store);
+    }
+    let path = Path::new(source);
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| format!("`sslrootcert` {}: cannot be read ({e})", path.display()))?;
+    for cert in certs {
+        let cert = cert.map_err(|e| {
+            format!(
+                "`sslrootcert` {}: not a PEM certificate file ({e})",
+                path.display()
+            )
+        })?;
+        store
+            .add(cert)
+            .map_err(|e| format!("`sslrootcert` {}: {e}", path.display()))?;
+    }
+    if store.is_empty() {
+        return Err(format!(
+            "`sslrootcert` {}: holds no certificate",
+            path.display()
+        ));
+    }
+    Ok(store)
+}
+
+/// Accepts any certificate (`sslmode=prefer` and `require` without `sslrootcert`, as libpq),
+/// but still checks that the server holds its key.
+#[derive(Debug)]
+struct NotChecked(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for NotChecked {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// The chain checked, the host name not (`verify-ca`): rustls checks the name after the chain,
+/// so a wrong name is the only error of a good chain.
+#[derive(Debug)]
+struct ChainOnly(Arc<WebPkiServerVerifier>);
+
+impl ServerCertVerifier for ChainOnly {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_keeps_its_other_settings_as_written() {
+        let (rest, tls) =
+            split("postgres://u:p%40ss@db:5432/mqa?options=-c%20search_path%3Dmqa&sslmode=require")
+                .unwrap();
+        assert_eq!(
+            rest,
+            "postgres://u:p%40ss@db:5432/mqa?options=-c%20search_path%3Dmqa&sslmode=require"
+        );
+        assert_eq!(tls.check, Check::Nothing);
+    }
+
+    #[test]
+    fn verify_modes_and_the_root_file_are_taken_out_of_a_url() {
+        let dir = tempfile_with_ca();
+        let text = format!(
+            "postgres://db/mqa?sslmode=verify-full&sslrootcert={}&application_name=relay",
+            dir.display()
+        );
+        let (rest, tls) = split(&text).unwrap();
+        assert_eq!(
+            rest,
+            "postgres://db/mqa?sslmode=require&application_name=relay"
+        );
+        assert_eq!(tls.check, Check::Full);
+        let (_, tls) = split(&text.replace("verify-full", "verify-ca")).unwrap();
+        assert_eq!(tls.check, Check::Chain);
+        let (_, tls) = split(&text.replace("verify-full", "require")).unwrap();
+        assert_eq!(
+            tls.check,
+            Check::Chain,
+            "libpq: require with a root file checks the chain"
+        );
+    }
+
+    #[test]
+    fn verify_modes_and_the_root_file_are_taken_out_of_pairs() {
+        let dir = tempfile_with_ca();
+        let text = format!(
+            "host=db  dbname = mqa password='it\\'s a \\\\ secret' sslmode=verify-ca sslrootcert='{}'",
+            dir.display()
+        );
+        let (rest, tls) = split(&text).unwrap();
+        assert_eq!(
+            rest,
+            "host='db' dbname='mqa' password='it\\'s a \\\\ secret' sslmode='require'"
+        );
+        assert_eq!(tls.check, Check::Chain);
+        let config: tokio_postgres::Config = rest.parse().unwrap();
+        assert_eq!(config.get_password(), Some("it's a \\ secret".as_bytes()));
+    }
+
+    #[test]
+    fn a_check_without_a_root_file_or_with_a_bad_one_is_refused() {
+        let err = split("postgres://db/mqa?sslmode=verify-full").unwrap_err();
+        assert!(err.contains("needs `sslrootcert`"), "{err}");
+        let err = split("postgres://db/mqa?sslmode=verify-ca&sslrootcert=/nonexistent/ca.pem")
+            .unwrap_err();
+        assert!(err.contains("cannot be read"), "{err}");
+        let err = split("host=db sslmode=verify-everything").unwrap_err();
+        assert!(err.contains("verify-full"), "{err}");
+        // Not libpq's pairs: left to the driver, which refuses it without repeating it.
+        let (rest, _) = split("host=db password='unterminated").unwrap();
+        assert_eq!(rest, "host=db password='unterminated");
+    }
+
+    /// A PEM file of one CA certificate.
+    fn tempfile_with_ca() -> std::path::PathBuf {
+        let ca = rcgen::generate_simple_self_signed(vec!["ca.test".into()]).unwrap();
+        let path = std::env::temp_dir().join(format!("mqa-ca-{}.pem", uuid::Uuid::now_v7()));
+        std::fs::write(&path, ca.cert.pem()).unwrap();
+        path
+    }
+}
