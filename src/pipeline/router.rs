@@ -123,6 +123,12 @@ async fn compare(relay: &Relay, stored: &StoredEvent) -> Result<Option<Value>, S
         .store
         .earlier_events(stored, crate::changes::LOOK_BACK)
         .await?;
+    Ok(changes_since(&stored.context(), &earlier))
+}
+
+/// What changed in the event of `context` since `earlier` (its object's earlier events,
+/// newest first).
+pub(super) fn changes_since(context: &Value, earlier: &[StoredEvent]) -> Option<Value> {
     let contexts: Vec<(Value, i64)> = earlier
         .iter()
         .map(|e| (e.context(), e.received_at))
@@ -134,7 +140,7 @@ async fn compare(relay: &Relay, stored: &StoredEvent) -> Result<Option<Value>, S
             received_at: *received_at,
         })
         .collect();
-    Ok(crate::changes::changes(&stored.context(), &earlier))
+    crate::changes::changes(context, &earlier)
 }
 
 async fn route_one(
