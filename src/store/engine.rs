@@ -53,6 +53,7 @@ pub(super) trait Engine {
     /// A round trip to the database server: `Ok` while it answers (always, for a file).
     async fn reachable(&self) -> Result<(), StoreError>;
 
+    /// The router's next events (see [`crate::store::Store::unrouted`]).
     async fn unrouted(&self, limit: usize) -> Result<Vec<StoredEvent>, StoreError>;
     async fn earlier_events(
         &self,

@@ -228,7 +228,9 @@ impl Store {
         with_engine!(self.backend(), e => e.ingest(row).await)
     }
 
-    /// Up to `limit` events not yet routed, oldest first.
+    /// Up to `limit` events not yet routed, oldest first, for this relay's router. On a database
+    /// several relays share, they are leased to this store for a minute, so another relay's
+    /// router does not take them too (an event whose relay died is taken after that).
     pub async fn unrouted(&self, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
         with_engine!(self.backend(), e => e.unrouted(limit).await)
     }

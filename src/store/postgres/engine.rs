@@ -66,7 +66,8 @@ impl Engine for Postgres {
     }
 
     async fn unrouted(&self, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
-        read::unrouted(&self.conn().await?, limit).await
+        let now = crate::clock::now_ms();
+        read::claim_unrouted(&self.conn().await?, &self.me, limit, now).await
     }
 
     async fn earlier_events(

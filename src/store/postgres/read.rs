@@ -1,5 +1,6 @@
-//! Reads, each on a connection of the pool: the unrouted events for the router, one event's
-//! story, the lanes' heads and counts, and the listings of the CLI, the admin API and metrics.
+//! Reads, each on a connection of the pool: the unrouted events for the router (leased to it,
+//! the one write here), one event's story, the lanes' heads and counts, and the listings of the
+//! CLI, the admin API and metrics.
 //! The SQLite engine's queries in PostgreSQL's dialect, decoded into the same rows.
 
 use deadpool_postgres::Client;
@@ -49,15 +50,41 @@ fn event_row(r: &Row) -> StoredEventRow {
     }
 }
 
-pub(super) async fn unrouted(conn: &Client, n: usize) -> Result<Vec<StoredEvent>, StoreError> {
+/// How long a relay's router holds the unrouted events it took: their lookups and routing
+/// take seconds; a relay that dies leaves its events to the others after this.
+pub(super) const ROUTING_LEASE_MS: i64 = 60_000;
+
+/// Up to `n` unrouted events, oldest first, that no other relay's router holds, leased to `me`
+/// for [`ROUTING_LEASE_MS`] (its own earlier leases included, so a batch that failed is taken
+/// again): of several relays, one looks each event up and routes it. Locked rows are skipped,
+/// so two relays asking at once take different events. Marking an event routed stays
+/// once-only by itself (`routed_at IS NULL`), whoever holds its lease.
+pub(super) async fn claim_unrouted(
+    conn: &Client,
+    me: &str,
+    n: usize,
+    now_ms: i64,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    let until = now_ms.saturating_add(ROUTING_LEASE_MS);
     let found = rows(
         conn,
-        "SELECT id, received_at, body, enrichment FROM events WHERE routed_at IS NULL
-         ORDER BY received_at, id LIMIT $1",
-        &[&big(n)],
+        "UPDATE events SET routing_owner = $1, routing_until = $2
+         WHERE id IN (SELECT id FROM events
+                      WHERE routed_at IS NULL
+                        AND (routing_until IS NULL OR routing_until <= $3 OR routing_owner = $1)
+                      ORDER BY received_at, id LIMIT $4
+                      FOR UPDATE SKIP LOCKED)
+         RETURNING id, received_at, body, enrichment",
+        &[&me, &until, &now_ms, &big(n)],
     )
     .await?;
-    found.iter().map(|r| event_row(r).decode()).collect()
+    let mut events = found
+        .iter()
+        .map(|r| event_row(r).decode())
+        .collect::<Result<Vec<_>, _>>()?;
+    // RETURNING gives no order.
+    events.sort_by(|a, b| (a.received_at, &a.id).cmp(&(b.received_at, &b.id)));
+    Ok(events)
 }
 
 /// Up to `n` events about `object` received before `(received_at, id)`, newest first.

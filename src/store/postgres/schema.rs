@@ -130,11 +130,18 @@ ALTER TABLE dedup SET (autovacuum_vacuum_scale_factor = 0.02,
                        autovacuum_vacuum_threshold = 1000);
 "#;
 
+/// Version 6: the router's lease on an unrouted event, so that of several relays one looks it
+/// up and routes it (see [`super::read::claim_unrouted`]).
+const V6: &str = r#"
+ALTER TABLE events ADD COLUMN routing_owner TEXT;
+ALTER TABLE events ADD COLUMN routing_until BIGINT;
+"#;
+
 /// The version whose migration is followed by [`super::backfill_object_keys`].
 pub(super) const OBJECT_KEY_VERSION: usize = 4;
 
 /// Every migration in order; the schema version after applying `MIGRATIONS[i]` is `i + 1`.
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// The schema version this binary writes.
 pub(super) fn current_version() -> i64 {

@@ -1,16 +1,19 @@
 //! Three relays, the real binary, on one PostgreSQL database behind a round-robin "load
 //! balancer": one is killed with SIGKILL in the middle of the stream and started again. Every
 //! acknowledged event reaches the target, in order (`max_in_flight: 1`), and only the send the
-//! kill interrupted may arrive twice. And a relay whose database is unreachable does not start.
+//! kill interrupted may arrive twice. And a relay whose database is unreachable does not start;
+//! a target's pace and pause hold across relays; of two relays, one looks each event up.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::support::mock::Answer;
+use crate::support::monitorqa::MonitorqaApi;
 use crate::support::postgres::Schema;
 use crate::support::process::RelayProcess;
 use crate::support::providers::WebhookReceiver;
-use crate::support::relay::{TOKEN, numbered, seq_of, write_file};
-use crate::support::wait::eventually_within;
+use crate::support::relay::{TOKEN, numbered, seq_of, webhook_target, write_file};
+use crate::support::wait::{eventually_within, sample};
 
 const EVENTS: u64 = 3_000;
 /// The killed relay's lease on the send it had in flight runs out after the target's timeout
@@ -180,4 +183,64 @@ async fn three_relays_keep_a_targets_rate_limit_and_its_429_pause_together() {
     }
     drop(relays);
     drop(schema);
+}
+
+/// Two relays on one database with MonitorQA lookups that take 1.5 s each: every event is
+/// looked up once, by the relay whose router took it, and delivered once. Without the
+/// router's lease the other relay's router, which looks every second, would find each event
+/// still unrouted and look it up as well.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_relays_look_each_event_up_once_and_deliver_it_once() {
+    const EVENTS: u64 = 8;
+    let schema = Schema::create().await;
+    let erp = WebhookReceiver::start().await;
+    let api = MonitorqaApi::start("lookup-key").await;
+    let audit_id = |n: u64| format!("d6f4b0a5-7e8c-4b1d-8f3a-4c5d6e7f{n:04}");
+    for n in 0..EVENTS {
+        let mut audit = sample("audit_completed")["data"].clone();
+        audit["id"] = audit_id(n).into();
+        api.with(|a| a.add_audit(&audit_id(n), audit));
+    }
+    api.always(Answer::slow(Duration::from_millis(1_500)));
+    let rules = format!(
+        "server:\n  token: {TOKEN}\n  store: \"{}\"\n\
+         monitorqa: {{ api_key: lookup-key, base_url: \"{}\" }}\n\
+         targets:\n  erp: {}\n\
+         rules:\n  - name: everything to the ERP\n    events: \"*\"\n    notify: [erp]\n",
+        schema.url(),
+        api.base_url(),
+        webhook_target(&erp.url(), "")
+    );
+    let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut relays = Vec::new();
+    for dir in &dirs {
+        write_file(&dir.path().join("rules.yaml"), &rules);
+        relays.push(RelayProcess::start(dir.path(), 1, TOKEN).await);
+    }
+    for n in 0..EVENTS {
+        let mut event = numbered(n);
+        event["data"]["auditId"] = audit_id(n).into();
+        relays[(n % 2) as usize].ack(&event).await;
+    }
+    eventually_within(
+        "every event at the ERP",
+        Duration::from_secs(30),
+        async || (erp.received().len() as u64 >= EVENTS).then_some(()),
+    )
+    .await;
+    // Time for a second relay's lookups and sends, if there were any.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let lookups: Vec<String> = api.received().iter().map(|r| r.path.clone()).collect();
+    let mut distinct = lookups.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len() as u64, EVENTS, "{lookups:?}");
+    assert_eq!(
+        lookups.len(),
+        distinct.len(),
+        "an audit was looked up twice: {lookups:?}"
+    );
+    let mut seqs: Vec<u64> = erp.received().iter().map(|r| seq_of(&r.json())).collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (0..EVENTS).collect::<Vec<_>>(), "each event once");
 }

@@ -89,6 +89,58 @@ async fn two_relays_claiming_in_one_lane_at_once_never_lease_the_same_delivery()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_routers_take_each_unrouted_event_once_until_its_lease_runs_out() {
+    let test = Fresh::postgres().await;
+    let other = Store::open(&test.config).await.unwrap();
+    let mut ids = Vec::new();
+    for n in 0..6 {
+        ids.push(test.store.ingest(&event(n)).await.unwrap().id);
+    }
+    let (a, b) = tokio::join!(test.store.unrouted(4), other.unrouted(4));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let mut taken: Vec<&str> = a.iter().chain(&b).map(|e| e.id.as_str()).collect();
+    assert_eq!(taken.len(), 6, "between them they take every event");
+    taken.sort_unstable();
+    taken.dedup();
+    assert_eq!(taken.len(), 6, "no event is taken by both");
+    let mine: Vec<String> = a.iter().map(|e| e.id.clone()).collect();
+    let mut in_order = mine.clone();
+    in_order.sort_by_key(|id| ids.iter().position(|i| i == id));
+    assert_eq!(mine, in_order, "oldest first");
+    // A router asking again gets its own back (a batch that failed is tried again), nothing
+    // of the other's.
+    let again: Vec<String> = test
+        .store
+        .unrouted(10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.id.clone())
+        .collect();
+    assert_eq!(again, mine);
+    // The other relay dies: once its lease has run out, its events are taken by this one.
+    let theirs: Vec<String> = b.iter().map(|e| e.id.clone()).collect();
+    other.close().await;
+    test.schema()
+        .execute(&format!(
+            "UPDATE events SET routing_until = 0 WHERE id IN ('{}')",
+            theirs.join("','")
+        ))
+        .await;
+    let now: Vec<String> = test
+        .store
+        .unrouted(10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.id.clone())
+        .collect();
+    assert_eq!(now.len(), 6, "{now:?}");
+    assert!(theirs.iter().all(|id| now.contains(id)));
+    test.store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreadable_event_ends_its_delivery_dead_and_the_lane_goes_on() {
     let test = Fresh::postgres().await;
     routed_to(&test.store, 1, "erp").await;
