@@ -10,9 +10,8 @@
 //! 2. [`event`]: the MonitorQA envelope `{event, data, company}`: parsing with precise errors,
 //!    the dedup key, and the template context.
 //! 3. [`pipeline::intake`]: turns a parsed event into a durable row, with its deliveries when no
-//!    rule needs a lookup (routed at once, in the same commit; an updated action compared with
-//!    its object's last stored event first), and answers only when it is durable (group commit
-//!    in the store).
+//!    rule needs a lookup (routed at once, in the same commit), and answers only when it is
+//!    durable (group commit in the store).
 //! 4. [`store`]: the event, delivery and attempt tables behind one seam with an engine per
 //!    database (the embedded SQLite file, on a writer thread of its own; or PostgreSQL, shared
 //!    by several relays); group commit, leased claims, per-target lanes, the in-memory hand-off

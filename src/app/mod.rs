@@ -5,7 +5,6 @@
 //! unit of work (a request, an event) and keeps that snapshot for the unit's length. A few
 //! `server:` settings are read only at start; [`start_only`] names the ones a reload changed.
 //! [`reload`] runs the relay's reloads off its async threads, one at a time, with a bounded wait.
-//! [`in_intake`] knows which objects' events intake holds before they are stored.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -23,7 +22,6 @@ use crate::targets::ConfiguredTarget;
 use crate::template::Templates;
 
 pub mod check;
-pub mod in_intake;
 pub mod loads;
 pub mod reload;
 pub mod start_only;
@@ -99,8 +97,6 @@ pub struct Relay {
     started: config::ServerConfig,
     /// Wakes the router when intake stored a new event.
     pub new_events: Notify,
-    /// The objects whose events are in intake, not yet stored.
-    pub in_intake: in_intake::InIntake,
     /// Bumped when every lane should look at its queue (a replay, a reload); the senders
     /// watch it.
     pub new_deliveries: tokio::sync::watch::Sender<u64>,
@@ -126,7 +122,6 @@ impl Relay {
             reload_lock: std::sync::Mutex::new(()),
             reloads: reload::Reloads::default(),
             new_events: Notify::new(),
-            in_intake: in_intake::InIntake::default(),
             new_deliveries: tokio::sync::watch::Sender::new(0),
             lane_wakes: std::sync::Mutex::new(HashMap::new()),
             loads: std::sync::Mutex::new(loads),

@@ -3,15 +3,10 @@
 //! Parses the envelope and, when the event needs no MonitorQA lookup, matches it against the
 //! rules current at that moment (microseconds) so that the event and its deliveries go into
 //! the same group commit, before the answer; the lanes of its targets are woken with the event
-//! in memory. An updated corrective action is first compared with its object's stored events
-//! (one indexed read; see [`crate::changes`]), unless another event of the same object is
-//! still in intake ([`crate::app::in_intake`]). An event that needs a lookup, or whose
-//! comparison must wait, is stored unrouted and the router is woken. Intake never renders or
-//! sends and waits for no target: MonitorQA's 10 s limit holds even when every target is down.
+//! in memory. An event that needs a lookup is stored unrouted and the router is woken. Intake
+//! never renders or sends and waits for no target: MonitorQA's 10 s limit holds even when
+//! every target is down.
 
-use serde_json::Value;
-
-use crate::app::in_intake::Entered;
 use crate::app::{App, Relay};
 use crate::enrich;
 use crate::event::{EnvelopeError, Event};
@@ -58,16 +53,13 @@ async fn store(relay: &Relay, body: &[u8]) -> Result<(String, Ingested), IntakeE
         return Err(IntakeError::Draining);
     }
     let event = Event::parse(body)?;
-    // Held until the event is stored (or refused).
-    let entered = relay.in_intake.enter(event.object_key());
-    let routed = route_now(relay, &relay.app(), &event, &entered).await;
+    let routed = route_now(&relay.app(), &event);
     let kind = event.kind.clone();
     let company = event.company_name().unwrap_or("").to_owned();
     let matched = routed
         .as_ref()
         .map(|r| (r.matched_rules.clone(), r.deliveries.len()));
     let ingested = relay.store.ingest_routed(event, routed).await?;
-    drop(entered);
     // Values from the body are logged as strings, never with `%`: the text format writes a
     // string escaped and quoted, so a line break or an ESC in them cannot forge a log line.
     tracing::info!(
@@ -90,42 +82,18 @@ async fn store(relay: &Relay, body: &[u8]) -> Result<(String, Ingested), IntakeE
 }
 
 /// The routing of an event that needs no MonitorQA lookup, by the rules current now; `None`
-/// when it needs one, or when its comparison with the earlier events of its object must wait
-/// for an earlier event still in intake or cannot read them now (the router routes it then).
-async fn route_now(
-    relay: &Relay,
-    app: &App,
-    event: &Event,
-    entered: &Entered<'_>,
-) -> Option<Routed> {
+/// when it needs one, or is compared with earlier events of its object (the router routes it
+/// once the lookup and the comparison are done).
+fn route_now(app: &App, event: &Event) -> Option<Routed> {
     let lookup = app.enricher.is_some() && !matches!(enrich::plan(event), enrich::Plan::NotNeeded);
-    if lookup {
+    // Compared with the object's earlier events: the router reads them from the store.
+    if lookup || crate::changes::compared(&event.kind) {
         return None;
     }
-    let mut context = event.to_value();
-    let mut enrichment = None;
-    if crate::changes::compared(&event.kind) {
-        if entered.has_company() {
-            return None;
-        }
-        let earlier = relay
-            .store
-            .events_of_object(event, crate::changes::LOOK_BACK)
-            .await
-            .ok()?;
-        if let Some(changes) = super::router::changes_since(&context, &earlier) {
-            // As the stored event's context will read (a field the event has wins).
-            if let Value::Object(map) = &mut context {
-                map.entry("changes").or_insert_with(|| changes.clone());
-            }
-            enrichment = Some(serde_json::json!({ "changes": changes }));
-        }
-    }
-    let matches = app.config.rules.evaluate(&context);
+    let matches = app.config.rules.evaluate(&event.to_value());
     let (matched_rules, deliveries) = super::router::plan(&matches);
     Some(Routed {
         matched_rules,
         deliveries,
-        enrichment,
     })
 }

@@ -123,12 +123,6 @@ async fn compare(relay: &Relay, stored: &StoredEvent) -> Result<Option<Value>, S
         .store
         .earlier_events(stored, crate::changes::LOOK_BACK)
         .await?;
-    Ok(changes_since(&stored.context(), &earlier))
-}
-
-/// What changed in the event of `context` since `earlier` (its object's earlier events,
-/// newest first).
-pub(super) fn changes_since(context: &Value, earlier: &[StoredEvent]) -> Option<Value> {
     let contexts: Vec<(Value, i64)> = earlier
         .iter()
         .map(|e| (e.context(), e.received_at))
@@ -140,7 +134,7 @@ pub(super) fn changes_since(context: &Value, earlier: &[StoredEvent]) -> Option<
             received_at: *received_at,
         })
         .collect();
-    crate::changes::changes(context, &earlier)
+    Ok(crate::changes::changes(&stored.context(), &earlier))
 }
 
 async fn route_one(

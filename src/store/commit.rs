@@ -69,7 +69,7 @@ impl Pending<EventRow, Ingested> {
             id: ingested.id.clone(),
             received_at: ingested.received_at,
             event: std::mem::take(&mut self.work.event),
-            enrichment: self.work.routed.as_ref().and_then(|r| r.enrichment.clone()),
+            enrichment: None,
         });
         if keep {
             cache.insert(stored.clone(), self.work.body.len());

@@ -249,21 +249,6 @@ impl Store {
         with_engine!(self.backend(), e => e.earlier_events(object, before, limit).await)
     }
 
-    /// Up to `limit` stored events about the same object as `event`, an event not stored yet,
-    /// newest first; none for an event about no object.
-    pub async fn events_of_object(
-        &self,
-        event: &Event,
-        limit: usize,
-    ) -> Result<Vec<StoredEvent>, StoreError> {
-        let Some(object) = event.object_key() else {
-            return Ok(Vec::new());
-        };
-        // Before every stored event: the largest time, and an id no stored one is below.
-        let before = (i64::MAX, String::new());
-        with_engine!(self.backend(), e => e.earlier_events(object, before, limit).await)
-    }
-
     /// In one transaction: one pending delivery (due now) per `NewDelivery`, and the event marked
     /// routed with the names of the rules that matched. A second call for the same event does
     /// nothing.

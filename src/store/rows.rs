@@ -34,12 +34,6 @@ impl EventRow {
     pub(crate) fn matched_rules_json(&self) -> Option<String> {
         self.routed.as_ref().map(|r| rules_json(&r.matched_rules))
     }
-
-    /// What intake added to the event, as stored (JSON text).
-    pub(crate) fn enrichment_json(&self) -> Option<String> {
-        let enrichment = self.routed.as_ref()?.enrichment.as_ref()?;
-        Some(enrichment.to_string())
-    }
 }
 
 /// The routing of one event, decided in memory before it is written.
@@ -47,9 +41,6 @@ impl EventRow {
 pub struct Routed {
     pub matched_rules: Vec<String>,
     pub deliveries: Vec<NewDelivery>,
-    /// What intake added to the event (its comparison with the object's earlier events),
-    /// stored with it as its enrichment.
-    pub enrichment: Option<serde_json::Value>,
 }
 
 /// The matched rules as the `matched_rules` column holds them.

@@ -89,8 +89,8 @@ const FIRST_OF_KEY: &str = "SELECT event_id FROM dedup WHERE dedup_key = $1";
 
 const INSERT_EVENT: &str = "INSERT INTO events
      (id, received_at, kind, company_id, company_name, body, dedup_key, routed_at, matched_rules,
-      object_key, enrichment)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+      object_key)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 
 /// Stores the events of a batch, each unless an identical one was stored within the window
 /// (then its answer is that one's id), in two pipelines of statements rather than a round trip
@@ -207,7 +207,6 @@ struct EventParams<'a> {
     object_key: Option<String>,
     routed_at: Option<i64>,
     rules: Option<String>,
-    enrichment: Option<String>,
     deliveries: &'a [NewDelivery],
 }
 
@@ -222,7 +221,6 @@ impl<'a> EventParams<'a> {
             object_key: row.event.object_key(),
             routed_at: row.routed.as_ref().map(|_| now),
             rules: row.matched_rules_json(),
-            enrichment: row.enrichment_json(),
             deliveries: row.routed.as_ref().map_or(&[][..], |r| &r.deliveries[..]),
         }
     }
@@ -240,7 +238,6 @@ impl<'a> EventParams<'a> {
             &self.routed_at,
             &self.rules,
             &self.object_key,
-            &self.enrichment,
         ]
     }
 

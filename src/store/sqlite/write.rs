@@ -26,8 +26,8 @@ const CLAIM_KEY: &str = "INSERT INTO dedup (dedup_key, event_id, received_at) VA
 
 const INSERT_EVENT: &str = "INSERT INTO events
      (id, received_at, kind, company_id, company_name, body, dedup_key, routed_at, matched_rules,
-      object_key, enrichment)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+      object_key)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 
 /// Stores one event, or answers with the id of the identical event stored within the window.
 /// A routed event gets its deliveries in the same write.
@@ -62,7 +62,6 @@ pub(super) fn ingest(
         routed_at,
         row.matched_rules_json(),
         row.event.object_key(),
-        row.enrichment_json(),
     ])?;
     let deliveries = row.routed.as_ref().map_or(&[][..], |r| &r.deliveries[..]);
     let targets = insert_deliveries(tx, &id, deliveries, now)?;
