@@ -136,6 +136,12 @@ impl Engine for Postgres {
     async fn close(&self) {
         self.stop_listening();
         self.writer.close().await;
+        // Best effort: the leases run out by themselves when the database cannot be reached.
+        if let Ok(conn) = self.conn().await
+            && let Err(e) = read::release_unrouted(&conn, &self.me).await
+        {
+            tracing::warn!(error = %e, "could not give back the router's leases");
+        }
         self.pool.close();
     }
 }

@@ -68,12 +68,15 @@ pub(super) async fn claim_unrouted(
     let until = now_ms.saturating_add(ROUTING_LEASE_MS);
     let found = rows(
         conn,
+        // The ids as an array: the pick runs once, so its limit holds (a subquery in `IN` may
+        // be run again by the plan, taking more rows than asked for).
         "UPDATE events SET routing_owner = $1, routing_until = $2
-         WHERE id IN (SELECT id FROM events
-                      WHERE routed_at IS NULL
-                        AND (routing_until IS NULL OR routing_until <= $3 OR routing_owner = $1)
-                      ORDER BY received_at, id LIMIT $4
-                      FOR UPDATE SKIP LOCKED)
+         WHERE id = ANY (ARRAY(
+                 SELECT id FROM events
+                 WHERE routed_at IS NULL
+                   AND (routing_until IS NULL OR routing_until <= $3 OR routing_owner = $1)
+                 ORDER BY received_at, id LIMIT $4
+                 FOR UPDATE SKIP LOCKED))
          RETURNING id, received_at, body, enrichment",
         &[&me, &until, &now_ms, &big(n)],
     )
@@ -85,6 +88,18 @@ pub(super) async fn claim_unrouted(
     // RETURNING gives no order.
     events.sort_by(|a, b| (a.received_at, &a.id).cmp(&(b.received_at, &b.id)));
     Ok(events)
+}
+
+/// Gives back the leases of `me`'s router on events it did not route (a relay stopping): the
+/// other relays take them at once instead of after [`ROUTING_LEASE_MS`].
+pub(super) async fn release_unrouted(conn: &Client, me: &str) -> Result<u64, StoreError> {
+    conn.execute(
+        "UPDATE events SET routing_owner = NULL, routing_until = NULL
+         WHERE routing_owner = $1 AND routed_at IS NULL",
+        &[&me],
+    )
+    .await
+    .map_err(classify)
 }
 
 /// Up to `n` events about `object` received before `(received_at, id)`, newest first.

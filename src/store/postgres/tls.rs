@@ -77,14 +77,32 @@ fn web_pki(
 /// which become `sslmode=require` for the driver. Returns the text for the driver and what TLS
 /// must check. The error names the setting, never the text.
 pub fn split(text: &str) -> Result<(String, Tls), String> {
-    let (rest, settings) = if text.starts_with("postgres://") || text.starts_with("postgresql://") {
-        split_url(text)?
-    } else {
-        split_pairs(text)?
+    let url = ["postgres://", "postgresql://"].iter().find(|scheme| {
+        text.get(..scheme.len())
+            .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
+    });
+    let (mut rest, (mode, rootcert)) = match url {
+        // The driver knows the scheme in lower case only, and would take any other spelling
+        // for `key=value` text, repeating it (password and all) in its error.
+        Some(scheme) => split_url(&format!("{scheme}{}", &text[scheme.len()..]))?,
+        None => split_pairs(text)?,
     };
-    let (mode, rootcert) = settings;
+    let system = rootcert.as_deref() == Some("system");
     let check = match (mode.as_deref(), &rootcert) {
+        // As libpq: the machine's CAs sign certificates for anyone, so only the name makes
+        // one the server's; they mean verify-full, and a weaker mode is refused.
+        (None, _) if system => {
+            rest = with_tls_required(rest, url.is_some());
+            Check::Full
+        }
         (Some("verify-full"), _) => Check::Full,
+        (Some(mode), _) if system => {
+            return Err(format!(
+                "`sslrootcert=system` needs `sslmode=verify-full` (or no sslmode), not `{mode}`: \
+                 the machine's CAs sign certificates for any host, so only the host name makes \
+                 one the database's"
+            ));
+        }
         (Some("verify-ca"), _) => Check::Chain,
         (Some("require"), Some(_)) => Check::Chain,
         _ => Check::Nothing,
@@ -101,6 +119,15 @@ pub fn split(text: &str) -> Result<(String, Tls), String> {
         }
     };
     Ok((rest, Tls { check, roots }))
+}
+
+/// The driver's text with `sslmode=require` added (it named no sslmode).
+fn with_tls_required(rest: String, url: bool) -> String {
+    match (url, rest.contains('?')) {
+        (true, true) => format!("{rest}&sslmode=require"),
+        (true, false) => format!("{rest}?sslmode=require"),
+        (false, _) => format!("{rest} sslmode='require'"),
+    }
 }
 
 /// `sslmode` and `sslrootcert`, as found.
@@ -415,6 +442,34 @@ mod tests {
         assert_eq!(tls.check, Check::Chain);
         let config: tokio_postgres::Config = rest.parse().unwrap();
         assert_eq!(config.get_password(), Some("it's a \\ secret".as_bytes()));
+    }
+
+    #[test]
+    fn the_machines_cas_mean_verify_full_and_refuse_a_weaker_mode() {
+        let (rest, tls) = split("postgres://db/mqa?sslrootcert=system").unwrap();
+        assert_eq!(rest, "postgres://db/mqa?sslmode=require");
+        assert_eq!(tls.check, Check::Full);
+        let (rest, tls) = split("host=db sslrootcert=system").unwrap();
+        assert_eq!(rest, "host='db' sslmode='require'");
+        assert_eq!(tls.check, Check::Full);
+        let (_, tls) = split("postgres://db/mqa?sslmode=verify-full&sslrootcert=system").unwrap();
+        assert_eq!(tls.check, Check::Full);
+        for weaker in ["require", "verify-ca", "prefer", "disable"] {
+            let text = format!("postgres://db/mqa?sslmode={weaker}&sslrootcert=system");
+            let err = split(&text).unwrap_err();
+            assert!(
+                err.contains("needs `sslmode=verify-full`"),
+                "{weaker}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_upper_case_scheme_is_a_url_and_never_repeated() {
+        let (rest, _) = split("POSTGRES://relay:pw-7@db/mqa?sslmode=require").unwrap();
+        assert_eq!(rest, "postgres://relay:pw-7@db/mqa?sslmode=require");
+        let (rest, _) = split("PostgreSQL://db/mqa").unwrap();
+        assert_eq!(rest, "postgresql://db/mqa");
     }
 
     #[test]

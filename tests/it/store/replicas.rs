@@ -120,24 +120,33 @@ async fn two_routers_take_each_unrouted_event_once_until_its_lease_runs_out() {
     assert_eq!(again, mine);
     // The other relay dies: once its lease has run out, its events are taken by this one.
     let theirs: Vec<String> = b.iter().map(|e| e.id.clone()).collect();
-    other.close().await;
     test.schema()
         .execute(&format!(
             "UPDATE events SET routing_until = 0 WHERE id IN ('{}')",
             theirs.join("','")
         ))
         .await;
-    let now: Vec<String> = test
-        .store
-        .unrouted(10)
-        .await
-        .unwrap()
-        .iter()
-        .map(|e| e.id.clone())
-        .collect();
+    let now: Vec<String> = ids_of(&test.store.unrouted(10).await.unwrap());
     assert_eq!(now.len(), 6, "{now:?}");
     assert!(theirs.iter().all(|id| now.contains(id)));
+    // A relay that stops gives its leases back: the others take its events at once.
+    other.close().await;
+    let stopping = Store::open(&test.config).await.unwrap();
+    let late = [
+        test.store.ingest(&event(6)).await.unwrap().id,
+        test.store.ingest(&event(7)).await.unwrap().id,
+    ];
+    assert_eq!(ids_of(&stopping.unrouted(10).await.unwrap()), late);
+    assert_eq!(ids_of(&test.store.unrouted(10).await.unwrap()).len(), 6);
+    stopping.close().await;
+    let after = ids_of(&test.store.unrouted(10).await.unwrap());
+    assert_eq!(after.len(), 8, "{after:?}");
+    assert!(late.iter().all(|id| after.contains(id)));
     test.store.close().await;
+}
+
+fn ids_of(events: &[mqa_relay::store::StoredEvent]) -> Vec<String> {
+    events.iter().map(|e| e.id.clone()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -177,6 +186,15 @@ async fn an_unreadable_event_ends_its_delivery_dead_and_the_lane_goes_on() {
     assert_eq!(dead[0].event_id, broken);
     let error = dead[0].last_error.clone().unwrap_or_default();
     assert!(error.contains("cannot be sent"), "{error}");
+    let attempts = test
+        .schema()
+        .number(&format!(
+            "SELECT COUNT(*) FROM attempts WHERE delivery_id = {} AND outcome = 'dead' \
+             AND error LIKE 'cannot be sent%'",
+            dead[0].id
+        ))
+        .await;
+    assert_eq!(attempts, 1, "its attempt row says why");
     let third = other
         .claim_next("erp", t + 2, LEASE, "relay-b")
         .await

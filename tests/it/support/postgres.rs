@@ -64,6 +64,11 @@ impl Schema {
         on == "on"
     }
 
+    /// The one number `sql` answers, run in this schema.
+    pub async fn number(&self, sql: &str) -> i64 {
+        self.query_i64(&self.url(), sql).await
+    }
+
     /// Runs `sql` in this schema (on a connection of its own).
     pub async fn execute(&self, sql: &str) {
         run_sql(&self.url(), sql).await;
