@@ -110,6 +110,20 @@ pub fn changes(context: &Value, earlier: &[Earlier<'_>]) -> Option<Value> {
     }))
 }
 
+/// Whether the comparison of the event of `context` reads earlier events at all: it is
+/// compared, and carries its object's details (or the lookup found them); without them it is
+/// `no_details` whatever came before.
+pub fn needs_earlier(context: &Value) -> bool {
+    let kind = context.get("event").and_then(Value::as_str);
+    kind.is_some_and(compared) && details(context).is_some()
+}
+
+/// Whether an earlier event's context carries its object's details (the comparison is with the
+/// newest that does).
+pub fn has_details(context: &Value) -> bool {
+    details(context).is_some()
+}
+
 /// The object's details in a context: a corrective action's (`data.correctiveAction`, or
 /// what the lookup found as `action`) or an audit's (the lookup's `audit`, or the details an
 /// AUDIT_COMPLETED carries in `data`).
@@ -183,6 +197,31 @@ mod tests {
 
     fn updated() -> Value {
         sample_event("CORRECTIVE_ACTION_UPDATED").expect("the sample")
+    }
+
+    #[test]
+    fn only_a_compared_event_with_its_details_needs_earlier_events() {
+        let with_details = updated();
+        assert!(needs_earlier(&with_details));
+        let mut id_only = updated();
+        id_only["data"]
+            .as_object_mut()
+            .unwrap()
+            .remove("correctiveAction");
+        assert!(!needs_earlier(&id_only));
+        assert_eq!(
+            changes(&id_only, &[]).unwrap()["reason"],
+            "no_details",
+            "what it says without reading any"
+        );
+        let rescheduled = sample_event("AUDIT_RESCHEDULED").unwrap();
+        assert!(
+            !needs_earlier(&rescheduled),
+            "an audit's details come from the lookup"
+        );
+        let assigned = sample_event("CORRECTIVE_ACTION_ASSIGNED").unwrap();
+        assert!(!needs_earlier(&assigned), "not compared");
+        assert!(has_details(&assigned));
     }
 
     /// The same action as it was when assigned: due on the 22nd, another description.

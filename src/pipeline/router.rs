@@ -119,10 +119,22 @@ async fn compare(relay: &Relay, stored: &StoredEvent) -> Result<Option<Value>, S
     if done || !crate::changes::compared(&stored.event.kind) {
         return Ok(None);
     }
-    let earlier = relay
-        .store
-        .earlier_events(stored, crate::changes::LOOK_BACK)
-        .await?;
+    let context = stored.context();
+    if !crate::changes::needs_earlier(&context) {
+        return Ok(crate::changes::changes(&context, &[]));
+    }
+    // The newest earlier event nearly always has the details: it is read alone first, and
+    // further back only when it has none (each one read is a body parsed).
+    let mut earlier = relay.store.earlier_events(stored, 1).await?;
+    if !earlier
+        .iter()
+        .any(|e| crate::changes::has_details(&e.context()))
+    {
+        earlier = relay
+            .store
+            .earlier_events(stored, crate::changes::LOOK_BACK)
+            .await?;
+    }
     let contexts: Vec<(Value, i64)> = earlier
         .iter()
         .map(|e| (e.context(), e.received_at))
@@ -134,7 +146,7 @@ async fn compare(relay: &Relay, stored: &StoredEvent) -> Result<Option<Value>, S
             received_at: *received_at,
         })
         .collect();
-    Ok(crate::changes::changes(&stored.context(), &earlier))
+    Ok(crate::changes::changes(&context, &earlier))
 }
 
 async fn route_one(
