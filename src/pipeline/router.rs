@@ -59,9 +59,11 @@ pub async fn route_pending(relay: &Relay, limit: usize) -> Result<usize, StoreEr
             }
         };
         let Some(enrichment) = next else { break };
-        if crate::changes::compared(&events[routed].event.kind) {
+        if crate::changes::compared(&events[routed].event.kind)
+            && same_object_pending(&events[routed - ready.len()..routed], &events[routed])
+        {
             // Its comparison reads the earlier events of its object with what the router
-            // added to them: write those routed so far first.
+            // added to them: write those of its object routed so far (and the rest) first.
             write(relay, &mut ready).await?;
         }
         ready.push(route_one(relay, &app, &events[routed], enrichment).await?);
@@ -72,6 +74,16 @@ pub async fn route_pending(relay: &Relay, limit: usize) -> Result<usize, StoreEr
     }
     write(relay, &mut ready).await?;
     Ok(routed)
+}
+
+/// Whether one of `pending` (routed, not written yet) is about the same object as `event`.
+fn same_object_pending(pending: &[StoredEvent], event: &StoredEvent) -> bool {
+    let Some(object) = event.event.object_key() else {
+        return false;
+    };
+    pending
+        .iter()
+        .any(|e| e.event.object_key().as_deref() == Some(object.as_str()))
 }
 
 /// Writes routed events (deliveries in the events' order) in one commit and wakes the senders.
