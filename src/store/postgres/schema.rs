@@ -137,11 +137,17 @@ ALTER TABLE events ADD COLUMN routing_owner TEXT;
 ALTER TABLE events ADD COLUMN routing_until BIGINT;
 "#;
 
+/// Version 7: the sends in flight per lane, so that a FIFO lane's claim can tell one is in
+/// flight without walking the lane (see `CLAIM_HEAD`).
+const V7: &str = r#"
+CREATE INDEX deliveries_sending ON deliveries (target, lease_until) WHERE state = 'sending';
+"#;
+
 /// The version whose migration is followed by [`super::backfill_object_keys`].
 pub(super) const OBJECT_KEY_VERSION: usize = 4;
 
 /// Every migration in order; the schema version after applying `MIGRATIONS[i]` is `i + 1`.
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 /// The schema version this binary writes.
 pub(super) fn current_version() -> i64 {

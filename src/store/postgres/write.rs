@@ -355,7 +355,9 @@ const PACE_TOLERANCE_US: i64 = 1_000;
 const LANE_TAKEN_MS: i64 = 10;
 
 /// A FIFO lane's head, if it is ready: the oldest unfinished delivery, pending and due or with
-/// its lease run out.
+/// its lease run out, while no other delivery of the lane is being sent. (Two relays' commits
+/// can land in the other order from their ids: a later delivery may already be in flight when
+/// an earlier-numbered one appears; the lane still sends one at a time.)
 ///
 /// The update's own check that a row is still ready (another relay may have claimed it since)
 /// is a `CASE`, not `state = 'pending' AND … OR state = 'sending' AND …`, in both claims: from
@@ -372,6 +374,8 @@ const CLAIM_HEAD: &str = "UPDATE deliveries
        AND (CASE state WHEN 'pending' THEN next_attempt_at <= $3
                    WHEN 'sending' THEN lease_until <= $3
                    ELSE false END)
+       AND NOT EXISTS (SELECT 1 FROM deliveries s
+                       WHERE s.target = $4 AND s.state = 'sending' AND s.lease_until > $3)
      RETURNING id, lease_seq, attempts, rule, target, template, event_id, created_at";
 
 /// The oldest `$5` ready deliveries of a lane that is not ordered. The ids are picked first

@@ -150,6 +150,47 @@ fn ids_of(events: &[mqa_relay::store::StoredEvent]) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fifo_lanes_head_waits_while_a_later_delivery_is_in_flight() {
+    let test = Fresh::postgres().await;
+    routed_to(&test.store, 1, "erp").await;
+    routed_to(&test.store, 2, "erp").await;
+    // As when two relays' commits land in the other order from their ids: the later delivery
+    // is claimed and being sent by another relay when the earlier-numbered one appears.
+    let t = now_ms();
+    test.schema()
+        .execute(&format!(
+            "UPDATE deliveries SET state = 'sending', lease_owner = 'relay-b', \
+             lease_until = {}, lease_seq = 1, attempts = 1 \
+             WHERE id = (SELECT MAX(id) FROM deliveries)",
+            t + 30_000
+        ))
+        .await;
+    let claimed = test
+        .store
+        .claim_next("erp", t, LEASE, "relay-a")
+        .await
+        .unwrap();
+    assert!(
+        claimed.is_none(),
+        "a second send started while one was in flight: {claimed:?}"
+    );
+    // Once that send's lease has run out (its relay died), the lane goes on with its head.
+    test.schema()
+        .execute(
+            "UPDATE deliveries SET lease_until = 0 WHERE id = (SELECT MAX(id) FROM deliveries)",
+        )
+        .await;
+    let head = test
+        .store
+        .claim_next("erp", t, LEASE, "relay-a")
+        .await
+        .unwrap()
+        .expect("the head is due now");
+    assert_eq!(head.event.event.data["sequence"], serde_json::json!(1));
+    test.store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreadable_event_ends_its_delivery_dead_and_the_lane_goes_on() {
     let test = Fresh::postgres().await;
     routed_to(&test.store, 1, "erp").await;
