@@ -76,7 +76,7 @@ impl DatabaseUrl {
         let shown = shown(&config);
         Ok(DatabaseUrl {
             config,
-            tls: tls.connector(),
+            tls: tls.connector()?,
             shown,
         })
     }

@@ -45,31 +45,32 @@ pub struct Tls {
 
 impl Tls {
     /// The driver's TLS connector for these settings.
-    pub fn connector(&self) -> MakeRustlsConnect {
+    pub fn connector(&self) -> Result<MakeRustlsConnect, String> {
+        let cannot = |e: rustls::Error| format!("cannot set up TLS to the database: {e}");
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
-            .expect("the default provider supports the default protocol versions");
+            .map_err(cannot)?;
         let verifier: Arc<dyn ServerCertVerifier> = match (&self.roots, self.check) {
-            (Some(roots), Check::Full) => web_pki(roots, &provider),
-            (Some(roots), Check::Chain) => Arc::new(ChainOnly(web_pki(roots, &provider))),
+            (Some(roots), Check::Full) => web_pki(roots, &provider)?,
+            (Some(roots), Check::Chain) => Arc::new(ChainOnly(web_pki(roots, &provider)?)),
             _ => Arc::new(NotChecked(provider)),
         };
         let config = builder
             .dangerous()
             .with_custom_certificate_verifier(verifier)
             .with_no_client_auth();
-        MakeRustlsConnect::new(config)
+        Ok(MakeRustlsConnect::new(config))
     }
 }
 
 fn web_pki(
     roots: &Arc<RootCertStore>,
     provider: &Arc<CryptoProvider>,
-) -> Arc<WebPkiServerVerifier> {
+) -> Result<Arc<WebPkiServerVerifier>, String> {
     WebPkiServerVerifier::builder_with_provider(roots.clone(), provider.clone())
         .build()
-        .expect("a root store that is not empty makes a verifier")
+        .map_err(|e| format!("`sslrootcert`: {e}"))
 }
 
 /// Takes libpq's TLS settings the driver does not know out of a connection text (a
