@@ -32,6 +32,10 @@ const BATCH: usize = 256;
 const LOOKUPS: usize = 16;
 /// Routed events written per commit at most.
 const WRITE_BATCH: usize = 64;
+/// How long a batch is routed before the leases of the events not yet routed are renewed (a
+/// lease on a shared store lasts a minute; one lookup takes at most its time budget, 10 s by
+/// default, so the check between two events comes well before the lease ends).
+const RENEW_AFTER: Duration = Duration::from_secs(20);
 
 /// Routes up to `limit` unrouted events, oldest first. Returns how many it routed. Lookups run
 /// concurrently, and each event is routed as soon as its own lookup (and every earlier one)
@@ -48,7 +52,13 @@ pub async fn route_pending(relay: &Relay, limit: usize) -> Result<usize, StoreEr
     let mut enriched = futures_util::stream::iter(lookups).buffered(LOOKUPS);
     let mut ready = Vec::new();
     let mut routed = 0;
+    let mut renewed = tokio::time::Instant::now();
     loop {
+        if renewed.elapsed() >= RENEW_AFTER {
+            let rest = events[routed..].iter().map(|e| e.id.clone()).collect();
+            relay.store.renew_unrouted(rest).await?;
+            renewed = tokio::time::Instant::now();
+        }
         // Write what is routed whenever the next lookup is still running, so a slow lookup
         // never holds back events that are ready; otherwise batch the writes (one commit).
         let next = match enriched.next().now_or_never() {

@@ -55,6 +55,8 @@ pub(super) trait Engine {
 
     /// The router's next events (see [`crate::store::Store::unrouted`]).
     async fn unrouted(&self, limit: usize) -> Result<Vec<StoredEvent>, StoreError>;
+    /// Extends this store's routing leases (see [`crate::store::Store::renew_unrouted`]).
+    async fn renew_unrouted(&self, ids: Vec<String>) -> Result<(), StoreError>;
     async fn earlier_events(
         &self,
         object: String,

@@ -235,6 +235,13 @@ impl Store {
         with_engine!(self.backend(), e => e.unrouted(limit).await)
     }
 
+    /// Extends this store's leases on events of [`Store::unrouted`] it has not routed yet, for
+    /// another minute: a router whose lookups take long keeps its batch. Nothing on the
+    /// embedded store, which no other relay shares.
+    pub async fn renew_unrouted(&self, ids: Vec<String>) -> Result<(), StoreError> {
+        with_engine!(self.backend(), e => e.renew_unrouted(ids).await)
+    }
+
     /// Up to `limit` events about the same object as `event` (see [`crate::event::Event::object_key`])
     /// received before it, newest first; none for an event about no object.
     pub async fn earlier_events(

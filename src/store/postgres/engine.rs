@@ -70,6 +70,11 @@ impl Engine for Postgres {
         read::claim_unrouted(&self.conn().await?, &self.me, limit, now).await
     }
 
+    async fn renew_unrouted(&self, ids: Vec<String>) -> Result<(), StoreError> {
+        let now = crate::clock::now_ms();
+        read::renew_unrouted(&self.conn().await?, &self.me, &ids, now).await
+    }
+
     async fn earlier_events(
         &self,
         object: String,

@@ -90,6 +90,28 @@ pub(super) async fn claim_unrouted(
     Ok(events)
 }
 
+/// Extends `me`'s leases on those of `ids` it still holds and has not routed, by
+/// [`ROUTING_LEASE_MS`] from now (a batch whose lookups take long).
+pub(super) async fn renew_unrouted(
+    conn: &Client,
+    me: &str,
+    ids: &[String],
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let until = now_ms.saturating_add(ROUTING_LEASE_MS);
+    conn.execute(
+        "UPDATE events SET routing_until = $3
+         WHERE id = ANY ($2) AND routing_owner = $1 AND routed_at IS NULL",
+        &[&me, &ids, &until],
+    )
+    .await
+    .map_err(classify)?;
+    Ok(())
+}
+
 /// Gives back the leases of `me`'s router on events it did not route (a relay stopping): the
 /// other relays take them at once instead of after [`ROUTING_LEASE_MS`].
 pub(super) async fn release_unrouted(conn: &Client, me: &str) -> Result<u64, StoreError> {

@@ -83,6 +83,11 @@ impl Engine for Sqlite {
         self.reads.run(move |c| read::unrouted(c, limit)).await
     }
 
+    async fn renew_unrouted(&self, _ids: Vec<String>) -> Result<(), StoreError> {
+        // One relay per file: nobody else routes its events, so there is no lease.
+        Ok(())
+    }
+
     async fn earlier_events(
         &self,
         object: String,

@@ -145,6 +145,35 @@ async fn two_routers_take_each_unrouted_event_once_until_its_lease_runs_out() {
     test.store.close().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_router_that_renews_its_leases_keeps_its_batch_and_one_that_does_not_loses_it() {
+    let test = Fresh::postgres().await;
+    let other = Store::open(&test.config).await.unwrap();
+    for n in 0..3 {
+        test.store.ingest(&event(n)).await.unwrap();
+    }
+    let mine = ids_of(&test.store.unrouted(10).await.unwrap());
+    assert_eq!(mine.len(), 3);
+    test.store.mark_routed(&mine[0], &[], &[]).await.unwrap();
+    let expire = "UPDATE events SET routing_until = 1 WHERE routed_at IS NULL";
+    // Its lookups took long: it renews before the lease runs out (here: after, on the
+    // database's side, which is the harder case), and keeps its events.
+    test.schema().execute(expire).await;
+    test.store.renew_unrouted(mine.clone()).await.unwrap();
+    assert!(
+        other.unrouted(10).await.unwrap().is_empty(),
+        "renewed leases are kept"
+    );
+    // Without renewing, another relay takes them once the lease is over.
+    test.schema().execute(expire).await;
+    assert_eq!(ids_of(&other.unrouted(10).await.unwrap()), mine[1..]);
+    // And the first one's renewal can no longer take them back.
+    test.store.renew_unrouted(mine.clone()).await.unwrap();
+    assert!(test.store.unrouted(10).await.unwrap().is_empty());
+    other.close().await;
+    test.store.close().await;
+}
+
 fn ids_of(events: &[mqa_relay::store::StoredEvent]) -> Vec<String> {
     events.iter().map(|e| e.id.clone()).collect()
 }
