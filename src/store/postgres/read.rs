@@ -57,7 +57,9 @@ pub(super) const ROUTING_LEASE_MS: i64 = 60_000;
 /// Up to `n` unrouted events, oldest first, that no other relay's router holds, leased to `me`
 /// for [`ROUTING_LEASE_MS`] (its own earlier leases included, so a batch that failed is taken
 /// again): of several relays, one looks each event up and routes it. Locked rows are skipped,
-/// so two relays asking at once take different events. Marking an event routed stays
+/// so two relays asking at once take different events. An event whose object has an earlier
+/// event another relay's router holds waits for it: the router compares an update with the
+/// earlier events as routed (with their lookups), and routes an object's events in order. Marking an event routed stays
 /// once-only by itself (`routed_at IS NULL`), whoever holds its lease.
 pub(super) async fn claim_unrouted(
     conn: &Client,
@@ -72,9 +74,16 @@ pub(super) async fn claim_unrouted(
         // be run again by the plan, taking more rows than asked for).
         "UPDATE events SET routing_owner = $1, routing_until = $2
          WHERE id = ANY (ARRAY(
-                 SELECT id FROM events
+                 SELECT id FROM events e
                  WHERE routed_at IS NULL
                    AND (routing_until IS NULL OR routing_until <= $3 OR routing_owner = $1)
+                   AND NOT EXISTS (
+                       SELECT 1 FROM events o
+                       WHERE o.object_key = e.object_key
+                         AND o.received_at <= e.received_at
+                         AND (o.received_at < e.received_at OR o.id < e.id)
+                         AND o.routed_at IS NULL
+                         AND o.routing_owner <> $1 AND o.routing_until > $3)
                  ORDER BY received_at, id LIMIT $4
                  FOR UPDATE SKIP LOCKED))
          RETURNING id, received_at, body, enrichment",

@@ -143,11 +143,19 @@ const V7: &str = r#"
 CREATE INDEX deliveries_sending ON deliveries (target, lease_until) WHERE state = 'sending';
 "#;
 
+/// Version 8: the unrouted events of each object, so that a router's claim can tell whether
+/// an earlier event of the same object is held by another relay without walking the object's
+/// whole history (see `claim_unrouted`).
+const V8: &str = r#"
+CREATE INDEX events_unrouted_object ON events (object_key, received_at)
+    WHERE routed_at IS NULL AND object_key IS NOT NULL;
+"#;
+
 /// The version whose migration is followed by [`super::backfill_object_keys`].
 pub(super) const OBJECT_KEY_VERSION: usize = 4;
 
 /// Every migration in order; the schema version after applying `MIGRATIONS[i]` is `i + 1`.
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
 
 /// The schema version this binary writes.
 pub(super) fn current_version() -> i64 {

@@ -117,7 +117,7 @@ async fn a_postgresql_store_from_before_objects_gets_them_for_its_old_events() {
     fresh
         .schema()
         .execute(
-            // Version 3: without what versions 4 to 7 added.
+            // Version 3: without what versions 4 to 8 added.
             "DROP INDEX events_object; ALTER TABLE events DROP COLUMN object_key; \
              ALTER TABLE events DROP COLUMN routing_owner, DROP COLUMN routing_until; \
              ALTER TABLE deliveries RESET (autovacuum_vacuum_scale_factor); \

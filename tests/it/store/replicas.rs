@@ -94,7 +94,7 @@ async fn two_routers_take_each_unrouted_event_once_until_its_lease_runs_out() {
     let other = Store::open(&test.config).await.unwrap();
     let mut ids = Vec::new();
     for n in 0..6 {
-        ids.push(test.store.ingest(&event(n)).await.unwrap().id);
+        ids.push(test.store.ingest(&own_audit(n)).await.unwrap().id);
     }
     let (a, b) = tokio::join!(test.store.unrouted(4), other.unrouted(4));
     let (a, b) = (a.unwrap(), b.unwrap());
@@ -133,8 +133,8 @@ async fn two_routers_take_each_unrouted_event_once_until_its_lease_runs_out() {
     other.close().await;
     let stopping = Store::open(&test.config).await.unwrap();
     let late = [
-        test.store.ingest(&event(6)).await.unwrap().id,
-        test.store.ingest(&event(7)).await.unwrap().id,
+        test.store.ingest(&own_audit(6)).await.unwrap().id,
+        test.store.ingest(&own_audit(7)).await.unwrap().id,
     ];
     assert_eq!(ids_of(&stopping.unrouted(10).await.unwrap()), late);
     assert_eq!(ids_of(&test.store.unrouted(10).await.unwrap()).len(), 6);
@@ -172,6 +172,47 @@ async fn a_router_that_renews_its_leases_keeps_its_batch_and_one_that_does_not_l
     assert!(test.store.unrouted(10).await.unwrap().is_empty());
     other.close().await;
     test.store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_waits_while_another_relay_routes_an_earlier_one_of_its_object() {
+    let test = Fresh::postgres().await;
+    let other = Store::open(&test.config).await.unwrap();
+    // Two events about one audit (`event(n)` differ only in a sequence number), and one
+    // about another audit.
+    let first = test.store.ingest(&event(1)).await.unwrap().id;
+    let mut another = event(2);
+    another
+        .data
+        .insert("auditId".into(), serde_json::json!("another-audit"));
+    let unrelated = test.store.ingest(&another).await.unwrap().id;
+    let unrelated = unrelated.as_str();
+    let second = test.store.ingest(&event(3)).await.unwrap().id;
+    assert_eq!(
+        ids_of(&test.store.unrouted(1).await.unwrap()),
+        std::slice::from_ref(&first)
+    );
+    assert_eq!(
+        ids_of(&other.unrouted(10).await.unwrap()),
+        [unrelated],
+        "the later event of the held audit waits"
+    );
+    test.store.mark_routed(&first, &[], &[]).await.unwrap();
+    assert_eq!(
+        ids_of(&other.unrouted(10).await.unwrap()),
+        [unrelated, second.as_str()],
+        "its own, and the one that waited"
+    );
+    other.close().await;
+    test.store.close().await;
+}
+
+/// Event `n`, about an audit of its own (so routers need not take the events in turn).
+fn own_audit(n: u64) -> mqa_relay::event::Event {
+    let mut e = event(n);
+    e.data
+        .insert("auditId".into(), serde_json::json!(format!("audit-{n}")));
+    e
 }
 
 fn ids_of(events: &[mqa_relay::store::StoredEvent]) -> Vec<String> {
