@@ -14,8 +14,10 @@
 //!    durable (group commit in the store).
 //! 4. [`store`]: the event, delivery and attempt tables behind one seam with an engine per
 //!    database (the embedded SQLite file, on a writer thread of its own; or PostgreSQL, shared
-//!    by several relays); group commit, leased claims, per-target lanes, the in-memory hand-off
-//!    of new events to the senders; `store::copy` moves an embedded history into PostgreSQL.
+//!    by several relays, over TLS as libpq's `sslmode` says); group commit, leased claims (of
+//!    deliveries, and on PostgreSQL of the router's events), per-target lanes, the in-memory
+//!    hand-off of new events to the senders; `store::copy` moves an embedded history into
+//!    PostgreSQL.
 //! 5. [`pipeline::router`]: takes the events that need a MonitorQA lookup (or were found
 //!    unrouted after a restart), matches them against the current [`rules`] and writes one
 //!    delivery per (rule, target) in the transaction that marks the event routed.

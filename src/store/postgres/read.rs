@@ -59,8 +59,9 @@ pub(super) const ROUTING_LEASE_MS: i64 = 60_000;
 /// again): of several relays, one looks each event up and routes it. Locked rows are skipped,
 /// so two relays asking at once take different events. An event whose object has an earlier
 /// event another relay's router holds waits for it: the router compares an update with the
-/// earlier events as routed (with their lookups), and routes an object's events in order. Marking an event routed stays
-/// once-only by itself (`routed_at IS NULL`), whoever holds its lease.
+/// earlier events as routed (with their lookups), and routes an object's events in order.
+/// Marking an event routed stays once-only by itself (`routed_at IS NULL`), whoever holds its
+/// lease.
 pub(super) async fn claim_unrouted(
     conn: &Client,
     me: &str,
