@@ -69,6 +69,9 @@ pub struct StoreOptions {
     pub dedup_window: Duration,
     /// The most writes one group commit takes.
     pub max_batch: usize,
+    /// This relay's clock (milliseconds since the Unix epoch): the system clock. A test may
+    /// give a store one that runs ahead or behind, as a badly set machine's would.
+    pub clock: fn() -> i64,
 }
 
 impl Default for StoreOptions {
@@ -76,6 +79,7 @@ impl Default for StoreOptions {
         StoreOptions {
             dedup_window: Duration::from_secs(600),
             max_batch: 512,
+            clock: crate::clock::now_ms,
         }
     }
 }

@@ -125,11 +125,13 @@ async fn open_dead_letter(
     })
 }
 
+/// `now_ms` by the relay's clock, `due` (now) by the database's.
 pub(super) async fn replay(
     conn: &mut Client,
     me: &str,
     id: i64,
     now_ms: i64,
+    due: i64,
 ) -> Result<Result<i64, DeadLetterError>, StoreError> {
     let tx = conn.transaction().await.map_err(classify)?;
     if let Err(e) = open_dead_letter(&tx, id).await? {
@@ -139,14 +141,14 @@ pub(super) async fn replay(
         .prepare_cached(
             "INSERT INTO deliveries (event_id, rule, target, template, state, attempts,
                                      next_attempt_at, created_at, updated_at, replay_of)
-             SELECT event_id, rule, target, template, 'pending', 0, $2, $2, $2, id
+             SELECT event_id, rule, target, template, 'pending', 0, $3, $2, $2, id
              FROM deliveries WHERE id = $1
              RETURNING id, target",
         )
         .await
         .map_err(classify)?;
     let row = tx
-        .query_one(&stmt, &[&id, &now_ms])
+        .query_one(&stmt, &[&id, &now_ms, &due])
         .await
         .map_err(classify)?;
     let (new_id, target): (i64, String) = (row.get(0), row.get(1));

@@ -29,7 +29,8 @@ impl Engine for Postgres {
     }
 
     async fn block_target(&self, target: String, until_ms: i64) -> Result<(), StoreError> {
-        admin::block_target(&mut self.conn().await?, &target, until_ms).await
+        let until = self.clock.to_db(until_ms);
+        admin::block_target(&mut self.conn().await?, &target, until).await
     }
 
     async fn save_enrichment(&self, event_id: String, json: String) -> Result<(), StoreError> {
@@ -46,7 +47,8 @@ impl Engine for Postgres {
         id: i64,
         now_ms: i64,
     ) -> Result<Result<i64, DeadLetterError>, StoreError> {
-        admin::replay(&mut self.conn().await?, &self.me, id, now_ms).await
+        let due = self.clock.to_db(now_ms);
+        admin::replay(&mut self.conn().await?, &self.me, id, now_ms, due).await
     }
 
     async fn drop_dead(
@@ -66,12 +68,12 @@ impl Engine for Postgres {
     }
 
     async fn unrouted(&self, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
-        let now = crate::clock::now_ms();
+        let now = self.clock.to_db(self.clock.relay_now());
         read::claim_unrouted(&self.conn().await?, &self.me, limit, now).await
     }
 
     async fn renew_unrouted(&self, ids: Vec<String>) -> Result<(), StoreError> {
-        let now = crate::clock::now_ms();
+        let now = self.clock.to_db(self.clock.relay_now());
         read::renew_unrouted(&self.conn().await?, &self.me, &ids, now).await
     }
 
@@ -86,11 +88,13 @@ impl Engine for Postgres {
     }
 
     async fn next_due_at(&self, target: String) -> Result<Option<i64>, StoreError> {
-        read::next_due_at(&self.conn().await?, &target).await
+        let due = read::next_due_at(&self.conn().await?, &target).await?;
+        Ok(due.map(|at| self.clock.to_relay(at)))
     }
 
     async fn next_ready_at(&self, target: String) -> Result<Option<i64>, StoreError> {
-        read::next_ready_at(&self.conn().await?, &target).await
+        let ready = read::next_ready_at(&self.conn().await?, &target).await?;
+        Ok(ready.map(|at| self.clock.to_relay(at)))
     }
 
     async fn targets_with_work(&self) -> Result<Vec<String>, StoreError> {

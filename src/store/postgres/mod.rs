@@ -14,8 +14,11 @@
 //!
 //! The password of the database URL never leaves [`DatabaseUrl`]: messages name the scheme,
 //! host, port and database only. TLS follows libpq's `sslmode` and `sslrootcert` ([`tls`]).
+//! The times relays compare (due, lease and pause ends) are kept on the database's clock
+//! ([`clock`]).
 
 mod admin;
+mod clock;
 mod engine;
 mod listen;
 mod read;
@@ -118,6 +121,8 @@ pub(super) struct Postgres {
     nudges: OnceLock<broadcast::Sender<Nudge>>,
     /// Stops the listener.
     stop: CancellationToken,
+    /// The database's clock, for the times relays compare ([`clock`]).
+    clock: Arc<clock::DbClock>,
 }
 
 impl Postgres {
@@ -131,6 +136,13 @@ impl Postgres {
         let mut client = connect(url).await?;
         migrate(&mut client, url).await?;
         writer::prepare(&client).await?;
+        let clock = Arc::new(clock::DbClock::new(opts.clock));
+        let db_now: i64 = client
+            .query_one(&format!("SELECT {}", clock::DB_NOW_MS), &[])
+            .await
+            .map_err(classify)?
+            .get(0);
+        clock.observe(db_now);
         let manager = Manager::from_config(
             url.config.clone(),
             url.tls.clone(),
@@ -143,7 +155,15 @@ impl Postgres {
             .build()
             .map_err(|e| StoreError::Other(format!("cannot set up the connection pool: {e}")))?;
         let me = uuid::Uuid::now_v7().to_string();
-        let writer = writer::start(client, url.clone(), me.clone(), opts, cache, counters);
+        let writer = writer::start(
+            client,
+            url.clone(),
+            me.clone(),
+            opts,
+            cache,
+            counters,
+            clock.clone(),
+        );
         Ok(Postgres {
             writer,
             pool,
@@ -151,6 +171,7 @@ impl Postgres {
             me,
             nudges: OnceLock::new(),
             stop: CancellationToken::new(),
+            clock,
         })
     }
 

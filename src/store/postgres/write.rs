@@ -16,6 +16,7 @@ use tokio_postgres::{Row, Statement, Transaction};
 use uuid::Uuid;
 
 use super::big;
+use super::clock::DbClock;
 use crate::store::cache::EventCache;
 use crate::store::commit::{LaneDone, LaneWrite, Pending, RouteRow};
 use crate::store::rows::{ClaimSpec, ClaimedRow, EventRow, FinishRow, StoredEventRow};
@@ -103,7 +104,10 @@ pub(super) async fn ingest_all(
     jobs: &mut [&mut Pending<EventRow, Ingested>],
     now: i64,
     window_start: i64,
+    clock: &DbClock,
 ) -> Result<(), tokio_postgres::Error> {
+    // New deliveries are due now by the database's clock, which every relay claims by.
+    let due = clock.to_db(now);
     if jobs.is_empty() {
         return Ok(());
     }
@@ -151,7 +155,7 @@ pub(super) async fn ingest_all(
     for r in new_rows() {
         for d in r.deliveries {
             let params: Vec<&(dyn ToSql + Sync)> =
-                vec![&r.id, &d.rule, &d.target, &d.template, &r.received_at];
+                vec![&r.id, &d.rule, &d.target, &d.template, &r.received_at, &due];
             writes.push((&insert_delivery, params));
         }
     }
@@ -250,9 +254,10 @@ impl<'a> EventParams<'a> {
 
 const INSERT_LANE: &str = "INSERT INTO targets (name) VALUES ($1) ON CONFLICT (name) DO NOTHING";
 
+/// A new delivery, due at `$6` (the database's clock), created at `$5` (the relay's).
 const INSERT_DELIVERY: &str = "INSERT INTO deliveries
      (event_id, rule, target, template, state, next_attempt_at, created_at, updated_at)
-     VALUES ($1, $2, $3, $4, 'pending', $5, $5, $5)";
+     VALUES ($1, $2, $3, $4, 'pending', $6, $5, $5)";
 
 /// The lanes' rows (one per target named), then one pending delivery (due now) per entry, in
 /// order. Returns the targets, sorted.
@@ -262,13 +267,14 @@ async fn insert_deliveries(
     event_id: &str,
     deliveries: &[NewDelivery],
     now: i64,
+    due: i64,
 ) -> Result<Vec<String>, tokio_postgres::Error> {
     let targets: BTreeSet<&str> = deliveries.iter().map(|d| d.target.as_str()).collect();
     for target in &targets {
         stmts.execute(tx, INSERT_LANE, &[target]).await?;
     }
     for d in deliveries {
-        let params: Params<'_> = &[&event_id, &d.rule, &d.target, &d.template, &now];
+        let params: Params<'_> = &[&event_id, &d.rule, &d.target, &d.template, &now, &due];
         stmts.execute(tx, INSERT_DELIVERY, params).await?;
     }
     Ok(targets.into_iter().map(str::to_owned).collect())
@@ -288,12 +294,14 @@ pub(super) async fn route(
     stmts: &mut Statements,
     p: &mut Pending<Vec<RouteRow>, ()>,
     now: i64,
+    clock: &DbClock,
 ) -> Result<(), tokio_postgres::Error> {
+    let due = clock.to_db(now);
     let mut missing = None;
     for row in &p.work {
         let params: Params<'_> = &[&now, &row.rules, &row.event_id, &row.enrichment];
         if stmts.execute(tx, MARK_ROUTED, params).await? == 1 {
-            insert_deliveries(tx, stmts, &row.event_id, &row.deliveries, now).await?;
+            insert_deliveries(tx, stmts, &row.event_id, &row.deliveries, now, due).await?;
             continue;
         }
         let exists = stmts.query_opt(tx, EVENT_EXISTS, &[&row.event_id]).await?;
@@ -405,14 +413,16 @@ pub(super) async fn lane(
     stmts: &mut Statements,
     p: &mut Pending<LaneWrite, LaneDone>,
     cache: &EventCache,
+    clock: &DbClock,
 ) -> Result<(), tokio_postgres::Error> {
     let mut done = LaneDone::default();
     if let Some(until) = p.work.block_until {
+        let until = clock.to_db(until);
         stmts.execute(tx, BLOCK, &[&p.work.target, &until]).await?;
     }
-    done.finished = finish_all(tx, stmts, &p.work.finishes).await?;
+    done.finished = finish_all(tx, stmts, &p.work.finishes, clock).await?;
     if let Some(spec) = &p.work.claim {
-        (done.claims, done.paced_for_ms) = claim(tx, stmts, spec, cache).await?;
+        (done.claims, done.paced_for_ms) = claim(tx, stmts, spec, cache, clock).await?;
     }
     p.answer = Some(Ok(done));
     Ok(())
@@ -424,17 +434,23 @@ async fn finish_all(
     tx: &Transaction<'_>,
     stmts: &mut Statements,
     rows: &[FinishRow],
+    clock: &DbClock,
 ) -> Result<Vec<bool>, tokio_postgres::Error> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
     let finish = stmts.get(tx, FINISH).await?;
-    let written = try_join_all(rows.iter().map(|row| {
+    // A retry is due by the database's clock, which every relay claims by.
+    let retries: Vec<Option<i64>> = rows
+        .iter()
+        .map(|r| r.retry_at.map(|at| clock.to_db(at)))
+        .collect();
+    let written = try_join_all(rows.iter().zip(&retries).map(|(row, retry_at)| {
         let finish = &finish;
         async move {
             let params: [&(dyn ToSql + Sync); 12] = [
                 &row.state,
-                &row.retry_at,
+                retry_at,
                 &row.now_ms,
                 &row.finished_at,
                 &row.status,
@@ -463,6 +479,7 @@ async fn claim(
     stmts: &mut Statements,
     spec: &ClaimSpec,
     cache: &EventCache,
+    clock: &DbClock,
 ) -> Result<(Vec<Claim>, Option<i64>), tokio_postgres::Error> {
     if spec.max == 0 {
         return Ok((Vec::new(), None));
@@ -473,7 +490,11 @@ async fn claim(
     };
     let (blocked_until, next_send_us, now_us): (i64, i64, i64) =
         (lane.get(0), lane.get(1), lane.get(2));
-    if blocked_until > spec.now_ms {
+    clock.observe(now_us / 1_000);
+    // The claim's moment, and the lease's end, by the database's clock: leases, retries and
+    // pauses written by relays whose clocks differ are compared in one clock.
+    let at = clock.to_db(spec.now_ms);
+    if blocked_until > at {
         return Ok((Vec::new(), None));
     }
     let (max, start_us) = match spec.pace_interval_us {
@@ -489,12 +510,12 @@ async fn claim(
         }
         None => (big(spec.max), None),
     };
-    let lease_until = spec.lease_until();
+    let lease_until = clock.to_db(spec.lease_until());
     let rows = if spec.ordered {
-        let params: Params<'_> = &[&spec.owner, &lease_until, &spec.now_ms, &spec.target];
+        let params: Params<'_> = &[&spec.owner, &lease_until, &at, &spec.target];
         stmts.query(tx, CLAIM_HEAD, params).await?
     } else {
-        let params: Params<'_> = &[&spec.owner, &lease_until, &spec.now_ms, &spec.target, &max];
+        let params: Params<'_> = &[&spec.owner, &lease_until, &at, &spec.target, &max];
         stmts.query(tx, CLAIM_DUE, params).await?
     };
     if let (Some(start), Some(interval)) = (start_us, spec.pace_interval_us)

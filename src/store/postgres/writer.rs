@@ -13,13 +13,14 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::Client;
 
+use super::clock::DbClock;
 use super::write::{self, Statements};
 use super::{DatabaseUrl, classify, connect};
 use crate::store::Ingested;
 use crate::store::cache::EventCache;
 use crate::store::commit::{Counters, Pending, Queue, Work, WriterMessage};
 use crate::store::rows::EventRow;
-use crate::store::rows::{millis, now_ms};
+use crate::store::rows::millis;
 use crate::store::{StoreError, StoreOptions};
 
 /// The planner settings of the write connection. Every statement the writer runs finds its
@@ -67,6 +68,7 @@ pub(super) fn start(
     opts: &StoreOptions,
     cache: Arc<EventCache>,
     counters: Arc<Counters>,
+    clock: Arc<DbClock>,
 ) -> Writer {
     let max_batch = opts.max_batch.max(1);
     let (sender, inbox) = mpsc::channel(max_batch.saturating_mul(4));
@@ -79,6 +81,7 @@ pub(super) fn start(
         window_ms: millis(opts.dedup_window),
         cache,
         counters,
+        clock,
     };
     tokio::spawn(task.run(inbox));
     Queue { sender }
@@ -95,6 +98,8 @@ struct WriterTask {
     window_ms: i64,
     cache: Arc<EventCache>,
     counters: Arc<Counters>,
+    /// The database's clock, observed at each claim.
+    clock: Arc<DbClock>,
 }
 
 impl WriterTask {
@@ -127,7 +132,7 @@ impl WriterTask {
 
     /// Writes one batch and answers its callers.
     async fn commit(&mut self, mut batch: Vec<Work>) {
-        let now = now_ms();
+        let now = self.clock.relay_now();
         match self.write(&mut batch, now).await {
             Ok(()) => self.answer(batch),
             Err(StoreError::Unavailable(why)) => self.fail(batch, StoreError::Unavailable(why)),
@@ -191,6 +196,7 @@ impl WriterTask {
                     now,
                     window_start,
                     me: &self.me,
+                    clock: &self.clock,
                 },
                 &self.cache,
             ),
@@ -230,6 +236,7 @@ struct Stamp<'a> {
     window_start: i64,
     /// The sender of the batch's notifications.
     me: &'a str,
+    clock: &'a DbClock,
 }
 
 /// The batch in one transaction: its events first (pipelined, see [`write::ingest_all`]), then
@@ -249,6 +256,7 @@ async fn write_batch(
         now,
         window_start,
         me,
+        clock,
     } = stamp;
     let tx = client.transaction().await?;
     let mut events: Vec<&mut Pending<EventRow, Ingested>> = Vec::new();
@@ -259,13 +267,13 @@ async fn write_batch(
             other => rest.push(other),
         }
     }
-    write::ingest_all(&tx, statements, &mut events, now, window_start).await?;
+    write::ingest_all(&tx, statements, &mut events, now, window_start, clock).await?;
     rest.sort_by(|a, b| lane_key(a).cmp(&lane_key(b)));
     for work in rest {
         match work {
             Work::Ingest(_) => {}
-            Work::Route(p) => write::route(&tx, statements, p, now).await?,
-            Work::Lane(p) => write::lane(&tx, statements, p, cache).await?,
+            Work::Route(p) => write::route(&tx, statements, p, now, clock).await?,
+            Work::Lane(p) => write::lane(&tx, statements, p, cache, clock).await?,
             Work::Probe(p) => write::probe(&tx, statements, p, now).await?,
         }
     }

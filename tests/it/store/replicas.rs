@@ -11,6 +11,7 @@ use mqa_relay::store::{
 use tokio::sync::broadcast;
 
 use super::{Fresh, event, finish_head, routed_to};
+use crate::support::wait::eventually_within;
 
 const LEASE: Duration = Duration::from_secs(30);
 
@@ -204,6 +205,111 @@ async fn an_event_waits_while_another_relay_routes_an_earlier_one_of_its_object(
         "its own, and the one that waited"
     );
     other.close().await;
+    test.store.close().await;
+}
+
+/// The clock of a machine two minutes fast.
+fn two_minutes_ahead() -> i64 {
+    now_ms() + 120_000
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_whose_clock_runs_ahead_keeps_the_others_leases_retries_and_pauses() {
+    let test = Fresh::postgres().await;
+    let mut fast = test.config.clone();
+    fast.options.clock = two_minutes_ahead;
+    let ahead = Store::open(&fast).await.unwrap();
+    let delivered = Outcome::Delivered {
+        status: Some(200),
+        provider_id: None,
+    };
+
+    // By the fast clock the 30 s lease of a send in flight ran out long ago; by the
+    // database's it has not.
+    routed_to(&test.store, 1, "erp").await;
+    let held = test
+        .store
+        .claim_next("erp", now_ms(), LEASE, "relay-a")
+        .await
+        .unwrap();
+    let held = held.expect("the head is due");
+    let stolen = ahead
+        .claim_next("erp", two_minutes_ahead(), LEASE, "relay-b")
+        .await;
+    assert!(stolen.unwrap().is_none(), "a lease still running was taken");
+    assert!(
+        test.store
+            .finish(&held, &delivered, now_ms())
+            .await
+            .unwrap()
+    );
+
+    // What the fast relay routes is due now for the others, not in two minutes.
+    routed_to(&ahead, 2, "erp").await;
+    let due = test
+        .store
+        .claim_next("erp", now_ms(), LEASE, "relay-a")
+        .await
+        .unwrap();
+    let due = due.expect("due at once");
+    assert!(test.store.finish(&due, &delivered, now_ms()).await.unwrap());
+
+    // A retry it schedules in 300 ms (by its clock) is due 300 ms later for the others.
+    routed_to(&ahead, 3, "crm").await;
+    let mine = ahead
+        .claim_next("crm", two_minutes_ahead(), LEASE, "relay-b")
+        .await
+        .unwrap();
+    let mine = mine.expect("its own delivery");
+    let at = two_minutes_ahead();
+    let retry = Outcome::Retry {
+        at_ms: at + 300,
+        status: Some(503),
+        error: "busy".into(),
+    };
+    assert!(ahead.finish(&mine, &retry, at).await.unwrap());
+    let early = test
+        .store
+        .claim_next("crm", now_ms(), LEASE, "relay-a")
+        .await
+        .unwrap();
+    assert!(early.is_none(), "the retry is not due yet");
+    eventually_within(
+        "the retry due for the other relay",
+        Duration::from_secs(10),
+        async || {
+            test.store
+                .claim_next("crm", now_ms(), LEASE, "relay-a")
+                .await
+                .unwrap()
+        },
+    )
+    .await;
+
+    // A Retry-After pause of 300 ms it records holds the others for 300 ms, not two minutes.
+    routed_to(&test.store, 4, "ops").await;
+    ahead
+        .block_target("ops", two_minutes_ahead() + 300)
+        .await
+        .unwrap();
+    let paused = test
+        .store
+        .claim_next("ops", now_ms(), LEASE, "relay-a")
+        .await
+        .unwrap();
+    assert!(paused.is_none(), "the pause holds");
+    eventually_within(
+        "the pause over for the other relay",
+        Duration::from_secs(10),
+        async || {
+            test.store
+                .claim_next("ops", now_ms(), LEASE, "relay-a")
+                .await
+                .unwrap()
+        },
+    )
+    .await;
+    ahead.close().await;
     test.store.close().await;
 }
 
