@@ -55,8 +55,15 @@ pub async fn route_pending(relay: &Relay, limit: usize) -> Result<usize, StoreEr
     let mut renewed = tokio::time::Instant::now();
     loop {
         if renewed.elapsed() >= RENEW_AFTER {
-            let rest = events[routed..].iter().map(|e| e.id.clone()).collect();
-            relay.store.renew_unrouted(rest).await?;
+            // Those routed but not written yet too: the lease must outlast their commit.
+            let rest = events[routed - ready.len()..]
+                .iter()
+                .map(|e| e.id.clone())
+                .collect();
+            // A failed renewal leaves the leases' last 40 s: routing goes on.
+            if let Err(e) = relay.store.renew_unrouted(rest).await {
+                tracing::warn!(error = %e, "could not renew the router's leases");
+            }
             renewed = tokio::time::Instant::now();
         }
         // Write what is routed whenever the next lookup is still running, so a slow lookup

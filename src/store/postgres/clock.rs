@@ -6,12 +6,16 @@
 //! still times its leases, retries and pauses as the others do. Times that are only shown or
 //! kept (received, finished, the dedup window, retention) stay in the relay's own clock.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 /// How far a new observation of the offset must be from the one in use to replace it. Each
 /// observation is off by up to a round trip and a millisecond's rounding; a jittering offset
 /// would move a time written a moment ago (a lease's end) by a few milliseconds when read back.
 const NOISE_MS: i64 = 250;
+
+/// The longest round trip an observation may take to count: a slower one (a stalled writer, a
+/// busy machine) says little about when the database read its clock.
+const MAX_ROUND_TRIP_MS: i64 = 50;
 
 /// The offset of the database's clock from this relay's.
 #[derive(Debug)]
@@ -20,6 +24,8 @@ pub(super) struct DbClock {
     relay: fn() -> i64,
     /// Database time minus relay time, in milliseconds, as last observed.
     offset_ms: AtomicI64,
+    /// Whether an observation was taken yet (the first is taken whatever it says).
+    observed: AtomicBool,
 }
 
 impl DbClock {
@@ -27,6 +33,7 @@ impl DbClock {
         DbClock {
             relay,
             offset_ms: AtomicI64::new(0),
+            observed: AtomicBool::new(false),
         }
     }
 
@@ -35,12 +42,19 @@ impl DbClock {
         (self.relay)()
     }
 
-    /// The database's time was `db_ms` just now. The offset in use moves only when this one
-    /// is more than [`NOISE_MS`] away from it (a clock set right, or a clock that drifted).
-    pub(super) fn observe(&self, db_ms: i64) {
-        let offset = db_ms.saturating_sub(self.relay_now());
+    /// The database read its clock as `db_ms` in a statement sent at `sent` and answered at
+    /// `answered` (this relay's clock): taken as the middle of that round trip, if it was short
+    /// ([`MAX_ROUND_TRIP_MS`]). The first is taken; after it, the offset in use moves only
+    /// when one is more than [`NOISE_MS`] away from it (a clock set right, or one that drifted).
+    pub(super) fn observe(&self, db_ms: i64, sent: i64, answered: i64) {
+        let trip = answered.saturating_sub(sent);
+        if !(0..=MAX_ROUND_TRIP_MS).contains(&trip) {
+            return;
+        }
+        let offset = db_ms.saturating_sub(sent.saturating_add(trip / 2));
         let current = self.offset_ms.load(Ordering::Relaxed);
-        if offset.abs_diff(current) > NOISE_MS.unsigned_abs() {
+        let first = !self.observed.swap(true, Ordering::Relaxed);
+        if first || offset.abs_diff(current) > NOISE_MS.unsigned_abs() {
             self.offset_ms.store(offset, Ordering::Relaxed);
         }
     }
@@ -71,14 +85,26 @@ mod tests {
     fn times_move_by_the_observed_offset_both_ways() {
         let clock = DbClock::new(at_1000);
         assert_eq!(clock.to_db(5_000), 5_000, "no offset before one is seen");
-        clock.observe(1_003);
-        assert_eq!(clock.to_db(5_000), 5_000, "a few milliseconds are noise");
-        clock.observe(121_000);
+        clock.observe(1_500, 990, 1_600);
+        assert_eq!(clock.to_db(5_000), 5_000, "a slow round trip says nothing");
+        clock.observe(1_003, 998, 1_002);
+        assert_eq!(
+            clock.to_db(5_000),
+            5_003,
+            "the first is taken, at the trip's middle"
+        );
+        clock.observe(1_010, 1_000, 1_000);
+        assert_eq!(
+            clock.to_db(5_000),
+            5_003,
+            "a few milliseconds more are noise"
+        );
+        clock.observe(121_000, 1_000, 1_000);
         assert_eq!(clock.to_db(5_000), 125_000, "a relay two minutes behind");
         assert_eq!(clock.to_relay(125_000), 5_000);
-        clock.observe(120_900);
+        clock.observe(120_900, 1_000, 1_000);
         assert_eq!(clock.to_db(5_000), 125_000, "kept while within the noise");
-        clock.observe(400);
+        clock.observe(400, 1_000, 1_000);
         assert_eq!(clock.to_db(1_000), 400, "a relay ahead of the database");
     }
 }

@@ -69,7 +69,7 @@ impl Engine for Postgres {
 
     async fn unrouted(&self, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
         let now = self.clock.to_db(self.clock.relay_now());
-        read::claim_unrouted(&self.conn().await?, &self.me, limit, now).await
+        read::claim_unrouted(&mut self.conn().await?, &self.me, limit, now).await
     }
 
     async fn renew_unrouted(&self, ids: Vec<String>) -> Result<(), StoreError> {

@@ -137,12 +137,16 @@ impl Postgres {
         migrate(&mut client, url).await?;
         writer::prepare(&client).await?;
         let clock = Arc::new(clock::DbClock::new(opts.clock));
-        let db_now: i64 = client
-            .query_one(&format!("SELECT {}", clock::DB_NOW_MS), &[])
-            .await
-            .map_err(classify)?
-            .get(0);
-        clock.observe(db_now);
+        // A few tries: a round trip that was slow says little about the offset.
+        for _ in 0..3 {
+            let sent = clock.relay_now();
+            let db_now: i64 = client
+                .query_one(&format!("SELECT {}", clock::DB_NOW_MS), &[])
+                .await
+                .map_err(classify)?
+                .get(0);
+            clock.observe(db_now, sent, clock.relay_now());
+        }
         let manager = Manager::from_config(
             url.config.clone(),
             url.tls.clone(),

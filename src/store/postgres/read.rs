@@ -54,26 +54,13 @@ fn event_row(r: &Row) -> StoredEventRow {
 /// take seconds; a relay that dies leaves its events to the others after this.
 pub(super) const ROUTING_LEASE_MS: i64 = 60_000;
 
-/// Up to `n` unrouted events, oldest first, that no other relay's router holds, leased to `me`
-/// for [`ROUTING_LEASE_MS`] (its own earlier leases included, so a batch that failed is taken
-/// again): of several relays, one looks each event up and routes it. Locked rows are skipped,
-/// so two relays asking at once take different events. An event whose object has an earlier
-/// event another relay's router holds waits for it: the router compares an update with the
-/// earlier events as routed (with their lookups), and routes an object's events in order.
-/// Marking an event routed stays once-only by itself (`routed_at IS NULL`), whoever holds its
-/// lease.
-pub(super) async fn claim_unrouted(
-    conn: &Client,
-    me: &str,
-    n: usize,
-    now_ms: i64,
-) -> Result<Vec<StoredEvent>, StoreError> {
-    let until = now_ms.saturating_add(ROUTING_LEASE_MS);
-    let found = rows(
-        conn,
-        // The ids as an array: the pick runs once, so its limit holds (a subquery in `IN` may
-        // be run again by the plan, taking more rows than asked for).
-        "UPDATE events SET routing_owner = $1, routing_until = $2
+/// The key of the advisory lock a router's claim holds (any constant; "mqa-rout" in ASCII).
+const ROUTER_CLAIM_LOCK: i64 = 0x6d71_612d_726f_7574;
+
+/// The claim of [`claim_unrouted`]. The ids are picked into an array: the pick runs once, so
+/// its limit holds (a subquery in `IN` may be run again by the plan, taking more rows than
+/// asked for).
+const CLAIM_UNROUTED: &str = "UPDATE events SET routing_owner = $1, routing_until = $2
          WHERE id = ANY (ARRAY(
                  SELECT id FROM events e
                  WHERE routed_at IS NULL
@@ -87,10 +74,36 @@ pub(super) async fn claim_unrouted(
                          AND o.routing_owner <> $1 AND o.routing_until > $3)
                  ORDER BY received_at, id LIMIT $4
                  FOR UPDATE SKIP LOCKED))
-         RETURNING id, received_at, body, enrichment",
-        &[&me, &until, &now_ms, &big(n)],
-    )
-    .await?;
+         RETURNING id, received_at, body, enrichment";
+
+/// Up to `n` unrouted events, oldest first, that no other relay's router holds, leased to `me`
+/// for [`ROUTING_LEASE_MS`] (its own earlier leases included, so a batch that failed is taken
+/// again): of several relays, one looks each event up and routes it. The claims of all relays
+/// go one at a time, and locked rows are skipped. An event whose object has an earlier
+/// event another relay's router holds waits for it: the router compares an update with the
+/// earlier events as routed (with their lookups), and routes an object's events in order.
+/// Marking an event routed stays once-only by itself (`routed_at IS NULL`), whoever holds its
+/// lease.
+pub(super) async fn claim_unrouted(
+    conn: &mut Client,
+    me: &str,
+    n: usize,
+    now_ms: i64,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    let until = now_ms.saturating_add(ROUTING_LEASE_MS);
+    // One router's claim at a time, each after the last one committed: the check for an
+    // earlier event held by another relay reads the statement's snapshot, which would not
+    // see leases another claim is taking at the same moment.
+    let tx = conn.transaction().await.map_err(classify)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&ROUTER_CLAIM_LOCK])
+        .await
+        .map_err(classify)?;
+    let stmt = tx.prepare_cached(CLAIM_UNROUTED).await.map_err(classify)?;
+    let found = tx
+        .query(&stmt, &[&me, &until, &now_ms, &big(n)])
+        .await
+        .map_err(classify)?;
+    tx.commit().await.map_err(classify)?;
     let mut events = found
         .iter()
         .map(|r| event_row(r).decode())
@@ -289,13 +302,16 @@ pub(super) async fn counts(conn: &Client) -> Result<StoreCounts, StoreError> {
 }
 
 /// When the head of `target`'s lane becomes claimable (pending: its next attempt; in flight:
-/// its lease's end; never before a pause ends), or `None` for an empty lane.
+/// its lease's end; never before a pause ends, nor while another of its deliveries is in
+/// flight, as `CLAIM_HEAD` waits for that), or `None` for an empty lane.
 pub(super) async fn next_due_at(conn: &Client, target: &str) -> Result<Option<i64>, StoreError> {
     let found = row(
         conn,
         "SELECT GREATEST(CASE d.state WHEN 'sending' THEN COALESCE(d.lease_until, 0)
                                       ELSE d.next_attempt_at END,
-                         COALESCE(t.blocked_until, 0))
+                         COALESCE(t.blocked_until, 0),
+                         COALESCE((SELECT MAX(s.lease_until) FROM deliveries s
+                                   WHERE s.target = $1 AND s.state = 'sending'), 0))
          FROM deliveries d LEFT JOIN targets t ON t.name = d.target
          WHERE d.id = (SELECT id FROM deliveries
                        WHERE target = $1 AND state IN ('pending', 'sending')

@@ -484,13 +484,14 @@ async fn claim(
     if spec.max == 0 {
         return Ok((Vec::new(), None));
     }
+    let sent = clock.relay_now();
     let Some(lane) = stmts.query_opt(tx, LOCK_LANE, &[&spec.target]).await? else {
         // Another relay is claiming in this lane now: look again in a moment.
         return Ok((Vec::new(), Some(LANE_TAKEN_MS)));
     };
     let (blocked_until, next_send_us, now_us): (i64, i64, i64) =
         (lane.get(0), lane.get(1), lane.get(2));
-    clock.observe(now_us / 1_000);
+    clock.observe(now_us / 1_000, sent, clock.relay_now());
     // The claim's moment, and the lease's end, by the database's clock: leases, retries and
     // pauses written by relays whose clocks differ are compared in one clock.
     let at = clock.to_db(spec.now_ms);

@@ -254,7 +254,7 @@ async fn a_relay_whose_clock_runs_ahead_keeps_the_others_leases_retries_and_paus
     let due = due.expect("due at once");
     assert!(test.store.finish(&due, &delivered, now_ms()).await.unwrap());
 
-    // A retry it schedules in 300 ms (by its clock) is due 300 ms later for the others.
+    // A retry it schedules in 2 s (by its clock) is due 2 s later for the others.
     routed_to(&ahead, 3, "crm").await;
     let mine = ahead
         .claim_next("crm", two_minutes_ahead(), LEASE, "relay-b")
@@ -263,7 +263,7 @@ async fn a_relay_whose_clock_runs_ahead_keeps_the_others_leases_retries_and_paus
     let mine = mine.expect("its own delivery");
     let at = two_minutes_ahead();
     let retry = Outcome::Retry {
-        at_ms: at + 300,
+        at_ms: at + 2_000,
         status: Some(503),
         error: "busy".into(),
     };
@@ -286,10 +286,10 @@ async fn a_relay_whose_clock_runs_ahead_keeps_the_others_leases_retries_and_paus
     )
     .await;
 
-    // A Retry-After pause of 300 ms it records holds the others for 300 ms, not two minutes.
+    // A Retry-After pause of 2 s it records holds the others for 2 s, not two minutes.
     routed_to(&test.store, 4, "ops").await;
     ahead
-        .block_target("ops", two_minutes_ahead() + 300)
+        .block_target("ops", two_minutes_ahead() + 2_000)
         .await
         .unwrap();
     let paused = test
@@ -350,6 +350,11 @@ async fn a_fifo_lanes_head_waits_while_a_later_delivery_is_in_flight() {
         claimed.is_none(),
         "a second send started while one was in flight: {claimed:?}"
     );
+    // And the lane is told to look again when that send's lease ends, not at once (it would
+    // claim in a loop meanwhile).
+    let due = test.store.next_due_at("erp").await.unwrap();
+    let due = due.expect("a lane with work");
+    assert!(due >= t + 29_000, "due at {due}, {} ms from now", due - t);
     // Once that send's lease has run out (its relay died), the lane goes on with its head.
     test.schema()
         .execute(
