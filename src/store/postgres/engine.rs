@@ -102,7 +102,11 @@ impl Engine for Postgres {
     }
 
     async fn event(&self, id: String) -> Result<Option<EventDetails>, StoreError> {
-        read::event(&self.conn().await?, &id).await
+        let mut found = read::event(&self.conn().await?, &id).await?;
+        for (d, _) in found.iter_mut().flat_map(|e| e.deliveries.iter_mut()) {
+            self.shown(d);
+        }
+        Ok(found)
     }
 
     async fn deliveries_by_state(
@@ -110,7 +114,9 @@ impl Engine for Postgres {
         state: DeliveryState,
         limit: usize,
     ) -> Result<Vec<DeliveryRecord>, StoreError> {
-        read::deliveries_by_state(&self.conn().await?, state, limit).await
+        let mut found = read::deliveries_by_state(&self.conn().await?, state, limit).await?;
+        found.iter_mut().for_each(|d| self.shown(d));
+        Ok(found)
     }
 
     async fn counts(&self) -> Result<StoreCounts, StoreError> {
@@ -122,11 +128,17 @@ impl Engine for Postgres {
     }
 
     async fn dead_letters(&self, filter: DeadFilter) -> Result<Vec<DeliveryRecord>, StoreError> {
-        read::dead_letters(&self.conn().await?, &filter).await
+        let mut found = read::dead_letters(&self.conn().await?, &filter).await?;
+        found.iter_mut().for_each(|d| self.shown(d));
+        Ok(found)
     }
 
     async fn delivery(&self, id: i64) -> Result<Option<DeliveryDetails>, StoreError> {
-        read::delivery(&self.conn().await?, id).await
+        let mut found = read::delivery(&self.conn().await?, id).await?;
+        if let Some(details) = &mut found {
+            self.shown(&mut details.delivery);
+        }
+        Ok(found)
     }
 
     async fn queue_stats(&self) -> Result<(Vec<QueueStat>, u64), StoreError> {
@@ -152,5 +164,13 @@ impl Engine for Postgres {
             tracing::warn!(error = %e, "could not give back the router's leases");
         }
         self.pool.close();
+    }
+}
+
+impl Postgres {
+    /// A delivery as the CLI and the API show it: its next attempt in this relay's clock, as
+    /// every other time it shows.
+    fn shown(&self, delivery: &mut DeliveryRecord) {
+        delivery.next_attempt_at = self.clock.to_relay(delivery.next_attempt_at);
     }
 }

@@ -268,6 +268,17 @@ async fn a_relay_whose_clock_runs_ahead_keeps_the_others_leases_retries_and_paus
         error: "busy".into(),
     };
     assert!(ahead.finish(&mine, &retry, at).await.unwrap());
+    // Each relay shows that next attempt in its own clock.
+    for (store, expected) in [(&ahead, at + 2_000), (&test.store, at - 120_000 + 2_000)] {
+        let pending = store.deliveries_by_state(DeliveryState::Pending, 10).await;
+        let pending = pending.unwrap();
+        let shown = pending.iter().find(|d| d.id == mine.delivery_id).unwrap();
+        assert!(
+            shown.next_attempt_at.abs_diff(expected) < 250,
+            "shown {}, expected about {expected}",
+            shown.next_attempt_at
+        );
+    }
     let early = test
         .store
         .claim_next("crm", now_ms(), LEASE, "relay-a")
