@@ -70,7 +70,9 @@ pub struct StoreOptions {
     /// The most writes one group commit takes.
     pub max_batch: usize,
     /// This relay's clock (milliseconds since the Unix epoch): the system clock. A test may
-    /// give a store one that runs ahead or behind, as a badly set machine's would.
+    /// give a store one that runs ahead or behind, as a badly set machine's would. Only the
+    /// PostgreSQL engine reads it (to keep its offset from the database's clock); the embedded
+    /// store has one relay and one clock.
     pub clock: fn() -> i64,
 }
 

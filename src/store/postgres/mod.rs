@@ -137,16 +137,7 @@ impl Postgres {
         migrate(&mut client, url).await?;
         writer::prepare(&client).await?;
         let clock = Arc::new(clock::DbClock::new(opts.clock));
-        // A few tries: a round trip that was slow says little about the offset.
-        for _ in 0..3 {
-            let sent = clock.relay_now();
-            let db_now: i64 = client
-                .query_one(&format!("SELECT {}", clock::DB_NOW_MS), &[])
-                .await
-                .map_err(classify)?
-                .get(0);
-            clock.observe(db_now, sent, clock.relay_now());
-        }
+        observe_clock(&client, &clock).await?;
         let manager = Manager::from_config(
             url.config.clone(),
             url.tls.clone(),
@@ -206,6 +197,20 @@ impl Postgres {
             other => StoreError::Unavailable(format!("no database connection: {other}")),
         })
     }
+}
+
+/// The database's clock read a few times (a round trip that was slow says little about it).
+async fn observe_clock(
+    client: &tokio_postgres::Client,
+    clock: &clock::DbClock,
+) -> Result<(), StoreError> {
+    let read = format!("SELECT {}", clock::DB_NOW_MS);
+    for _ in 0..3 {
+        let sent = clock.relay_now();
+        let db_now: i64 = client.query_one(&read, &[]).await.map_err(classify)?.get(0);
+        clock.observe(db_now, sent, clock.relay_now());
+    }
+    Ok(())
 }
 
 /// A new connection, its driver running on the runtime.

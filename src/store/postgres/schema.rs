@@ -116,8 +116,8 @@ CREATE INDEX events_object ON events (object_key, received_at) WHERE object_key 
 /// times in its first seconds (claimed, finished) and its index entries go stale as often; at
 /// PostgreSQL's default thresholds (a fifth of the table) a busy relay's lane index fills with
 /// dead entries that every claim steps over, and the planner's statistics lag behind the
-/// backlog. These settings vacuum and analyze after a few hundred changes instead (the
-/// settings of the queue libraries' own advice; see the README).
+/// backlog. These settings vacuum and analyze after a few hundred changes instead, as
+/// PostgreSQL job queues advise for their tables.
 const V5: &str = r#"
 ALTER TABLE deliveries SET (autovacuum_vacuum_scale_factor = 0.02,
                             autovacuum_vacuum_threshold = 500,

@@ -51,11 +51,15 @@ impl Tls {
         let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(cannot)?;
-        let verifier: Arc<dyn ServerCertVerifier> = match (&self.roots, self.check) {
-            (Some(roots), Check::Full) => web_pki(roots, &provider)?,
-            (Some(roots), Check::Chain) => Arc::new(ChainOnly(web_pki(roots, &provider)?)),
-            _ => Arc::new(NotChecked(provider)),
+        let chain = match (&self.roots, self.check) {
+            (Some(roots), Check::Full | Check::Chain) => Some(web_pki(roots, &provider)?),
+            _ => None,
         };
+        let verifier = Arc::new(Verifier {
+            chain,
+            check: self.check,
+            provider,
+        });
         let config = builder
             .dangerous()
             .with_custom_certificate_verifier(verifier)
@@ -82,7 +86,7 @@ pub fn split(text: &str) -> Result<(String, Tls), String> {
         text.get(..scheme.len())
             .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
     });
-    let (mut rest, (mode, rootcert)) = match url {
+    let (mut rest, Settings { mode, rootcert }) = match url {
         // The driver knows the scheme in lower case only, and would take any other spelling
         // for `key=value` text, repeating it (password and all) in its error.
         Some(scheme) => split_url(&format!("{scheme}{}", &text[scheme.len()..]))?,
@@ -132,32 +136,27 @@ fn with_tls_required(rest: String, url: bool) -> String {
 }
 
 /// `sslmode` and `sslrootcert`, as found.
-type Settings = (Option<String>, Option<String>);
+#[derive(Default)]
+struct Settings {
+    mode: Option<String>,
+    rootcert: Option<String>,
+}
 
 /// The URL form: the query's pieces are kept as written (re-encoding one could change what the
 /// driver decodes), except the two taken out.
 fn split_url(text: &str) -> Result<(String, Settings), String> {
     let (head, query) = match text.split_once('?') {
         Some((head, query)) => (head, query),
-        None => return Ok((text.to_owned(), (None, None))),
+        None => return Ok((text.to_owned(), Settings::default())),
     };
-    let mut mode = None;
-    let mut rootcert = None;
+    let mut found = Settings::default();
     let mut kept = Vec::new();
     for piece in query.split('&') {
         let (key, value) = piece.split_once('=').unwrap_or((piece, ""));
-        let value = decode(value)?;
-        match decode(key)?.as_str() {
-            "sslmode" if value.starts_with("verify-") => {
-                mode = Some(known_mode(&value)?);
-                kept.push("sslmode=require".to_owned());
-            }
-            "sslmode" => {
-                mode = Some(value);
-                kept.push(piece.to_owned());
-            }
-            "sslrootcert" => rootcert = Some(value),
-            _ => kept.push(piece.to_owned()),
+        match take(&decode(key)?, decode(value)?, &mut found)? {
+            Kept::AsWritten => kept.push(piece.to_owned()),
+            Kept::Required => kept.push("sslmode=require".to_owned()),
+            Kept::Not => {}
         }
     }
     let rest = if kept.is_empty() {
@@ -165,7 +164,7 @@ fn split_url(text: &str) -> Result<(String, Settings), String> {
     } else {
         format!("{head}?{}", kept.join("&"))
     };
-    Ok((rest, (mode, rootcert)))
+    Ok((rest, found))
 }
 
 /// A piece of the query as the driver decodes it (percent escapes; a `+` stays a `+`).
@@ -179,26 +178,18 @@ fn decode(text: &str) -> Result<String, String> {
 /// The `key=value` form: read as libpq does (spaces around `=`, values in single quotes with
 /// backslash escapes) and written back with every value quoted.
 fn split_pairs(text: &str) -> Result<(String, Settings), String> {
-    let mut mode = None;
-    let mut rootcert = None;
-    let mut kept = Vec::new();
     // Text that is not libpq's pairs goes to the driver as it is, which says what is wrong
     // with it (without repeating it).
-    let Some(found) = pairs(text) else {
-        return Ok((text.to_owned(), (None, None)));
+    let Some(pairs) = pairs(text) else {
+        return Ok((text.to_owned(), Settings::default()));
     };
-    for (key, value) in found {
-        match key.as_str() {
-            "sslmode" if value.starts_with("verify-") => {
-                mode = Some(known_mode(&value)?);
-                kept.push(("sslmode".to_owned(), "require".to_owned()));
-            }
-            "sslmode" => {
-                mode = Some(value.clone());
-                kept.push((key, value));
-            }
-            "sslrootcert" => rootcert = Some(value),
-            _ => kept.push((key, value)),
+    let mut found = Settings::default();
+    let mut kept = Vec::new();
+    for (key, value) in pairs {
+        match take(&key, value.clone(), &mut found)? {
+            Kept::AsWritten => kept.push((key, value)),
+            Kept::Required => kept.push(("sslmode".to_owned(), "require".to_owned())),
+            Kept::Not => {}
         }
     }
     let rest = kept
@@ -206,13 +197,40 @@ fn split_pairs(text: &str) -> Result<(String, Settings), String> {
         .map(|(k, v)| format!("{k}='{}'", v.replace('\\', "\\\\").replace('\'', "\\'")))
         .collect::<Vec<_>>()
         .join(" ");
-    Ok((rest, (mode, rootcert)))
+    Ok((rest, found))
 }
 
-fn known_mode(value: &str) -> Result<String, String> {
-    match value {
-        "verify-ca" | "verify-full" => Ok(value.to_owned()),
-        _ => Err("`sslmode` must be disable, prefer, require, verify-ca or verify-full".into()),
+/// What of a setting goes on to the driver.
+enum Kept {
+    AsWritten,
+    /// `sslmode=require`, for a `verify-*` mode the driver does not know.
+    Required,
+    Not,
+}
+
+/// Notes a setting in `found` if it is one of the two read here, and says what the driver
+/// gets of it.
+fn take(key: &str, value: String, found: &mut Settings) -> Result<Kept, String> {
+    match key {
+        "sslmode" => {
+            let verify = value.starts_with("verify-");
+            if verify && !matches!(value.as_str(), "verify-ca" | "verify-full") {
+                return Err(
+                    "`sslmode` must be disable, prefer, require, verify-ca or verify-full".into(),
+                );
+            }
+            found.mode = Some(value);
+            Ok(if verify {
+                Kept::Required
+            } else {
+                Kept::AsWritten
+            })
+        }
+        "sslrootcert" => {
+            found.rootcert = Some(value);
+            Ok(Kept::Not)
+        }
+        _ => Ok(Kept::AsWritten),
     }
 }
 
@@ -291,62 +309,18 @@ fn roots(source: &str) -> Result<RootCertStore, String> {
     Ok(store)
 }
 
-/// Accepts any certificate (`sslmode=prefer` and `require` without `sslrootcert`, as libpq),
-/// but still checks that the server holds its key.
+/// The server's certificate checked as [`Check`] says: its chain up to a CA of `sslrootcert`
+/// (`chain`), and its name unless `Check::Chain`; or not at all (`sslmode=prefer` and
+/// `require` without `sslrootcert`, as libpq). The handshake's signatures are checked in every
+/// case, so the server must hold the certificate's key.
 #[derive(Debug)]
-struct NotChecked(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for NotChecked {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
+struct Verifier {
+    chain: Option<Arc<WebPkiServerVerifier>>,
+    check: Check,
+    provider: Arc<CryptoProvider>,
 }
 
-/// The chain checked, the host name not (`verify-ca`): rustls checks the name after the chain,
-/// so a wrong name is the only error of a good chain.
-#[derive(Debug)]
-struct ChainOnly(Arc<WebPkiServerVerifier>);
-
-impl ServerCertVerifier for ChainOnly {
+impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -355,13 +329,17 @@ impl ServerCertVerifier for ChainOnly {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-        {
+        let Some(chain) = &self.chain else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        let verified =
+            chain.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now);
+        match verified {
+            // rustls checks the name after the chain: a wrong name is the only error of a
+            // good chain, which is all `verify-ca` asks.
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
+            )) if self.check == Check::Chain => Ok(ServerCertVerified::assertion()),
             other => other,
         }
     }
@@ -372,7 +350,8 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
+        let algorithms = &self.provider.signature_verification_algorithms;
+        verify_tls12_signature(message, cert, dss, algorithms)
     }
 
     fn verify_tls13_signature(
@@ -381,11 +360,14 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
+        let algorithms = &self.provider.signature_verification_algorithms;
+        verify_tls13_signature(message, cert, dss, algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
@@ -407,10 +389,10 @@ mod tests {
 
     #[test]
     fn verify_modes_and_the_root_file_are_taken_out_of_a_url() {
-        let dir = tempfile_with_ca();
+        let ca = ca_file();
         let text = format!(
             "postgres://db/mqa?sslmode=verify-full&sslrootcert={}&application_name=relay",
-            dir.display()
+            ca.path().display()
         );
         let (rest, tls) = split(&text).unwrap();
         assert_eq!(
@@ -430,10 +412,10 @@ mod tests {
 
     #[test]
     fn verify_modes_and_the_root_file_are_taken_out_of_pairs() {
-        let dir = tempfile_with_ca();
+        let ca = ca_file();
         let text = format!(
             "host=db  dbname = mqa password='it\\'s a \\\\ secret' sslmode=verify-ca sslrootcert='{}'",
-            dir.display()
+            ca.path().display()
         );
         let (rest, tls) = split(&text).unwrap();
         assert_eq!(
@@ -487,11 +469,11 @@ mod tests {
         assert_eq!(rest, "host=db password='unterminated");
     }
 
-    /// A PEM file of one CA certificate.
-    fn tempfile_with_ca() -> std::path::PathBuf {
+    /// A PEM file of one CA certificate, removed when dropped.
+    fn ca_file() -> tempfile::NamedTempFile {
         let ca = rcgen::generate_simple_self_signed(vec!["ca.test".into()]).unwrap();
-        let path = std::env::temp_dir().join(format!("mqa-ca-{}.pem", uuid::Uuid::now_v7()));
-        std::fs::write(&path, ca.cert.pem()).unwrap();
-        path
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), ca.cert.pem()).unwrap();
+        file
     }
 }

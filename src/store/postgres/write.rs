@@ -362,36 +362,50 @@ const PACE_TOLERANCE_US: i64 = 1_000;
 /// How long a lane waits when another relay holds its row (a claim takes milliseconds).
 const LANE_TAKEN_MS: i64 = 10;
 
+/// A claimed row is still ready when the update reaches it (another relay may have claimed it
+/// since): pending and due at `$3`, or in flight with its lease run out. Written as a `CASE`
+/// for the reason `CLAIM_HEAD` gives.
+macro_rules! still_ready {
+    () => {
+        "(CASE state WHEN 'pending' THEN next_attempt_at <= $3
+                     WHEN 'sending' THEN lease_until <= $3
+                     ELSE false END)"
+    };
+}
+
 /// A FIFO lane's head, if it is ready: the oldest unfinished delivery, pending and due or with
 /// its lease run out, while no other delivery of the lane is being sent. (Two relays' commits
 /// can land in the other order from their ids: a later delivery may already be in flight when
 /// an earlier-numbered one appears; the lane still sends one at a time.)
 ///
-/// The update's own check that a row is still ready (another relay may have claimed it since)
-/// is a `CASE`, not `state = 'pending' AND … OR state = 'sending' AND …`, in both claims: from
+/// The update's own check that a row is still ready (`still_ready!`) is a `CASE`, not
+/// `state = 'pending' AND … OR state = 'sending' AND …`, in both claims: from
 /// that form the planner can tell the lane's partial index applies, and on a table it has no
 /// statistics of yet it chose to walk the whole lane through it (seen: 114 000 rows for 11
 /// claims) instead of finding the claimed ids by the primary key. The `CASE` leaves it the
 /// primary key only.
-const CLAIM_HEAD: &str = "UPDATE deliveries
+const CLAIM_HEAD: &str = concat!(
+    "UPDATE deliveries
      SET state = 'sending', lease_owner = $1, lease_until = $2,
          lease_seq = lease_seq + 1, attempts = attempts + 1, updated_at = $3
      WHERE id = (SELECT id FROM deliveries
                  WHERE target = $4 AND state IN ('pending', 'sending')
                  ORDER BY id LIMIT 1)
-       AND (CASE state WHEN 'pending' THEN next_attempt_at <= $3
-                   WHEN 'sending' THEN lease_until <= $3
-                   ELSE false END)
+       AND ",
+    still_ready!(),
+    "
        AND NOT EXISTS (SELECT 1 FROM deliveries s
                        WHERE s.target = $4 AND s.state = 'sending' AND s.lease_until > $3)
-     RETURNING id, lease_seq, attempts, rule, target, template, event_id, created_at";
+     RETURNING id, lease_seq, attempts, rule, target, template, event_id, created_at"
+);
 
 /// The oldest `$5` ready deliveries of a lane that is not ordered. The ids are picked first
 /// (an array, so the limit is applied before the update and never folded into it) and the
 /// update finds each row by its primary key. Joined to a list of ids instead, the planner chose
 /// to walk the whole lane for the join (seen: 18 000 rows for 15 claims, 40 ms a claim, and one
 /// relay at 5 000 events/s delivering 92 a second).
-const CLAIM_DUE: &str = "UPDATE deliveries
+const CLAIM_DUE: &str = concat!(
+    "UPDATE deliveries
      SET state = 'sending', lease_owner = $1, lease_until = $2,
          lease_seq = lease_seq + 1, attempts = attempts + 1, updated_at = $3
      WHERE id = ANY (ARRAY(
@@ -400,10 +414,11 @@ const CLAIM_DUE: &str = "UPDATE deliveries
                AND ((state = 'pending' AND next_attempt_at <= $3)
                     OR (state = 'sending' AND lease_until <= $3))
              ORDER BY id LIMIT $5))
-       AND (CASE state WHEN 'pending' THEN next_attempt_at <= $3
-                   WHEN 'sending' THEN lease_until <= $3
-                   ELSE false END)
-     RETURNING id, lease_seq, attempts, rule, target, template, event_id, created_at";
+       AND ",
+    still_ready!(),
+    "
+     RETURNING id, lease_seq, attempts, rule, target, template, event_id, created_at"
+);
 
 const EVENT_BODY: &str = "SELECT received_at, body, enrichment FROM events WHERE id = $1";
 

@@ -228,8 +228,15 @@ async fn two_relays_look_each_event_up_once_and_deliver_it_once() {
         async || (erp.received().len() as u64 >= EVENTS).then_some(()),
     )
     .await;
-    // Time for a second relay's lookups and sends, if there were any.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // A second relay's router looks every second and a lookup takes 1.5 s: a second lookup of
+    // an event would have arrived before the first one's answer let the event be sent. Every
+    // lookup answered, nothing more is coming.
+    eventually_within(
+        "every lookup answered",
+        Duration::from_secs(10),
+        async || api.received().iter().all(|r| r.answered).then_some(()),
+    )
+    .await;
     let lookups: Vec<String> = api.received().iter().map(|r| r.path.clone()).collect();
     let mut distinct = lookups.clone();
     distinct.sort();

@@ -227,12 +227,9 @@ async fn a_relay_whose_clock_runs_ahead_keeps_the_others_leases_retries_and_paus
     // By the fast clock the 30 s lease of a send in flight ran out long ago; by the
     // database's it has not.
     routed_to(&test.store, 1, "erp").await;
-    let held = test
-        .store
-        .claim_next("erp", now_ms(), LEASE, "relay-a")
+    let held = claim_now(&test.store, "erp")
         .await
-        .unwrap();
-    let held = held.expect("the head is due");
+        .expect("the head is due");
     let stolen = ahead
         .claim_next("erp", two_minutes_ahead(), LEASE, "relay-b")
         .await;
@@ -246,12 +243,7 @@ async fn a_relay_whose_clock_runs_ahead_keeps_the_others_leases_retries_and_paus
 
     // What the fast relay routes is due now for the others, not in two minutes.
     routed_to(&ahead, 2, "erp").await;
-    let due = test
-        .store
-        .claim_next("erp", now_ms(), LEASE, "relay-a")
-        .await
-        .unwrap();
-    let due = due.expect("due at once");
+    let due = claim_now(&test.store, "erp").await.expect("due at once");
     assert!(test.store.finish(&due, &delivered, now_ms()).await.unwrap());
 
     // A retry it schedules in 2 s (by its clock) is due 2 s later for the others.
@@ -279,49 +271,40 @@ async fn a_relay_whose_clock_runs_ahead_keeps_the_others_leases_retries_and_paus
             shown.next_attempt_at
         );
     }
-    let early = test
-        .store
-        .claim_next("crm", now_ms(), LEASE, "relay-a")
-        .await
-        .unwrap();
-    assert!(early.is_none(), "the retry is not due yet");
-    eventually_within(
-        "the retry due for the other relay",
-        Duration::from_secs(10),
-        async || {
-            test.store
-                .claim_next("crm", now_ms(), LEASE, "relay-a")
-                .await
-                .unwrap()
-        },
-    )
-    .await;
+    assert!(
+        claim_now(&test.store, "crm").await.is_none(),
+        "the retry is not due yet"
+    );
+    claimable_soon(&test.store, "crm", "the retry due for the other relay").await;
 
     // A Retry-After pause of 2 s it records holds the others for 2 s, not two minutes.
     routed_to(&test.store, 4, "ops").await;
-    ahead
-        .block_target("ops", two_minutes_ahead() + 2_000)
-        .await
-        .unwrap();
-    let paused = test
-        .store
-        .claim_next("ops", now_ms(), LEASE, "relay-a")
-        .await
-        .unwrap();
-    assert!(paused.is_none(), "the pause holds");
-    eventually_within(
-        "the pause over for the other relay",
-        Duration::from_secs(10),
-        async || {
-            test.store
-                .claim_next("ops", now_ms(), LEASE, "relay-a")
-                .await
-                .unwrap()
-        },
-    )
-    .await;
+    let pause_end = two_minutes_ahead() + 2_000;
+    ahead.block_target("ops", pause_end).await.unwrap();
+    assert!(
+        claim_now(&test.store, "ops").await.is_none(),
+        "the pause holds"
+    );
+    claimable_soon(&test.store, "ops", "the pause over for the other relay").await;
     ahead.close().await;
     test.store.close().await;
+}
+
+/// The head of `target`'s lane, claimed now by the relay on the right clock.
+async fn claim_now(store: &Store, target: &str) -> Option<mqa_relay::store::Claim> {
+    store
+        .claim_next(target, now_ms(), LEASE, "relay-a")
+        .await
+        .unwrap()
+}
+
+/// Waits (10 s at most: seconds, where a clock two minutes off would take minutes) until
+/// `target`'s head can be claimed now.
+async fn claimable_soon(store: &Store, target: &str, what: &str) {
+    eventually_within(what, Duration::from_secs(10), async || {
+        claim_now(store, target).await
+    })
+    .await;
 }
 
 /// Event `n`, about an audit of its own (so routers need not take the events in turn).
