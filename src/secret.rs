@@ -36,22 +36,39 @@ impl Secret {
     pub fn redacted(&self) -> String {
         redact(&self.0)
     }
+
+    /// The host (and port) of a URL, as [`host`] reads it.
+    pub fn host(&self) -> Option<String> {
+        host(&self.0)
+    }
 }
 
 /// Redacts a secret for display: keeps a URL's scheme, host and port, drops everything else.
 /// The URL is read by the HTTP client's parser (`url`), so the host shown is the one requests
 /// go to; anything that is not a URL with a host shows nothing.
 pub fn redact(value: &str) -> String {
-    let Ok(url) = url::Url::parse(value) else {
-        return "<redacted>".to_string();
-    };
+    match url::Url::parse(value) {
+        Ok(url) => match host_of(&url) {
+            Some(host) => format!("{}://{host}/<redacted>", url.scheme()),
+            None => "<redacted>".to_string(),
+        },
+        Err(_) => "<redacted>".to_string(),
+    }
+}
+
+/// The host of a URL, with its port when the URL names one (`hooks.slack.com`,
+/// `127.0.0.1:8080`): where its requests go, read as [`redact`] reads it, and nothing else of
+/// it. `None` for anything that is not a URL with a host.
+pub fn host(value: &str) -> Option<String> {
+    host_of(&url::Url::parse(value).ok()?)
+}
+
+fn host_of(url: &url::Url) -> Option<String> {
     // Credentials in the authority (`user:pass@host`) are not part of the host.
     match (url.host_str(), url.port()) {
-        (Some(host), Some(port)) if !host.is_empty() => {
-            format!("{}://{host}:{port}/<redacted>", url.scheme())
-        }
-        (Some(host), None) if !host.is_empty() => format!("{}://{host}/<redacted>", url.scheme()),
-        _ => "<redacted>".to_string(),
+        (Some(host), Some(port)) if !host.is_empty() => Some(format!("{host}:{port}")),
+        (Some(host), None) if !host.is_empty() => Some(host.to_string()),
+        _ => None,
     }
 }
 
@@ -96,6 +113,19 @@ mod tests {
         ] {
             assert_eq!(format!("{:?}", Secret::new(value)), "<redacted>", "{value}");
         }
+    }
+
+    #[test]
+    fn the_host_of_a_url_is_where_it_sends_and_nothing_else() {
+        let s = Secret::new("https://user:SECRET@hooks.slack.com/services/T000/B000/XXXX?x=1");
+        assert_eq!(s.host().as_deref(), Some("hooks.slack.com"));
+        assert_eq!(
+            host("http://127.0.0.1:9\\@evil.example/SECRET").as_deref(),
+            Some("127.0.0.1:9")
+        );
+        assert_eq!(host("https://[::1]:8443/x").as_deref(), Some("[::1]:8443"));
+        assert_eq!(host("key:SECRET"), None);
+        assert_eq!(Secret::new("tok-abcdef").host(), None);
     }
 
     #[test]

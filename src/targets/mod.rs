@@ -189,6 +189,17 @@ impl Target {
         }
     }
 
+    /// The host (and port, when its URL names one) its requests go to: all of its address a
+    /// person may see (a webhook URL's path is a credential). `None` when it has no URL.
+    pub fn host(&self) -> Option<String> {
+        match &self.kind {
+            Kind::Slack(t) => t.host(),
+            Kind::Teams(t) => t.host(),
+            Kind::Email(t) => t.host(),
+            Kind::Webhook(t) => t.host(),
+        }
+    }
+
     /// The renderings a [`Content::Message`] for this target must carry.
     pub fn markups(&self) -> &'static [Markup] {
         match &self.kind {

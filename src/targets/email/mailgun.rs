@@ -41,10 +41,7 @@ pub fn request(
                 "a mailgun target needs its sending `domain` (e.g. mg.example.com)".to_string(),
             )
         })?;
-    let default = match region {
-        MailgunRegion::Us => US_BASE,
-        MailgunRegion::Eu => EU_BASE,
-    };
+    let default = default_base(region);
     let credentials = base64(basic_credentials(api_key.expose()).as_bytes());
     let mut fields = vec![("from".to_string(), mail.from.clone())];
     fields.extend(mail.to.iter().map(|to| ("to".to_string(), to.clone())));
@@ -62,6 +59,14 @@ pub fn request(
         )],
         body: RequestBody::Multipart(fields),
     })
+}
+
+/// The API base of the domain's region, unless `base_url` says.
+pub fn default_base(region: MailgunRegion) -> &'static str {
+    match region {
+        MailgunRegion::Us => US_BASE,
+        MailgunRegion::Eu => EU_BASE,
+    }
 }
 
 /// The `user:password` of the HTTP Basic credentials: Mailgun's user is always `api`.

@@ -113,6 +113,17 @@ impl Email {
         }
     }
 
+    /// The host of the provider's API (`base_url`, else the provider's own).
+    pub(super) fn host(&self) -> Option<String> {
+        let default = match self.provider {
+            EmailProvider::Sendgrid => sendgrid::DEFAULT_BASE,
+            EmailProvider::Mailgun => mailgun::default_base(self.region),
+            EmailProvider::Postmark => postmark::DEFAULT_BASE,
+            EmailProvider::Resend => resend::DEFAULT_BASE,
+        };
+        crate::secret::host(&base(self.base_url.as_deref(), default))
+    }
+
     /// The key, and the `api:<key>` that Mailgun receives as HTTP Basic credentials.
     pub(super) fn secrets(&self) -> Vec<String> {
         let key = self.api_key.expose();

@@ -104,6 +104,15 @@ impl Slack {
         }
     }
 
+    /// The host of the incoming webhook, or of the Web API.
+    pub(super) fn host(&self) -> Option<String> {
+        match &self.destination {
+            Destination::Webhook(url) => url.host(),
+            Destination::Api { endpoint, .. } => crate::secret::host(endpoint),
+            Destination::Incomplete => None,
+        }
+    }
+
     pub(super) fn secrets(&self) -> Vec<String> {
         match &self.destination {
             Destination::Webhook(url) => url_secret_parts(url.expose()),

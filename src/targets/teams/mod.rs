@@ -86,6 +86,11 @@ impl Teams {
     pub(super) fn secrets(&self) -> Vec<String> {
         url_secret_parts(self.url.expose())
     }
+
+    /// The host of the Workflows URL.
+    pub(super) fn host(&self) -> Option<String> {
+        self.url.host()
+    }
 }
 
 /// A raw payload Teams would accept by size; a larger one is an error that says why.

@@ -57,6 +57,11 @@ impl Webhook {
         )
     }
 
+    /// The host of the URL.
+    pub(super) fn host(&self) -> Option<String> {
+        self.url.host()
+    }
+
     pub(super) fn secrets(&self) -> Vec<String> {
         let mut out = url_secret_parts(self.url.expose());
         for (_, value) in &self.headers {
