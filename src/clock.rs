@@ -65,8 +65,18 @@ pub fn rfc3339(ms: i64) -> String {
 
 /// Why a time filter could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`since` is a duration back from now (2h, 1d) or an RFC 3339 time, got {0:?}")]
+#[error("{}", self.message_for("since"))]
 pub struct SinceError(pub String);
+
+impl SinceError {
+    /// What is wrong, for the filter called `name` (`since`, `until`).
+    pub fn message_for(&self, name: &str) -> String {
+        format!(
+            "`{name}` is a duration back from now (2h, 1d) or an RFC 3339 time, got {:?}",
+            self.0
+        )
+    }
+}
 
 /// A `since` filter (a duration back from `now_ms`, or an RFC 3339 time) as ms since the epoch.
 pub fn parse_since(value: &str, now_ms: i64) -> Result<i64, SinceError> {
@@ -91,6 +101,19 @@ mod tests {
             Ok(1_795_161_600_000)
         );
         assert!(parse_since("yesterday", 0).is_err());
+    }
+
+    #[test]
+    fn a_time_that_cannot_be_read_is_named_by_its_filter() {
+        let err = parse_since("yesterday", 0).expect_err("not a time");
+        assert_eq!(
+            err.to_string(),
+            "`since` is a duration back from now (2h, 1d) or an RFC 3339 time, got \"yesterday\""
+        );
+        assert!(
+            err.message_for("until")
+                .starts_with("`until` is a duration")
+        );
     }
 
     #[test]
