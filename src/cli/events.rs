@@ -73,6 +73,7 @@ async fn execute(store: &Store, command: EventsCommand) -> Result<(), String> {
                 limit,
                 kind: event,
                 company,
+                ..EventFilter::default()
             };
             let events = store.list_events(&filter).await.map_err(err)?;
             if json {

@@ -37,8 +37,8 @@ pub use rows::{ClaimSpec, Routed};
 pub use sqlite::backup::{Backup, backup as backup_embedded};
 pub use types::{
     AttemptRecord, Claim, DeadFilter, DeadLetterError, DeliveryDetails, DeliveryRecord,
-    DeliveryState, EventDetails, EventFilter, EventSummary, Ingested, NewDelivery, Nudge, Outcome,
-    QueueStat, StoreCounts, StoredEvent, WriterStats,
+    DeliveryState, EventDetails, EventFilter, EventOutcome, EventSummary, Ingested, NewDelivery,
+    Nudge, Outcome, QueueStat, StoreCounts, StoredEvent, WriterStats,
 };
 
 use cache::EventCache;

@@ -49,6 +49,15 @@ pub(crate) fn rules_json(rules: &[String]) -> String {
     serde_json::to_string(rules).unwrap_or_else(|_| "[]".to_owned())
 }
 
+/// The `matched_rules` column of event `id` read back (none while it is unrouted).
+pub(crate) fn rules_of(id: &str, json: Option<&str>) -> Result<Vec<String>, StoreError> {
+    match json {
+        Some(json) => serde_json::from_str(json)
+            .map_err(|e| StoreError::Other(format!("event {id}: unreadable rules: {e}"))),
+        None => Ok(Vec::new()),
+    }
+}
+
 /// The columns an outcome writes: where the delivery goes next in its state machine
 /// (`sending` → `delivered` | `pending` (retry at a time) | `dead`), fenced by the claim's lease.
 pub(crate) struct FinishRow {

@@ -58,7 +58,8 @@ impl StoredEvent {
     }
 }
 
-/// Which events `list_events` returns, newest first.
+/// Which events `list_events` returns, newest first (by `received_at`, then id). Every filter
+/// set must hold.
 #[derive(Debug, Clone, Default)]
 pub struct EventFilter {
     pub limit: usize,
@@ -66,6 +67,62 @@ pub struct EventFilter {
     pub kind: Option<String>,
     /// Only this company, by name or id.
     pub company: Option<String>,
+    /// Only events with a delivery for this rule.
+    pub rule: Option<String>,
+    /// Only events with a delivery to this target.
+    pub target: Option<String>,
+    /// Only events whose deliveries stand so (see [`EventOutcome`]).
+    pub outcome: Option<EventOutcome>,
+    /// Only events received at or after this time (ms).
+    pub since_ms: Option<i64>,
+    /// Only events received before this time (ms).
+    pub until_ms: Option<i64>,
+    /// Only events after this one in the listing's order, given as its `(received_at, id)`:
+    /// the last event of one page asks for the next page.
+    pub before: Option<(i64, String)>,
+}
+
+/// How an event's deliveries stand, as a filter of `list_events`. An event may stand in more
+/// than one way (a delivery waiting and another dead).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventOutcome {
+    /// Routed to at least one delivery, and every one of them delivered.
+    Delivered,
+    /// A delivery pending or being sent.
+    Waiting,
+    /// A dead delivery (replayed or not).
+    Dead,
+    /// Routed, and no rule matched: no delivery at all.
+    NoDeliveries,
+    /// Not routed yet.
+    Unrouted,
+}
+
+impl EventOutcome {
+    /// Every outcome, in the order they are listed to people.
+    pub const ALL: [EventOutcome; 5] = [
+        EventOutcome::Delivered,
+        EventOutcome::Waiting,
+        EventOutcome::Dead,
+        EventOutcome::NoDeliveries,
+        EventOutcome::Unrouted,
+    ];
+
+    /// The word for it in a query (`delivered`, `waiting`, `dead`, `none`, `unrouted`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventOutcome::Delivered => "delivered",
+            EventOutcome::Waiting => "waiting",
+            EventOutcome::Dead => "dead",
+            EventOutcome::NoDeliveries => "none",
+            EventOutcome::Unrouted => "unrouted",
+        }
+    }
+
+    /// The outcome a word of [`EventOutcome::as_str`] names.
+    pub fn parse(s: &str) -> Option<EventOutcome> {
+        EventOutcome::ALL.into_iter().find(|o| o.as_str() == s)
+    }
 }
 
 /// One event in a listing: what it was and how its deliveries stand.
@@ -81,6 +138,10 @@ pub struct EventSummary {
     pub delivered: u64,
     pub waiting: u64,
     pub dead: u64,
+    /// The rules it matched, as stored when it was routed (none while unrouted).
+    pub rules: Vec<String>,
+    /// The targets of its deliveries, each once, sorted.
+    pub targets: Vec<String>,
 }
 
 /// Which dead letters `dead_letters` returns, oldest first.

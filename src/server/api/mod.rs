@@ -181,6 +181,7 @@ async fn list_events(relay: &Relay, query: &str) -> Result<Response, ApiError> {
         limit: limit(query)?,
         kind: param(query, "event"),
         company: param(query, "company"),
+        ..EventFilter::default()
     };
     let events = relay
         .store

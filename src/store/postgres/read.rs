@@ -8,10 +8,10 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use super::{big, classify};
-use crate::store::rows::{StoredEventRow, count, to_u16};
+use crate::store::rows::{StoredEventRow, count, rules_of, to_u16};
 use crate::store::{
     AttemptRecord, DeadFilter, DeliveryDetails, DeliveryRecord, DeliveryState, EventDetails,
-    EventFilter, EventSummary, QueueStat, StoreCounts, StoreError, StoredEvent,
+    EventFilter, EventOutcome, EventSummary, QueueStat, StoreCounts, StoreError, StoredEvent,
 };
 
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
@@ -190,11 +190,7 @@ pub(super) async fn event(conn: &Client, id: &str) -> Result<Option<EventDetails
         return Ok(None);
     };
     let matched: Option<String> = r.get(5);
-    let matched_rules = match matched {
-        Some(json) => serde_json::from_str(&json)
-            .map_err(|e| StoreError::Other(format!("event {id}: unreadable rules: {e}")))?,
-        None => Vec::new(),
-    };
+    let matched_rules = rules_of(id, matched.as_deref())?;
     let sql = format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE event_id = $1 ORDER BY id");
     let mut deliveries = Vec::new();
     for d in rows(conn, &sql, &[&id]).await? {
@@ -355,39 +351,96 @@ pub(super) async fn targets_with_work(conn: &Client) -> Result<Vec<String>, Stor
     Ok(found.iter().map(|r| r.get(0)).collect())
 }
 
+/// The page of events `filter` asks for, chosen first (by the events' own index), then with
+/// their deliveries counted: a page reads the deliveries of its own events only.
+const LIST_EVENTS: &str = "WITH page AS (
+         SELECT e.id, e.received_at, e.kind, e.company_id, e.company_name, e.routed_at,
+                e.matched_rules
+         FROM events e
+         WHERE ($1::TEXT IS NULL OR e.kind = $1)
+           AND ($2::TEXT IS NULL OR e.company_name = $2 OR e.company_id = $2)
+           AND ($3::TEXT IS NULL OR EXISTS (SELECT 1 FROM deliveries r
+                                            WHERE r.event_id = e.id AND r.rule = $3))
+           AND ($4::TEXT IS NULL OR EXISTS (SELECT 1 FROM deliveries t
+                                            WHERE t.event_id = e.id AND t.target = $4))
+           AND ($5::BIGINT IS NULL OR e.received_at >= $5)
+           AND ($6::BIGINT IS NULL OR e.received_at < $6)
+           AND ($7::BIGINT IS NULL OR e.received_at < $7
+                OR (e.received_at = $7 AND e.id < $8::TEXT))
+           AND CASE $9::TEXT
+               WHEN 'delivered' THEN
+                   EXISTS (SELECT 1 FROM deliveries x WHERE x.event_id = e.id)
+                   AND NOT EXISTS (SELECT 1 FROM deliveries x
+                                   WHERE x.event_id = e.id AND x.state <> 'delivered')
+               WHEN 'waiting' THEN
+                   EXISTS (SELECT 1 FROM deliveries x
+                           WHERE x.event_id = e.id AND x.state IN ('pending', 'sending'))
+               WHEN 'dead' THEN
+                   EXISTS (SELECT 1 FROM deliveries x
+                           WHERE x.event_id = e.id AND x.state = 'dead')
+               WHEN 'none' THEN
+                   e.routed_at IS NOT NULL
+                   AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.event_id = e.id)
+               WHEN 'unrouted' THEN e.routed_at IS NULL
+               ELSE true END
+         ORDER BY e.received_at DESC, e.id DESC LIMIT $10)
+     SELECT p.id, p.received_at, p.kind, p.company_id, p.company_name, p.routed_at,
+            COUNT(d.id),
+            COUNT(d.id) FILTER (WHERE d.state = 'delivered'),
+            COUNT(d.id) FILTER (WHERE d.state IN ('pending', 'sending')),
+            COUNT(d.id) FILTER (WHERE d.state = 'dead'),
+            p.matched_rules,
+            COALESCE(array_agg(DISTINCT d.target) FILTER (WHERE d.target IS NOT NULL), '{}')
+     FROM page p LEFT JOIN deliveries d ON d.event_id = p.id
+     GROUP BY p.id, p.received_at, p.kind, p.company_id, p.company_name, p.routed_at,
+              p.matched_rules
+     ORDER BY p.received_at DESC, p.id DESC";
+
 pub(super) async fn list_events(
     conn: &Client,
     filter: &EventFilter,
 ) -> Result<Vec<EventSummary>, StoreError> {
-    let found = rows(
-        conn,
-        "SELECT e.id, e.received_at, e.kind, e.company_id, e.company_name, e.routed_at,
-                COUNT(d.id),
-                COUNT(d.id) FILTER (WHERE d.state = 'delivered'),
-                COUNT(d.id) FILTER (WHERE d.state IN ('pending', 'sending')),
-                COUNT(d.id) FILTER (WHERE d.state = 'dead')
-         FROM events e LEFT JOIN deliveries d ON d.event_id = e.id
-         WHERE ($1::TEXT IS NULL OR e.kind = $1)
-           AND ($2::TEXT IS NULL OR e.company_name = $2 OR e.company_id = $2)
-         GROUP BY e.id ORDER BY e.received_at DESC, e.id DESC LIMIT $3",
-        &[&filter.kind, &filter.company, &limit(filter.limit)],
-    )
-    .await?;
-    Ok(found
+    let (before_at, before_id) = match &filter.before {
+        Some((at, id)) => (Some(*at), Some(id.as_str())),
+        None => (None, None),
+    };
+    let params: Params<'_> = &[
+        &filter.kind,
+        &filter.company,
+        &filter.rule,
+        &filter.target,
+        &filter.since_ms,
+        &filter.until_ms,
+        &before_at,
+        &before_id,
+        &filter.outcome.map(EventOutcome::as_str),
+        &limit(filter.limit),
+    ];
+    let found = rows(conn, LIST_EVENTS, params).await?;
+    found
         .iter()
-        .map(|r| EventSummary {
-            id: r.get(0),
-            received_at: r.get(1),
-            kind: r.get(2),
-            company_id: r.get(3),
-            company_name: r.get(4),
-            routed_at: r.get(5),
-            deliveries: count(r.get(6)),
-            delivered: count(r.get(7)),
-            waiting: count(r.get(8)),
-            dead: count(r.get(9)),
+        .map(|r| {
+            let id: String = r.get(0);
+            let rules: Option<String> = r.get(10);
+            let mut targets: Vec<String> = r.get(11);
+            // Sorted as the embedded store sorts them, whatever the database's collation.
+            targets.sort_unstable();
+            Ok(EventSummary {
+                rules: rules_of(&id, rules.as_deref())?,
+                targets,
+                id,
+                received_at: r.get(1),
+                kind: r.get(2),
+                company_id: r.get(3),
+                company_name: r.get(4),
+                routed_at: r.get(5),
+                deliveries: count(r.get(6)),
+                delivered: count(r.get(7)),
+                waiting: count(r.get(8)),
+                dead: count(r.get(9)),
+            })
         })
-        .collect())
+        .collect()
 }
 
 pub(super) async fn dead_letters(

@@ -9,10 +9,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::classify;
 use super::read::{DELIVERY_COLUMNS, attempts_of, delivery_record, stored_event};
-use crate::store::rows::count;
+use crate::store::rows::{count, rules_of};
 use crate::store::{
-    Claim, DeadFilter, DeadLetterError, DeliveryDetails, DeliveryRecord, EventFilter, EventSummary,
-    QueueStat, StoreError,
+    Claim, DeadFilter, DeadLetterError, DeliveryDetails, DeliveryRecord, EventFilter, EventOutcome,
+    EventSummary, QueueStat, StoreError,
 };
 
 /// Rows of a dead letter that is still to be dealt with.
@@ -26,28 +26,74 @@ fn limit(n: usize) -> i64 {
     i64::try_from(n.max(1)).unwrap_or(i64::MAX)
 }
 
+/// The page of events `filter` asks for, chosen first (by the events' own index), then with
+/// their deliveries counted: a page reads the deliveries of its own events only. (`+x.state`:
+/// an event's deliveries are found by the event, never by walking every dead delivery.)
+const LIST_EVENTS: &str = "WITH page AS (
+         SELECT e.id, e.received_at, e.kind, e.company_id, e.company_name, e.routed_at,
+                e.matched_rules
+         FROM events e
+         WHERE (?1 IS NULL OR e.kind = ?1)
+           AND (?2 IS NULL OR e.company_name = ?2 OR e.company_id = ?2)
+           AND (?3 IS NULL OR EXISTS (SELECT 1 FROM deliveries r
+                                      WHERE r.event_id = e.id AND r.rule = ?3))
+           AND (?4 IS NULL OR EXISTS (SELECT 1 FROM deliveries t
+                                      WHERE t.event_id = e.id AND t.target = ?4))
+           AND (?5 IS NULL OR e.received_at >= ?5)
+           AND (?6 IS NULL OR e.received_at < ?6)
+           AND (?7 IS NULL OR e.received_at < ?7 OR (e.received_at = ?7 AND e.id < ?8))
+           AND CASE ?9
+               WHEN 'delivered' THEN
+                   EXISTS (SELECT 1 FROM deliveries x WHERE x.event_id = e.id)
+                   AND NOT EXISTS (SELECT 1 FROM deliveries x
+                                   WHERE x.event_id = e.id AND x.state <> 'delivered')
+               WHEN 'waiting' THEN
+                   EXISTS (SELECT 1 FROM deliveries x
+                           WHERE x.event_id = e.id AND x.state IN ('pending', 'sending'))
+               WHEN 'dead' THEN
+                   EXISTS (SELECT 1 FROM deliveries x
+                           WHERE x.event_id = e.id AND +x.state = 'dead')
+               WHEN 'none' THEN
+                   e.routed_at IS NOT NULL
+                   AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.event_id = e.id)
+               WHEN 'unrouted' THEN e.routed_at IS NULL
+               ELSE 1 END
+         ORDER BY e.received_at DESC, e.id DESC LIMIT ?10)
+     SELECT p.id, p.received_at, p.kind, p.company_id, p.company_name, p.routed_at,
+            COUNT(d.id),
+            COALESCE(SUM(d.state = 'delivered'), 0),
+            COALESCE(SUM(d.state IN ('pending', 'sending')), 0),
+            COALESCE(SUM(d.state = 'dead'), 0),
+            p.matched_rules,
+            json_group_array(DISTINCT d.target) FILTER (WHERE d.target IS NOT NULL)
+     FROM page p LEFT JOIN deliveries d ON d.event_id = p.id
+     GROUP BY p.id ORDER BY p.received_at DESC, p.id DESC";
+
 pub(in crate::store) fn list_events(
     conn: &Connection,
     filter: &EventFilter,
 ) -> Result<Vec<EventSummary>, StoreError> {
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT e.id, e.received_at, e.kind, e.company_id, e.company_name, e.routed_at,
-                    COUNT(d.id),
-                    COALESCE(SUM(d.state = 'delivered'), 0),
-                    COALESCE(SUM(d.state IN ('pending', 'sending')), 0),
-                    COALESCE(SUM(d.state = 'dead'), 0)
-             FROM events e LEFT JOIN deliveries d ON d.event_id = e.id
-             WHERE (?1 IS NULL OR e.kind = ?1)
-               AND (?2 IS NULL OR e.company_name = ?2 OR e.company_id = ?2)
-             GROUP BY e.id ORDER BY e.received_at DESC, e.id DESC LIMIT ?3",
-        )
-        .map_err(classify)?;
+    let (before_at, before_id) = match &filter.before {
+        Some((at, id)) => (Some(*at), Some(id.as_str())),
+        None => (None, None),
+    };
+    let mut stmt = conn.prepare_cached(LIST_EVENTS).map_err(classify)?;
     let rows = stmt
         .query_map(
-            params![filter.kind, filter.company, limit(filter.limit)],
+            params![
+                filter.kind,
+                filter.company,
+                filter.rule,
+                filter.target,
+                filter.since_ms,
+                filter.until_ms,
+                before_at,
+                before_id,
+                filter.outcome.map(EventOutcome::as_str),
+                limit(filter.limit),
+            ],
             |r| {
-                Ok(EventSummary {
+                let summary = EventSummary {
                     id: r.get(0)?,
                     received_at: r.get(1)?,
                     kind: r.get(2)?,
@@ -58,11 +104,30 @@ pub(in crate::store) fn list_events(
                     delivered: count(r.get(7)?),
                     waiting: count(r.get(8)?),
                     dead: count(r.get(9)?),
-                })
+                    rules: Vec::new(),
+                    targets: Vec::new(),
+                };
+                let rules: Option<String> = r.get(10)?;
+                let targets: String = r.get(11)?;
+                Ok((summary, rules, targets))
             },
         )
         .map_err(classify)?;
-    rows.collect::<Result<_, _>>().map_err(classify)
+    rows.map(|row| {
+        let (mut summary, rules, targets) = row.map_err(classify)?;
+        summary.rules = rules_of(&summary.id, rules.as_deref())?;
+        summary.targets = targets_of(&summary.id, &targets)?;
+        Ok(summary)
+    })
+    .collect()
+}
+
+/// The targets of an event's deliveries, from the JSON array the listing gathers, sorted.
+fn targets_of(id: &str, json: &str) -> Result<Vec<String>, StoreError> {
+    let mut targets: Vec<String> = serde_json::from_str(json)
+        .map_err(|e| StoreError::Other(format!("event {id}: unreadable targets: {e}")))?;
+    targets.sort_unstable();
+    Ok(targets)
 }
 
 pub(in crate::store) fn dead_letters(

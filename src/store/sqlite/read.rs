@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{classify, connect};
-use crate::store::rows::{StoredEventRow, count, to_u16};
+use crate::store::rows::{StoredEventRow, count, rules_of, to_u16};
 use crate::store::{
     AttemptRecord, DeliveryRecord, DeliveryState, EventDetails, StoreCounts, StoreError,
     StoredEvent,
@@ -160,11 +160,7 @@ pub(in crate::store) fn event(
     let Some((event_row, routed_at, matched)) = row else {
         return Ok(None);
     };
-    let matched_rules = match matched {
-        Some(json) => serde_json::from_str(&json)
-            .map_err(|e| StoreError::Other(format!("event {id}: unreadable rules: {e}")))?,
-        None => Vec::new(),
-    };
+    let matched_rules = rules_of(id, matched.as_deref())?;
     let mut deliveries = Vec::new();
     for delivery in deliveries_where(conn, "event_id = ?1", params![id])? {
         let attempts = attempts_of(conn, delivery.id)?;

@@ -1,7 +1,8 @@
 //! The store: intake ([`ingest`]) and the router ([`router`]) against real SQLite files; the
 //! store's conformance tests, on each engine (every test of [`on_each_engine!`] runs once on a
-//! fresh embedded store and once on a fresh PostgreSQL schema): the delivery queue ([`lanes`])
-//! and the lanes' group-committed writes ([`group_commit`]); what only a shared PostgreSQL store
+//! fresh embedded store and once on a fresh PostgreSQL schema): the delivery queue ([`lanes`]),
+//! the lanes' group-committed writes ([`group_commit`]) and what the operator's views read and
+//! do ([`operator_views`]); what only a shared PostgreSQL store
 //! promises, with two stores on one schema as two relays ([`replicas`]); and `store copy`
 //! ([`copy`]); TLS to the database as `sslmode` asks ([`tls`]).
 
@@ -10,6 +11,7 @@ mod group_commit;
 mod ingest;
 mod lanes;
 mod objects;
+mod operator_views;
 mod replicas;
 mod router;
 mod tls;
