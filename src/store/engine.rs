@@ -13,6 +13,7 @@ use super::sqlite::Sqlite;
 use super::types::{
     Claim, DeadFilter, DeadLetterError, DeliveryDetails, DeliveryRecord, DeliveryState,
     EventDetails, EventFilter, EventSummary, Ingested, Nudge, QueueStat, StoreCounts, StoredEvent,
+    TargetHealth,
 };
 
 /// What an engine does. Writes that sit on the hot path (`ingest`, `route`, `lane`, `probe`)
@@ -77,6 +78,13 @@ pub(super) trait Engine {
     async fn dead_letters(&self, filter: DeadFilter) -> Result<Vec<DeliveryRecord>, StoreError>;
     async fn delivery(&self, id: i64) -> Result<Option<DeliveryDetails>, StoreError>;
     async fn queue_stats(&self) -> Result<(Vec<QueueStat>, u64), StoreError>;
+    /// Every lane's health at `now_ms` (a pause while it lasts, in this relay's clock), with
+    /// the deliveries delivered since `delivered_since`.
+    async fn target_health(
+        &self,
+        now_ms: i64,
+        delivered_since: i64,
+    ) -> Result<Vec<TargetHealth>, StoreError>;
 
     /// `Err` ([`StoreError::Lost`]) once the store's database is no longer the one opened.
     fn check_file(&self) -> Result<(), StoreError>;

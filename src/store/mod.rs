@@ -38,13 +38,16 @@ pub use sqlite::backup::{Backup, backup as backup_embedded};
 pub use types::{
     AttemptRecord, Claim, DeadFilter, DeadLetterError, DeliveryDetails, DeliveryRecord,
     DeliveryState, EventDetails, EventFilter, EventOutcome, EventSummary, Ingested, NewDelivery,
-    Nudge, Outcome, QueueStat, StoreCounts, StoredEvent, WriterStats,
+    Nudge, Outcome, QueueStat, StoreCounts, StoredEvent, TargetHealth, WriterStats,
 };
 
 use cache::EventCache;
 use commit::{Counters, LaneWrite, RouteRow};
 use engine::{Backend, Engine, with_engine};
 use rows::{EventRow, FinishRow};
+
+/// The window of [`TargetHealth::delivered_last_hour`].
+const HOUR_MS: i64 = 3_600_000;
 
 /// Why a store call failed. Callers branch on it: `Unavailable` means "try again later" (intake
 /// answers 503 so MonitorQA retries), `Lost` "not before a restart", `InUse` "not while the
@@ -495,6 +498,18 @@ impl Store {
     /// Unfinished deliveries per target, and the number of open dead letters.
     pub async fn queue_stats(&self) -> Result<(Vec<QueueStat>, u64), StoreError> {
         with_engine!(self.backend(), e => e.queue_stats().await)
+    }
+
+    /// How every target's lane stands at `now_ms`: its queue, open dead letters, its latest
+    /// attempts, a pause while it lasts, and what it delivered in the hour before. One row per
+    /// target the store has a lane for (every target a delivery was ever made for), by name.
+    pub async fn target_health(&self, now_ms: i64) -> Result<Vec<TargetHealth>, StoreError> {
+        let hour_ago = now_ms.saturating_sub(HOUR_MS);
+        let mut health =
+            with_engine!(self.backend(), e => e.target_health(now_ms, hour_ago).await)?;
+        // By name as bytes, the same on every engine whatever a database's collation.
+        health.sort_by(|a, b| a.target.cmp(&b.target));
+        Ok(health)
     }
 
     /// Keeps what the MonitorQA API lookup found for an event, for its deliveries' templates.

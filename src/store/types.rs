@@ -177,6 +177,31 @@ pub enum DeadLetterError {
     Dropped(i64),
 }
 
+/// How one target's lane stands, for the operator: its queue, its dead letters, how its last
+/// sends went and whether it is paused.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TargetHealth {
+    pub target: String,
+    /// Pending and sending deliveries.
+    pub depth: u64,
+    /// When the oldest of them was created (ms), if any.
+    pub oldest_created_at: Option<i64>,
+    /// Open dead letters (dead, not dropped, not replayed).
+    pub dead: u64,
+    /// When an attempt last delivered (ms).
+    pub last_delivered_at: Option<i64>,
+    /// When the latest attempt finished (ms), and how it ended.
+    pub last_attempt_at: Option<i64>,
+    /// `delivered`, `retry` or `dead`.
+    pub last_outcome: Option<String>,
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+    /// When the lane's pause (a Retry-After) ends, while it lasts.
+    pub paused_until: Option<i64>,
+    /// Attempts delivered in the last hour.
+    pub delivered_last_hour: u64,
+}
+
 /// The queue of one target, for metrics.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueStat {

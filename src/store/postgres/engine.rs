@@ -9,6 +9,7 @@ use crate::store::rows::EventRow;
 use crate::store::types::{
     Claim, DeadFilter, DeadLetterError, DeliveryDetails, DeliveryRecord, DeliveryState,
     EventDetails, EventFilter, EventSummary, Ingested, Nudge, QueueStat, StoreCounts, StoredEvent,
+    TargetHealth,
 };
 
 impl Engine for Postgres {
@@ -143,6 +144,20 @@ impl Engine for Postgres {
 
     async fn queue_stats(&self) -> Result<(Vec<QueueStat>, u64), StoreError> {
         read::queue_stats(&self.conn().await?).await
+    }
+
+    async fn target_health(
+        &self,
+        now_ms: i64,
+        delivered_since: i64,
+    ) -> Result<Vec<TargetHealth>, StoreError> {
+        let now = self.clock.to_db(now_ms);
+        let mut found = read::target_health(&self.conn().await?, now, delivered_since).await?;
+        for t in &mut found {
+            // Kept in the database's clock, shown in the relay's.
+            t.paused_until = t.paused_until.map(|at| self.clock.to_relay(at));
+        }
+        Ok(found)
     }
 
     /// A database server has no file to lose under the relay.

@@ -12,6 +12,7 @@ use crate::store::rows::{StoredEventRow, count, rules_of, to_u16};
 use crate::store::{
     AttemptRecord, DeadFilter, DeliveryDetails, DeliveryRecord, DeliveryState, EventDetails,
     EventFilter, EventOutcome, EventSummary, QueueStat, StoreCounts, StoreError, StoredEvent,
+    TargetHealth,
 };
 
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
@@ -477,6 +478,70 @@ pub(super) async fn delivery(
         dropped_at: r.get(14),
         delivery,
     }))
+}
+
+/// Every lane's health at `now` (the database's clock, as the lanes' pauses are kept), counting
+/// the deliveries delivered since `delivered_since` (the relay's, as finished times are kept).
+///
+/// One row per target row: every target a delivery names has one (the writes that add
+/// deliveries add it first, and nothing deletes it). A delivered attempt is the last of its
+/// delivery and ends at the delivery's `finished_at`, so what was delivered is read from the
+/// index of finished deliveries rather than from every attempt; the latest attempt is that of
+/// the lane's latest delivered or dead delivery, or of one still in the lane. The pause comes
+/// in the database's clock.
+pub(super) async fn target_health(
+    conn: &Client,
+    now: i64,
+    delivered_since: i64,
+) -> Result<Vec<TargetHealth>, StoreError> {
+    let sql = format!(
+        "WITH lanes AS (
+             SELECT target, COUNT(*) AS depth, MIN(created_at) AS oldest FROM deliveries
+             WHERE state IN ('pending', 'sending') GROUP BY target),
+         dead AS (
+             SELECT target, COUNT(*) AS n FROM deliveries WHERE {OPEN_DEAD} GROUP BY target),
+         recent AS (
+             SELECT target, COUNT(*) AS n FROM deliveries
+             WHERE state = 'delivered' AND finished_at >= $1 GROUP BY target)
+         SELECT t.name, COALESCE(l.depth, 0), l.oldest, COALESCE(dl.n, 0),
+                (SELECT finished_at FROM deliveries WHERE state = 'delivered' AND target = t.name
+                 ORDER BY finished_at DESC LIMIT 1),
+                a.finished_at, a.outcome, a.status, a.error,
+                CASE WHEN t.blocked_until > $2 THEN t.blocked_until END, COALESCE(rc.n, 0)
+         FROM targets t
+         LEFT JOIN lanes l ON l.target = t.name
+         LEFT JOIN dead dl ON dl.target = t.name
+         LEFT JOIN recent rc ON rc.target = t.name
+         LEFT JOIN LATERAL (
+             SELECT x.finished_at, x.outcome, x.status, x.error FROM attempts x
+             WHERE x.delivery_id IN (
+                 (SELECT id FROM deliveries WHERE state = 'delivered' AND target = t.name
+                  ORDER BY finished_at DESC LIMIT 1)
+                 UNION ALL
+                 (SELECT id FROM deliveries WHERE state = 'dead' AND target = t.name
+                  ORDER BY finished_at DESC LIMIT 1)
+                 UNION ALL
+                 SELECT id FROM deliveries
+                 WHERE target = t.name AND state IN ('pending', 'sending'))
+             ORDER BY x.finished_at DESC LIMIT 1) a ON true"
+    );
+    let found = rows(conn, &sql, &[&delivered_since, &now]).await?;
+    Ok(found
+        .iter()
+        .map(|r| TargetHealth {
+            target: r.get(0),
+            depth: count(r.get(1)),
+            oldest_created_at: r.get(2),
+            dead: count(r.get(3)),
+            last_delivered_at: r.get(4),
+            last_attempt_at: r.get(5),
+            last_outcome: r.get(6),
+            last_status: to_u16(r.get(7)),
+            last_error: r.get(8),
+            paused_until: r.get(9),
+            delivered_last_hour: count(r.get(10)),
+        })
+        .collect())
 }
 
 pub(super) async fn queue_stats(conn: &Client) -> Result<(Vec<QueueStat>, u64), StoreError> {

@@ -1,6 +1,7 @@
 //! Operations for people and housekeeping: event listings, the dead-letter list with replay and
-//! drop, queue statistics for metrics, pauses and releases of lanes, the saved enrichment of an
-//! event, and retention. Reads take a read connection; writes run inside the writer's batch.
+//! drop, queue statistics for metrics and the lanes' health, pauses and releases of lanes, the
+//! saved enrichment of an event, and retention. Reads take a read connection; writes run inside
+//! the writer's batch.
 //!
 //! A dead letter is "open" while it is dead, not dropped and not replayed. A replay is a new
 //! pending row at the tail of its target's lane, pointing at the original (`replay_of`).
@@ -9,10 +10,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::classify;
 use super::read::{DELIVERY_COLUMNS, attempts_of, delivery_record, stored_event};
-use crate::store::rows::{count, rules_of};
+use crate::store::rows::{count, rules_of, to_u16};
 use crate::store::{
     Claim, DeadFilter, DeadLetterError, DeliveryDetails, DeliveryRecord, EventFilter, EventOutcome,
-    EventSummary, QueueStat, StoreError,
+    EventSummary, QueueStat, StoreError, TargetHealth,
 };
 
 /// Rows of a dead letter that is still to be dealt with.
@@ -271,6 +272,72 @@ pub(in crate::store) fn queue_stats(
     let sql = format!("SELECT COUNT(*) FROM deliveries WHERE {OPEN_DEAD}");
     let dead: i64 = conn.query_row(&sql, [], |r| r.get(0)).map_err(classify)?;
     Ok((stats, count(dead)))
+}
+
+/// Every lane's health at `now_ms`, counting the deliveries delivered since `delivered_since`.
+///
+/// One row per target row: every target a delivery names has one (the writes that add
+/// deliveries add it first, and nothing deletes it). A delivered attempt is the last of its
+/// delivery and ends at the delivery's `finished_at`, so what was delivered is read from the
+/// index of finished deliveries rather than from every attempt; the latest attempt is that of
+/// the lane's latest delivered or dead delivery, or of one still in the lane.
+pub(in crate::store) fn target_health(
+    conn: &Connection,
+    now_ms: i64,
+    delivered_since: i64,
+) -> Result<Vec<TargetHealth>, StoreError> {
+    let sql = format!(
+        "WITH lanes AS (
+             SELECT target, COUNT(*) AS depth, MIN(created_at) AS oldest FROM deliveries
+             WHERE state IN ('pending', 'sending') GROUP BY target),
+         dead AS (
+             SELECT target, COUNT(*) AS n FROM deliveries WHERE {OPEN_DEAD} GROUP BY target),
+         recent AS (
+             SELECT target, COUNT(*) AS n FROM deliveries
+             WHERE state = 'delivered' AND finished_at >= ?1 GROUP BY target)
+         SELECT t.name, COALESCE(l.depth, 0), l.oldest, COALESCE(dl.n, 0),
+                (SELECT finished_at FROM deliveries WHERE state = 'delivered' AND target = t.name
+                 ORDER BY finished_at DESC LIMIT 1),
+                a.finished_at, a.outcome, a.status, a.error,
+                CASE WHEN t.blocked_until > ?2 THEN t.blocked_until END, COALESCE(rc.n, 0)
+         FROM targets t
+         LEFT JOIN lanes l ON l.target = t.name
+         LEFT JOIN dead dl ON dl.target = t.name
+         LEFT JOIN recent rc ON rc.target = t.name
+         LEFT JOIN attempts a ON a.rowid = (
+             SELECT x.rowid FROM attempts x
+             WHERE x.delivery_id IN (
+                 SELECT id FROM (SELECT id FROM deliveries
+                                 WHERE state = 'delivered' AND target = t.name
+                                 ORDER BY finished_at DESC LIMIT 1)
+                 UNION ALL
+                 SELECT id FROM (SELECT id FROM deliveries
+                                 WHERE state = 'dead' AND target = t.name
+                                 ORDER BY finished_at DESC LIMIT 1)
+                 UNION ALL
+                 SELECT id FROM deliveries
+                 WHERE target = t.name AND state IN ('pending', 'sending'))
+             ORDER BY x.finished_at DESC LIMIT 1)"
+    );
+    let mut stmt = conn.prepare_cached(&sql).map_err(classify)?;
+    let rows = stmt
+        .query_map([delivered_since, now_ms], |r| {
+            Ok(TargetHealth {
+                target: r.get(0)?,
+                depth: count(r.get(1)?),
+                oldest_created_at: r.get(2)?,
+                dead: count(r.get(3)?),
+                last_delivered_at: r.get(4)?,
+                last_attempt_at: r.get(5)?,
+                last_outcome: r.get(6)?,
+                last_status: to_u16(r.get(7)?),
+                last_error: r.get(8)?,
+                paused_until: r.get(9)?,
+                delivered_last_hour: count(r.get(10)?),
+            })
+        })
+        .map_err(classify)?;
+    rows.collect::<Result<_, _>>().map_err(classify)
 }
 
 pub(in crate::store) fn save_enrichment(

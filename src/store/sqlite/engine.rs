@@ -9,6 +9,7 @@ use crate::store::rows::EventRow;
 use crate::store::types::{
     Claim, DeadFilter, DeadLetterError, DeliveryDetails, DeliveryRecord, DeliveryState,
     EventDetails, EventFilter, EventSummary, Ingested, QueueStat, StoreCounts, StoredEvent,
+    TargetHealth,
 };
 
 impl Engine for Sqlite {
@@ -149,6 +150,16 @@ impl Engine for Sqlite {
 
     async fn queue_stats(&self) -> Result<(Vec<QueueStat>, u64), StoreError> {
         self.reads.run(admin::queue_stats).await
+    }
+
+    async fn target_health(
+        &self,
+        now_ms: i64,
+        delivered_since: i64,
+    ) -> Result<Vec<TargetHealth>, StoreError> {
+        self.reads
+            .run(move |c| admin::target_health(c, now_ms, delivered_since))
+            .await
     }
 
     fn check_file(&self) -> Result<(), StoreError> {

@@ -1,17 +1,18 @@
 //! What the operator's views read, on each engine (a real SQLite file, a schema of the
 //! machine's PostgreSQL): the event listing's filters and its pages, each event's rules and
-//! targets.
+//! targets, and every lane's health.
 
 use std::time::Duration;
 
 use mqa_relay::clock::now_ms;
 use mqa_relay::store::{
-    Claim, EventFilter, EventOutcome, EventSummary, NewDelivery, Outcome, Store,
+    Claim, EventFilter, EventOutcome, EventSummary, NewDelivery, Outcome, Store, TargetHealth,
 };
 
 use super::event;
 
 const LEASE: Duration = Duration::from_secs(30);
+const HOUR: i64 = 3_600_000;
 
 fn to(rule: &str, target: &str) -> NewDelivery {
     NewDelivery {
@@ -222,9 +223,93 @@ async fn a_cursor_pages_through_every_event_once(store: &Store) {
     assert_eq!(pages.concat(), all, "in order, no gap, no overlap");
 }
 
+fn health_of<'a>(all: &'a [TargetHealth], target: &str) -> &'a TargetHealth {
+    all.iter()
+        .find(|h| h.target == target)
+        .unwrap_or_else(|| panic!("a row for {target}"))
+}
+
+async fn every_lane_shows_its_queue_its_last_attempts_and_its_pause(store: &Store) {
+    let t = now_ms();
+    routed(store, 1, &["audits"], &[to("audits", "erp")]).await;
+    finish_head(store, "erp", delivered(), t - 2 * HOUR).await;
+    routed(store, 2, &["audits"], &[to("audits", "erp")]).await;
+    finish_head(store, "erp", delivered(), t).await;
+    routed(store, 3, &["audits"], &[to("audits", "erp")]).await;
+    finish_head(store, "erp", dead(), t + 5).await;
+
+    routed(store, 4, &["actions"], &[to("actions", "kitchen")]).await;
+    let retry = Outcome::Retry {
+        at_ms: t + 60_000,
+        status: Some(503),
+        error: "busy".into(),
+    };
+    let waiting = finish_head(store, "kitchen", retry, t + 7).await;
+    routed(store, 5, &["actions"], &[to("actions", "kitchen")]).await;
+    let paused_until = t + 90_000;
+    store.block_target("kitchen", paused_until).await.unwrap();
+    // A lane with a row and nothing in it, its pause long over.
+    store.block_target("quiet", t - HOUR).await.unwrap();
+
+    let all = store.target_health(t + 10).await.unwrap();
+    let names: Vec<&str> = all.iter().map(|h| h.target.as_str()).collect();
+    assert_eq!(names, ["erp", "kitchen", "quiet"]);
+
+    let erp = health_of(&all, "erp");
+    assert_eq!((erp.depth, erp.oldest_created_at, erp.dead), (0, None, 1));
+    assert_eq!(erp.last_delivered_at, Some(t));
+    assert_eq!(erp.delivered_last_hour, 1, "the one two hours ago is not");
+    assert_eq!(erp.last_attempt_at, Some(t + 5));
+    assert_eq!(erp.last_outcome.as_deref(), Some("dead"));
+    assert_eq!(erp.last_status, Some(404));
+    assert_eq!(erp.last_error.as_deref(), Some("webhook not found"));
+    assert_eq!(erp.paused_until, None);
+
+    let kitchen = health_of(&all, "kitchen");
+    assert_eq!(kitchen.depth, 2);
+    assert_eq!(kitchen.oldest_created_at, Some(waiting.created_at));
+    assert_eq!((kitchen.dead, kitchen.last_delivered_at), (0, None));
+    assert_eq!(kitchen.last_attempt_at, Some(t + 7));
+    assert_eq!(kitchen.last_outcome.as_deref(), Some("retry"));
+    assert_eq!(kitchen.last_status, Some(503));
+    assert_eq!(kitchen.last_error.as_deref(), Some("busy"));
+    assert_eq!(kitchen.paused_until, Some(paused_until));
+    assert_eq!(kitchen.delivered_last_hour, 0);
+
+    let quiet = health_of(&all, "quiet");
+    let idle = TargetHealth {
+        target: "quiet".into(),
+        ..TargetHealth::default()
+    };
+    assert_eq!(quiet, &idle);
+
+    let after_pause = store.target_health(paused_until + 1).await.unwrap();
+    assert_eq!(health_of(&after_pause, "kitchen").paused_until, None);
+}
+
+async fn a_replayed_dead_letter_leaves_its_lane_s_dead_count(store: &Store) {
+    routed(store, 1, &["audits"], &[to("audits", "erp")]).await;
+    let claim = finish_head(store, "erp", dead(), now_ms()).await;
+    assert_eq!(
+        health_of(&store.target_health(now_ms()).await.unwrap(), "erp").dead,
+        1
+    );
+
+    store
+        .replay(claim.delivery_id, now_ms())
+        .await
+        .unwrap()
+        .unwrap();
+    let erp = store.target_health(now_ms()).await.unwrap();
+    let erp = health_of(&erp, "erp");
+    assert_eq!((erp.dead, erp.depth), (0, 1));
+}
+
 super::on_each_engine!(
     the_listing_filters_by_rule_target_and_outcome,
     each_event_shows_its_rules_and_the_targets_of_its_deliveries,
     the_listing_filters_by_when_events_were_received,
     a_cursor_pages_through_every_event_once,
+    every_lane_shows_its_queue_its_last_attempts_and_its_pause,
+    a_replayed_dead_letter_leaves_its_lane_s_dead_count,
 );
