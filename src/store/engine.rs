@@ -12,8 +12,8 @@ use super::rows::EventRow;
 use super::sqlite::Sqlite;
 use super::types::{
     Claim, DeadFilter, DeadLetterError, DeliveryDetails, DeliveryRecord, DeliveryState,
-    EventDetails, EventFilter, EventSummary, Ingested, Nudge, QueueStat, StoreCounts, StoredEvent,
-    TargetHealth,
+    EventDetails, EventFilter, EventSummary, Ingested, NewDelivery, Nudge, QueueStat, RerouteError,
+    StoreCounts, StoredEvent, TargetHealth,
 };
 
 /// What an engine does. Writes that sit on the hot path (`ingest`, `route`, `lane`, `probe`)
@@ -43,6 +43,14 @@ pub(super) trait Engine {
         id: i64,
         now_ms: i64,
     ) -> Result<Result<i64, DeadLetterError>, StoreError>;
+    /// Routes a routed event again: `deliveries` at the tails of their lanes, as routing adds
+    /// them, and their rules added to the event's. Returns the new deliveries' ids, in order.
+    async fn reroute(
+        &self,
+        event_id: String,
+        deliveries: Vec<NewDelivery>,
+        now_ms: i64,
+    ) -> Result<Result<Vec<i64>, RerouteError>, StoreError>;
     /// Drops an open dead letter.
     async fn drop_dead(
         &self,

@@ -38,7 +38,7 @@ pub use sqlite::backup::{Backup, backup as backup_embedded};
 pub use types::{
     AttemptRecord, Claim, DeadFilter, DeadLetterError, DeliveryDetails, DeliveryRecord,
     DeliveryState, EventDetails, EventFilter, EventOutcome, EventSummary, Ingested, NewDelivery,
-    Nudge, Outcome, QueueStat, StoreCounts, StoredEvent, TargetHealth, WriterStats,
+    Nudge, Outcome, QueueStat, RerouteError, StoreCounts, StoredEvent, TargetHealth, WriterStats,
 };
 
 use cache::EventCache;
@@ -484,6 +484,21 @@ impl Store {
             }
         }
         Ok(replayed)
+    }
+
+    /// Routes again an event the router already routed, as if `deliveries` had been among its
+    /// first: one pending delivery (due now) per entry at the tail of its target's lane, and
+    /// their rules added to the event's matched rules (each once, after those it had). An event
+    /// not routed yet is refused: the router routes it, by the rules then in force. Returns the
+    /// new deliveries' ids, in the order given.
+    pub async fn reroute(
+        &self,
+        event_id: &str,
+        deliveries: &[NewDelivery],
+        now_ms: i64,
+    ) -> Result<Result<Vec<i64>, RerouteError>, StoreError> {
+        let (id, deliveries) = (event_id.to_owned(), deliveries.to_vec());
+        with_engine!(self.backend(), e => e.reroute(id, deliveries, now_ms).await)
     }
 
     /// Drops an open dead letter: it leaves the list and may be pruned.

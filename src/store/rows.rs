@@ -58,6 +58,17 @@ pub(crate) fn rules_of(id: &str, json: Option<&str>) -> Result<Vec<String>, Stor
     }
 }
 
+/// The rules an event matched with those of `deliveries` added after them: each once, in the
+/// order first seen.
+pub(crate) fn merged_rules(mut rules: Vec<String>, deliveries: &[NewDelivery]) -> Vec<String> {
+    for d in deliveries {
+        if !rules.contains(&d.rule) {
+            rules.push(d.rule.clone());
+        }
+    }
+    rules
+}
+
 /// The columns an outcome writes: where the delivery goes next in its state machine
 /// (`sending` → `delivered` | `pending` (retry at a time) | `dead`), fenced by the claim's lease.
 pub(crate) struct FinishRow {

@@ -177,6 +177,16 @@ pub enum DeadLetterError {
     Dropped(i64),
 }
 
+/// Why an event could not be routed again.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RerouteError {
+    #[error("no event with id {0}")]
+    NotFound(String),
+    /// The router has not routed it yet: it routes it by the rules then in force.
+    #[error("event {0} is not routed yet (the router routes it)")]
+    Unrouted(String),
+}
+
 /// How one target's lane stands, for the operator: its queue, its dead letters, how its last
 /// sends went and whether it is paused.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -1,15 +1,17 @@
 //! The occasional writes of operators and housekeeping, each in a transaction of its own on a
 //! connection of the pool (the writer's group commit is for the hot path): releasing a claim,
-//! pausing a lane, keeping an event's enrichment, replaying and dropping dead letters, and
-//! retention. A dead letter being replayed or dropped is locked first, so two operators (or two
-//! relays) cannot both replay it.
+//! pausing a lane, keeping an event's enrichment, replaying and dropping dead letters, routing
+//! an event again, and retention. A dead letter being replayed or dropped is locked first, so
+//! two operators (or two relays) cannot both replay it; an event routed again likewise, so
+//! two reroutes of it both keep their rules.
 
 use deadpool_postgres::{Client, Transaction};
 
 use super::classify;
 use super::listen::NOTIFY;
-use super::write::BLOCK;
-use crate::store::{Claim, DeadLetterError, StoreError};
+use super::write::{self, BLOCK, Statements};
+use crate::store::rows::{merged_rules, rules_json, rules_of};
+use crate::store::{Claim, DeadLetterError, NewDelivery, RerouteError, StoreError};
 
 /// Events pruned per transaction, so retention never holds locks for long.
 pub(super) const PRUNE_BATCH: i64 = 500;
@@ -155,6 +157,50 @@ pub(super) async fn replay(
     notify(&tx, me, &target).await?;
     tx.commit().await.map_err(classify)?;
     Ok(Ok(new_id))
+}
+
+/// Routes a routed event again: `deliveries` at the tails of their lanes, exactly as routing
+/// adds them (created at `now_ms` by the relay's clock, due at `due` by the database's), their
+/// rules added to the event's, and the other relays told of the lanes' new work. Returns the
+/// new deliveries' ids, in order.
+pub(super) async fn reroute(
+    conn: &mut Client,
+    me: &str,
+    event_id: &str,
+    deliveries: &[NewDelivery],
+    now_ms: i64,
+    due: i64,
+) -> Result<Result<Vec<i64>, RerouteError>, StoreError> {
+    let tx = conn.transaction().await.map_err(classify)?;
+    let stmt = tx
+        .prepare_cached("SELECT routed_at, matched_rules FROM events WHERE id = $1 FOR UPDATE")
+        .await
+        .map_err(classify)?;
+    let Some(row) = tx.query_opt(&stmt, &[&event_id]).await.map_err(classify)? else {
+        return Ok(Err(RerouteError::NotFound(event_id.to_owned())));
+    };
+    if row.get::<_, Option<i64>>(0).is_none() {
+        return Ok(Err(RerouteError::Unrouted(event_id.to_owned())));
+    }
+    let stored: Option<String> = row.get(1);
+    let rules = merged_rules(rules_of(event_id, stored.as_deref())?, deliveries);
+    execute(
+        &tx,
+        "UPDATE events SET matched_rules = $2 WHERE id = $1",
+        &[&event_id, &rules_json(&rules)],
+    )
+    .await?;
+    let mut stmts = Statements::default();
+    let (targets, ids) =
+        write::insert_deliveries(&tx, &mut stmts, event_id, deliveries, now_ms, due)
+            .await
+            .map_err(classify)?;
+    let lanes: Vec<&str> = targets.iter().map(String::as_str).collect();
+    write::notify(&tx, &mut stmts, me, &lanes)
+        .await
+        .map_err(classify)?;
+    tx.commit().await.map_err(classify)?;
+    Ok(Ok(ids))
 }
 
 pub(super) async fn drop_dead(

@@ -8,8 +8,8 @@ use crate::store::engine::Engine;
 use crate::store::rows::EventRow;
 use crate::store::types::{
     Claim, DeadFilter, DeadLetterError, DeliveryDetails, DeliveryRecord, DeliveryState,
-    EventDetails, EventFilter, EventSummary, Ingested, Nudge, QueueStat, StoreCounts, StoredEvent,
-    TargetHealth,
+    EventDetails, EventFilter, EventSummary, Ingested, NewDelivery, Nudge, QueueStat, RerouteError,
+    StoreCounts, StoredEvent, TargetHealth,
 };
 
 impl Engine for Postgres {
@@ -50,6 +50,18 @@ impl Engine for Postgres {
     ) -> Result<Result<i64, DeadLetterError>, StoreError> {
         let due = self.clock.to_db(now_ms);
         admin::replay(&mut self.conn().await?, &self.me, id, now_ms, due).await
+    }
+
+    async fn reroute(
+        &self,
+        event_id: String,
+        deliveries: Vec<NewDelivery>,
+        now_ms: i64,
+    ) -> Result<Result<Vec<i64>, RerouteError>, StoreError> {
+        // Due now by the database's clock, which every relay claims by.
+        let due = self.clock.to_db(now_ms);
+        let mut conn = self.conn().await?;
+        admin::reroute(&mut conn, &self.me, &event_id, &deliveries, now_ms, due).await
     }
 
     async fn drop_dead(

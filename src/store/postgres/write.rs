@@ -257,27 +257,31 @@ const INSERT_LANE: &str = "INSERT INTO targets (name) VALUES ($1) ON CONFLICT (n
 /// A new delivery, due at `$6` (the database's clock), created at `$5` (the relay's).
 const INSERT_DELIVERY: &str = "INSERT INTO deliveries
      (event_id, rule, target, template, state, next_attempt_at, created_at, updated_at)
-     VALUES ($1, $2, $3, $4, 'pending', $6, $5, $5)";
+     VALUES ($1, $2, $3, $4, 'pending', $6, $5, $5)
+     RETURNING id";
 
-/// The lanes' rows (one per target named), then one pending delivery (due now) per entry, in
-/// order. Returns the targets, sorted.
-async fn insert_deliveries(
+/// The lanes' rows (one per target named), then one pending delivery (due at `due`) per
+/// entry, in order, each at the tail of its lane. Returns the targets, sorted, and the new
+/// deliveries' ids in the order given.
+pub(super) async fn insert_deliveries(
     tx: &Transaction<'_>,
     stmts: &mut Statements,
     event_id: &str,
     deliveries: &[NewDelivery],
     now: i64,
     due: i64,
-) -> Result<Vec<String>, tokio_postgres::Error> {
+) -> Result<(Vec<String>, Vec<i64>), tokio_postgres::Error> {
     let targets: BTreeSet<&str> = deliveries.iter().map(|d| d.target.as_str()).collect();
     for target in &targets {
         stmts.execute(tx, INSERT_LANE, &[target]).await?;
     }
+    let mut ids = Vec::with_capacity(deliveries.len());
     for d in deliveries {
         let params: Params<'_> = &[&event_id, &d.rule, &d.target, &d.template, &now, &due];
-        stmts.execute(tx, INSERT_DELIVERY, params).await?;
+        let inserted = stmts.query(tx, INSERT_DELIVERY, params).await?;
+        ids.extend(inserted.iter().map(|r| r.get::<_, i64>(0)));
     }
-    Ok(targets.into_iter().map(str::to_owned).collect())
+    Ok((targets.into_iter().map(str::to_owned).collect(), ids))
 }
 
 const MARK_ROUTED: &str = "UPDATE events SET routed_at = $1, matched_rules = $2,

@@ -1,19 +1,20 @@
 //! Operations for people and housekeeping: event listings, the dead-letter list with replay and
-//! drop, queue statistics for metrics and the lanes' health, pauses and releases of lanes, the
-//! saved enrichment of an event, and retention. Reads take a read connection; writes run inside
-//! the writer's batch.
+//! drop, an event routed again, queue statistics for metrics and the lanes' health, pauses and
+//! releases of lanes, the saved enrichment of an event, and retention. Reads take a read
+//! connection; writes run inside the writer's batch.
 //!
 //! A dead letter is "open" while it is dead, not dropped and not replayed. A replay is a new
 //! pending row at the tail of its target's lane, pointing at the original (`replay_of`).
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::types::Type;
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::classify;
 use super::read::{DELIVERY_COLUMNS, attempts_of, delivery_record, stored_event};
-use crate::store::rows::{count, rules_of, to_u16};
+use crate::store::rows::{count, merged_rules, rules_json, rules_of, to_u16};
 use crate::store::{
     Claim, DeadFilter, DeadLetterError, DeliveryDetails, DeliveryRecord, EventFilter, EventOutcome,
-    EventSummary, QueueStat, StoreError, TargetHealth,
+    EventSummary, NewDelivery, QueueStat, RerouteError, StoreError, TargetHealth,
 };
 
 /// Rows of a dead letter that is still to be dealt with.
@@ -338,6 +339,43 @@ pub(in crate::store) fn target_health(
         })
         .map_err(classify)?;
     rows.collect::<Result<_, _>>().map_err(classify)
+}
+
+/// The `matched_rules` column of a row read inside the writer's transaction (unreadable JSON
+/// is the column's conversion error).
+fn stored_rules(
+    r: &Row<'_>,
+    column: usize,
+    event_id: &str,
+) -> Result<Vec<String>, rusqlite::Error> {
+    let json: Option<String> = r.get(column)?;
+    rules_of(event_id, json.as_deref())
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(column, Type::Text, Box::new(e)))
+}
+
+/// Routes a routed event again: `deliveries` join their lanes' tails as routing adds them, and
+/// their rules join the event's matched rules. Returns the new deliveries' ids, in order.
+pub(in crate::store) fn reroute(
+    tx: &Connection,
+    event_id: &str,
+    deliveries: &[NewDelivery],
+    now_ms: i64,
+) -> Result<Result<Vec<i64>, RerouteError>, rusqlite::Error> {
+    let row = tx
+        .prepare_cached("SELECT routed_at, matched_rules FROM events WHERE id = ?1")?
+        .query_row([event_id], |r| {
+            Ok((r.get::<_, Option<i64>>(0)?, stored_rules(r, 1, event_id)?))
+        })
+        .optional()?;
+    let rules = match row {
+        None => return Ok(Err(RerouteError::NotFound(event_id.to_owned()))),
+        Some((None, _)) => return Ok(Err(RerouteError::Unrouted(event_id.to_owned()))),
+        Some((Some(_), rules)) => merged_rules(rules, deliveries),
+    };
+    tx.prepare_cached("UPDATE events SET matched_rules = ?2 WHERE id = ?1")?
+        .execute(params![event_id, rules_json(&rules)])?;
+    let (_, ids) = super::write::insert_deliveries(tx, event_id, deliveries, now_ms)?;
+    Ok(Ok(ids))
 }
 
 pub(in crate::store) fn save_enrichment(

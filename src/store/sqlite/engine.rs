@@ -8,8 +8,8 @@ use crate::store::engine::Engine;
 use crate::store::rows::EventRow;
 use crate::store::types::{
     Claim, DeadFilter, DeadLetterError, DeliveryDetails, DeliveryRecord, DeliveryState,
-    EventDetails, EventFilter, EventSummary, Ingested, QueueStat, StoreCounts, StoredEvent,
-    TargetHealth,
+    EventDetails, EventFilter, EventSummary, Ingested, NewDelivery, QueueStat, RerouteError,
+    StoreCounts, StoredEvent, TargetHealth,
 };
 
 impl Engine for Sqlite {
@@ -58,6 +58,17 @@ impl Engine for Sqlite {
     ) -> Result<Result<i64, DeadLetterError>, StoreError> {
         self.writer
             .admin(move |tx| admin::replay(tx, id, now_ms))
+            .await
+    }
+
+    async fn reroute(
+        &self,
+        event_id: String,
+        deliveries: Vec<NewDelivery>,
+        now_ms: i64,
+    ) -> Result<Result<Vec<i64>, RerouteError>, StoreError> {
+        self.writer
+            .admin(move |tx| admin::reroute(tx, &event_id, &deliveries, now_ms))
             .await
     }
 

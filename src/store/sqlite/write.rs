@@ -64,7 +64,7 @@ pub(super) fn ingest(
         row.event.object_key(),
     ])?;
     let deliveries = row.routed.as_ref().map_or(&[][..], |r| &r.deliveries[..]);
-    let targets = insert_deliveries(tx, &id, deliveries, now)?;
+    let (targets, _) = insert_deliveries(tx, &id, deliveries, now)?;
     p.answer = Some(Ok(Ingested {
         id,
         duplicate: false,
@@ -76,13 +76,14 @@ pub(super) fn ingest(
 }
 
 /// The lanes' rows (one per target named), then one pending delivery (due now) per entry, in
-/// order. Returns the targets, sorted.
-fn insert_deliveries(
+/// order, each at the tail of its lane. Returns the targets, sorted, and the new deliveries'
+/// ids in the order given.
+pub(super) fn insert_deliveries(
     tx: &Connection,
     event_id: &str,
     deliveries: &[NewDelivery],
     now: i64,
-) -> Result<Vec<String>, rusqlite::Error> {
+) -> Result<(Vec<String>, Vec<i64>), rusqlite::Error> {
     let targets: BTreeSet<&str> = deliveries.iter().map(|d| d.target.as_str()).collect();
     let mut lane =
         tx.prepare_cached("INSERT INTO targets (name) VALUES (?1) ON CONFLICT (name) DO NOTHING")?;
@@ -94,10 +95,12 @@ fn insert_deliveries(
              (event_id, rule, target, template, state, next_attempt_at, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5, ?5)",
     )?;
+    let mut ids = Vec::with_capacity(deliveries.len());
     for d in deliveries {
         insert.execute(params![event_id, d.rule, d.target, d.template, now])?;
+        ids.push(tx.last_insert_rowid());
     }
-    Ok(targets.into_iter().map(str::to_owned).collect())
+    Ok((targets.into_iter().map(str::to_owned).collect(), ids))
 }
 
 /// Routes each event of `rows` that exists and is not routed yet, in order; routing an event

@@ -1,12 +1,13 @@
-//! What the operator's views read, on each engine (a real SQLite file, a schema of the
+//! What the operator's views read and do, on each engine (a real SQLite file, a schema of the
 //! machine's PostgreSQL): the event listing's filters and its pages, each event's rules and
-//! targets, and every lane's health.
+//! targets, every lane's health, and an event routed again.
 
 use std::time::Duration;
 
 use mqa_relay::clock::now_ms;
 use mqa_relay::store::{
-    Claim, EventFilter, EventOutcome, EventSummary, NewDelivery, Outcome, Store, TargetHealth,
+    Claim, DeliveryState, EventFilter, EventOutcome, EventSummary, NewDelivery, Outcome,
+    RerouteError, Store, TargetHealth,
 };
 
 use super::event;
@@ -305,6 +306,87 @@ async fn a_replayed_dead_letter_leaves_its_lane_s_dead_count(store: &Store) {
     assert_eq!((erp.dead, erp.depth), (0, 1));
 }
 
+async fn a_rerouted_event_gets_new_deliveries_at_the_tails_of_their_lanes(store: &Store) {
+    let first = routed(store, 1, &["audits"], &[to("audits", "erp")]).await;
+    let second = routed(store, 2, &["audits"], &[to("audits", "erp")]).await;
+
+    let new = [to("late rule", "erp"), to("late rule", "new-lane")];
+    let ids = store
+        .reroute(&first, &new, now_ms())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ids.len(), 2);
+
+    // The erp lane: both first deliveries, then the new one.
+    let order = [(&first, None), (&second, None), (&first, Some(ids[0]))];
+    for (event_id, delivery_id) in order {
+        let claim = finish_head(store, "erp", delivered(), now_ms()).await;
+        assert_eq!(&claim.event.id, event_id);
+        assert_eq!(
+            claim.rule,
+            if delivery_id.is_some() {
+                "late rule"
+            } else {
+                "audits"
+            }
+        );
+        if let Some(id) = delivery_id {
+            assert_eq!(claim.delivery_id, id);
+        }
+    }
+    let other = finish_head(store, "new-lane", delivered(), now_ms()).await;
+    assert_eq!((other.delivery_id, &other.event.id), (ids[1], &first));
+    let lanes = store.target_health(now_ms()).await.unwrap();
+    assert!(
+        lanes.iter().any(|h| h.target == "new-lane"),
+        "its lane's row"
+    );
+
+    let details = store.event(&first).await.unwrap().unwrap();
+    assert_eq!(details.matched_rules, ["audits", "late rule"]);
+    let created: Vec<i64> = details.deliveries.iter().map(|(d, _)| d.id).collect();
+    assert_eq!(&created[1..], &ids[..]);
+    assert!(
+        details
+            .deliveries
+            .iter()
+            .all(|(d, _)| d.state == DeliveryState::Delivered)
+    );
+
+    // Rules join once each, after those the event had.
+    let again = [
+        to("other", "erp"),
+        to("late rule", "erp"),
+        to("other", "erp"),
+    ];
+    let more = store.reroute(&first, &again, now_ms()).await.unwrap();
+    assert_eq!(more.map(|ids| ids.len()), Ok(3));
+    let details = store.event(&first).await.unwrap().unwrap();
+    assert_eq!(details.matched_rules, ["audits", "late rule", "other"]);
+
+    let nothing = store.reroute(&second, &[], now_ms()).await.unwrap();
+    assert_eq!(nothing, Ok(Vec::new()));
+}
+
+async fn only_a_routed_event_that_exists_can_be_rerouted(store: &Store) {
+    let missing = store
+        .reroute("no-such-event", &[to("audits", "erp")], now_ms())
+        .await
+        .unwrap();
+    assert_eq!(missing, Err(RerouteError::NotFound("no-such-event".into())));
+
+    let unrouted = store.ingest(&event(1)).await.unwrap().id;
+    let refused = store
+        .reroute(&unrouted, &[to("audits", "erp")], now_ms())
+        .await
+        .unwrap();
+    assert_eq!(refused, Err(RerouteError::Unrouted(unrouted.clone())));
+    let counts = store.counts().await.unwrap();
+    assert_eq!((counts.pending, counts.unrouted), (0, 1), "nothing written");
+    assert_eq!(store.unrouted(10).await.unwrap()[0].id, unrouted);
+}
+
 super::on_each_engine!(
     the_listing_filters_by_rule_target_and_outcome,
     each_event_shows_its_rules_and_the_targets_of_its_deliveries,
@@ -312,4 +394,6 @@ super::on_each_engine!(
     a_cursor_pages_through_every_event_once,
     every_lane_shows_its_queue_its_last_attempts_and_its_pause,
     a_replayed_dead_letter_leaves_its_lane_s_dead_count,
+    a_rerouted_event_gets_new_deliveries_at_the_tails_of_their_lanes,
+    only_a_routed_event_that_exists_can_be_rerouted,
 );

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use mqa_relay::clock::now_ms;
 use mqa_relay::store::{
-    ClaimSpec, DatabaseUrl, DeadLetterError, DeliveryState, Nudge, Outcome, Store, StoreError,
+    ClaimSpec, DatabaseUrl, DeadLetterError, DeliveryState, NewDelivery, Nudge, Outcome, Store,
+    StoreError,
 };
 use tokio::sync::broadcast;
 
@@ -621,7 +622,7 @@ async fn a_relay_hears_of_the_work_another_gives_a_lane_and_not_of_its_own() {
     assert_eq!(next_nudge(&mut other_hears).await, Nudge::Everything);
     assert_eq!(next_nudge(&mut elsewhere_hears).await, Nudge::Everything);
 
-    routed_to(&test.store, 1, "erp").await;
+    let first_event = routed_to(&test.store, 1, "erp").await;
     assert_eq!(
         next_nudge(&mut other_hears).await,
         Nudge::Lane("erp".into())
@@ -663,6 +664,22 @@ async fn a_relay_hears_of_the_work_another_gives_a_lane_and_not_of_its_own() {
     assert_eq!(
         next_nudge(&mut first_hears).await,
         Nudge::Lane("erp".into())
+    );
+
+    // An event the other relay routes again, to a lane of its own: heard too.
+    let late = NewDelivery {
+        rule: "late rule".into(),
+        target: "late".into(),
+        template: None,
+    };
+    let rerouted = other
+        .reroute(&first_event, &[late], now_ms())
+        .await
+        .unwrap();
+    assert_eq!(rerouted.map(|ids| ids.len()), Ok(1));
+    assert_eq!(
+        next_nudge(&mut first_hears).await,
+        Nudge::Lane("late".into())
     );
 
     // Everything above was notified by now; none of it went to the other schema's relays.
