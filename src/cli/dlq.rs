@@ -107,10 +107,11 @@ async fn execute(store: &Store, app: Option<&App>, command: DlqCommand) -> Resul
         DlqCommand::Replay {
             id: None, target, ..
         } => {
-            let done = store
-                .replay_all(target.as_deref(), now_ms())
-                .await
-                .map_err(err)?;
+            let filter = DeadFilter {
+                target,
+                ..DeadFilter::default()
+            };
+            let done = store.replay_all(&filter, now_ms()).await.map_err(err)?;
             for (old, new) in &done {
                 println!("delivery {old} replayed as delivery {new}");
             }

@@ -461,17 +461,17 @@ impl Store {
         with_engine!(self.backend(), e => e.replay(id, now_ms).await)
     }
 
-    /// Replays every open dead letter (of one target, if given) as the list stood when called:
-    /// replays that die again meanwhile are not replayed again. Returns `(original, replay)` ids.
+    /// Replays every open dead letter `filter` names (its target and time; not its limit: all
+    /// of them) as the list stood when called: replays that die again meanwhile are not
+    /// replayed again. Returns `(original, replay)` ids.
     pub async fn replay_all(
         &self,
-        target: Option<&str>,
+        filter: &DeadFilter,
         now_ms: i64,
     ) -> Result<Vec<(i64, i64)>, StoreError> {
         let filter = DeadFilter {
             limit: usize::MAX,
-            target: target.map(str::to_string),
-            since_ms: None,
+            ..filter.clone()
         };
         let snapshot = self.dead_letters(&filter).await?;
         let mut replayed = Vec::with_capacity(snapshot.len());

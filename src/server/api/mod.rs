@@ -280,9 +280,13 @@ async fn replay(relay: &Relay, id: i64) -> Result<Response, ApiError> {
 
 async fn replay_all(relay: &Relay, query: &str) -> Result<Response, ApiError> {
     let target = param(query, "target");
+    let filter = DeadFilter {
+        target: target.clone(),
+        ..DeadFilter::default()
+    };
     let done = relay
         .store
-        .replay_all(target.as_deref(), now_ms())
+        .replay_all(&filter, now_ms())
         .await
         .map_err(store_error)?;
     tracing::info!(

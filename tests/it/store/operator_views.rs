@@ -1,13 +1,13 @@
 //! What the operator's views read and do, on each engine (a real SQLite file, a schema of the
 //! machine's PostgreSQL): the event listing's filters and its pages, each event's rules and
-//! targets, every lane's health, and an event routed again.
+//! targets, every lane's health, an event routed again, and dead letters replayed since a time.
 
 use std::time::Duration;
 
 use mqa_relay::clock::now_ms;
 use mqa_relay::store::{
-    Claim, DeliveryState, EventFilter, EventOutcome, EventSummary, NewDelivery, Outcome,
-    RerouteError, Store, TargetHealth,
+    Claim, DeadFilter, DeliveryState, EventFilter, EventOutcome, EventSummary, NewDelivery,
+    Outcome, RerouteError, Store, TargetHealth,
 };
 
 use super::event;
@@ -387,6 +387,51 @@ async fn only_a_routed_event_that_exists_can_be_rerouted(store: &Store) {
     assert_eq!(store.unrouted(10).await.unwrap()[0].id, unrouted);
 }
 
+async fn replaying_all_takes_the_dead_letters_since_a_time(store: &Store) {
+    let t = now_ms();
+    let mut dead_letters = Vec::new();
+    for (n, target, died) in [
+        (1, "erp", t - 2 * HOUR),
+        (2, "erp", t),
+        (3, "kitchen", t),
+        (4, "kitchen", t - 2 * HOUR),
+    ] {
+        routed(store, n, &["audits"], &[to("audits", target)]).await;
+        let claim = finish_head(store, target, dead(), died).await;
+        dead_letters.push(claim.delivery_id);
+    }
+    let originals =
+        |done: Vec<(i64, i64)>| done.into_iter().map(|(old, _)| old).collect::<Vec<_>>();
+
+    let recent_erp = DeadFilter {
+        target: Some("erp".into()),
+        since_ms: Some(t - HOUR),
+        ..DeadFilter::default()
+    };
+    let done = store.replay_all(&recent_erp, t).await.unwrap();
+    assert_eq!(originals(done), [dead_letters[1]]);
+
+    let recent = DeadFilter {
+        since_ms: Some(t - HOUR),
+        ..DeadFilter::default()
+    };
+    let done = store.replay_all(&recent, t).await.unwrap();
+    assert_eq!(originals(done), [dead_letters[2]]);
+
+    let any_one = DeadFilter {
+        limit: 1,
+        ..DeadFilter::default()
+    };
+    let done = store.replay_all(&any_one, t).await.unwrap();
+    assert_eq!(
+        originals(done),
+        [dead_letters[0], dead_letters[3]],
+        "the limit is not a replay's"
+    );
+    assert!(store.dead_letters(&any_one).await.unwrap().is_empty());
+    assert_eq!(store.counts().await.unwrap().pending, 4);
+}
+
 super::on_each_engine!(
     the_listing_filters_by_rule_target_and_outcome,
     each_event_shows_its_rules_and_the_targets_of_its_deliveries,
@@ -396,4 +441,5 @@ super::on_each_engine!(
     a_replayed_dead_letter_leaves_its_lane_s_dead_count,
     a_rerouted_event_gets_new_deliveries_at_the_tails_of_their_lanes,
     only_a_routed_event_that_exists_can_be_rerouted,
+    replaying_all_takes_the_dead_letters_since_a_time,
 );
