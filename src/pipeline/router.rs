@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 
 use crate::app::{App, Relay};
 use crate::enrich::{self, Enrichment};
-use crate::rules::Match;
+use crate::rules::{Match, RuleSet};
 use crate::store::{NewDelivery, Routing, StoreError, StoredEvent};
 
 /// How often the loop looks for events even when nobody woke it.
@@ -237,6 +237,12 @@ pub fn plan(matches: &[Match<'_>]) -> (Vec<String>, Vec<NewDelivery>) {
         })
         .collect();
     (rules, deliveries)
+}
+
+/// The deliveries the rules `rules` ask for an event (its context: the envelope and what
+/// enrichment added), one per (matched rule, target), in rule order.
+pub fn deliveries_for(rules: &RuleSet, event: &Value) -> Vec<NewDelivery> {
+    plan(&rules.evaluate(event)).1
 }
 
 /// Routes until shutdown: drains the backlog, then waits for intake's wake-up, a tick, or
