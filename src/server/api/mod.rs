@@ -4,13 +4,20 @@
 //! | route | answers |
 //! |---|---|
 //! | `GET /api/config` | the serving rules file: path, hash, load time, counts, recent reloads |
-//! | `GET /api/events?limit=&event=&company=` | recent events, newest first, with delivery counts |
+//! | `GET /api/events?limit=&event=&company=&rule=&target=&outcome=&since=&until=&before=` | recent events, newest first, with delivery counts, rules and targets; `next` is the `before` of the next page |
 //! | `GET /api/events/<id>` | the event, enrichment, matched rules, deliveries and attempts |
+//! | `POST /api/events/<id>/reroute` | routes a routed event again by the rules in force (new deliveries at the tails of their lanes) |
+//! | `GET /api/targets` | every target: kind, host, rate limit, queue, dead letters, last attempt, pause |
 //! | `GET /api/dlq?target=&since=&limit=` | open dead letters, oldest first |
 //! | `GET /api/dlq/<id>` | one delivery: attempts, errors, and the payload a replay would send |
 //! | `POST /api/dlq/<id>/replay` | replays it (a new delivery at the tail of its lane) |
-//! | `POST /api/dlq/replay?target=` | replays every open dead letter (of one target) |
+//! | `POST /api/dlq/replay?target=&since=` | replays every open dead letter (of one target, dead since a time) |
 //! | `DELETE /api/dlq/<id>` | drops it from the list |
+//!
+//! An event listing's `outcome` is `delivered` (every delivery delivered), `waiting` (one
+//! pending or being sent), `dead` (one dead), `none` (no rule matched) or `unrouted`; `since`
+//! and `until` are RFC 3339 times or durations back from now (`2h`); `before` is the `next`
+//! of the page before, `<received_at ms>.<event id>`.
 
 use std::sync::Arc;
 
@@ -24,8 +31,10 @@ use super::auth::{self, Credential};
 use super::reply::{ApiError, json_response, respond};
 use crate::app::Relay;
 use crate::clock::{now_ms, parse_since, rfc3339};
-use crate::pipeline::offload;
-use crate::store::{DeadFilter, DeadLetterError, EventFilter, StoreError};
+use crate::pipeline::{offload, router};
+use crate::store::{
+    DeadFilter, DeadLetterError, EventFilter, EventOutcome, EventSummary, RerouteError, StoreError,
+};
 
 pub mod views;
 
@@ -114,6 +123,8 @@ async fn handle(
         (&Method::GET, ["config"]) => Ok(json_response(StatusCode::OK, &views::config_json(relay))),
         (&Method::GET, ["events"]) => list_events(relay, query).await,
         (&Method::GET, ["events", id]) => show_event(relay, id).await,
+        (&Method::POST, ["events", id, "reroute"]) => reroute(relay, id).await,
+        (&Method::GET, ["targets"]) => list_targets(relay).await,
         (&Method::GET, ["dlq"]) => list_dead(relay, query).await,
         (&Method::POST, ["dlq", "replay"]) => replay_all(relay, query).await,
         (&Method::GET, ["dlq", id]) => show_delivery(relay, parse_id(id)?).await,
@@ -121,7 +132,14 @@ async fn handle(
         (&Method::DELETE, ["dlq", id]) => drop_dead(relay, parse_id(id)?).await,
         (
             _,
-            ["config"] | ["events"] | ["events", _] | ["dlq"] | ["dlq", _] | ["dlq", _, "replay"],
+            ["config"]
+            | ["events"]
+            | ["events", _]
+            | ["events", _, "reroute"]
+            | ["targets"]
+            | ["dlq"]
+            | ["dlq", _]
+            | ["dlq", _, "replay"],
         ) => Err(ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
@@ -176,18 +194,79 @@ fn limit(query: &str) -> Result<usize, ApiError> {
     }
 }
 
+/// A time filter (`since`, `until`): an RFC 3339 time or a duration back from `now`.
+fn time_param(
+    query: &str,
+    name: &str,
+    code: &'static str,
+    now: i64,
+) -> Result<Option<i64>, ApiError> {
+    param(query, name)
+        .map(|v| parse_since(&v, now).map_err(|e| ApiError::bad_request(code, e.message_for(name))))
+        .transpose()
+}
+
+fn outcome(query: &str) -> Result<Option<EventOutcome>, ApiError> {
+    let Some(word) = param(query, "outcome") else {
+        return Ok(None);
+    };
+    EventOutcome::parse(&word).map(Some).ok_or_else(|| {
+        let words: Vec<&str> = EventOutcome::ALL.iter().map(|o| o.as_str()).collect();
+        ApiError::bad_request(
+            "invalid_outcome",
+            format!("outcome is one of {}", words.join(", ")),
+        )
+    })
+}
+
+/// Where a page of events ends: `<received_at ms>.<id>` of its last event, which the next
+/// page takes as `before`.
+fn cursor(last: &EventSummary) -> String {
+    format!("{}.{}", last.received_at, last.id)
+}
+
+/// A [`cursor`] read back.
+fn parse_cursor(text: &str) -> Option<(i64, String)> {
+    let (at, id) = text.split_once('.')?;
+    let at = at.parse().ok()?;
+    (!id.is_empty()).then(|| (at, id.to_owned()))
+}
+
+fn before(query: &str) -> Result<Option<(i64, String)>, ApiError> {
+    let Some(text) = param(query, "before") else {
+        return Ok(None);
+    };
+    parse_cursor(&text).map(Some).ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_before",
+            "before is the `next` of a page of events: <received_at ms>.<event id>",
+        )
+    })
+}
+
 async fn list_events(relay: &Relay, query: &str) -> Result<Response, ApiError> {
+    let now = now_ms();
     let filter = EventFilter {
         limit: limit(query)?,
         kind: param(query, "event"),
         company: param(query, "company"),
-        ..EventFilter::default()
+        rule: param(query, "rule"),
+        target: param(query, "target"),
+        outcome: outcome(query)?,
+        since_ms: time_param(query, "since", "invalid_since", now)?,
+        until_ms: time_param(query, "until", "invalid_until", now)?,
+        before: before(query)?,
     };
     let events = relay
         .store
         .list_events(&filter)
         .await
         .map_err(store_error)?;
+    // A full page may have a next one; a shorter page is the last.
+    let next = match events.last() {
+        Some(last) if events.len() >= filter.limit => Some(cursor(last)),
+        _ => None,
+    };
     let events: Vec<_> = events
         .iter()
         .map(|e| {
@@ -197,7 +276,10 @@ async fn list_events(relay: &Relay, query: &str) -> Result<Response, ApiError> {
             v
         })
         .collect();
-    Ok(json_response(StatusCode::OK, &json!({ "events": events })))
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "events": events, "next": next }),
+    ))
 }
 
 async fn show_event(relay: &Relay, id: &str) -> Result<Response, ApiError> {
@@ -211,18 +293,66 @@ async fn show_event(relay: &Relay, id: &str) -> Result<Response, ApiError> {
     }
 }
 
-async fn list_dead(relay: &Relay, query: &str) -> Result<Response, ApiError> {
-    let since_ms = match param(query, "since") {
-        None => None,
-        Some(v) => Some(
-            parse_since(&v, now_ms())
-                .map_err(|e| ApiError::bad_request("invalid_since", e.to_string()))?,
-        ),
+fn reroute_error(e: RerouteError) -> ApiError {
+    match e {
+        RerouteError::NotFound(_) => {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no event with that id")
+        }
+        RerouteError::Unrouted(_) => {
+            ApiError::new(StatusCode::CONFLICT, "not_routed", e.to_string())
+        }
+    }
+}
+
+/// Matches the stored event (with what enrichment added) against the rules in force and
+/// gives it one new delivery per (rule, target) they name now.
+async fn reroute(relay: &Relay, id: &str) -> Result<Response, ApiError> {
+    let Some(details) = relay.store.event(id).await.map_err(store_error)? else {
+        return Err(reroute_error(RerouteError::NotFound(id.to_owned())));
     };
+    let app = relay.app();
+    let deliveries = router::deliveries_for(&app.config.rules, &details.event.context());
+    let ids = relay
+        .store
+        .reroute(id, &deliveries, now_ms())
+        .await
+        .map_err(store_error)?
+        .map_err(reroute_error)?;
+    tracing::info!(
+        event_id = id,
+        deliveries = ids.len(),
+        "event routed again over HTTP"
+    );
+    relay.wake_senders();
+    let created: Vec<_> = ids
+        .iter()
+        .zip(&deliveries)
+        .map(|(id, d)| json!({ "id": id, "rule": d.rule, "target": d.target }))
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "event_id": id, "deliveries": created }),
+    ))
+}
+
+async fn list_targets(relay: &Relay) -> Result<Response, ApiError> {
+    let health = relay
+        .store
+        .target_health(now_ms())
+        .await
+        .map_err(store_error)?;
+    let app = relay.app();
+    Ok(json_response(
+        StatusCode::OK,
+        &views::targets_json(&app, &health),
+    ))
+}
+
+async fn list_dead(relay: &Relay, query: &str) -> Result<Response, ApiError> {
     let filter = DeadFilter {
         limit: limit(query)?,
         target: param(query, "target"),
-        since_ms,
+        since_ms: time_param(query, "since", "invalid_since", now_ms())?,
     };
     let dead = relay
         .store
@@ -279,19 +409,21 @@ async fn replay(relay: &Relay, id: i64) -> Result<Response, ApiError> {
 }
 
 async fn replay_all(relay: &Relay, query: &str) -> Result<Response, ApiError> {
-    let target = param(query, "target");
+    let now = now_ms();
     let filter = DeadFilter {
-        target: target.clone(),
+        target: param(query, "target"),
+        since_ms: time_param(query, "since", "invalid_since", now)?,
         ..DeadFilter::default()
     };
     let done = relay
         .store
-        .replay_all(&filter, now_ms())
+        .replay_all(&filter, now)
         .await
         .map_err(store_error)?;
     tracing::info!(
         count = done.len(),
-        target = target.as_deref().unwrap_or("*"),
+        target = filter.target.as_deref().unwrap_or("*"),
+        since = filter.since_ms.map(rfc3339),
         "dead letters replayed over HTTP"
     );
     relay.wake_senders();
@@ -314,4 +446,33 @@ async fn drop_dead(relay: &Relay, id: i64) -> Result<Response, ApiError> {
         .map_err(dead_letter_error)?;
     tracing::info!(delivery_id = id, "dead letter dropped over HTTP");
     Ok(json_response(StatusCode::OK, &json!({ "dropped": id })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_cursor_reads_back_as_the_next_page_s_before() {
+        let last = EventSummary {
+            id: "0199a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b".into(),
+            received_at: 1_795_161_600_000,
+            kind: "AUDIT_EXPIRED".into(),
+            company_id: None,
+            company_name: None,
+            routed_at: None,
+            deliveries: 0,
+            delivered: 0,
+            waiting: 0,
+            dead: 0,
+            rules: Vec::new(),
+            targets: Vec::new(),
+        };
+        let text = cursor(&last);
+        assert_eq!(text, "1795161600000.0199a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b");
+        assert_eq!(parse_cursor(&text), Some((last.received_at, last.id)));
+        for malformed in ["", "1795161600000", "1795161600000.", "soon.abc", ".abc"] {
+            assert_eq!(parse_cursor(malformed), None, "{malformed:?}");
+        }
+    }
 }

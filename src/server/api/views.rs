@@ -1,13 +1,17 @@
-//! What operators see: events, deliveries, attempts and dead letters as JSON, shared by the
-//! admin API (`/api/…`) and the `dlq` command. Nothing here contains a secret: payloads are
-//! request bodies, never URLs or headers.
+//! What operators see: events, deliveries, attempts, dead letters and the targets' lanes as
+//! JSON, shared by the admin API (`/api/…`) and the `dlq` command. Nothing here contains a
+//! secret: payloads are request bodies, never URLs or headers, and a target shows its host
+//! alone.
+
+use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
 use crate::app::App;
-use crate::clock::rfc3339;
+use crate::clock::{millis, rfc3339};
 use crate::compose::{self, ComposeError};
-use crate::store::{AttemptRecord, DeliveryDetails, DeliveryRecord, EventDetails};
+use crate::store::{AttemptRecord, DeliveryDetails, DeliveryRecord, EventDetails, TargetHealth};
+use crate::targets::RateLimit;
 
 /// One attempt of a delivery.
 pub fn attempt_json(a: &AttemptRecord) -> Value {
@@ -89,6 +93,54 @@ pub fn delivery_details_json(app: &App, d: &DeliveryDetails) -> Value {
         };
     }
     value
+}
+
+/// Every target's lane (`GET /api/targets`), by name: each target of the configuration (with
+/// zeros while the store has no lane for it) and each lane of the store (one the configuration
+/// no longer names shows no kind). Where a target sends shows as its host alone.
+pub fn targets_json(app: &App, health: &[TargetHealth]) -> Value {
+    let mut lanes: BTreeMap<&str, Option<&TargetHealth>> = app
+        .config
+        .targets
+        .keys()
+        .map(|name| (name.as_str(), None))
+        .collect();
+    for h in health {
+        lanes.insert(&h.target, Some(h));
+    }
+    let idle = TargetHealth::default();
+    let targets: Vec<Value> = lanes
+        .into_iter()
+        .map(|(name, h)| target_json(app, name, h.unwrap_or(&idle)))
+        .collect();
+    json!({ "targets": targets })
+}
+
+/// One target: what the configuration says of it and how its lane stands.
+fn target_json(app: &App, name: &str, h: &TargetHealth) -> Value {
+    let configured = app.target(name);
+    json!({
+        "target": name,
+        "configured": configured.is_some(),
+        "kind": configured.map(|t| t.target.kind_name()),
+        "host": configured.and_then(|t| t.target.host()),
+        "rate_limit": configured.and_then(|t| t.rate_limit).map(rate_limit_json),
+        "depth": h.depth,
+        "oldest_created_at": h.oldest_created_at.map(rfc3339),
+        "dead": h.dead,
+        "last_delivered_at": h.last_delivered_at.map(rfc3339),
+        "last_attempt_at": h.last_attempt_at.map(rfc3339),
+        "last_outcome": h.last_outcome,
+        "last_status": h.last_status,
+        "last_error": h.last_error,
+        "paused_until": h.paused_until.map(rfc3339),
+        "delivered_last_hour": h.delivered_last_hour,
+    })
+}
+
+/// `rate_limit: 30/min` as `{"count": 30, "per_ms": 60000}`.
+fn rate_limit_json(limit: RateLimit) -> Value {
+    json!({ "count": limit.count, "per_ms": millis(limit.per) })
 }
 
 /// The configuration now serving and the last loads (`GET /api/config`).
