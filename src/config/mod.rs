@@ -74,6 +74,9 @@ pub struct Config {
     /// rule's types has, an operand that can never match its field): `check` prints these,
     /// `check --strict` refuses the file for them.
     pub warnings: Vec<ConfigError>,
+    /// The file as written, before `${VAR}` expansion, with every secret hidden and without
+    /// comments: what the operator page shows (see [`crate::yaml::show`]).
+    pub shown: String,
 }
 
 #[derive(Debug, Clone)]
@@ -139,6 +142,7 @@ pub fn parse(
             return Err(report.into_errors());
         }
     };
+    let original = root.clone();
     interpolate::expand_document(&mut root, env, &mut report);
     let hash = hex::encode(Sha256::digest(root.to_json().to_string()));
     let Some(mut doc) = Fields::open(&root, FIRST, "the file", None, &mut report) else {
@@ -164,6 +168,7 @@ pub fn parse(
     let targets = targets::build(doc.get("targets"), &target_defaults, &mut report);
     let enriched = monitorqa.is_some();
     let rules = rules::build(doc.get("rules"), &targets.names, enriched, &mut report);
+    let shown = crate::yaml::show::redacted(&original, &root, report.secrets());
     let warnings = report.finish()?;
     Ok(Config {
         source: file.to_path_buf(),
@@ -174,6 +179,7 @@ pub fn parse(
         targets: targets.built,
         rules: RuleSet::new(rules),
         warnings,
+        shown,
     })
 }
 

@@ -144,6 +144,7 @@ impl<'a> Fields<'a> {
             self.missing(key, "", report);
         }
         let (text, pos) = self.text(key, report)?;
+        report.secret_at(pos);
         if text.is_empty() {
             report.error(pos, self.context, format!("`{key}` is empty"));
             return None;

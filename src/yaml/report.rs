@@ -59,6 +59,8 @@ pub(crate) struct Report<'f> {
     file: &'f Path,
     errors: Vec<ConfigError>,
     warnings: Vec<ConfigError>,
+    /// Where the values read as secrets start (for [`super::show`], which hides them).
+    secrets: Vec<Pos>,
 }
 
 impl<'f> Report<'f> {
@@ -67,7 +69,18 @@ impl<'f> Report<'f> {
             file,
             errors: Vec::new(),
             warnings: Vec::new(),
+            secrets: Vec::new(),
         }
+    }
+
+    /// Notes that the value starting at `pos` is a secret (a token, a key, a webhook URL).
+    pub fn secret_at(&mut self, pos: Pos) {
+        self.secrets.push(pos);
+    }
+
+    /// Where the secrets noted so far start.
+    pub fn secrets(&self) -> &[Pos] {
+        &self.secrets
     }
 
     /// Records a problem at `pos` (line 0: no location). `message` must not contain a secret.

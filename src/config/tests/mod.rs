@@ -6,6 +6,7 @@ mod interpolation;
 mod locations;
 mod properties;
 mod secrets;
+mod shown;
 mod validation;
 mod written_back;
 

@@ -46,7 +46,10 @@ fn headers(
                 let message = format!("header `{name}` must not contain a line break");
                 report.error(entry.value.pos, context, message);
             }
-            Some(value) => headers.push((name.clone(), Secret::new(value))),
+            Some(value) => {
+                report.secret_at(entry.value.pos);
+                headers.push((name.clone(), Secret::new(value)));
+            }
             None if matches!(entry.value.value, Value::Invalid) => {}
             None => {
                 let message = format!(
