@@ -6,7 +6,8 @@
 //!
 //! 1. [`server`]: the warp routes and the hardened accept loop. `POST /webhook/<token>`
 //!    authenticates, caps the body and hands the bytes to intake; also health, reload, the
-//!    metrics scrape and the admin API (`server::api`, with the JSON views operators see).
+//!    metrics scrape, the admin API (`server::api`, with the JSON views operators see) and the
+//!    operator page under `/ui/` (`server::ui`: the same store calls, as HTML).
 //! 2. [`event`]: the MonitorQA envelope `{event, data, company}`: parsing with precise errors,
 //!    the dedup key, and the template context.
 //! 3. [`pipeline::intake`]: turns a parsed event into a durable row, with its deliveries when no
@@ -44,7 +45,9 @@
 //! relay with [`relay::start`]); [`config`] loads and validates `rules.yaml` (every error at
 //! once, with `file:line:col`) with the [`yaml`] toolkit; [`app`] bundles one loaded
 //! configuration (rules, templates, targets) so reload can swap it atomically, and runs the
-//! strict template check; [`pipeline::retention`] deletes what nobody needs any more;
+//! strict template check; [`preview`] (pure) says what a configuration would do with one
+//! event, without sending (for `test` and the operator page, with a Slack look-alike);
+//! [`pipeline::retention`] deletes what nobody needs any more;
 //! [`secret`] keeps tokens and webhook URLs out of logs; [`metrics`] counts what happened;
 //! [`clock`] is time as stored and shown; and [`cli`] holds the `serve`, `check`, `test`,
 //! `send` and `dlq` commands, thin wrappers over the calls `serve` uses.
@@ -60,6 +63,7 @@ pub mod enrich;
 pub mod event;
 pub mod metrics;
 pub mod pipeline;
+pub mod preview;
 #[cfg(test)]
 mod properties;
 pub mod relay;

@@ -5,7 +5,6 @@ mod check;
 mod dlq;
 mod events;
 mod on_store;
-pub mod payload;
 mod send;
 pub mod serve;
 mod store_cmd;

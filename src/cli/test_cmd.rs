@@ -6,12 +6,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use serde::Serialize;
-use serde_json::Value;
 
-use super::payload::email_parts;
 use crate::app::App;
-use crate::compose::{self, ComposeError, DeliveryInfo};
 use crate::event::Event;
+use crate::preview::{self, email_parts};
+pub use crate::preview::{MatchReport, TargetReport};
 use crate::rules::Explanation;
 
 /// The result for one event, as printed by `--json`.
@@ -22,23 +21,6 @@ pub struct EventReport {
     pub matches: Vec<MatchReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub explain: Option<Vec<Explanation>>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct MatchReport {
-    pub rule: String,
-    pub targets: Vec<TargetReport>,
-}
-
-/// What one target would receive: the request body, or why it cannot be built.
-#[derive(Debug, Serialize)]
-pub struct TargetReport {
-    pub target: String,
-    pub kind: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub payload: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
 }
 
 /// How `test` was asked to show its results.
@@ -126,57 +108,13 @@ pub async fn report(
         );
         crate::enrich::apply(&found, &mut value);
     }
-    let rules = &app.config.rules;
-    let matches = rules
-        .evaluate(&value)
-        .into_iter()
-        .map(|m| MatchReport {
-            rule: m.rule.to_string(),
-            targets: m
-                .targets
-                .iter()
-                .map(|t| target_report(app, m.rule, t, m.template, &value))
-                .collect(),
-        })
-        .collect();
+    let found = preview::evaluate(app, &value, "test");
     Ok(EventReport {
         file: path.display().to_string(),
         event: event.kind,
-        matches,
-        explain: explain.then(|| rules.explain(&value)),
+        matches: found.matches,
+        explain: explain.then_some(found.skipped),
     })
-}
-
-fn target_report(
-    app: &App,
-    rule: &str,
-    target: &str,
-    template: Option<&str>,
-    event: &Value,
-) -> TargetReport {
-    let info = DeliveryInfo {
-        event_id: "test",
-        rule,
-        target,
-        ..Default::default()
-    };
-    let ctx = compose::context(event, &info);
-    let configured = app.target(target);
-    let kind = configured.map_or("unknown", |t| t.target.kind_name());
-    let request = match configured {
-        Some(t) => compose::request_for(&app.templates, t, template, &ctx, "test"),
-        None => Err(ComposeError::UnknownTarget(target.to_owned())),
-    };
-    let (payload, error) = match request {
-        Ok(request) => (Some(request.body_json()), None),
-        Err(e) => (None, Some(e.to_string())),
-    };
-    TargetReport {
-        target: target.to_string(),
-        kind: kind.to_string(),
-        payload,
-        error,
-    }
 }
 
 fn print_text(r: &EventReport) {
@@ -219,10 +157,9 @@ fn write_payloads(r: &EventReport, dir: &Path) -> std::io::Result<()> {
     for t in r.matches.iter().flat_map(|m| &m.targets) {
         let Some(payload) = &t.payload else { continue };
         match email_parts(payload) {
-            Some((subject, html)) if t.kind == "email" => {
-                std::fs::write(dir.join(format!("{stem}.email.html")), html)?;
-                let header =
-                    serde_json::json!({ "subject": subject, "from": payload_from(payload) });
+            Some(email) if t.kind == "email" => {
+                std::fs::write(dir.join(format!("{stem}.email.html")), &email.html)?;
+                let header = serde_json::json!({ "subject": email.subject, "from": email.from });
                 std::fs::write(dir.join(format!("{stem}.email.json")), header.to_string())?;
             }
             _ => {
@@ -232,13 +169,4 @@ fn write_payloads(r: &EventReport, dir: &Path) -> std::io::Result<()> {
         }
     }
     Ok(())
-}
-
-fn payload_from(payload: &Value) -> Value {
-    let from = payload.get("from").or_else(|| payload.get("From")).cloned();
-    match from {
-        Some(Value::Object(o)) => o.get("email").cloned().unwrap_or(Value::Null),
-        Some(v) => v,
-        None => Value::Null,
-    }
 }
