@@ -9,6 +9,7 @@
 //! | `POST /-/reload` (Bearer admin token) | 200 `{"status":"reloaded","config_hash"}`, 400, 401, 403, 503 (another reload runs, or this one outlasted its wait) |
 //! | `GET /metrics` | Prometheus text |
 //! | `/api/…` (Bearer admin token) | events, deliveries, dead letters: see `server::api` |
+//! | `/ui/…` (admin token: sign-in or Bearer) | the operator page: see `server::ui` |
 //!
 //! Unknown paths answer 404 and wrong methods 405, both as JSON errors. The server matches no
 //! rules and renders nothing: it hands bodies to [`crate::pipeline::intake`].
@@ -20,6 +21,7 @@ mod auth;
 mod health;
 mod reload;
 pub mod reply;
+mod ui;
 mod webhook;
 
 use std::convert::Infallible;
@@ -97,6 +99,8 @@ pub fn routes_with(
         .or(reload::reload(relay.clone()))
         .unify()
         .or(api::metrics(relay.clone()))
+        .unify()
+        .or(ui::routes(relay.clone()))
         .unify()
         .or(api::api(relay))
         .unify()

@@ -188,7 +188,7 @@ fn check_content_length(headers: &HeaderMap, limit: u64) -> Result<(), ApiError>
 
 /// Reads the body chunk by chunk and stops as soon as it passes `limit` (chunked bodies have
 /// no Content-Length to check up front).
-async fn read_body<S, B>(body: S, limit: u64) -> Result<Vec<u8>, ApiError>
+pub(super) async fn read_body<S, B>(body: S, limit: u64) -> Result<Vec<u8>, ApiError>
 where
     S: Stream<Item = Result<B, warp::Error>>,
     B: Buf,

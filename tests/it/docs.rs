@@ -57,6 +57,10 @@ const NOT_RUN: &[(&str, &str)] = &[
         "installs a development tool into ~/.cargo/bin",
     ),
     (
+        "MQA_RELAY_SCREENSHOTS=",
+        "runs one browser test of the suite, which this test is part of",
+    ),
+    (
         "sudo ",
         "installs a system service: needs root and a running systemd",
     ),

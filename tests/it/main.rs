@@ -21,6 +21,8 @@
 //! - [`store`]: the embedded store against real SQLite files: intake, the delivery queue and
 //!   the router.
 //! - [`binary`]: the real binary as an operator drives it: killed, reloaded, `check` and `test`.
+//! - [`ui`]: the operator page against the real binary, in a real headless Chromium and over
+//!   plain HTTP.
 //! - [`docs`]: every command README.md and rules.example.yaml show, run or checked against the
 //!   binary.
 
@@ -34,3 +36,4 @@ mod operations;
 mod server;
 mod store;
 mod targets;
+mod ui;

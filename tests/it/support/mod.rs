@@ -1,4 +1,5 @@
-//! Test support shared by the integration tests: local mock servers that answer like the real
+//! Test support shared by the integration tests: `browser`, a headless Chromium over
+//! WebDriver; local mock servers that answer like the real
 //! Slack, Teams, email providers and MonitorQA API (`providers`, `mail_providers`, `monitorqa`),
 //! built on `mock`; `config`, configurations read from YAML; `relay`, a relay started in this
 //! process; `process`, the real binary run as an operator runs it; `postgres`, a schema of its
@@ -8,6 +9,7 @@
 //! generated-case tests' fixed seed; and `wait`:
 //! deadline-bounded polling and the sample events.
 
+pub mod browser;
 pub mod config;
 pub mod link;
 pub mod logs;

@@ -1,0 +1,408 @@
+//! The events screens: the list with its filters and tail toggle, one event with every rule's
+//! verdict and each delivery's attempts, one delivery with the body a replay sends, and the
+//! two actions there (replay a dead delivery; re-route the event with the rules loaded now).
+
+use serde_json::{Value, json};
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+use super::view::{self, when};
+use super::{Page, Request, first, html};
+use crate::clock::{now_ms, parse_since};
+use crate::event::EVENT_TYPES;
+use crate::preview;
+use crate::store::{DeadLetterError, EventFilter, EventOutcome, EventSummary};
+
+/// Events per page.
+const PAGE: usize = 50;
+
+/// `GET /ui/`: the newest events first, filtered by the query.
+pub(super) async fn list(page: &Page<'_>, req: &Request) -> Response {
+    let now = now_ms();
+    let (filter, problem) = filter_of(req, now);
+    let found = match problem {
+        Some(_) => Vec::new(),
+        None => match page.relay.store.list_events(&filter).await {
+            Ok(found) => found,
+            Err(e) => return page.store_down(&e),
+        },
+    };
+    let next = (found.len() == PAGE)
+        .then(|| found.last().map(|e| next_href(req, e)))
+        .flatten();
+    let rows: Vec<Value> = found.iter().map(|e| row(e, now)).collect();
+    let tail = req.query("tail").is_some() && req.query("before").is_none();
+    let data = json!({
+        "rows": rows,
+        "next": next,
+        "problem": problem,
+        "tail": tail,
+        "tail_href": tail_href(req, !tail),
+        "filters": filters(page, req),
+        "filtered": !req.query.is_empty() && req.query != "tail=1",
+    });
+    page.render(StatusCode::OK, "events", "events", "Events", data)
+}
+
+/// The filter the query asks for, or why it cannot be read.
+fn filter_of(req: &Request, now: i64) -> (EventFilter, Option<String>) {
+    let mut problem = None;
+    let mut time = |name: &str| {
+        let value = req.query(name)?;
+        match parse_since(&value, now) {
+            Ok(ms) => Some(ms),
+            Err(e) => {
+                problem = Some(format!("{name}: {e}"));
+                None
+            }
+        }
+    };
+    let since_ms = time("since");
+    let until_ms = time("until");
+    let outcome = req.query("outcome").and_then(|o| {
+        let parsed = EventOutcome::parse(&o);
+        if parsed.is_none() {
+            problem = Some(format!(
+                "outcome: {o:?} is not one of delivered, waiting, dead, none, unrouted"
+            ));
+        }
+        parsed
+    });
+    let before = req.query("before").and_then(|b| {
+        let parsed = parse_cursor(&b);
+        if parsed.is_none() {
+            problem = Some("before: not a page cursor of this screen".into());
+        }
+        parsed
+    });
+    let filter = EventFilter {
+        limit: PAGE,
+        kind: req.query("event"),
+        company: req.query("company"),
+        rule: req.query("rule"),
+        target: req.query("target"),
+        outcome,
+        since_ms,
+        until_ms,
+        before,
+    };
+    (filter, problem)
+}
+
+/// `<received_at>.<id>`: where the next page starts.
+fn parse_cursor(text: &str) -> Option<(i64, String)> {
+    let (at, id) = text.split_once('.')?;
+    Some((at.parse().ok()?, id.to_string())).filter(|(_, id)| !id.is_empty())
+}
+
+/// This page's query with `before` set to after `last`.
+fn next_href(req: &Request, last: &EventSummary) -> String {
+    let cursor = format!("{}.{}", last.received_at, last.id);
+    with_query(req, &[("before", Some(cursor.as_str())), ("tail", None)])
+}
+
+fn tail_href(req: &Request, on: bool) -> String {
+    with_query(req, &[("tail", on.then_some("1")), ("before", None)])
+}
+
+/// `/ui/?<query>` with the `changes` applied (`None` removes the key).
+fn with_query(req: &Request, changes: &[(&str, Option<&str>)]) -> String {
+    let mut pairs: Vec<(String, String)> = super::pairs(req.query.as_bytes())
+        .into_iter()
+        .filter(|(k, v)| !v.is_empty() && !changes.iter().any(|(c, _)| c == k))
+        .collect();
+    for (k, v) in changes {
+        if let Some(v) = v {
+            pairs.push((k.to_string(), v.to_string()));
+        }
+    }
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish();
+    if query.is_empty() {
+        "/ui/".into()
+    } else {
+        format!("/ui/?{query}")
+    }
+}
+
+/// The filter form: each field's value now and the choices it offers.
+fn filters(page: &Page<'_>, req: &Request) -> Value {
+    let app = page.relay.app();
+    let choices = |values: Vec<String>, chosen: Option<String>| -> Vec<Value> {
+        values
+            .into_iter()
+            .map(|v| json!({"value": v, "selected": chosen.as_deref() == Some(v.as_str())}))
+            .collect()
+    };
+    let rules = app
+        .config
+        .rules
+        .rules()
+        .iter()
+        .map(|r| r.name.clone())
+        .collect();
+    let targets = app.config.targets.keys().cloned().collect();
+    let kinds = EVENT_TYPES.iter().map(|k| k.to_string()).collect();
+    let outcomes = ["delivered", "waiting", "dead", "none", "unrouted"]
+        .iter()
+        .map(|o| o.to_string())
+        .collect();
+    json!({
+        "kinds": choices(kinds, req.query("event")),
+        "rules": choices(rules, req.query("rule")),
+        "targets": choices(targets, req.query("target")),
+        "outcomes": choices(outcomes, req.query("outcome")),
+        "company": req.query("company"),
+        "since": req.query("since"),
+        "until": req.query("until"),
+    })
+}
+
+fn row(e: &EventSummary, now: i64) -> Value {
+    let status = if e.routed_at.is_none() {
+        "⧗ not routed yet".to_string()
+    } else if e.deliveries == 0 {
+        "– no rule matched".to_string()
+    } else {
+        let mut parts = Vec::new();
+        if e.delivered > 0 {
+            parts.push(format!("✓ {} delivered", e.delivered));
+        }
+        if e.waiting > 0 {
+            parts.push(format!("⟳ {} waiting", e.waiting));
+        }
+        if e.dead > 0 {
+            parts.push(format!("✗ {} dead", e.dead));
+        }
+        parts.join(" · ")
+    };
+    let class = match (e.dead, e.waiting) {
+        (d, _) if d > 0 => "dead",
+        (_, w) if w > 0 => "waiting",
+        _ => "ok",
+    };
+    json!({
+        "id": e.id,
+        "href": format!("/ui/events/{}", e.id),
+        "received": when(Some(e.received_at), now),
+        "kind": e.kind,
+        "company": e.company_name.clone().or_else(|| e.company_id.clone()),
+        "rules": e.rules,
+        "targets": e.targets,
+        "status": status,
+        "class": class,
+    })
+}
+
+/// `GET /ui/events/<id>`.
+pub(super) async fn show(page: &Page<'_>, id: &str) -> Response {
+    let details = match page.relay.store.event(id).await {
+        Ok(Some(details)) => details,
+        Ok(None) => {
+            return page.message(
+                StatusCode::NOT_FOUND,
+                "No such event",
+                "No event with that id is stored (it may have been pruned).",
+            );
+        }
+        Err(e) => return page.store_down(&e),
+    };
+    let now = now_ms();
+    let app = page.relay.app();
+    let context = details.event.context();
+    let verdicts = preview::evaluate(&app, &context, &details.event.id);
+    let matched: Vec<Value> = verdicts
+        .matches
+        .iter()
+        .map(|m| json!({"rule": m.rule, "targets": m.targets.iter().map(|t| &t.target).collect::<Vec<_>>()}))
+        .collect();
+    let deliveries: Vec<Value> = details
+        .deliveries
+        .iter()
+        .map(|(d, a)| view::delivery(d, a, now))
+        .collect();
+    let pretty = |v: &Value| serde_json::to_string_pretty(v).unwrap_or_default();
+    let data = json!({
+        "id": details.event.id,
+        "kind": details.event.event.kind,
+        "received": when(Some(details.event.received_at), now),
+        "routed": when(details.routed_at, now),
+        "routed_rules": details.matched_rules,
+        "body": pretty(&details.event.event.to_value()),
+        "enrichment": details.event.enrichment.as_ref().map(pretty),
+        "matched": matched,
+        "skipped": verdicts.skipped,
+        "config_hash": short_hash(&app.config.hash),
+        "deliveries": deliveries,
+        "preview_href": format!("/ui/preview?event={}", details.event.id),
+        "can_reroute": details.routed_at.is_some(),
+    });
+    page.render(
+        StatusCode::OK,
+        "event",
+        "events",
+        &details.event.event.kind,
+        data,
+    )
+}
+
+pub(super) fn short_hash(hash: &str) -> String {
+    hash.chars().take(12).collect()
+}
+
+/// `POST /ui/events/<id>/reroute`: first a confirmation that lists what would be sent, then
+/// (with `confirmed`) the new deliveries.
+pub(super) async fn reroute(page: &Page<'_>, id: &str, req: &Request) -> Response {
+    let details = match page.relay.store.event(id).await {
+        Ok(Some(details)) => details,
+        Ok(None) => {
+            return page.message(
+                StatusCode::NOT_FOUND,
+                "No such event",
+                "No event with that id is stored.",
+            );
+        }
+        Err(e) => return page.store_down(&e),
+    };
+    let app = page.relay.app();
+    let deliveries =
+        crate::pipeline::router::deliveries_for(&app.config.rules, &details.event.context());
+    let back = format!("/ui/events/{id}");
+    if deliveries.is_empty() {
+        return page.message(
+            StatusCode::OK,
+            "Nothing to send",
+            "No rule loaded now matches this event.",
+        );
+    }
+    if first(&req.form(), "confirmed").is_none() {
+        let items: Vec<String> = deliveries
+            .iter()
+            .map(|d| format!("{} → {}", d.rule, d.target))
+            .collect();
+        return confirm(
+            page,
+            &format!("/ui/events/{id}/reroute"),
+            &items,
+            &[],
+            &back,
+            "These messages are sent again, with the rules loaded now. Slack and Teams cannot tell a resend from a new message: people will see them twice.",
+        );
+    }
+    match page.relay.store.reroute(id, &deliveries, now_ms()).await {
+        Ok(Ok(ids)) => {
+            tracing::info!(
+                event_id = id,
+                deliveries = ids.len(),
+                "event re-routed from the operator page"
+            );
+            page.relay.wake_senders();
+            html::redirect(&back)
+        }
+        Ok(Err(e)) => page.message(StatusCode::CONFLICT, "Not re-routed", &e.to_string()),
+        Err(e) => page.store_down(&e),
+    }
+}
+
+/// The confirmation page: what will be sent, a warning, and the form that does it.
+pub(super) fn confirm(
+    page: &Page<'_>,
+    action: &str,
+    items: &[String],
+    fields: &[(&str, String)],
+    back: &str,
+    warning: &str,
+) -> Response {
+    let count = items.len();
+    let noun = if count == 1 { "message" } else { "messages" };
+    let fields: Vec<Value> = fields
+        .iter()
+        .map(|(n, v)| json!({"name": n, "value": v}))
+        .collect();
+    let data = json!({
+        "question": format!("Send {count} {noun}?"),
+        "items": items.iter().take(200).collect::<Vec<_>>(),
+        "more": count.saturating_sub(200),
+        "warning": warning,
+        "action": action,
+        "fields": fields,
+        "back": back,
+        "button": format!("Send {count} {noun}"),
+    });
+    page.render(StatusCode::OK, "confirm", "", "Confirm", data)
+}
+
+/// `GET /ui/deliveries/<id>`: one delivery, its attempts, and the body a replay would send.
+pub(super) async fn delivery(page: &Page<'_>, id: &str) -> Response {
+    let Ok(id) = id.parse::<i64>() else {
+        return page.message(
+            StatusCode::NOT_FOUND,
+            "No such delivery",
+            "A delivery id is a number.",
+        );
+    };
+    let details = match page.relay.store.delivery(id).await {
+        Ok(Some(d)) => d,
+        Ok(None) => {
+            return page.message(
+                StatusCode::NOT_FOUND,
+                "No such delivery",
+                "No delivery with that id is stored.",
+            );
+        }
+        Err(e) => return page.store_down(&e),
+    };
+    let app = page.relay.app();
+    let now = now_ms();
+    let body = crate::server::api::views::delivery_details_json(&app, &details);
+    let payload = body
+        .get("payload")
+        .map(|p| serde_json::to_string_pretty(p).unwrap_or_default());
+    let data = json!({
+        "delivery": view::delivery(&details.delivery, &details.attempts, now),
+        "open_dead": details.delivery.state == crate::store::DeliveryState::Dead
+            && details.replayed_by.is_none() && details.dropped_at.is_none(),
+        "replayed_by": details.replayed_by,
+        "dropped": when(details.dropped_at, now),
+        "payload": payload,
+        "payload_error": body.get("payload_error"),
+    });
+    page.render(
+        StatusCode::OK,
+        "delivery",
+        "dead",
+        &format!("Delivery {id}"),
+        data,
+    )
+}
+
+/// `POST /ui/deliveries/<id>/replay`: replays one dead letter.
+pub(super) async fn replay(page: &Page<'_>, id: &str) -> Response {
+    let Ok(id) = id.parse::<i64>() else {
+        return page.message(
+            StatusCode::NOT_FOUND,
+            "No such delivery",
+            "A delivery id is a number.",
+        );
+    };
+    match page.relay.store.replay(id, now_ms()).await {
+        Ok(Ok(new_id)) => {
+            tracing::info!(
+                delivery_id = id,
+                replay_id = new_id,
+                "dead letter replayed from the operator page"
+            );
+            page.relay.wake_senders();
+            html::redirect(&format!("/ui/deliveries/{new_id}"))
+        }
+        Ok(Err(e)) => {
+            let status = match e {
+                DeadLetterError::NotFound(_) => StatusCode::NOT_FOUND,
+                _ => StatusCode::CONFLICT,
+            };
+            page.message(status, "Not replayed", &e.to_string())
+        }
+        Err(e) => page.store_down(&e),
+    }
+}

@@ -1,0 +1,400 @@
+//! The operator page under `/ui/`: what happened to every event, dead letters with replay,
+//! the rules and targets, and a preview of a rule's messages. Off until `server.admin_token`
+//! is set; the same token signs in (a login form and a session cookie, or `Authorization:
+//! Bearer` for scripts).
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /ui/` | events, newest first, with filters and a tail toggle ([`events`]) |
+//! | `GET /ui/events/<id>` | one event: as received, every rule's verdict, deliveries and attempts |
+//! | `POST /ui/events/<id>/reroute` | matches it against the rules now and sends what matches (after a confirmation) |
+//! | `GET /ui/deliveries/<id>` | one delivery with the body a replay would send |
+//! | `GET /ui/dead`, `POST /ui/dead/replay` | dead letters by target and reason; replay one, a selection or all since a time ([`dead`]) |
+//! | `GET /ui/rules`, `POST /ui/rules/reload` | the loaded file (secrets hidden), its reloads, per-target health ([`rules`]) |
+//! | `GET`/`POST /ui/preview` | an event against the loaded rules or a draft, each message drawn ([`preview`]) |
+//! | `GET /ui/frames/<id>` | a previewed email's HTML, for a sandboxed frame ([`frames`]) |
+//! | `GET /ui/assets/<file>` | stylesheets, scripts, licences ([`assets`]) |
+//! | `GET`/`POST /ui/login`, `POST /ui/logout` | signing in and out ([`session`]) |
+//!
+//! Every page reads the store through the calls the admin API uses (`crate::store::Store`),
+//! so it shows the same on both engines. Every state-changing request from a browser needs
+//! the session's CSRF token and a same-origin `Origin`; pages carry a strict
+//! Content-Security-Policy ([`html`]). The page works without JavaScript except for drawing
+//! Teams cards, which needs Microsoft's renderer.
+
+mod assets;
+mod dead;
+mod events;
+mod frames;
+mod html;
+mod preview;
+mod rules;
+mod session;
+mod view;
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use warp::Filter;
+use warp::http::{HeaderMap, Method, StatusCode, header};
+use warp::reject::Rejection;
+use warp::reply::Response;
+
+use self::session::Access;
+use super::webhook::read_body;
+use crate::app::Relay;
+use crate::secret::Secret;
+
+/// The largest form the page takes (a pasted event and a pasted rules file).
+const MAX_FORM_BYTES: u64 = 4 * 1024 * 1024;
+
+/// What lives as long as the server: the sessions and the previewed emails.
+#[derive(Default)]
+struct Ui {
+    sessions: session::Sessions,
+    frames: frames::Frames,
+}
+
+/// One request to the page, read whole.
+struct Request {
+    method: Method,
+    path: String,
+    query: String,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Request {
+    /// The first value of `name` in the query string (empty values count as absent).
+    fn query(&self, name: &str) -> Option<String> {
+        first(&pairs(self.query.as_bytes()), name)
+    }
+
+    /// The form fields of a POST body (`application/x-www-form-urlencoded`).
+    fn form(&self) -> Vec<(String, String)> {
+        pairs(&self.body)
+    }
+}
+
+fn pairs(bytes: &[u8]) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(bytes).into_owned().collect()
+}
+
+fn first(pairs: &[(String, String)], name: &str) -> Option<String> {
+    pairs
+        .iter()
+        .find(|(k, v)| k == name && !v.is_empty())
+        .map(|(_, v)| v.clone())
+}
+
+/// Everything under `/ui`.
+pub(super) fn routes(
+    relay: Arc<Relay>,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let ui = Arc::new(Ui::default());
+    warp::path::full()
+        .and_then(|full: warp::path::FullPath| async move {
+            let path = full.as_str();
+            if path == "/ui" || path.starts_with("/ui/") {
+                Ok(path.to_string())
+            } else {
+                Err(warp::reject::not_found())
+            }
+        })
+        .and(warp::method())
+        .and(warp::header::headers_cloned())
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .and(warp::body::stream())
+        .then(
+            move |path: String, method: Method, headers: HeaderMap, query: String, body| {
+                let relay = relay.clone();
+                let ui = ui.clone();
+                async move {
+                    let body = match read_body(body, MAX_FORM_BYTES).await {
+                        Ok(body) => body,
+                        Err(e) => return message(e.status, "The request was refused", &e.message),
+                    };
+                    let request = Request {
+                        method,
+                        path,
+                        query,
+                        headers,
+                        body,
+                    };
+                    handle(&relay, &ui, &request).await
+                }
+            },
+        )
+}
+
+async fn handle(relay: &Arc<Relay>, ui: &Ui, req: &Request) -> Response {
+    let token = relay.app().config.server.admin_token.clone();
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        return html::page(
+            StatusCode::NOT_FOUND,
+            "off",
+            &json!({"title": "The operator page is off",
+                    "message": "Set server.admin_token in the rules file and reload to turn it on."}),
+        );
+    };
+    let path = req.path.as_str();
+    if path == "/ui" {
+        return html::redirect("/ui/");
+    }
+    if let Some(name) = path.strip_prefix("/ui/assets/") {
+        return assets::serve(name);
+    }
+    if path == "/ui/login" {
+        return login(ui, &token, req).await;
+    }
+    let access = match authenticate(ui, &token, req).await {
+        Ok(access) => access,
+        Err(response) => return response,
+    };
+    if req.method == Method::POST
+        && let Access::Session { csrf, .. } = &access
+        && let Some(response) = refusal(req, csrf)
+    {
+        return response;
+    }
+    route(relay, ui, &access, req).await
+}
+
+async fn route(relay: &Arc<Relay>, ui: &Ui, access: &Access, req: &Request) -> Response {
+    let parts: Vec<&str> = req.path.trim_start_matches("/ui/").split('/').collect();
+    let page = Page { relay, ui, access };
+    match (&req.method, parts.as_slice()) {
+        (&Method::GET, [""]) => events::list(&page, req).await,
+        (&Method::GET, ["events", id]) => events::show(&page, id).await,
+        (&Method::POST, ["events", id, "reroute"]) => events::reroute(&page, id, req).await,
+        (&Method::GET, ["deliveries", id]) => events::delivery(&page, id).await,
+        (&Method::POST, ["deliveries", id, "replay"]) => events::replay(&page, id).await,
+        (&Method::GET, ["dead"]) => dead::list(&page, req).await,
+        (&Method::POST, ["dead", "replay"]) => dead::replay(&page, req).await,
+        (&Method::GET, ["rules"]) => rules::show(&page, req).await,
+        (&Method::POST, ["rules", "reload"]) => rules::reload(&page).await,
+        (&Method::GET, ["preview"]) => preview::form(&page, req).await,
+        (&Method::POST, ["preview"]) => preview::run(&page, req).await,
+        (&Method::GET, ["frames", id]) => ui.frames.serve(id),
+        (&Method::POST, ["logout"]) => logout(ui, access),
+        _ => message(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "The operator page has no such screen.",
+        ),
+    }
+}
+
+/// What a screen's handler needs: the relay, the page's state, and who is asking.
+struct Page<'a> {
+    relay: &'a Arc<Relay>,
+    ui: &'a Ui,
+    access: &'a Access,
+}
+
+impl Page<'_> {
+    /// The CSRF token the page's forms carry (none for a Bearer script).
+    fn csrf(&self) -> &str {
+        match self.access {
+            Access::Session { csrf, .. } => csrf,
+            Access::Bearer => "",
+        }
+    }
+
+    /// Renders `template` inside the layout: `data` plus the layout's own fields.
+    fn render(
+        &self,
+        status: StatusCode,
+        template: &str,
+        nav: &str,
+        title: &str,
+        mut data: Value,
+    ) -> Response {
+        if let Value::Object(map) = &mut data {
+            map.insert("title".into(), json!(title));
+            map.insert("nav".into(), json!(nav));
+            map.insert("csrf".into(), json!(self.csrf()));
+            map.insert(
+                "signed_in".into(),
+                json!(matches!(self.access, Access::Session { .. })),
+            );
+            let refresh = map.get("tail").and_then(Value::as_bool).unwrap_or(false);
+            map.insert("refresh".into(), json!(refresh));
+        }
+        html::page(status, template, &data)
+    }
+
+    /// A page that only says something (an error, a result).
+    fn message(&self, status: StatusCode, title: &str, text: &str) -> Response {
+        self.render(
+            status,
+            "message",
+            "",
+            title,
+            json!({"message": text, "back": Value::Null}),
+        )
+    }
+
+    /// The page for a store that cannot answer now.
+    fn store_down(&self, e: &crate::store::StoreError) -> Response {
+        tracing::warn!("operator page: {e}");
+        self.message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The store cannot answer now",
+            "The relay cannot read its store at the moment; its log says why. Try again shortly.",
+        )
+    }
+}
+
+/// A page outside the layout (before sign-in, or when the request itself was refused).
+fn message(status: StatusCode, title: &str, text: &str) -> Response {
+    html::page(status, "off", &json!({"title": title, "message": text}))
+}
+
+/// The session cookie or the Bearer token; without either, a browser is sent to sign in.
+async fn authenticate(ui: &Ui, token: &Secret, req: &Request) -> Result<Access, Response> {
+    if let Some(presented) = bearer(&req.headers) {
+        if token.ct_eq(presented.as_bytes()) {
+            return Ok(Access::Bearer);
+        }
+        ui.sessions.after_wrong_token().await;
+        tracing::warn!("operator page: a wrong admin token was presented");
+        return Err(message(
+            StatusCode::UNAUTHORIZED,
+            "Wrong token",
+            "The admin token presented is not this relay's.",
+        ));
+    }
+    if let Some(access) = session::cookie(&req.headers).and_then(|id| ui.sessions.find(&id, token))
+    {
+        return Ok(access);
+    }
+    if req.method == Method::GET {
+        let wanted = match req.query.as_str() {
+            "" => req.path.clone(),
+            query => format!("{}?{query}", req.path),
+        };
+        let next = url::form_urlencoded::byte_serialize(wanted.as_bytes()).collect::<String>();
+        return Err(html::redirect(&format!("/ui/login?next={next}")));
+    }
+    Err(message(
+        StatusCode::UNAUTHORIZED,
+        "Signed out",
+        "Sign in again: the session has ended.",
+    ))
+}
+
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
+        .filter(|t| !t.is_empty())
+}
+
+/// Why a browser's POST is refused, if it is: it must come from the page itself and carry
+/// the session's CSRF token.
+fn refusal(req: &Request, csrf: &str) -> Option<Response> {
+    let why = if !session::same_origin(&req.headers) {
+        "it did not come from this page"
+    } else if !session::csrf_matches(csrf, first(&req.form(), "csrf").as_deref()) {
+        "its form token is missing or stale"
+    } else {
+        return None;
+    };
+    tracing::warn!("operator page: a form was refused: {why}");
+    Some(message(
+        StatusCode::FORBIDDEN,
+        "Refused",
+        &format!("This request was refused: {why}. Reload the page and try again."),
+    ))
+}
+
+async fn login(ui: &Ui, token: &Secret, req: &Request) -> Response {
+    let next = safe_next(req.query("next").or_else(|| first(&req.form(), "next")));
+    let form = |status, error: Option<&str>| {
+        html::page(
+            status,
+            "login",
+            &json!({"title": "Sign in", "next": next, "error": error}),
+        )
+    };
+    if req.method != Method::POST {
+        return form(StatusCode::OK, None);
+    }
+    if !session::same_origin(&req.headers) {
+        return form(
+            StatusCode::FORBIDDEN,
+            Some("This sign-in did not come from this page."),
+        );
+    }
+    let presented = first(&req.form(), "token").unwrap_or_default();
+    if !token.ct_eq(presented.as_bytes()) {
+        ui.sessions.after_wrong_token().await;
+        tracing::warn!("operator page: a sign-in with a wrong admin token");
+        return form(
+            StatusCode::UNAUTHORIZED,
+            Some("That is not this relay's admin token."),
+        );
+    }
+    let (id, _csrf) = ui.sessions.open(token);
+    tracing::info!("operator page: signed in");
+    let mut response = html::redirect(&next);
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, session::set_cookie(&id, &req.headers));
+    response
+}
+
+fn logout(ui: &Ui, access: &Access) -> Response {
+    if let Access::Session { id, .. } = access {
+        ui.sessions.close(id);
+    }
+    let mut response = html::redirect("/ui/login");
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, session::clear_cookie());
+    response
+}
+
+/// Where to go after signing in: a path of the page, never another site.
+fn safe_next(next: Option<String>) -> String {
+    next.filter(|n| {
+        n.starts_with("/ui/")
+            && !n.starts_with("//")
+            && !n.contains("://")
+            && !n.contains('\\')
+            && n.bytes().all(|b| b.is_ascii_graphic())
+    })
+    .unwrap_or_else(|| "/ui/".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn after_sign_in_only_the_page_itself_is_a_destination() {
+        assert_eq!(safe_next(Some("/ui/events/1".into())), "/ui/events/1");
+        for bad in [
+            "https://evil.example/",
+            "//evil.example",
+            "/ui/\\evil",
+            "/api/x",
+            "/ui/ x",
+        ] {
+            assert_eq!(safe_next(Some(bad.into())), "/ui/", "{bad}");
+        }
+        assert_eq!(safe_next(None), "/ui/");
+    }
+
+    #[test]
+    fn a_bearer_token_is_read_in_any_case() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, "bearer abc".parse().unwrap());
+        assert_eq!(bearer(&headers).as_deref(), Some("abc"));
+        headers.insert(header::AUTHORIZATION, "Basic abc".parse().unwrap());
+        assert_eq!(bearer(&headers), None);
+    }
+}

@@ -1,0 +1,106 @@
+//! Small pieces every screen shows the same way: a time (UTC, with how long ago), a
+//! delivery's state in words and a symbol (never by colour alone), and one delivery with its
+//! attempts.
+
+use serde_json::{Value, json};
+
+use crate::clock::rfc3339;
+use crate::store::{AttemptRecord, DeliveryRecord, DeliveryState};
+
+/// A time for a page: `{iso, text, ago}`; `null` for `None`.
+pub(super) fn when(ms: Option<i64>, now_ms: i64) -> Value {
+    let Some(ms) = ms else {
+        return Value::Null;
+    };
+    let text = jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.strftime("%a %-d %b %Y, %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|_| ms.to_string());
+    json!({"iso": rfc3339(ms), "text": text, "ago": ago(now_ms - ms)})
+}
+
+/// `3 min ago`, `in 20 s`.
+fn ago(delta_ms: i64) -> String {
+    let secs = delta_ms.unsigned_abs() / 1000;
+    let span = match secs {
+        0..=59 => format!("{secs} s"),
+        60..=3599 => format!("{} min", secs / 60),
+        3600..=86_399 => format!("{} h", secs / 3600),
+        _ => format!("{} d", secs / 86_400),
+    };
+    if delta_ms >= 0 {
+        format!("{span} ago")
+    } else {
+        format!("in {span}")
+    }
+}
+
+/// A state as the page shows it: a word, a symbol and a class (the class only colours it).
+pub(super) fn state(state: DeliveryState) -> Value {
+    let (symbol, word, class) = match state {
+        DeliveryState::Pending => ("⟳", "waiting", "waiting"),
+        DeliveryState::Sending => ("⟳", "sending", "waiting"),
+        DeliveryState::Delivered => ("✓", "delivered", "ok"),
+        DeliveryState::Dead => ("✗", "dead", "dead"),
+    };
+    json!({"symbol": symbol, "word": word, "class": class})
+}
+
+/// One delivery with its attempts, newest attempt first.
+pub(super) fn delivery(d: &DeliveryRecord, attempts: &[AttemptRecord], now_ms: i64) -> Value {
+    let waiting = matches!(d.state, DeliveryState::Pending | DeliveryState::Sending);
+    let mut history: Vec<Value> = attempts.iter().map(|a| attempt(a, now_ms)).collect();
+    history.reverse();
+    json!({
+        "id": d.id,
+        "href": format!("/ui/deliveries/{}", d.id),
+        "event_href": format!("/ui/events/{}", d.event_id),
+        "event_id": d.event_id,
+        "rule": d.rule,
+        "target": d.target,
+        "template": d.template,
+        "state": state(d.state),
+        "dead": d.state == DeliveryState::Dead,
+        "attempts": d.attempts,
+        "next_attempt": if waiting { when(Some(d.next_attempt_at), now_ms) } else { Value::Null },
+        "created": when(Some(d.created_at), now_ms),
+        "finished": when(d.finished_at, now_ms),
+        "last_status": d.last_status,
+        "last_error": d.last_error,
+        "replay_of": d.replay_of,
+        "history": history,
+    })
+}
+
+fn attempt(a: &AttemptRecord, now_ms: i64) -> Value {
+    let word = match a.outcome.as_str() {
+        "delivered" => "✓ delivered",
+        "retry" => "⟳ will retry",
+        "dead" => "✗ gave up",
+        other => other,
+    };
+    json!({
+        "attempt": a.attempt,
+        "started": when(Some(a.started_at), now_ms),
+        "duration_ms": (a.finished_at - a.started_at).max(0),
+        "outcome": word,
+        "class": match a.outcome.as_str() { "delivered" => "ok", "dead" => "dead", _ => "waiting" },
+        "status": a.status,
+        "error": a.error,
+        "provider_id": a.provider_id,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_say_how_long_ago() {
+        assert_eq!(ago(5_000), "5 s ago");
+        assert_eq!(ago(-120_000), "in 2 min");
+        assert_eq!(ago(7_200_000), "2 h ago");
+        let shown = when(Some(0), 1000);
+        assert_eq!(shown["text"], "Thu 1 Jan 1970, 00:00:00 UTC");
+        assert_eq!(when(None, 0), Value::Null);
+    }
+}

@@ -1,0 +1,265 @@
+//! A real headless Chromium, driven over WebDriver by Debian's `chromedriver` (same source
+//! version as the browser, so the two cannot drift), for the operator page's tests.
+//!
+//! When either is missing, the first browser test installs both (`tests/tools/chromium.sh`,
+//! once per test process; it needs root or sudo); when that fails, the tests fail and say why. What WebDriver cannot see is read from the page itself: the page's own
+//! script collects script errors and everything its Content-Security-Policy blocks into
+//! `#ui-errors`, and the browser's resource timing says which request failed.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator, elements::Element};
+use serde_json::{Value, json};
+
+use super::wait::eventually_within;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// Browser start-up and page loads on a busy two-core machine.
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// One browser session; the driver (and with it the browser) ends when this is dropped.
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    /// Starts chromedriver on a free loopback port and a headless Chromium behind it, with a
+    /// viewport of `width` × `height`.
+    pub async fn start(width: u32, height: u32) -> Browser {
+        install();
+        let port = free_port();
+        let driver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let profile = tempfile::tempdir().expect("a browser profile directory");
+        let caps = capabilities(profile.path(), width, height);
+        let url = format!("http://127.0.0.1:{port}");
+        let client = eventually_within("chromedriver to start a browser", DEADLINE, async || {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            ClientBuilder::new(connector)
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+                .ok()
+        })
+        .await;
+        Browser {
+            client,
+            driver,
+            _profile: profile,
+        }
+    }
+
+    pub async fn goto(&self, url: &str) {
+        self.client
+            .goto(url)
+            .await
+            .expect("the browser opens the page");
+    }
+
+    /// The first element `css` selects, waiting for it to appear.
+    pub async fn find(&self, css: &str) -> Element {
+        let found = self
+            .client
+            .wait()
+            .at_most(DEADLINE)
+            .for_element(Locator::Css(css))
+            .await;
+        match found {
+            Ok(element) => element,
+            Err(e) => panic!("no element {css}: {e}\npage: {}", self.text().await),
+        }
+    }
+
+    /// Whether `css` selects anything now (no waiting).
+    pub async fn has(&self, css: &str) -> bool {
+        !self
+            .client
+            .find_all(Locator::Css(css))
+            .await
+            .expect("the browser answers")
+            .is_empty()
+    }
+
+    /// The visible text of the page.
+    pub async fn text(&self) -> String {
+        match self.client.find(Locator::Css("body")).await {
+            Ok(body) => body.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
+    /// Waits until the page's text holds `wanted`.
+    pub async fn wait_text(&self, wanted: &str) {
+        let what = format!("the page to say {wanted:?}");
+        eventually_within(&what, DEADLINE, async || {
+            self.text().await.contains(wanted).then_some(())
+        })
+        .await;
+    }
+
+    pub async fn click(&self, css: &str) {
+        self.find(css)
+            .await
+            .click()
+            .await
+            .expect("the element takes a click");
+    }
+
+    pub async fn fill(&self, css: &str, text: &str) {
+        let field = self.find(css).await;
+        field.clear().await.expect("the field clears");
+        // A long text is set directly: typing it key by key takes seconds.
+        self.client
+            .execute(
+                "arguments[0].value = arguments[1];",
+                vec![json!(field), json!(text)],
+            )
+            .await
+            .expect("the field takes the text");
+    }
+
+    /// Waits until the browser is at `path` (with its query), after a click that navigates.
+    pub async fn wait_path(&self, path: &str) {
+        let what = format!("the browser to reach {path}");
+        eventually_within(&what, DEADLINE, async || {
+            (self.path().await == path).then_some(())
+        })
+        .await;
+    }
+
+    pub async fn path(&self) -> String {
+        let url = self
+            .client
+            .current_url()
+            .await
+            .expect("the browser has a page");
+        match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_string(),
+        }
+    }
+
+    /// Fails unless the page logged no script error and no policy violation, and every
+    /// request it made was answered with success.
+    pub async fn assert_clean(&self) {
+        let errors = self
+            .client
+            .execute(
+                "const l = document.getElementById('ui-errors'); \
+                 return l ? Array.from(l.children).map(c => c.textContent) : ['no #ui-errors'];",
+                vec![],
+            )
+            .await
+            .expect("the page answers");
+        assert_eq!(errors, json!([]), "problems on {}", self.path().await);
+        let failed = self
+            .client
+            .execute(
+                "return performance.getEntriesByType('resource')\
+                   .filter(e => !(e.responseStatus >= 200 && e.responseStatus < 400))\
+                   .map(e => e.name + ' ' + e.responseStatus);",
+                vec![],
+            )
+            .await
+            .expect("the page answers");
+        assert_eq!(
+            failed,
+            json!([]),
+            "failed requests on {}",
+            self.path().await
+        );
+    }
+
+    /// A PNG of the viewport.
+    pub async fn screenshot(&self) -> Vec<u8> {
+        self.client.screenshot().await.expect("a screenshot")
+    }
+
+    /// Runs `script` in the page.
+    pub async fn run(&self, script: &str) -> Value {
+        self.client
+            .execute(script, vec![])
+            .await
+            .expect("the script runs")
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn capabilities(profile: &Path, width: u32, height: u32) -> serde_json::Map<String, Value> {
+    let args = [
+        "--headless=new".to_string(),
+        "--no-sandbox".into(),
+        "--disable-gpu".into(),
+        "--disable-dev-shm-usage".into(),
+        "--no-first-run".into(),
+        "--disable-background-networking".into(),
+        "--disable-component-update".into(),
+        "--disable-sync".into(),
+        "--disable-quic".into(),
+        "--hide-scrollbars".into(),
+        format!("--window-size={width},{height}"),
+        format!("--user-data-dir={}", profile.display()),
+    ];
+    let mut options = json!({"binary": CHROMIUM, "args": args});
+    // A desktop window is at least 500 px wide: a phone's width needs the phone emulation.
+    if width < 500 {
+        options["mobileEmulation"] = json!({
+            "deviceMetrics": {"width": width, "height": height, "pixelRatio": 1.0, "touch": true},
+        });
+    }
+    let caps = json!({"goog:chromeOptions": options, "pageLoadStrategy": "normal"});
+    match caps {
+        Value::Object(map) => map,
+        _ => unreachable!("a JSON object literal"),
+    }
+}
+
+/// Runs `tests/tools/chromium.sh` once per test process when the browser or its driver is
+/// missing.
+fn install() {
+    static INSTALLED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let installed = INSTALLED.get_or_init(|| {
+        if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() {
+            return Ok(());
+        }
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/chromium.sh");
+        let out = Command::new("bash")
+            .arg(script)
+            .output()
+            .map_err(|e| format!("cannot run {script}: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{script} failed ({}): the operator page's tests need Debian's chromium and \
+                 chromium-driver:\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    });
+    if let Err(why) = installed {
+        panic!("{why}");
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
+    listener.local_addr().expect("its address").port()
+}

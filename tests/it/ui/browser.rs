@@ -1,0 +1,385 @@
+//! The operator page in headless Chromium: what an operator does with it, on both engines.
+
+use serde_json::{Value, json};
+
+use super::{ADMIN, DEADLINE, action, admin_get, dead_letters, server, start};
+use crate::support::browser::Browser;
+use crate::support::mail_providers::SendGrid;
+use crate::support::mock::Answer;
+use crate::support::postgres::Schema;
+use crate::support::process::RelayProcess;
+use crate::support::providers::{SlackWebhook, TeamsWorkflow, WebhookReceiver};
+use crate::support::relay::webhook_target;
+use crate::support::wait::{eventually_within, sample};
+
+const DESKTOP: (u32, u32) = (1280, 1000);
+const PHONE: (u32, u32) = (360, 1400);
+
+/// A kitchen Slack channel for rejected actions and an ERP for audits.
+fn rules(store: &str, slack: &str, erp: &str) -> String {
+    format!(
+        "{}targets:\n  kitchen: {{ kind: slack, url: \"{slack}\", retry: {{ initial: 100ms }} }}\n  erp: {erp}\n\
+         rules:\n  - name: rejected actions to the kitchen\n    events: CORRECTIVE_ACTION_REJECTED\n    notify: [kitchen]\n\
+         \x20 - name: audits to the ERP\n    events: \"AUDIT_*\"\n    notify: [erp]\n",
+        server(store),
+        erp = webhook_target(erp, ""),
+    )
+}
+
+/// Signs in through the form: a wrong token first (refused, after the delay), then the right one.
+async fn sign_in(browser: &Browser, relay: &RelayProcess) {
+    browser.goto(&format!("http://{}/ui/", relay.addr)).await;
+    assert!(
+        browser.path().await.starts_with("/ui/login"),
+        "{}",
+        browser.path().await
+    );
+    browser.assert_clean().await;
+    browser.fill("#token", "not-the-token").await;
+    browser.click("button[type=submit]").await;
+    browser.find("#login-error").await;
+    browser.wait_text("not this relay's admin token").await;
+    browser.fill("#token", ADMIN).await;
+    browser.click("button[type=submit]").await;
+    browser.wait_path("/ui/").await;
+}
+
+/// An operator signs in, sees both events with where they went, opens the rejected action's
+/// story (the dead delivery, the provider's answer, every rule's verdict), replays the dead
+/// letter from the dead-letter screen after the confirmation, and Slack gets it once more.
+async fn dead_letter_story(store: &str) {
+    let slack = SlackWebhook::start().await;
+    slack.script([Answer::status(404)]);
+    let erp = WebhookReceiver::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let relay = start(dir.path(), &rules(store, &slack.url(), &erp.url()), &[]).await;
+    let rejected = relay.ack(&action("Clean the fryer hood")).await;
+    let expired = relay.ack(&sample("audit_expired")).await;
+    let dead = dead_letters(&relay, 1).await;
+    erp.wait_for(1, DEADLINE).await;
+
+    let browser = Browser::start(DESKTOP.0, DESKTOP.1).await;
+    sign_in(&browser, &relay).await;
+    browser.wait_text("✗ 1 dead").await;
+    let text = browser.text().await;
+    assert!(
+        text.contains("CORRECTIVE_ACTION_REJECTED") && text.contains("AUDIT_EXPIRED"),
+        "{text}"
+    );
+    assert!(
+        text.contains("✓ 1 delivered") && text.contains("kitchen"),
+        "{text}"
+    );
+    browser.assert_clean().await;
+
+    browser
+        .click(&format!("a[href='/ui/events/{rejected}']"))
+        .await;
+    browser.wait_text("Every rule's verdict").await;
+    let text = browser.text().await;
+    for wanted in [
+        "✗ dead",
+        "no_service",
+        "404",
+        "✓ matches",
+        "– skipped",
+        "audits to the ERP",
+    ] {
+        assert!(
+            text.contains(wanted),
+            "{wanted:?} missing from the event page:\n{text}"
+        );
+    }
+    browser.assert_clean().await;
+
+    browser
+        .goto(&format!("http://{}/ui/dead", relay.addr))
+        .await;
+    browser.wait_text("HTTP 404").await;
+    browser.assert_clean().await;
+    browser
+        .click(&format!("button[name=one][value='{}']", dead[0]))
+        .await;
+    browser.wait_text("Send 1 message?").await;
+    browser.assert_clean().await;
+    browser.click("#confirm").await;
+    browser.wait_path("/ui/dead?replayed=1").await;
+    browser.find("#replayed").await;
+    browser.assert_clean().await;
+
+    let got = slack.wait_for(2, DEADLINE).await;
+    assert!(
+        got[1].text().contains("Clean the fryer hood"),
+        "{}",
+        got[1].text()
+    );
+    eventually_within("the replay delivered", DEADLINE, async || {
+        let (_, body) = admin_get(&relay, &format!("/api/events/{rejected}")).await;
+        let event: Value = serde_json::from_str(&body).ok()?;
+        let states: Vec<&str> = event["deliveries"]
+            .as_array()?
+            .iter()
+            .filter_map(|d| d["state"].as_str())
+            .collect();
+        (states == ["dead", "delivered"]).then_some(())
+    })
+    .await;
+    assert_eq!(slack.received().len(), 2, "the replay went out once");
+
+    browser
+        .goto(&format!("http://{}/ui/events/{expired}", relay.addr))
+        .await;
+    browser.wait_text("✓ delivered").await;
+    browser.assert_clean().await;
+    reload_and_preview(&browser, &relay, &rejected).await;
+}
+
+/// The rules screen reloads the file; the preview of a stored event draws its Slack message.
+async fn reload_and_preview(browser: &Browser, relay: &RelayProcess, event_id: &str) {
+    browser
+        .goto(&format!("http://{}/ui/rules", relay.addr))
+        .await;
+    browser.wait_text("rejected actions to the kitchen").await;
+    browser.assert_clean().await;
+    browser.click("#reload").await;
+    browser.find("#reload-result").await;
+    browser.wait_text("Reloaded").await;
+    browser.assert_clean().await;
+
+    browser
+        .goto(&format!(
+            "http://{}/ui/preview?event={event_id}",
+            relay.addr
+        ))
+        .await;
+    let slack = browser.find(".slack-frame .slack-message").await;
+    let text = slack.text().await.unwrap_or_default();
+    assert!(text.contains("Clean the fryer hood"), "{text}");
+    browser.assert_clean().await;
+
+    browser.click(".signout button").await;
+    browser.find("#token").await;
+    browser
+        .goto(&format!("http://{}/ui/dead", relay.addr))
+        .await;
+    assert!(browser.path().await.starts_with("/ui/login"), "signed out");
+}
+
+#[tokio::test]
+async fn an_operator_finds_a_dead_letter_and_replays_it_once_on_the_embedded_store() {
+    dead_letter_story("").await;
+}
+
+#[tokio::test]
+async fn an_operator_finds_a_dead_letter_and_replays_it_once_on_postgresql() {
+    let schema = Schema::create().await;
+    dead_letter_story(&schema.url()).await;
+}
+
+/// A draft with a Slack, a Teams and an email target, and an event pasted in.
+fn draft(slack: &str, teams: &str, mail: &str) -> String {
+    format!(
+        "targets:\n  floor: {{ kind: slack, url: \"{slack}\" }}\n  managers: {{ kind: teams, url: \"{teams}\" }}\n\
+         \x20 quality-mail: {{ kind: email, provider: sendgrid, api_key: \"${{PREVIEW_MAIL_KEY}}\", base_url: \"{mail}\",\n\
+         \x20   from: relay@example.com, to: [quality@example.com] }}\n\
+         rules:\n  - name: rejected in the draft\n    events: CORRECTIVE_ACTION_REJECTED\n    notify: [floor, managers, quality-mail]\n\
+         \x20 - name: never\n    events: AUDIT_EXPIRED\n    notify: [floor]\n"
+    )
+}
+
+#[tokio::test]
+async fn a_pasted_event_is_previewed_against_a_draft_rule_and_drawn_for_every_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = "SG.preview-key-that-must-not-show";
+    let relay = start(
+        dir.path(),
+        &format!("{}targets: {{}}\nrules: []\n", server("")),
+        &[("PREVIEW_MAIL_KEY", key)],
+    )
+    .await;
+    let slack = SlackWebhook::start().await;
+    let teams = TeamsWorkflow::start().await;
+    let mail = SendGrid::start().await;
+    let mut event = action("Replace the door seal");
+    event["company"]["name"] = json!("Acme Preview Kitchens");
+
+    let browser = Browser::start(DESKTOP.0, DESKTOP.1).await;
+    sign_in(&browser, &relay).await;
+    browser
+        .goto(&format!("http://{}/ui/preview", relay.addr))
+        .await;
+    browser.assert_clean().await;
+    browser.fill("#event_json", &event.to_string()).await;
+    browser
+        .fill(
+            "#draft",
+            &draft(&slack.url(), &teams.url(), &mail.base_url()),
+        )
+        .await;
+    browser.click("#run-preview").await;
+    browser.find("#verdicts").await;
+    let text = browser.text().await;
+    assert!(
+        text.contains("the pasted event against the pasted draft"),
+        "{text}"
+    );
+    assert!(text.contains("✓ matches rejected in the draft"), "{text}");
+    assert!(text.contains("– skipped never"), "{text}");
+
+    let drawn = browser
+        .find(".slack-frame .slack-message")
+        .await
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(drawn.contains("Replace the door seal"), "{drawn}");
+    let card = browser
+        .find(".teams-frame[data-rendered='true'] .ac-adaptiveCard")
+        .await;
+    let card = card.text().await.unwrap_or_default();
+    assert!(card.contains("Replace the door seal"), "{card}");
+    let subject = browser
+        .find(".email-head .subject")
+        .await
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(!subject.is_empty());
+    browser
+        .client
+        .enter_frame(0)
+        .await
+        .expect("the email frame");
+    let email = browser.text().await;
+    browser
+        .client
+        .enter_parent_frame()
+        .await
+        .expect("back to the page");
+    assert!(email.contains("Replace the door seal"), "{email}");
+    browser.assert_clean().await;
+
+    let source = browser.client.source().await.expect("the page source");
+    for secret in [key, ADMIN] {
+        assert!(!source.contains(secret), "{secret} is on the page");
+    }
+    let sent = slack.received().len() + teams.received().len() + mail.received().len();
+    assert_eq!(sent, 0, "nothing is sent from a preview");
+
+    browser.fill("#draft", "targets: {}\nrules:\n  - name: broken\n    events: [NOT_AN_EVENT]\n    notify: [nowhere]\n").await;
+    browser.click("#run-preview").await;
+    browser.find("#config-errors").await;
+    let text = browser.text().await;
+    assert!(
+        text.contains("rules.yaml:") && text.contains("nowhere"),
+        "{text}"
+    );
+    browser.assert_clean().await;
+}
+
+#[tokio::test]
+async fn a_hostile_event_shows_as_text_on_every_screen() {
+    let erp = WebhookReceiver::start().await;
+    let slack = SlackWebhook::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let relay = start(dir.path(), &rules("", &slack.url(), &erp.url()), &[]).await;
+    let hostile =
+        "</script><script>window.hacked=1</script>\"><img src=x onerror=\"window.hacked=2\">";
+    let mut event = action(hostile);
+    event["company"]["name"] = json!(hostile);
+    let id = relay.ack(&event).await;
+    slack.wait_for(1, DEADLINE).await;
+
+    let browser = Browser::start(DESKTOP.0, DESKTOP.1).await;
+    sign_in(&browser, &relay).await;
+    for path in [
+        "/ui/".to_string(),
+        format!("/ui/events/{id}"),
+        format!("/ui/preview?event={id}"),
+    ] {
+        browser.goto(&format!("http://{}{path}", relay.addr)).await;
+        browser.find("#main h1").await;
+        let text = browser.text().await;
+        assert!(
+            text.contains("<script>window.hacked=1</script>"),
+            "{path}: the text is shown as text:\n{text}"
+        );
+        assert_eq!(
+            browser.run("return typeof window.hacked;").await,
+            json!("undefined"),
+            "{path}"
+        );
+        assert!(
+            !browser.has("img[src=x]").await,
+            "{path}: an image was injected"
+        );
+        browser.assert_clean().await;
+    }
+}
+
+/// The screens' pictures: tall enough for a whole preview with its three messages.
+const SHOT_DESKTOP: (u32, u32) = (1280, 2000);
+const SHOT_PHONE: (u32, u32) = (360, 3200);
+
+#[tokio::test]
+async fn every_screen_is_drawn_at_desktop_and_phone_width_without_a_problem() {
+    let slack = SlackWebhook::start().await;
+    slack.script([Answer::status(404)]);
+    let teams = TeamsWorkflow::start().await;
+    let mail = SendGrid::start().await;
+    let erp = WebhookReceiver::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let body = format!(
+        "{}targets:\n  kitchen: {{ kind: slack, url: \"{}\" }}\n  managers: {{ kind: teams, url: \"{}\" }}\n\
+         \x20 quality-mail: {{ kind: email, provider: sendgrid, api_key: \"{}\", base_url: \"{}\",\n\
+         \x20   from: relay@example.com, to: [quality@example.com] }}\n  erp: {}\n\
+         rules:\n  - name: rejected actions to the kitchen\n    events: CORRECTIVE_ACTION_REJECTED\n    notify: [kitchen, managers, quality-mail]\n\
+         \x20 - name: audits to the ERP\n    events: \"AUDIT_*\"\n    notify: [erp]\n",
+        server(""),
+        slack.url(),
+        teams.url(),
+        SendGrid::API_KEY,
+        mail.base_url(),
+        webhook_target(&erp.url(), ""),
+    );
+    let relay = start(dir.path(), &body, &[]).await;
+    let rejected = relay.ack(&action("Clean the fryer hood")).await;
+    relay.ack(&sample("audit_expired")).await;
+    dead_letters(&relay, 1).await;
+    let out = std::env::var("MQA_RELAY_SCREENSHOTS").ok();
+    let scratch = tempfile::tempdir().unwrap();
+    let dir_out = out
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| scratch.path().to_path_buf());
+    std::fs::create_dir_all(&dir_out).unwrap();
+    let screens = [
+        ("events", "/ui/".to_string()),
+        ("event", format!("/ui/events/{rejected}")),
+        ("dead-letters", "/ui/dead".to_string()),
+        ("rules", "/ui/rules".to_string()),
+        ("preview", format!("/ui/preview?event={rejected}")),
+    ];
+    for (width_name, (w, h)) in [("desktop", SHOT_DESKTOP), ("phone", SHOT_PHONE)] {
+        let browser = Browser::start(w, h).await;
+        sign_in(&browser, &relay).await;
+        for (name, path) in &screens {
+            browser.goto(&format!("http://{}{path}", relay.addr)).await;
+            browser.find("#main h1").await;
+            if *name == "preview" {
+                browser.find(".slack-frame .slack-message").await;
+                browser
+                    .find(".teams-frame[data-rendered='true'] .ac-adaptiveCard")
+                    .await;
+            }
+            browser.assert_clean().await;
+            let width = browser
+                .run("return document.documentElement.scrollWidth;")
+                .await;
+            let fits = width.as_u64().is_some_and(|px| px <= u64::from(w));
+            assert!(fits, "{name} at {w} px is {width} px wide");
+            let png = browser.screenshot().await;
+            assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{name}: a PNG");
+            std::fs::write(dir_out.join(format!("ui-{name}.{width_name}.png")), png).unwrap();
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! Who may use the operator page, over plain HTTP: off without an admin token, signed in only
+//! with the right one (after a delay for a wrong one), no state change from another site or
+//! without the form's token, Bearer for scripts, strict headers, and no configured secret on
+//! any screen.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, HeaderValue};
+
+use super::{ADMIN, action, admin_get, dead_letters, server, start};
+use crate::support::mock::Answer;
+use crate::support::process::RelayProcess;
+use crate::support::providers::SlackWebhook;
+use crate::support::relay::TOKEN;
+
+/// A form body, as a browser encodes it.
+fn form(pairs: &[(&str, &str)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+/// A client that follows no redirect, so each answer can be looked at.
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn same_origin(relay: &RelayProcess) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert(
+        "origin",
+        HeaderValue::from_str(&format!("http://{}", relay.addr)).unwrap(),
+    );
+    h
+}
+
+/// Signs in over HTTP; the session cookie and the CSRF token of the page's forms.
+async fn signed_in(relay: &RelayProcess) -> (String, String) {
+    let answer = client()
+        .post(format!("http://{}/ui/login", relay.addr))
+        .headers(same_origin(relay))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("token", ADMIN), ("next", "/ui/rules")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    assert_eq!(answer.headers()["location"], "/ui/rules");
+    let cookie = answer.headers()["set-cookie"].to_str().unwrap().to_string();
+    for flag in ["HttpOnly", "SameSite=Strict", "Path=/ui"] {
+        assert!(cookie.contains(flag), "{cookie}");
+    }
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let page = client()
+        .get(format!("http://{}/ui/rules", relay.addr))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a form with the CSRF token")
+        .to_string();
+    (cookie, csrf)
+}
+
+#[tokio::test]
+async fn without_an_admin_token_there_is_no_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = format!("server:\n  token: {TOKEN}\ntargets: {{}}\nrules: []\n");
+    let relay = start(dir.path(), &rules, &[]).await;
+    for path in ["/ui/", "/ui/login", "/ui/rules", "/ui/assets/ui.js"] {
+        let answer = client()
+            .get(format!("http://{}{path}", relay.addr))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::NOT_FOUND, "{path}");
+        assert!(
+            answer.text().await.unwrap().contains("server.admin_token"),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn only_the_admin_token_signs_in_and_a_wrong_one_waits() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = start(
+        dir.path(),
+        &format!("{}targets: {{}}\nrules: []\n", server("")),
+        &[],
+    )
+    .await;
+    let answer = client()
+        .get(format!("http://{}/ui/rules", relay.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    assert_eq!(answer.headers()["location"], "/ui/login?next=%2Fui%2Frules");
+
+    for wrong in ["not-it", TOKEN, ""] {
+        let started = Instant::now();
+        let answer = client()
+            .post(format!("http://{}/ui/login", relay.addr))
+            .headers(same_origin(&relay))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&[("token", wrong)]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::UNAUTHORIZED, "{wrong:?}");
+        assert!(answer.headers().get("set-cookie").is_none());
+        assert!(
+            started.elapsed() >= Duration::from_millis(950),
+            "a wrong token waits"
+        );
+    }
+    let answer = client()
+        .get(format!("http://{}/ui/rules", relay.addr))
+        .bearer_auth("not-it")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
+    let (status, _) = admin_get(&relay, "/ui/rules").await;
+    assert_eq!(status, 200, "Bearer works for scripts");
+
+    let (cookie, _) = signed_in(&relay).await;
+    let answer = client()
+        .get(format!("http://{}/ui/", relay.addr))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    let csp = answer.headers()["content-security-policy"]
+        .to_str()
+        .unwrap();
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+        "{csp}"
+    );
+    assert_eq!(answer.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(answer.headers()["cache-control"], "no-store");
+    let page = answer.text().await.unwrap();
+    assert!(
+        !page.contains("<script>") && !page.contains(" style=\""),
+        "no inline script or style"
+    );
+}
+
+#[tokio::test]
+async fn a_post_from_another_site_or_without_the_form_token_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = start(
+        dir.path(),
+        &format!("{}targets: {{}}\nrules: []\n", server("")),
+        &[],
+    )
+    .await;
+    let (cookie, csrf) = signed_in(&relay).await;
+    let reload = format!("http://{}/ui/rules/reload", relay.addr);
+    let cases: [(&str, Option<&str>, Option<&str>); 4] = [
+        (
+            "another site's page",
+            Some("https://evil.example"),
+            Some(csrf.as_str()),
+        ),
+        ("a cross-site fetch", None, Some(csrf.as_str())),
+        ("no form token", Some("same"), None),
+        ("a wrong form token", Some("same"), Some("0000")),
+    ];
+    for (what, origin, token) in cases {
+        let mut request = client().post(&reload).header("cookie", &cookie);
+        request = match origin {
+            Some("same") => request.headers(same_origin(&relay)),
+            Some(other) => request.header("origin", other),
+            None => request
+                .headers(same_origin(&relay))
+                .header("sec-fetch-site", "cross-site"),
+        };
+        if let Some(token) = token {
+            request = request
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form(&[("csrf", token)]));
+        }
+        let answer = request.send().await.unwrap();
+        assert_eq!(answer.status(), StatusCode::FORBIDDEN, "{what}");
+    }
+    let loads_before = relay
+        .log_text()
+        .matches("reloaded from the operator page")
+        .count();
+    assert_eq!(loads_before, 0, "no refused post reloaded");
+    let answer = client()
+        .post(&reload)
+        .header("cookie", &cookie)
+        .headers(same_origin(&relay))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("csrf", csrf.as_str())]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    assert_eq!(answer.headers()["location"], "/ui/rules?reloaded=1");
+}
+
+#[tokio::test]
+async fn no_configured_secret_is_on_any_screen() {
+    let slack = SlackWebhook::start().await;
+    slack.script([Answer::status(404)]);
+    let dir = tempfile::tempdir().unwrap();
+    let api_key = "mqa-api-key-never-shown-7f3a";
+    let rules = format!(
+        "{}monitorqa:\n  api_key: \"{api_key}\"\n  base_url: \"http://127.0.0.1:9\"\n\
+         targets:\n  kitchen: {{ kind: slack, url: \"{}\" }}\n\
+         rules:\n  - name: rejected\n    events: CORRECTIVE_ACTION_REJECTED\n    notify: [kitchen]\n",
+        server(""),
+        slack.url()
+    );
+    let relay = start(dir.path(), &rules, &[]).await;
+    let id = relay.ack(&action("Fix the tap")).await;
+    let dead = dead_letters(&relay, 1).await;
+    let screens = [
+        "/ui/".to_string(),
+        format!("/ui/events/{id}"),
+        format!("/ui/deliveries/{}", dead[0]),
+        "/ui/dead".into(),
+        "/ui/rules".into(),
+        format!("/ui/preview?event={id}"),
+    ];
+    for path in &screens {
+        let (status, page) = admin_get(&relay, path).await;
+        assert_eq!(status, 200, "{path}");
+        for secret in [SlackWebhook::SECRET, api_key, ADMIN, TOKEN] {
+            assert!(!page.contains(secret), "{path} shows a secret");
+        }
+    }
+    let (_, rules_page) = admin_get(&relay, "/ui/rules").await;
+    assert!(
+        rules_page.contains("http://127.0.0.1:"),
+        "the Slack URL's host is shown"
+    );
+    assert!(
+        rules_page.contains("&lt;secret&gt;"),
+        "hidden values say so"
+    );
+}
