@@ -98,6 +98,11 @@ impl Browser {
         }
     }
 
+    /// The visible text of the first element `css` selects (waiting for it).
+    pub async fn text_of(&self, css: &str) -> String {
+        self.find(css).await.text().await.unwrap_or_default()
+    }
+
     /// Waits until the page's text holds `wanted`.
     pub async fn wait_text(&self, wanted: &str) {
         let what = format!("the page to say {wanted:?}");

@@ -1,4 +1,5 @@
-//! The operator page in headless Chromium: what an operator does with it, on both engines.
+//! The operator page in headless Chromium: what an operator does with it (on both engines),
+//! a draft previewed, hostile text while tailing, and every screen at two widths.
 
 use serde_json::{Value, json};
 
@@ -61,7 +62,7 @@ async fn dead_letter_story(store: &str) {
     let browser = Browser::start(DESKTOP.0, DESKTOP.1).await;
     sign_in(&browser, &relay).await;
     browser.wait_text("✗ 1 dead").await;
-    let text = browser.text().await;
+    let text = browser.text_of("#events").await;
     assert!(
         text.contains("CORRECTIVE_ACTION_REJECTED") && text.contains("AUDIT_EXPIRED"),
         "{text}"
@@ -287,19 +288,31 @@ async fn a_hostile_event_shows_as_text_on_every_screen() {
         "</script><script>window.hacked=1</script>\"><img src=x onerror=\"window.hacked=2\">";
     let mut event = action(hostile);
     event["company"]["name"] = json!(hostile);
-    let id = relay.ack(&event).await;
-    slack.wait_for(1, DEADLINE).await;
-
     let browser = Browser::start(DESKTOP.0, DESKTOP.1).await;
     sign_in(&browser, &relay).await;
-    for path in [
-        "/ui/".to_string(),
-        format!("/ui/events/{id}"),
-        format!("/ui/preview?event={id}"),
-    ] {
+
+    // Tailing, the list shows the event once it arrives, without anyone reloading the page.
+    browser
+        .goto(&format!("http://{}/ui/?tail=1", relay.addr))
+        .await;
+    browser.wait_text("No event has arrived yet").await;
+    let id = relay.ack(&event).await;
+    slack.wait_for(1, DEADLINE).await;
+    browser
+        .find(&format!("#events a[href='/ui/events/{id}']"))
+        .await;
+    assert_eq!(browser.path().await, "/ui/?tail=1");
+    browser.click("#tail-toggle").await;
+    browser.wait_path("/ui/").await;
+
+    let screens = [
+        ("/ui/".to_string(), "#events"),
+        (format!("/ui/events/{id}"), "#main"),
+        (format!("/ui/preview?event={id}"), "#result"),
+    ];
+    for (path, part) in screens {
         browser.goto(&format!("http://{}{path}", relay.addr)).await;
-        browser.find("#main h1").await;
-        let text = browser.text().await;
+        let text = browser.text_of(part).await;
         assert!(
             text.contains("<script>window.hacked=1</script>"),
             "{path}: the text is shown as text:\n{text}"
