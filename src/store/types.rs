@@ -90,7 +90,7 @@ pub enum EventOutcome {
     Delivered,
     /// A delivery pending or being sent.
     Waiting,
-    /// A dead delivery (replayed or not).
+    /// An open dead letter: a dead delivery nobody has replayed or dropped yet.
     Dead,
     /// Routed, and no rule matched: no delivery at all.
     NoDeliveries,
@@ -137,6 +137,8 @@ pub struct EventSummary {
     pub deliveries: u64,
     pub delivered: u64,
     pub waiting: u64,
+    /// Open dead letters: dead deliveries not replayed and not dropped (a replayed one is
+    /// counted by its replay).
     pub dead: u64,
     /// The rules it matched, as stored when it was routed (none while unrouted).
     pub rules: Vec<String>,

@@ -378,7 +378,9 @@ const LIST_EVENTS: &str = "WITH page AS (
                            WHERE x.event_id = e.id AND x.state IN ('pending', 'sending'))
                WHEN 'dead' THEN
                    EXISTS (SELECT 1 FROM deliveries x
-                           WHERE x.event_id = e.id AND x.state = 'dead')
+                           WHERE x.event_id = e.id AND x.state = 'dead'
+                             AND x.dropped_at IS NULL
+                             AND NOT EXISTS (SELECT 1 FROM deliveries r WHERE r.replay_of = x.id))
                WHEN 'none' THEN
                    e.routed_at IS NOT NULL
                    AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.event_id = e.id)
@@ -389,7 +391,8 @@ const LIST_EVENTS: &str = "WITH page AS (
             COUNT(d.id),
             COUNT(d.id) FILTER (WHERE d.state = 'delivered'),
             COUNT(d.id) FILTER (WHERE d.state IN ('pending', 'sending')),
-            COUNT(d.id) FILTER (WHERE d.state = 'dead'),
+            COUNT(d.id) FILTER (WHERE d.state = 'dead' AND d.dropped_at IS NULL
+                AND NOT EXISTS (SELECT 1 FROM deliveries r WHERE r.replay_of = d.id)),
             p.matched_rules,
             COALESCE(array_agg(DISTINCT d.target) FILTER (WHERE d.target IS NOT NULL), '{}')
      FROM page p LEFT JOIN deliveries d ON d.event_id = p.id

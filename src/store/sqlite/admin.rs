@@ -54,7 +54,9 @@ const LIST_EVENTS: &str = "WITH page AS (
                            WHERE x.event_id = e.id AND x.state IN ('pending', 'sending'))
                WHEN 'dead' THEN
                    EXISTS (SELECT 1 FROM deliveries x
-                           WHERE x.event_id = e.id AND +x.state = 'dead')
+                           WHERE x.event_id = e.id AND +x.state = 'dead'
+                             AND x.dropped_at IS NULL
+                             AND NOT EXISTS (SELECT 1 FROM deliveries r WHERE r.replay_of = x.id))
                WHEN 'none' THEN
                    e.routed_at IS NOT NULL
                    AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.event_id = e.id)
@@ -65,7 +67,8 @@ const LIST_EVENTS: &str = "WITH page AS (
             COUNT(d.id),
             COALESCE(SUM(d.state = 'delivered'), 0),
             COALESCE(SUM(d.state IN ('pending', 'sending')), 0),
-            COALESCE(SUM(d.state = 'dead'), 0),
+            COALESCE(SUM(d.state = 'dead' AND d.dropped_at IS NULL
+                         AND NOT EXISTS (SELECT 1 FROM deliveries r WHERE r.replay_of = d.id)), 0),
             p.matched_rules,
             json_group_array(DISTINCT d.target) FILTER (WHERE d.target IS NOT NULL)
      FROM page p LEFT JOIN deliveries d ON d.event_id = p.id

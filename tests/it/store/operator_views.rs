@@ -288,13 +288,18 @@ async fn every_lane_shows_its_queue_its_last_attempts_and_its_pause(store: &Stor
     assert_eq!(health_of(&after_pause, "kitchen").paused_until, None);
 }
 
-async fn a_replayed_dead_letter_leaves_its_lane_s_dead_count(store: &Store) {
-    routed(store, 1, &["audits"], &[to("audits", "erp")]).await;
+async fn a_replayed_dead_letter_leaves_its_lane_s_and_its_event_s_dead_count(store: &Store) {
+    let id = routed(store, 1, &["audits"], &[to("audits", "erp")]).await;
     let claim = finish_head(store, "erp", dead(), now_ms()).await;
     assert_eq!(
         health_of(&store.target_health(now_ms()).await.unwrap(), "erp").dead,
         1
     );
+    let dead_ones = EventFilter {
+        outcome: Some(EventOutcome::Dead),
+        ..EventFilter::default()
+    };
+    assert_eq!(ids(store, dead_ones.clone()).await, [id.as_str()]);
 
     store
         .replay(claim.delivery_id, now_ms())
@@ -304,6 +309,13 @@ async fn a_replayed_dead_letter_leaves_its_lane_s_dead_count(store: &Store) {
     let erp = store.target_health(now_ms()).await.unwrap();
     let erp = health_of(&erp, "erp");
     assert_eq!((erp.dead, erp.depth), (0, 1));
+    let listed = list(store, EventFilter::default()).await;
+    assert_eq!(
+        (listed[0].dead, listed[0].waiting),
+        (0, 1),
+        "counted by its replay"
+    );
+    assert!(ids(store, dead_ones).await.is_empty());
 }
 
 async fn a_rerouted_event_gets_new_deliveries_at_the_tails_of_their_lanes(store: &Store) {
@@ -438,7 +450,7 @@ super::on_each_engine!(
     the_listing_filters_by_when_events_were_received,
     a_cursor_pages_through_every_event_once,
     every_lane_shows_its_queue_its_last_attempts_and_its_pause,
-    a_replayed_dead_letter_leaves_its_lane_s_dead_count,
+    a_replayed_dead_letter_leaves_its_lane_s_and_its_event_s_dead_count,
     a_rerouted_event_gets_new_deliveries_at_the_tails_of_their_lanes,
     only_a_routed_event_that_exists_can_be_rerouted,
     replaying_all_takes_the_dead_letters_since_a_time,

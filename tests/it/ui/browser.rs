@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::{ADMIN, DEADLINE, action, admin_get, dead_letters, server, start};
 use crate::support::browser::Browser;
 use crate::support::mail_providers::SendGrid;
-use crate::support::mock::Answer;
+use crate::support::mock::{Answer, Mock};
 use crate::support::postgres::Schema;
 use crate::support::process::RelayProcess;
 use crate::support::providers::{SlackWebhook, TeamsWorkflow, WebhookReceiver};
@@ -98,6 +98,11 @@ async fn dead_letter_story(store: &str) {
         .await;
     browser.wait_text("HTTP 404").await;
     browser.assert_clean().await;
+    browser.fill("input[name=since]", "1h").await;
+    browser.click("#replay-since button[type=submit]").await;
+    browser.wait_text("Send 1 message?").await;
+    browser.click("#confirm ~ a").await;
+    browser.wait_path("/ui/dead").await;
     browser
         .click(&format!("button[name=one][value='{}']", dead[0]))
         .await;
@@ -126,6 +131,7 @@ async fn dead_letter_story(store: &str) {
     })
     .await;
     assert_eq!(slack.received().len(), 2, "the replay went out once");
+    reroute(&browser, &relay, &rejected, &slack).await;
 
     browser
         .goto(&format!("http://{}/ui/events/{expired}", relay.addr))
@@ -133,6 +139,36 @@ async fn dead_letter_story(store: &str) {
     browser.wait_text("✓ delivered").await;
     browser.assert_clean().await;
     reload_and_preview(&browser, &relay, &rejected).await;
+}
+
+/// Re-routing the event after the confirmation sends what its rule matches once more.
+async fn reroute(browser: &Browser, relay: &RelayProcess, id: &str, slack: &Mock<SlackWebhook>) {
+    browser
+        .goto(&format!("http://{}/ui/events/{id}", relay.addr))
+        .await;
+    browser
+        .click(&format!("form[action='/ui/events/{id}/reroute'] button"))
+        .await;
+    browser.wait_text("Send 1 message?").await;
+    browser
+        .wait_text("rejected actions to the kitchen → kitchen")
+        .await;
+    browser.assert_clean().await;
+    browser.click("#confirm").await;
+    browser.wait_path(&format!("/ui/events/{id}")).await;
+    slack.wait_for(3, DEADLINE).await;
+    eventually_within("the re-routed delivery delivered", DEADLINE, async || {
+        let (_, body) = admin_get(relay, &format!("/api/events/{id}")).await;
+        let event: Value = serde_json::from_str(&body).ok()?;
+        let states: Vec<&str> = event["deliveries"]
+            .as_array()?
+            .iter()
+            .filter_map(|d| d["state"].as_str())
+            .collect();
+        (states == ["dead", "delivered", "delivered"]).then_some(())
+    })
+    .await;
+    assert_eq!(slack.received().len(), 3, "the re-route went out once");
 }
 
 /// The rules screen reloads the file; the preview of a stored event draws its Slack message.
