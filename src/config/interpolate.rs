@@ -152,3 +152,39 @@ fn expand_node(node: &mut Node, context: Option<&str>, env: Env<'_>, report: &mu
         _ => {}
     }
 }
+
+/// The variables `root` names only as the whole value of a field read as a secret (a value
+/// that starts at one of `secrets` and is exactly `${NAME}`): see [`super::parse_draft`].
+pub(crate) fn secret_only_names(
+    root: &Node,
+    secrets: &[crate::yaml::tree::Pos],
+) -> std::collections::BTreeSet<String> {
+    let mut secret_uses = std::collections::BTreeSet::new();
+    let mut other_uses = std::collections::BTreeSet::new();
+    walk_strings(root, &mut |node, text| {
+        let named = std::cell::RefCell::new(Vec::new());
+        let record = |name: &str| {
+            named.borrow_mut().push(name.to_string());
+            Some(String::new())
+        };
+        let _ = expand(text, &record);
+        let whole = secrets.contains(&node.pos) && crate::yaml::show::is_reference(text);
+        let uses = if whole {
+            &mut secret_uses
+        } else {
+            &mut other_uses
+        };
+        uses.extend(named.into_inner());
+    });
+    secret_uses.retain(|name| !other_uses.contains(name));
+    secret_uses
+}
+
+fn walk_strings(node: &Node, f: &mut dyn FnMut(&Node, &str)) {
+    match &node.value {
+        Value::Str(s) => f(node, s),
+        Value::Seq(items) => items.iter().for_each(|n| walk_strings(n, f)),
+        Value::Map(entries) => entries.iter().for_each(|e| walk_strings(&e.value, f)),
+        _ => {}
+    }
+}

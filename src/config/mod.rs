@@ -131,6 +131,45 @@ pub fn parse(
     file: &Path,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigErrors> {
+    read(text, file, env, &mut Vec::new())
+}
+
+/// Parses a draft that someone pasted (the operator page's preview), which may read the
+/// environment only where what it reads is never shown: a `${NAME}` is looked up with `env`
+/// only when every place the draft names `NAME` is the whole value of a field read as a secret
+/// (a token, a key, a webhook URL: used to send, never put in a message or an explanation).
+/// Anywhere else, and for every other name, `${NAME}` stands for itself, so no value of the
+/// relay's environment can reach a message body, a rule's verdict or an error.
+pub fn parse_draft(
+    text: &str,
+    file: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigErrors> {
+    let stand_in = |name: &str| Some(format!("${{{name}}}"));
+    let mut secrets = Vec::new();
+    let _ = read(text, file, &stand_in, &mut secrets);
+    let readable = match yaml::parse(text) {
+        Ok(Some(root)) => interpolate::secret_only_names(&root, &secrets),
+        _ => Default::default(),
+    };
+    let lookup = |name: &str| {
+        if readable.contains(name) {
+            env(name)
+        } else {
+            stand_in(name)
+        }
+    };
+    read(text, file, &lookup, &mut Vec::new())
+}
+
+/// [`parse`], also saying where the values read as secrets start (in `secrets`), whether the
+/// file loads or not.
+fn read(
+    text: &str,
+    file: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+    secrets: &mut Vec<Pos>,
+) -> Result<Config, ConfigErrors> {
     let mut report = Report::new(file);
     let mut root = match yaml::parse(text) {
         Ok(root) => root.unwrap_or(Node {
@@ -169,6 +208,7 @@ pub fn parse(
     let enriched = monitorqa.is_some();
     let rules = rules::build(doc.get("rules"), &targets.names, enriched, &mut report);
     let shown = crate::yaml::show::redacted(&original, &root, report.secrets());
+    secrets.extend_from_slice(report.secrets());
     let warnings = report.finish()?;
     Ok(Config {
         source: file.to_path_buf(),

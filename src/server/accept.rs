@@ -225,7 +225,8 @@ where
     F: Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static,
 {
     let inner = TowerToHyperService::new(warp::service(routes));
-    service_fn(move |request: Request<Incoming>| {
+    service_fn(move |mut request: Request<Incoming>| {
+        request.extensions_mut().insert(super::auth::Peer(peer));
         let method = request.method().clone();
         let target = redact_target(request.uri(), &secrets_of(&relay));
         let forwarded_for = forwarded_for(request.headers());

@@ -1,7 +1,14 @@
 //! Tokens presented by clients: where they are read from (path segment, `?token=`,
-//! `Authorization: Bearer`) and the constant-time check against the configured secret.
+//! `Authorization: Bearer`), the constant-time check against the configured secret, and the
+//! limit on guessing the admin token ([`Guard`]), shared by the admin API, `/-/reload` and
+//! the operator page.
 
-use warp::http::{HeaderMap, header};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use warp::http::{HeaderMap, StatusCode, header};
 
 use super::reply::ApiError;
 use crate::secret::Secret;
@@ -57,6 +64,89 @@ pub(super) fn check(
         Ok(())
     } else {
         Err(ApiError::unauthorized(messages.wrong))
+    }
+}
+
+/// [`check`] for the admin token, behind `guard`: an address that has used up its wrong tokens
+/// is refused before the comparison, and a wrong token (not a missing one) counts.
+pub(super) fn check_admin(
+    guard: &Guard,
+    peer: Option<Peer>,
+    expected: &Secret,
+    presented: Option<&Credential>,
+    messages: Messages,
+    route: &str,
+) -> Result<(), ApiError> {
+    guard.admit(peer)?;
+    let checked = check(Some(expected), presented, messages);
+    if checked.is_err() && presented.is_some() {
+        guard.wrong(peer, route);
+    }
+    checked
+}
+
+/// The address a request's connection comes from, put on each request by the accept loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Peer(pub SocketAddr);
+
+/// Wrong admin tokens allowed from one address within [`GUARD_WINDOW`].
+const GUARD_LIMIT: u32 = 10;
+const GUARD_WINDOW: Duration = Duration::from_secs(60);
+/// Addresses remembered at most; past this, windows that have ended are forgotten first.
+const GUARD_ADDRESSES: usize = 10_000;
+
+/// Counts wrong admin tokens per client address: past [`GUARD_LIMIT`] in a minute, the address
+/// is refused before its token is even compared, until the minute ends, so guessing runs at
+/// ten tries a minute and holds no connection open. Requests without a known address (the
+/// in-process tests' `warp::test`) share one count.
+#[derive(Default)]
+pub(crate) struct Guard {
+    windows: Mutex<HashMap<Option<IpAddr>, (Instant, u32)>>,
+}
+
+impl Guard {
+    /// `Err` (429 with `Retry-After`) while `peer` has used up its wrong tokens.
+    pub fn admit(&self, peer: Option<Peer>) -> Result<(), ApiError> {
+        let key = peer.map(|p| p.0.ip());
+        let windows = self.lock();
+        match windows.get(&key) {
+            Some((started, count)) if *count >= GUARD_LIMIT && started.elapsed() < GUARD_WINDOW => {
+                let wait = GUARD_WINDOW
+                    .saturating_sub(started.elapsed())
+                    .as_secs()
+                    .max(1);
+                Err(ApiError {
+                    retry_after: Some(u32::try_from(wait).unwrap_or(60)),
+                    ..ApiError::new(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "too_many_wrong_tokens",
+                        "too many wrong admin tokens from this address; wait a minute",
+                    )
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts a wrong token from `peer`, and logs it with the address.
+    pub fn wrong(&self, peer: Option<Peer>, route: &str) {
+        let key = peer.map(|p| p.0.ip());
+        let mut windows = self.lock();
+        if windows.len() >= GUARD_ADDRESSES {
+            windows.retain(|_, (started, _)| started.elapsed() < GUARD_WINDOW);
+        }
+        let window = windows.entry(key).or_insert((Instant::now(), 0));
+        if window.0.elapsed() >= GUARD_WINDOW {
+            *window = (Instant::now(), 0);
+        }
+        window.1 += 1;
+        let remote = key.map_or_else(|| "unknown".to_string(), |ip| ip.to_string());
+        tracing::warn!(remote = %remote, tries = window.1, "{route}: a wrong admin token");
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Option<IpAddr>, (Instant, u32)>> {
+        // Plain counters: valid whatever a panicking holder did.
+        self.windows.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -142,6 +232,21 @@ mod tests {
     fn a_malformed_escape_is_kept_verbatim() {
         assert_eq!(percent_decode(b"a%zz%4", false), b"a%zz%4".to_vec());
         assert_eq!(percent_decode(b"%41+", false), b"A+".to_vec());
+    }
+
+    #[test]
+    fn an_address_is_refused_after_ten_wrong_tokens_and_others_are_not() {
+        let guard = Guard::default();
+        let one = Some(Peer("127.0.0.2:1000".parse().unwrap()));
+        let other = Some(Peer("127.0.0.3:1000".parse().unwrap()));
+        for _ in 0..GUARD_LIMIT {
+            assert!(guard.admit(one).is_ok());
+            guard.wrong(one, "test");
+        }
+        let refused = guard.admit(one).unwrap_err();
+        assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(refused.retry_after.is_some_and(|s| (1..=60).contains(&s)));
+        assert!(guard.admit(other).is_ok(), "another address is not refused");
     }
 
     #[test]

@@ -90,19 +90,25 @@ pub fn routes_with(
     opts: ServerOptions,
 ) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {
     // Each route matches its path before its method, so an unknown path is a 404 and a known
-    // path with the wrong method a 405.
+    // path with the wrong method a 405. One guard counts wrong admin tokens on every route
+    // that takes one.
+    let guard = Arc::new(auth::Guard::default());
     webhook::route(relay.clone(), opts.request_timeout)
         .or(health::healthz())
         .unify()
         .or(health::readyz(relay.clone()))
         .unify()
-        .or(reload::reload(relay.clone()))
+        .or(reload::reload(relay.clone(), guard.clone()))
         .unify()
         .or(api::metrics(relay.clone()))
         .unify()
-        .or(ui::routes(relay.clone()))
+        .or(ui::routes(
+            relay.clone(),
+            guard.clone(),
+            opts.request_timeout,
+        ))
         .unify()
-        .or(api::api(relay))
+        .or(api::api(relay, guard))
         .unify()
         .recover(reply::recover)
         .unify()

@@ -18,13 +18,16 @@ use crate::config::ConfigErrors;
 /// `POST /-/reload` with `Authorization: Bearer <admin_token>`.
 pub(super) fn reload(
     relay: Arc<Relay>,
+    guard: Arc<auth::Guard>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     at("/-/reload")
         .and(warp::post())
         .and(warp::header::headers_cloned())
-        .then(move |headers: HeaderMap| {
+        .and(warp::ext::optional::<auth::Peer>())
+        .then(move |headers: HeaderMap, peer| {
             let relay = relay.clone();
-            async move { respond(handle_reload(relay, &headers).await) }
+            let guard = guard.clone();
+            async move { respond(handle_reload(relay, &guard, peer, &headers).await) }
         })
 }
 
@@ -35,7 +38,12 @@ const ADMIN_AUTH: auth::Messages = auth::Messages {
     wrong: "wrong admin token",
 };
 
-async fn handle_reload(relay: Arc<Relay>, headers: &HeaderMap) -> Result<Response, ApiError> {
+async fn handle_reload(
+    relay: Arc<Relay>,
+    guard: &auth::Guard,
+    peer: Option<auth::Peer>,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
     let admin_token = relay.app().config.server.admin_token.clone();
     let Some(admin_token) = admin_token.filter(|t| !t.is_empty()) else {
         return Err(ApiError::new(
@@ -44,10 +52,14 @@ async fn handle_reload(relay: Arc<Relay>, headers: &HeaderMap) -> Result<Respons
             "reload over HTTP is off until server.admin_token is set; reload with SIGHUP",
         ));
     };
-    auth::check(
-        Some(&admin_token),
-        Credential::bearer(headers).as_ref(),
+    let presented = Credential::bearer(headers);
+    auth::check_admin(
+        guard,
+        peer,
+        &admin_token,
+        presented.as_ref(),
         ADMIN_AUTH,
+        "reload",
     )?;
     match relay.reload_within(Overlap::Refuse).await {
         Ok(app) => {

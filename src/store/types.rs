@@ -86,7 +86,8 @@ pub struct EventFilter {
 /// than one way (a delivery waiting and another dead).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EventOutcome {
-    /// Routed to at least one delivery, and every one of them delivered.
+    /// At least one delivery delivered, none waiting and no open dead letter (a dead letter
+    /// replayed or dropped is dealt with).
     Delivered,
     /// A delivery pending or being sent.
     Waiting,

@@ -106,7 +106,7 @@ fn hidden(node: &Node, expanded: Option<&Node>) -> String {
 }
 
 /// `${NAME}` and nothing else (a default after `:-` may itself be a secret).
-fn is_reference(s: &str) -> bool {
+pub(crate) fn is_reference(s: &str) -> bool {
     s.strip_prefix("${")
         .and_then(|rest| rest.strip_suffix('}'))
         .is_some_and(|name| {

@@ -77,3 +77,45 @@ fn secrets_of_every_kind_are_hidden_and_plain_values_kept() {
         "targets: {}\nrules: []\n"
     );
 }
+
+/// A draft pasted on the operator page reads the environment only into secret fields it
+/// names wholly; everywhere else, and for a name also used elsewhere, `${NAME}` is itself.
+#[test]
+fn a_draft_reads_the_environment_only_into_secret_fields() {
+    let env = |name: &str| match name {
+        "HOOK" => Some("https://hooks.slack.com/services/T/B/real-hook".to_string()),
+        "LEAK" => Some("value-that-must-not-show".to_string()),
+        _ => None,
+    };
+    let draft = "server:\n  admin_token: ${LEAK}\n\
+        targets:\n  chat: { kind: slack, url: \"${HOOK}\" }\n\
+        rules:\n  - name: \"about ${LEAK}\"\n    events: \"*\"\n\
+        \x20   where: { company.name: { eq: \"${LEAK}\" } }\n    notify: [chat]\n";
+    let config = super::super::parse_draft(draft, std::path::Path::new("rules.yaml"), &env)
+        .expect("the draft loads");
+    let hook = config.targets["chat"].target.host();
+    assert_eq!(
+        hook.as_deref(),
+        Some("hooks.slack.com"),
+        "a secret field reads it"
+    );
+    let admin = config
+        .server
+        .admin_token
+        .as_ref()
+        .map(|s| s.expose().to_string());
+    assert_eq!(
+        admin.as_deref(),
+        Some("${LEAK}"),
+        "named elsewhere too: itself"
+    );
+    let rule = &config.rules.rules()[0];
+    assert_eq!(rule.name, "about ${LEAK}");
+    let event = crate::template::sample_event("AUDIT_EXPIRED").unwrap();
+    let why = config.rules.explain(&event);
+    assert!(
+        why.iter().all(|e| !e.reason.contains("must-not-show")),
+        "{why:?}"
+    );
+    assert!(why[0].reason.contains("${LEAK}"), "{why:?}");
+}

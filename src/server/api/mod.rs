@@ -89,6 +89,7 @@ async fn scrape(relay: &Relay) -> String {
 /// Everything under `/api/`: one filter, dispatched on method and path by [`handle`].
 pub(super) fn api(
     relay: Arc<Relay>,
+    guard: Arc<auth::Guard>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::path::full()
         .and_then(|full: warp::path::FullPath| async move {
@@ -102,22 +103,45 @@ pub(super) fn api(
         .and(warp::method())
         .and(warp::header::headers_cloned())
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .and(warp::ext::optional::<auth::Peer>())
         .then(
-            move |path: String, method: Method, headers: HeaderMap, query: String| {
+            move |path: String, method: Method, headers: HeaderMap, query: String, peer| {
                 let relay = relay.clone();
-                async move { respond(handle(&relay, &method, &path, &query, &headers).await) }
+                let guard = guard.clone();
+                async move {
+                    let request = Call {
+                        method: &method,
+                        path: &path,
+                        query: &query,
+                        headers: &headers,
+                    };
+                    respond(handle(&relay, &guard, peer, request).await)
+                }
             },
         )
 }
 
+/// One call of the admin API.
+struct Call<'a> {
+    method: &'a Method,
+    path: &'a str,
+    query: &'a str,
+    headers: &'a HeaderMap,
+}
+
 async fn handle(
     relay: &Relay,
-    method: &Method,
-    path: &str,
-    query: &str,
-    headers: &HeaderMap,
+    guard: &auth::Guard,
+    peer: Option<auth::Peer>,
+    call: Call<'_>,
 ) -> Result<Response, ApiError> {
-    authorize(relay, headers)?;
+    let Call {
+        method,
+        path,
+        query,
+        headers,
+    } = call;
+    authorize(relay, guard, peer, headers)?;
     let parts: Vec<&str> = path.trim_start_matches("/api/").split('/').collect();
     match (method, parts.as_slice()) {
         (&Method::GET, ["config"]) => Ok(json_response(StatusCode::OK, &views::config_json(relay))),
@@ -153,7 +177,12 @@ async fn handle(
     }
 }
 
-fn authorize(relay: &Relay, headers: &HeaderMap) -> Result<(), ApiError> {
+fn authorize(
+    relay: &Relay,
+    guard: &auth::Guard,
+    peer: Option<auth::Peer>,
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
     let admin_token = relay.app().config.server.admin_token.clone();
     let Some(admin_token) = admin_token.filter(|t| !t.is_empty()) else {
         return Err(ApiError::new(
@@ -162,10 +191,14 @@ fn authorize(relay: &Relay, headers: &HeaderMap) -> Result<(), ApiError> {
             "the admin API is off until server.admin_token is set",
         ));
     };
-    auth::check(
-        Some(&admin_token),
-        Credential::bearer(headers).as_ref(),
+    let presented = Credential::bearer(headers);
+    auth::check_admin(
+        guard,
+        peer,
+        &admin_token,
+        presented.as_ref(),
         ADMIN_AUTH,
+        "admin API",
     )
 }
 

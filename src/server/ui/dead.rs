@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use warp::http::StatusCode;
 use warp::reply::Response;
 
-use super::events::confirm;
+use super::view::confirm;
 use super::view::{self, when};
 use super::{Page, Request, first, html};
 use crate::clock::{now_ms, parse_since};
@@ -155,15 +155,20 @@ pub(super) async fn replay(page: &Page<'_>, req: &Request) -> Response {
     page.message(StatusCode::OK, "Replayed", &text)
 }
 
-/// The ids a form selected: `one` alone if given (a row's own button), else every `id` and
-/// every id in `ids`.
+/// The ids a form selected: `one` alone if given (a row's own button), else the ids in `ids`
+/// if given (a group's button, or the confirmation), else every ticked `id`.
 fn selected(form: &[(String, String)]) -> Vec<i64> {
     if let Some(one) = first(form, "one") {
         return one.parse().into_iter().collect();
     }
+    let key = if first(form, "ids").is_some() {
+        "ids"
+    } else {
+        "id"
+    };
     let mut ids: Vec<i64> = form
         .iter()
-        .filter(|(k, _)| k == "id" || k == "ids")
+        .filter(|(k, _)| k == key)
         .flat_map(|(_, v)| v.split(','))
         .filter_map(|v| v.trim().parse().ok())
         .collect();
@@ -214,8 +219,14 @@ mod tests {
     }
 
     #[test]
-    fn a_selection_and_a_group_are_merged_once_each() {
-        let f = form(&[("id", "4"), ("ids", "2,4,x"), ("id", "1")]);
-        assert_eq!(selected(&f), vec![1, 2, 4]);
+    fn a_group_button_replays_only_its_group() {
+        let f = form(&[("id", "4"), ("ids", "2,4,x,2"), ("id", "1")]);
+        assert_eq!(selected(&f), vec![2, 4]);
+    }
+
+    #[test]
+    fn the_ticked_rows_are_replayed_once_each() {
+        let f = form(&[("id", "4"), ("id", "1"), ("id", "4")]);
+        assert_eq!(selected(&f), vec![1, 4]);
     }
 }

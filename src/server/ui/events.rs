@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use warp::http::StatusCode;
 use warp::reply::Response;
 
-use super::view::{self, when};
+use super::view::{self, confirm, short_hash, when};
 use super::{Page, Request, first, html};
 use crate::clock::{now_ms, parse_since};
 use crate::event::EVENT_TYPES;
@@ -160,28 +160,7 @@ fn filters(page: &Page<'_>, req: &Request) -> Value {
 }
 
 fn row(e: &EventSummary, now: i64) -> Value {
-    let status = if e.routed_at.is_none() {
-        "⧗ not routed yet".to_string()
-    } else if e.deliveries == 0 {
-        "– no rule matched".to_string()
-    } else {
-        let mut parts = Vec::new();
-        if e.delivered > 0 {
-            parts.push(format!("✓ {} delivered", e.delivered));
-        }
-        if e.waiting > 0 {
-            parts.push(format!("⟳ {} waiting", e.waiting));
-        }
-        if e.dead > 0 {
-            parts.push(format!("✗ {} dead", e.dead));
-        }
-        parts.join(" · ")
-    };
-    let class = match (e.dead, e.waiting) {
-        (d, _) if d > 0 => "dead",
-        (_, w) if w > 0 => "waiting",
-        _ => "ok",
-    };
+    let (status, class) = status(e);
     json!({
         "id": e.id,
         "href": format!("/ui/events/{}", e.id),
@@ -193,6 +172,37 @@ fn row(e: &EventSummary, now: i64) -> Value {
         "status": status,
         "class": class,
     })
+}
+
+/// How an event's deliveries stand, in words and symbols, and the class that colours it.
+fn status(e: &EventSummary) -> (String, &'static str) {
+    if e.routed_at.is_none() {
+        return ("⧗ not routed yet".into(), "waiting");
+    }
+    if e.deliveries == 0 {
+        return ("– no rule matched".into(), "skip");
+    }
+    let mut parts = Vec::new();
+    if e.delivered > 0 {
+        parts.push(format!("✓ {} delivered", e.delivered));
+    }
+    if e.waiting > 0 {
+        parts.push(format!("⟳ {} waiting", e.waiting));
+    }
+    if e.dead > 0 {
+        parts.push(format!("✗ {} dead", e.dead));
+    }
+    let class = match (e.dead, e.waiting, e.delivered) {
+        (d, _, _) if d > 0 => "dead",
+        (_, w, _) if w > 0 => "waiting",
+        (_, _, 0) => "skip",
+        _ => "ok",
+    };
+    if parts.is_empty() {
+        // Every delivery a dead letter an operator dropped.
+        parts.push("– dead letters dropped".into());
+    }
+    (parts.join(" · "), class)
 }
 
 /// `GET /ui/events/<id>`.
@@ -247,13 +257,18 @@ pub(super) async fn show(page: &Page<'_>, id: &str) -> Response {
     )
 }
 
-pub(super) fn short_hash(hash: &str) -> String {
-    hash.chars().take(12).collect()
-}
-
 /// `POST /ui/events/<id>/reroute`: first a confirmation that lists what would be sent, then
-/// (with `confirmed`) the new deliveries.
+/// (with `confirmed`) the new deliveries. The confirmation carries how many deliveries the
+/// event had, so a second submit of the same confirmation (a double click, a resent form)
+/// finds the event changed and sends nothing; one relay re-routes one event at a time.
 pub(super) async fn reroute(page: &Page<'_>, id: &str, req: &Request) -> Response {
+    let Some(_turn) = page.ui.rerouting.begin(id) else {
+        return page.message(
+            StatusCode::CONFLICT,
+            "Not re-routed",
+            "This event is being re-routed right now.",
+        );
+    };
     let details = match page.relay.store.event(id).await {
         Ok(Some(details)) => details,
         Ok(None) => {
@@ -268,7 +283,6 @@ pub(super) async fn reroute(page: &Page<'_>, id: &str, req: &Request) -> Respons
     let app = page.relay.app();
     let deliveries =
         crate::pipeline::router::deliveries_for(&app.config.rules, &details.event.context());
-    let back = format!("/ui/events/{id}");
     if deliveries.is_empty() {
         return page.message(
             StatusCode::OK,
@@ -276,21 +290,35 @@ pub(super) async fn reroute(page: &Page<'_>, id: &str, req: &Request) -> Respons
             "No rule loaded now matches this event.",
         );
     }
-    if first(&req.form(), "confirmed").is_none() {
+    let had = details.deliveries.len().to_string();
+    let form = req.form();
+    if first(&form, "confirmed").is_none() {
         let items: Vec<String> = deliveries
             .iter()
             .map(|d| format!("{} → {}", d.rule, d.target))
             .collect();
+        let action = format!("/ui/events/{id}/reroute");
+        let back = format!("/ui/events/{id}");
         return confirm(
             page,
-            &format!("/ui/events/{id}/reroute"),
+            &action,
             &items,
-            &[],
+            &[("had", had)],
             &back,
-            "These messages are sent again, with the rules loaded now. Slack and Teams cannot tell a resend from a new message: people will see them twice.",
+            REROUTE_WARNING,
         );
     }
-    match page.relay.store.reroute(id, &deliveries, now_ms()).await {
+    if first(&form, "had").as_deref() != Some(had.as_str()) {
+        return page.message(StatusCode::CONFLICT, "Not re-routed", "The event has changed since this confirmation (it was re-routed or replayed meanwhile): look at its deliveries before sending again.");
+    }
+    rerouted(page, id, &deliveries).await
+}
+
+const REROUTE_WARNING: &str = "These messages are sent again, with the rules loaded now. Slack \
+     and Teams cannot tell a resend from a new message: people will see them twice.";
+
+async fn rerouted(page: &Page<'_>, id: &str, deliveries: &[crate::store::NewDelivery]) -> Response {
+    match page.relay.store.reroute(id, deliveries, now_ms()).await {
         Ok(Ok(ids)) => {
             tracing::info!(
                 event_id = id,
@@ -298,39 +326,38 @@ pub(super) async fn reroute(page: &Page<'_>, id: &str, req: &Request) -> Respons
                 "event re-routed from the operator page"
             );
             page.relay.wake_senders();
-            html::redirect(&back)
+            html::redirect(&format!("/ui/events/{id}"))
         }
         Ok(Err(e)) => page.message(StatusCode::CONFLICT, "Not re-routed", &e.to_string()),
         Err(e) => page.store_down(&e),
     }
 }
 
-/// The confirmation page: what will be sent, a warning, and the form that does it.
-pub(super) fn confirm(
-    page: &Page<'_>,
-    action: &str,
-    items: &[String],
-    fields: &[(&str, String)],
-    back: &str,
-    warning: &str,
-) -> Response {
-    let count = items.len();
-    let noun = if count == 1 { "message" } else { "messages" };
-    let fields: Vec<Value> = fields
-        .iter()
-        .map(|(n, v)| json!({"name": n, "value": v}))
-        .collect();
-    let data = json!({
-        "question": format!("Send {count} {noun}?"),
-        "items": items.iter().take(200).collect::<Vec<_>>(),
-        "more": count.saturating_sub(200),
-        "warning": warning,
-        "action": action,
-        "fields": fields,
-        "back": back,
-        "button": format!("Send {count} {noun}"),
-    });
-    page.render(StatusCode::OK, "confirm", "", "Confirm", data)
+/// The events being re-routed by this relay now.
+#[derive(Default)]
+pub(super) struct Rerouting(std::sync::Mutex<std::collections::HashSet<String>>);
+
+impl Rerouting {
+    /// Marks `id` as being re-routed until the returned turn is dropped; `None` if it is.
+    fn begin(&self, id: &str) -> Option<Turn<'_>> {
+        self.lock()
+            .insert(id.to_string())
+            .then(|| Turn(self, id.to_string()))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+        // A set of ids: valid whatever a panicking holder did.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// One re-route in progress (see [`Rerouting::begin`]).
+struct Turn<'a>(&'a Rerouting, String);
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        self.0.lock().remove(&self.1);
+    }
 }
 
 /// `GET /ui/deliveries/<id>`: one delivery, its attempts, and the body a replay would send.

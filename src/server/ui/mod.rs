@@ -33,7 +33,10 @@ mod session;
 mod view;
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use bytes::Buf;
+use futures_util::Stream;
 use serde_json::{Value, json};
 use warp::Filter;
 use warp::http::{HeaderMap, Method, StatusCode, header};
@@ -41,18 +44,24 @@ use warp::reject::Rejection;
 use warp::reply::Response;
 
 use self::session::Access;
+use super::auth::{Guard, Peer};
+use super::reply::ApiError;
 use super::webhook::read_body;
 use crate::app::Relay;
 use crate::secret::Secret;
 
-/// The largest form the page takes (a pasted event and a pasted rules file).
+/// The largest form the page takes once signed in (a pasted event and a pasted rules file).
 const MAX_FORM_BYTES: u64 = 4 * 1024 * 1024;
+/// The largest sign-in form.
+const MAX_LOGIN_BYTES: u64 = 16 * 1024;
 
-/// What lives as long as the server: the sessions and the previewed emails.
+/// What lives as long as the server: the sessions, the previewed emails, the re-routes
+/// under way.
 #[derive(Default)]
 struct Ui {
     sessions: session::Sessions,
     frames: frames::Frames,
+    rerouting: events::Rerouting,
 }
 
 /// One request to the page, read whole.
@@ -87,9 +96,11 @@ fn first(pairs: &[(String, String)], name: &str) -> Option<String> {
         .map(|(_, v)| v.clone())
 }
 
-/// Everything under `/ui`.
+/// Everything under `/ui`; a form's body must arrive within `body_timeout`.
 pub(super) fn routes(
     relay: Arc<Relay>,
+    guard: Arc<Guard>,
+    body_timeout: Duration,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let ui = Arc::new(Ui::default());
     warp::path::full()
@@ -104,31 +115,49 @@ pub(super) fn routes(
         .and(warp::method())
         .and(warp::header::headers_cloned())
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .and(warp::ext::optional::<Peer>())
         .and(warp::body::stream())
         .then(
-            move |path: String, method: Method, headers: HeaderMap, query: String, body| {
+            move |path: String, method: Method, headers: HeaderMap, query: String, peer, body| {
                 let relay = relay.clone();
                 let ui = ui.clone();
+                let guard = guard.clone();
                 async move {
-                    let body = match read_body(body, MAX_FORM_BYTES).await {
-                        Ok(body) => body,
-                        Err(e) => return message(e.status, "The request was refused", &e.message),
-                    };
-                    let request = Request {
+                    let mut request = Request {
                         method,
                         path,
                         query,
                         headers,
-                        body,
+                        body: Vec::new(),
                     };
-                    handle(&relay, &ui, &request).await
+                    let state = State {
+                        relay: &relay,
+                        ui: &ui,
+                        guard: &guard,
+                        peer,
+                    };
+                    handle(&state, &mut request, body, body_timeout).await
                 }
             },
         )
 }
 
-async fn handle(relay: &Arc<Relay>, ui: &Ui, req: &Request) -> Response {
-    let token = relay.app().config.server.admin_token.clone();
+/// What one request is handled with.
+struct State<'a> {
+    relay: &'a Arc<Relay>,
+    ui: &'a Ui,
+    guard: &'a Guard,
+    peer: Option<Peer>,
+}
+
+/// Checks what needs no body first (the page on, who is asking), and reads a POST's body only
+/// then, within its size and time limits.
+async fn handle<S, B>(state: &State<'_>, req: &mut Request, body: S, timeout: Duration) -> Response
+where
+    S: Stream<Item = Result<B, warp::Error>>,
+    B: Buf,
+{
+    let token = state.relay.app().config.server.admin_token.clone();
     let Some(token) = token.filter(|t| !t.is_empty()) else {
         return html::page(
             StatusCode::NOT_FOUND,
@@ -137,19 +166,33 @@ async fn handle(relay: &Arc<Relay>, ui: &Ui, req: &Request) -> Response {
                     "message": "Set server.admin_token in the rules file and reload to turn it on."}),
         );
     };
-    let path = req.path.as_str();
-    if path == "/ui" {
+    if req.path == "/ui" {
         return html::redirect("/ui/");
     }
-    if let Some(name) = path.strip_prefix("/ui/assets/") {
+    if let Some(name) = req.path.strip_prefix("/ui/assets/") {
         return assets::serve(name);
     }
-    if path == "/ui/login" {
-        return login(ui, &token, req).await;
+    let signing_in = req.path == "/ui/login";
+    let access = match signing_in {
+        true => None,
+        false => match authenticate(state, &token, req) {
+            Ok(access) => Some(access),
+            Err(response) => return *response,
+        },
+    };
+    if req.method == Method::POST {
+        let limit = if signing_in {
+            MAX_LOGIN_BYTES
+        } else {
+            MAX_FORM_BYTES
+        };
+        match read_form(body, limit, timeout).await {
+            Ok(bytes) => req.body = bytes,
+            Err(response) => return response,
+        }
     }
-    let access = match authenticate(ui, &token, req).await {
-        Ok(access) => access,
-        Err(response) => return response,
+    let Some(access) = access else {
+        return login(state, &token, req);
     };
     if req.method == Method::POST
         && let Access::Session { csrf, .. } = &access
@@ -157,7 +200,21 @@ async fn handle(relay: &Arc<Relay>, ui: &Ui, req: &Request) -> Response {
     {
         return response;
     }
-    route(relay, ui, &access, req).await
+    route(state.relay, state.ui, &access, req).await
+}
+
+/// A form's body, refused when larger than `limit` or slower than `timeout`.
+async fn read_form<S, B>(body: S, limit: u64, timeout: Duration) -> Result<Vec<u8>, Response>
+where
+    S: Stream<Item = Result<B, warp::Error>>,
+    B: Buf,
+{
+    let refused = |e: ApiError| message(e.status, "The request was refused", &e.message);
+    match tokio::time::timeout(timeout, read_body(body, limit)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(e)) => Err(refused(e)),
+        Err(_) => Err(refused(ApiError::request_timeout(timeout))),
+    }
 }
 
 async fn route(relay: &Arc<Relay>, ui: &Ui, access: &Access, req: &Request) -> Response {
@@ -252,20 +309,19 @@ fn message(status: StatusCode, title: &str, text: &str) -> Response {
 }
 
 /// The session cookie or the Bearer token; without either, a browser is sent to sign in.
-async fn authenticate(ui: &Ui, token: &Secret, req: &Request) -> Result<Access, Response> {
+fn authenticate(state: &State<'_>, token: &Secret, req: &Request) -> Result<Access, Box<Response>> {
     if let Some(presented) = bearer(&req.headers) {
-        if token.ct_eq(presented.as_bytes()) {
-            return Ok(Access::Bearer);
-        }
-        ui.sessions.after_wrong_token().await;
-        tracing::warn!("operator page: a wrong admin token was presented");
-        return Err(message(
-            StatusCode::UNAUTHORIZED,
-            "Wrong token",
-            "The admin token presented is not this relay's.",
-        ));
+        let presented = presented.as_bytes();
+        return match admit(state, token, presented) {
+            Ok(()) => Ok(Access::Bearer),
+            Err(e) => {
+                let page = message(e.status, "Refused", &e.message);
+                Err(Box::new(with_retry_after(page, &e)))
+            }
+        };
     }
-    if let Some(access) = session::cookie(&req.headers).and_then(|id| ui.sessions.find(&id, token))
+    if let Some(access) =
+        session::cookie(&req.headers).and_then(|id| state.ui.sessions.find(&id, token))
     {
         return Ok(access);
     }
@@ -275,12 +331,34 @@ async fn authenticate(ui: &Ui, token: &Secret, req: &Request) -> Result<Access, 
             query => format!("{}?{query}", req.path),
         };
         let next = url::form_urlencoded::byte_serialize(wanted.as_bytes()).collect::<String>();
-        return Err(html::redirect(&format!("/ui/login?next={next}")));
+        return Err(Box::new(html::redirect(&format!("/ui/login?next={next}"))));
     }
-    Err(message(
+    Err(Box::new(message(
         StatusCode::UNAUTHORIZED,
         "Signed out",
         "Sign in again: the session has ended.",
+    )))
+}
+
+/// `response` with the `Retry-After` that `e` asks for, if any.
+fn with_retry_after(mut response: Response, e: &ApiError) -> Response {
+    if let Some(secs) = e.retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+    }
+    response
+}
+
+/// The admin token check behind the guard every admin route shares (see [`Guard`]).
+fn admit(state: &State<'_>, token: &Secret, presented: &[u8]) -> Result<(), ApiError> {
+    state.guard.admit(state.peer)?;
+    if token.ct_eq(presented) {
+        return Ok(());
+    }
+    state.guard.wrong(state.peer, "operator page");
+    Err(ApiError::unauthorized(
+        "That is not this relay's admin token.",
     ))
 }
 
@@ -311,7 +389,7 @@ fn refusal(req: &Request, csrf: &str) -> Option<Response> {
     ))
 }
 
-async fn login(ui: &Ui, token: &Secret, req: &Request) -> Response {
+fn login(state: &State<'_>, token: &Secret, req: &Request) -> Response {
     let next = safe_next(req.query("next").or_else(|| first(&req.form(), "next")));
     let form = |status, error: Option<&str>| {
         html::page(
@@ -330,15 +408,10 @@ async fn login(ui: &Ui, token: &Secret, req: &Request) -> Response {
         );
     }
     let presented = first(&req.form(), "token").unwrap_or_default();
-    if !token.ct_eq(presented.as_bytes()) {
-        ui.sessions.after_wrong_token().await;
-        tracing::warn!("operator page: a sign-in with a wrong admin token");
-        return form(
-            StatusCode::UNAUTHORIZED,
-            Some("That is not this relay's admin token."),
-        );
+    if let Err(e) = admit(state, token, presented.as_bytes()) {
+        return with_retry_after(form(e.status, Some(&e.message)), &e);
     }
-    let (id, _csrf) = ui.sessions.open(token);
+    let (id, _csrf) = state.ui.sessions.open(token);
     tracing::info!("operator page: signed in");
     let mut response = html::redirect(&next);
     response

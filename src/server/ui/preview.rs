@@ -3,17 +3,17 @@
 //! the person will see it: Slack by [`crate::preview::slack`], Teams by Microsoft's renderer
 //! in the browser, email in a sandboxed frame ([`super::frames`]). Nothing is sent.
 //!
-//! A draft's `${VAR}` references are read from the relay's environment, as a reload would;
-//! every value read that way is blanked out of what the page shows, so a draft cannot put a
-//! secret on the page.
+//! A draft reads the relay's environment only into fields whose values are never shown (see
+//! [`crate::config::parse_draft`]): anywhere else a `${VAR}` stands for itself, so a draft
+//! cannot put a value of the environment on the page.
 
-use std::cell::RefCell;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
 use warp::http::StatusCode;
 use warp::reply::Response;
 
+use super::view::short_hash;
 use super::{Page, Request, first, frames, html};
 use crate::app::{App, templates_dir};
 use crate::event::Event;
@@ -103,24 +103,20 @@ async fn result(page: &Page<'_>, inputs: &Inputs) -> Value {
     let loaded = page.relay.app();
     let rules_path = page.relay.rules_path().to_path_buf();
     let draft = inputs.draft.clone();
-    let mut hidden = configured_secrets(&loaded);
     let outcome =
         offload::run(move || evaluate(&loaded, draft.as_deref(), &rules_path, &event)).await;
     let Ok(outcome) = outcome else {
         return json!({"problem": "the preview did not finish in time"});
     };
-    hidden.extend(outcome.read_vars);
-    let mut data = json!({
+    json!({
         "source": source,
         "rules": outcome.rules,
         "config_errors": outcome.config_errors,
         // Empty lists, not nulls: a strict template may loop over them.
-        "matched": outcome.preview.as_ref().map(|p| matched(page, p, &hidden)).unwrap_or_default(),
+        "matched": outcome.preview.as_ref().map(|p| matched(page, p)).unwrap_or_default(),
         "skipped": outcome.preview.as_ref().map(|p| json!(p.skipped)).unwrap_or(json!([])),
         "problem": Value::Null,
-    });
-    scrub(&mut data, &hidden);
-    data
+    })
 }
 
 /// The event a form names, as rules see it, and words for where it came from.
@@ -151,8 +147,16 @@ struct Outcome {
     rules: String,
     config_errors: Vec<String>,
     preview: Option<Preview>,
-    /// The values a draft's `${VAR}` references read from the environment.
-    read_vars: Vec<String>,
+}
+
+impl Outcome {
+    fn refused(rules: String, config_errors: Vec<String>) -> Outcome {
+        Outcome {
+            rules,
+            config_errors,
+            preview: None,
+        }
+    }
 }
 
 /// Runs the preview against the loaded rules, or against `draft` (with the templates beside
@@ -164,76 +168,51 @@ fn evaluate(
     event: &Value,
 ) -> Outcome {
     let Some(draft) = draft else {
-        let rules = format!(
-            "the loaded rules ({})",
-            super::events::short_hash(&loaded.config.hash)
-        );
+        let rules = format!("the loaded rules ({})", short_hash(&loaded.config.hash));
+        let preview = Some(preview::evaluate(loaded, event, "preview"));
         return Outcome {
             rules,
             config_errors: Vec::new(),
-            preview: Some(preview::evaluate(loaded, event, "preview")),
-            read_vars: Vec::new(),
+            preview,
         };
     };
-    let read = RefCell::new(Vec::new());
-    let env = |name: &str| {
-        let value = std::env::var(name).ok();
-        if let Some(v) = &value {
-            read.borrow_mut().push(v.clone());
-        }
-        value
-    };
-    let parsed = crate::config::parse(draft, rules_path, &env);
-    let read_vars = read.into_inner();
     let rules = "the pasted draft".to_string();
-    let config = match parsed {
+    let env = |name: &str| std::env::var(name).ok();
+    let config = match crate::config::parse_draft(draft, rules_path, &env) {
         Ok(config) => config,
-        Err(errors) => {
-            let config_errors = errors.errors.iter().map(ToString::to_string).collect();
-            return Outcome {
-                rules,
-                config_errors,
-                preview: None,
-                read_vars,
-            };
-        }
+        Err(errors) => return Outcome::refused(rules, lines(&errors.errors)),
     };
     let templates = match crate::template::Templates::load_dir(&templates_dir(rules_path)) {
         Ok(t) => t,
-        Err(errors) => {
-            let config_errors = errors.iter().map(ToString::to_string).collect();
-            return Outcome {
-                rules,
-                config_errors,
-                preview: None,
-                read_vars,
-            };
-        }
+        Err(errors) => return Outcome::refused(rules, lines(&errors)),
     };
     let app = App::new(config, templates);
     let config_errors = match crate::app::check::strict(&app) {
         Ok(()) => Vec::new(),
-        Err(errors) => errors.errors.iter().map(ToString::to_string).collect(),
+        Err(errors) => lines(&errors.errors),
     };
+    let preview = Some(preview::evaluate(&app, event, "preview"));
     Outcome {
         rules,
         config_errors,
-        preview: Some(preview::evaluate(&app, event, "preview")),
-        read_vars,
+        preview,
     }
 }
 
+fn lines<E: ToString>(errors: &[E]) -> Vec<String> {
+    errors.iter().map(ToString::to_string).collect()
+}
+
 /// Each matched rule with each target's message ready to draw.
-fn matched(page: &Page<'_>, p: &Preview, hidden: &[String]) -> Vec<Value> {
+fn matched(page: &Page<'_>, p: &Preview) -> Vec<Value> {
     p.matches
         .iter()
-        .map(|m| json!({"rule": m.rule, "targets": m.targets.iter().map(|t| target(page, t, hidden)).collect::<Vec<_>>()}))
+        .map(|m| json!({"rule": m.rule, "targets": m.targets.iter().map(|t| target(page, t)).collect::<Vec<_>>()}))
         .collect()
 }
 
-fn target(page: &Page<'_>, t: &TargetReport, hidden: &[String]) -> Value {
-    let mut payload = t.payload.clone().unwrap_or(Value::Null);
-    scrub(&mut payload, hidden);
+fn target(page: &Page<'_>, t: &TargetReport) -> Value {
+    let payload = t.payload.clone().unwrap_or(Value::Null);
     let raw = serde_json::to_string_pretty(&payload).unwrap_or_default();
     let mut shown = json!({"target": t.target, "kind": t.kind, "error": t.error, "raw": raw,
         "slack": Value::Null, "teams": Value::Null, "email": Value::Null});
@@ -262,49 +241,4 @@ fn email(page: &Page<'_>, e: EmailParts) -> Value {
         "frame": format!("/ui/frames/{frame}"),
         "remote_images": remote,
     })
-}
-
-/// The secrets of the loaded configuration that a draft could copy into a message.
-fn configured_secrets(app: &App) -> Vec<String> {
-    let server = &app.config.server;
-    let mut secrets: Vec<String> = [&server.token, &server.admin_token]
-        .into_iter()
-        .flatten()
-        .map(|s| s.expose().to_string())
-        .collect();
-    if let Some(m) = &app.config.monitorqa {
-        secrets.push(m.api_key.expose().to_string());
-    }
-    secrets
-}
-
-/// Replaces every `hidden` value (of four characters or more) in every string of `value`.
-fn scrub(value: &mut Value, hidden: &[String]) {
-    match value {
-        Value::String(s) => {
-            for secret in hidden.iter().filter(|h| h.len() >= 4) {
-                if s.contains(secret.as_str()) {
-                    *s = s.replace(secret.as_str(), "<secret>");
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(|v| scrub(v, hidden)),
-        Value::Object(map) => map.values_mut().for_each(|v| scrub(v, hidden)),
-        _ => {}
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scrubbing_reaches_every_string() {
-        let mut v = json!({"a": ["x s3cret y", {"b": "s3cret"}], "c": 1, "d": "abc"});
-        scrub(&mut v, &["s3cret".into(), "ab".into()]);
-        assert_eq!(
-            v,
-            json!({"a": ["x <secret> y", {"b": "<secret>"}], "c": 1, "d": "abc"})
-        );
-    }
 }

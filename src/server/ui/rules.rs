@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use warp::http::StatusCode;
 use warp::reply::Response;
 
-use super::events::short_hash;
+use super::view::short_hash;
 use super::view::when;
 use super::{Page, Request};
 use crate::app::{Overlap, ReloadError};

@@ -1,6 +1,7 @@
 //! Who may use the operator page: the admin token as a login (a form that sets a session
-//! cookie) or as `Authorization: Bearer` for scripts; the CSRF token and same-origin check
-//! every state-changing request from a browser needs; and the delay after a wrong token.
+//! cookie) or as `Authorization: Bearer` for scripts, and the CSRF token and same-origin check
+//! every state-changing request from a browser needs. Wrong tokens are counted by the guard
+//! all admin routes share (`server::auth::Guard`).
 //!
 //! Sessions live in this relay's memory (a restart logs everyone out; behind a load balancer
 //! with several relays, each relay has its own). A session is bound to the admin token it was
@@ -24,10 +25,6 @@ const IDLE: Duration = Duration::from_secs(30 * 60);
 const ABSOLUTE: Duration = Duration::from_secs(12 * 3600);
 /// The most sessions kept; opening one more ends the least recently used.
 const MAX_SESSIONS: usize = 1000;
-/// How long a wrong token waits before its answer. Wrong tokens wait one after the other, so
-/// guessing runs at one try per this long, however many connections try at once.
-pub(super) const WRONG_TOKEN_DELAY: Duration = Duration::from_secs(1);
-
 /// How a request proved it may use the page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Access {
@@ -44,11 +41,10 @@ struct Session {
     last_seen: Instant,
 }
 
-/// The open sessions and the queue of wrong tokens.
+/// The open sessions.
 #[derive(Default)]
 pub(super) struct Sessions {
     open: Mutex<HashMap<String, Session>>,
-    wrong: tokio::sync::Mutex<()>,
 }
 
 impl Sessions {
@@ -96,12 +92,6 @@ impl Sessions {
 
     pub fn close(&self, id: &str) {
         self.lock().remove(id);
-    }
-
-    /// Waits [`WRONG_TOKEN_DELAY`] behind every other wrong token before answering one.
-    pub async fn after_wrong_token(&self) {
-        let _turn = self.wrong.lock().await;
-        tokio::time::sleep(WRONG_TOKEN_DELAY).await;
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {

@@ -1,8 +1,12 @@
 //! Small pieces every screen shows the same way: a time (UTC, with how long ago), a
-//! delivery's state in words and a symbol (never by colour alone), and one delivery with its
-//! attempts.
+//! delivery's state in words and a symbol (never by colour alone), one delivery with its
+//! attempts, a configuration's short hash, and the confirmation before messages are sent.
 
 use serde_json::{Value, json};
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+use super::Page;
 
 use crate::clock::rfc3339;
 use crate::store::{AttemptRecord, DeliveryRecord, DeliveryState};
@@ -88,6 +92,39 @@ fn attempt(a: &AttemptRecord, now_ms: i64) -> Value {
         "error": a.error,
         "provider_id": a.provider_id,
     })
+}
+
+/// The first 12 characters of a configuration hash, as the page shows it.
+pub(super) fn short_hash(hash: &str) -> String {
+    hash.chars().take(12).collect()
+}
+
+/// The confirmation page: what will be sent, a warning, and the form that does it.
+pub(super) fn confirm(
+    page: &Page<'_>,
+    action: &str,
+    items: &[String],
+    fields: &[(&str, String)],
+    back: &str,
+    warning: &str,
+) -> Response {
+    let count = items.len();
+    let noun = if count == 1 { "message" } else { "messages" };
+    let fields: Vec<Value> = fields
+        .iter()
+        .map(|(n, v)| json!({"name": n, "value": v}))
+        .collect();
+    let data = json!({
+        "question": format!("Send {count} {noun}?"),
+        "items": items.iter().take(200).collect::<Vec<_>>(),
+        "more": count.saturating_sub(200),
+        "warning": warning,
+        "action": action,
+        "fields": fields,
+        "back": back,
+        "button": format!("Send {count} {noun}"),
+    });
+    page.render(StatusCode::OK, "confirm", "", "Confirm", data)
 }
 
 #[cfg(test)]

@@ -370,9 +370,14 @@ const LIST_EVENTS: &str = "WITH page AS (
                 OR (e.received_at = $7 AND e.id < $8::TEXT))
            AND CASE $9::TEXT
                WHEN 'delivered' THEN
-                   EXISTS (SELECT 1 FROM deliveries x WHERE x.event_id = e.id)
+                   EXISTS (SELECT 1 FROM deliveries x
+                           WHERE x.event_id = e.id AND x.state = 'delivered')
                    AND NOT EXISTS (SELECT 1 FROM deliveries x
-                                   WHERE x.event_id = e.id AND x.state <> 'delivered')
+                                   WHERE x.event_id = e.id
+                                     AND (x.state IN ('pending', 'sending')
+                                          OR (x.state = 'dead' AND x.dropped_at IS NULL
+                                              AND NOT EXISTS (SELECT 1 FROM deliveries r
+                                                              WHERE r.replay_of = x.id))))
                WHEN 'waiting' THEN
                    EXISTS (SELECT 1 FROM deliveries x
                            WHERE x.event_id = e.id AND x.state IN ('pending', 'sending'))

@@ -316,6 +316,34 @@ async fn a_replayed_dead_letter_leaves_its_lane_s_and_its_event_s_dead_count(sto
         "counted by its replay"
     );
     assert!(ids(store, dead_ones).await.is_empty());
+
+    let delivered_ones = EventFilter {
+        outcome: Some(EventOutcome::Delivered),
+        ..EventFilter::default()
+    };
+    let waiting = ids(store, delivered_ones.clone()).await;
+    assert!(waiting.is_empty(), "the replay still waits");
+    finish_head(store, "erp", delivered(), now_ms()).await;
+    assert_eq!(ids(store, delivered_ones).await, [id.as_str()]);
+
+    let dropped = routed(store, 2, &["audits"], &[to("audits", "erp")]).await;
+    let claim = finish_head(store, "erp", dead(), now_ms()).await;
+    let done = store.drop_dead(claim.delivery_id, now_ms()).await;
+    done.unwrap().unwrap();
+    let listed = list(store, EventFilter::default()).await;
+    let row = listed.iter().find(|e| e.id == dropped).expect("listed");
+    assert_eq!((row.delivered, row.waiting, row.dead), (0, 0, 0));
+    for outcome in [
+        EventOutcome::Delivered,
+        EventOutcome::Waiting,
+        EventOutcome::Dead,
+    ] {
+        let only = EventFilter {
+            outcome: Some(outcome),
+            ..EventFilter::default()
+        };
+        assert!(!ids(store, only).await.contains(&dropped), "{outcome:?}");
+    }
 }
 
 async fn a_rerouted_event_gets_new_deliveries_at_the_tails_of_their_lanes(store: &Store) {

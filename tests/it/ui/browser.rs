@@ -14,7 +14,6 @@ use crate::support::relay::webhook_target;
 use crate::support::wait::{eventually_within, sample};
 
 const DESKTOP: (u32, u32) = (1280, 1000);
-const PHONE: (u32, u32) = (360, 1400);
 
 /// A kitchen Slack channel for rejected actions and an ERP for audits.
 fn rules(store: &str, slack: &str, erp: &str) -> String {
@@ -220,9 +219,13 @@ fn draft(slack: &str, teams: &str, mail: &str) -> String {
          \x20 quality-mail: {{ kind: email, provider: sendgrid, api_key: \"${{PREVIEW_MAIL_KEY}}\", base_url: \"{mail}\",\n\
          \x20   from: relay@example.com, to: [quality@example.com] }}\n\
          rules:\n  - name: rejected in the draft\n    events: CORRECTIVE_ACTION_REJECTED\n    notify: [floor, managers, quality-mail]\n\
-         \x20 - name: never\n    events: AUDIT_EXPIRED\n    notify: [floor]\n"
+         \x20 - name: \"never: ${{PREVIEW_LEAK}}\"\n    events: \"*\"\n\
+         \x20   where: {{ company.name: {{ eq: \"${{PREVIEW_LEAK}}\" }} }}\n    notify: [floor]\n"
     )
 }
+
+/// What the relay's environment holds and a draft names outside a secret field: never shown.
+const LEAK: &str = "postgres://relay:a-long-database-password-that-must-never-be-shown@db/x";
 
 #[tokio::test]
 async fn a_pasted_event_is_previewed_against_a_draft_rule_and_drawn_for_every_kind() {
@@ -231,7 +234,7 @@ async fn a_pasted_event_is_previewed_against_a_draft_rule_and_drawn_for_every_ki
     let relay = start(
         dir.path(),
         &format!("{}targets: {{}}\nrules: []\n", server("")),
-        &[("PREVIEW_MAIL_KEY", key)],
+        &[("PREVIEW_MAIL_KEY", key), ("PREVIEW_LEAK", LEAK)],
     )
     .await;
     let slack = SlackWebhook::start().await;
@@ -297,7 +300,11 @@ async fn a_pasted_event_is_previewed_against_a_draft_rule_and_drawn_for_every_ki
     browser.assert_clean().await;
 
     let source = browser.client.source().await.expect("the page source");
-    for secret in [key, ADMIN] {
+    assert!(
+        source.contains("${PREVIEW_LEAK}"),
+        "a variable outside a secret field is itself"
+    );
+    for secret in [key, ADMIN, LEAK, "a-long-database-password"] {
         assert!(!source.contains(secret), "{secret} is on the page");
     }
     let sent = slack.received().len() + teams.received().len() + mail.received().len();
