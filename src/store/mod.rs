@@ -39,6 +39,7 @@ pub use types::{
     AttemptRecord, Claim, DeadFilter, DeadLetterError, DeliveryDetails, DeliveryRecord,
     DeliveryState, EventDetails, EventFilter, EventOutcome, EventSummary, Ingested, NewDelivery,
     Nudge, Outcome, QueueStat, RerouteError, StoreCounts, StoredEvent, TargetHealth, WriterStats,
+    parse_cursor,
 };
 
 use cache::EventCache;

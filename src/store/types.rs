@@ -147,6 +147,21 @@ pub struct EventSummary {
     pub targets: Vec<String>,
 }
 
+impl EventSummary {
+    /// Where a page of events ends: `<received_at ms>.<id>` of its last event, which the next
+    /// page takes as [`EventFilter::before`] (read back with [`parse_cursor`]).
+    pub fn cursor(&self) -> String {
+        format!("{}.{}", self.received_at, self.id)
+    }
+}
+
+/// An [`EventSummary::cursor`] read back.
+pub fn parse_cursor(text: &str) -> Option<(i64, String)> {
+    let (at, id) = text.split_once('.')?;
+    let at = at.parse().ok()?;
+    (!id.is_empty()).then(|| (at, id.to_owned()))
+}
+
 /// Which dead letters `dead_letters` returns, oldest first.
 #[derive(Debug, Clone, Default)]
 pub struct DeadFilter {
@@ -423,4 +438,33 @@ pub enum Nudge {
     /// Anything may have changed (the nudges were interrupted, or came faster than they were
     /// read): every loop should look.
     Everything,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_cursor_reads_back_as_the_next_page_s_before() {
+        let last = EventSummary {
+            id: "0199a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b".into(),
+            received_at: 1_795_161_600_000,
+            kind: "AUDIT_EXPIRED".into(),
+            company_id: None,
+            company_name: None,
+            routed_at: None,
+            deliveries: 0,
+            delivered: 0,
+            waiting: 0,
+            dead: 0,
+            rules: Vec::new(),
+            targets: Vec::new(),
+        };
+        let text = last.cursor();
+        assert_eq!(text, "1795161600000.0199a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b");
+        assert_eq!(parse_cursor(&text), Some((last.received_at, last.id)));
+        for malformed in ["", "1795161600000", "1795161600000.", "soon.abc", ".abc"] {
+            assert_eq!(parse_cursor(malformed), None, "{malformed:?}");
+        }
+    }
 }

@@ -33,7 +33,7 @@ use crate::app::Relay;
 use crate::clock::{now_ms, parse_since, rfc3339};
 use crate::pipeline::{offload, router};
 use crate::store::{
-    DeadFilter, DeadLetterError, EventFilter, EventOutcome, EventSummary, RerouteError, StoreError,
+    DeadFilter, DeadLetterError, EventFilter, EventOutcome, RerouteError, StoreError,
 };
 
 pub mod views;
@@ -252,24 +252,11 @@ fn outcome(query: &str) -> Result<Option<EventOutcome>, ApiError> {
     })
 }
 
-/// Where a page of events ends: `<received_at ms>.<id>` of its last event, which the next
-/// page takes as `before`.
-fn cursor(last: &EventSummary) -> String {
-    format!("{}.{}", last.received_at, last.id)
-}
-
-/// A [`cursor`] read back.
-fn parse_cursor(text: &str) -> Option<(i64, String)> {
-    let (at, id) = text.split_once('.')?;
-    let at = at.parse().ok()?;
-    (!id.is_empty()).then(|| (at, id.to_owned()))
-}
-
 fn before(query: &str) -> Result<Option<(i64, String)>, ApiError> {
     let Some(text) = param(query, "before") else {
         return Ok(None);
     };
-    parse_cursor(&text).map(Some).ok_or_else(|| {
+    crate::store::parse_cursor(&text).map(Some).ok_or_else(|| {
         ApiError::bad_request(
             "invalid_before",
             "before is the `next` of a page of events: <received_at ms>.<event id>",
@@ -297,7 +284,7 @@ async fn list_events(relay: &Relay, query: &str) -> Result<Response, ApiError> {
         .map_err(store_error)?;
     // A full page may have a next one; a shorter page is the last.
     let next = match events.last() {
-        Some(last) if events.len() >= filter.limit => Some(cursor(last)),
+        Some(last) if events.len() >= filter.limit => Some(last.cursor()),
         _ => None,
     };
     let events: Vec<_> = events
@@ -479,33 +466,4 @@ async fn drop_dead(relay: &Relay, id: i64) -> Result<Response, ApiError> {
         .map_err(dead_letter_error)?;
     tracing::info!(delivery_id = id, "dead letter dropped over HTTP");
     Ok(json_response(StatusCode::OK, &json!({ "dropped": id })))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_page_cursor_reads_back_as_the_next_page_s_before() {
-        let last = EventSummary {
-            id: "0199a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b".into(),
-            received_at: 1_795_161_600_000,
-            kind: "AUDIT_EXPIRED".into(),
-            company_id: None,
-            company_name: None,
-            routed_at: None,
-            deliveries: 0,
-            delivered: 0,
-            waiting: 0,
-            dead: 0,
-            rules: Vec::new(),
-            targets: Vec::new(),
-        };
-        let text = cursor(&last);
-        assert_eq!(text, "1795161600000.0199a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b");
-        assert_eq!(parse_cursor(&text), Some((last.received_at, last.id)));
-        for malformed in ["", "1795161600000", "1795161600000.", "soon.abc", ".abc"] {
-            assert_eq!(parse_cursor(malformed), None, "{malformed:?}");
-        }
-    }
 }

@@ -69,7 +69,7 @@ fn filter_of(req: &Request, now: i64) -> (EventFilter, Option<String>) {
         parsed
     });
     let before = req.query("before").and_then(|b| {
-        let parsed = parse_cursor(&b);
+        let parsed = crate::store::parse_cursor(&b);
         if parsed.is_none() {
             problem = Some("before: not a page cursor of this screen".into());
         }
@@ -89,15 +89,9 @@ fn filter_of(req: &Request, now: i64) -> (EventFilter, Option<String>) {
     (filter, problem)
 }
 
-/// `<received_at>.<id>`: where the next page starts.
-fn parse_cursor(text: &str) -> Option<(i64, String)> {
-    let (at, id) = text.split_once('.')?;
-    Some((at.parse().ok()?, id.to_string())).filter(|(_, id)| !id.is_empty())
-}
-
 /// This page's query with `before` set to after `last`.
 fn next_href(req: &Request, last: &EventSummary) -> String {
-    let cursor = format!("{}.{}", last.received_at, last.id);
+    let cursor = last.cursor();
     with_query(req, &[("before", Some(cursor.as_str())), ("tail", None)])
 }
 

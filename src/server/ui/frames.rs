@@ -39,12 +39,7 @@ pub(super) struct Frames {
 impl Frames {
     /// Keeps `html`; returns the id to serve it under.
     pub fn keep(&self, html: String) -> String {
-        let mut bytes = [0u8; 16];
-        // Without the system's generator an id could be guessed: refuse to keep the frame.
-        if let Err(e) = getrandom::fill(&mut bytes) {
-            panic!("the operating system's random generator failed: {e}");
-        }
-        let id = hex::encode(bytes);
+        let id = super::session::random_hex();
         let mut kept = self.lock();
         let now = Instant::now();
         kept.retain(|f| now.duration_since(f.made) < KEEP);

@@ -108,8 +108,8 @@ fn digest(token: &Secret) -> [u8; 32] {
     Sha256::digest(token.expose().as_bytes()).into()
 }
 
-/// 128 random bits from the operating system, as hex.
-fn random_hex() -> String {
+/// 128 random bits from the operating system, as hex: session ids, form tokens, frame ids.
+pub(super) fn random_hex() -> String {
     let mut bytes = [0u8; 16];
     if let Err(e) = getrandom::fill(&mut bytes) {
         // Without the system's generator no session id can be safe: refuse to make one.
