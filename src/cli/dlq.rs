@@ -42,6 +42,10 @@ pub enum DlqCommand {
         all: bool,
         #[arg(long, requires = "all")]
         target: Option<String>,
+        /// With `--all`: only those that died since a duration back from now (2h, 1d) or an
+        /// RFC 3339 time.
+        #[arg(long, requires = "all")]
+        since: Option<String>,
     },
     /// Remove a dead delivery from the list (it is pruned with its event later).
     Drop { id: i64 },
@@ -105,10 +109,18 @@ async fn execute(store: &Store, app: Option<&App>, command: DlqCommand) -> Resul
             println!("delivery {id} replayed as delivery {new_id}");
         }
         DlqCommand::Replay {
-            id: None, target, ..
+            id: None,
+            target,
+            since,
+            ..
         } => {
+            let since_ms = match since {
+                Some(s) => Some(parse_since(&s, now_ms()).map_err(|e| e.message_for("--since"))?),
+                None => None,
+            };
             let filter = DeadFilter {
                 target,
+                since_ms,
                 ..DeadFilter::default()
             };
             let done = store.replay_all(&filter, now_ms()).await.map_err(err)?;

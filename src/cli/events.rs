@@ -8,11 +8,12 @@ use std::process::ExitCode;
 use clap::Subcommand;
 
 use super::on_store::{self, StoreArgs};
-use crate::clock::rfc3339;
+use crate::clock::{now_ms, parse_since, rfc3339};
 use crate::pipeline::report::one_line;
 use crate::server::api::views;
 use crate::store::{
-    AttemptRecord, DeliveryRecord, DeliveryState, EventDetails, EventFilter, EventSummary, Store,
+    AttemptRecord, DeliveryRecord, DeliveryState, EventDetails, EventFilter, EventOutcome,
+    EventSummary, Store,
 };
 
 #[derive(Debug, Subcommand)]
@@ -26,6 +27,22 @@ pub enum EventsCommand {
         /// Only this company (name or id).
         #[arg(long)]
         company: Option<String>,
+        /// Only events with a delivery for this rule.
+        #[arg(long)]
+        rule: Option<String>,
+        /// Only events with a delivery to this target.
+        #[arg(long)]
+        target: Option<String>,
+        /// Only events that stand so: delivered, waiting, dead (an open dead letter), none (no
+        /// rule matched) or unrouted.
+        #[arg(long, value_parser = parse_outcome)]
+        outcome: Option<EventOutcome>,
+        /// Only events received since a duration back from now (2h, 1d) or an RFC 3339 time.
+        #[arg(long)]
+        since: Option<String>,
+        /// Only events received before a duration back from now or an RFC 3339 time.
+        #[arg(long)]
+        until: Option<String>,
         /// At most this many.
         #[arg(long, default_value_t = 20)]
         limit: usize,
@@ -56,6 +73,21 @@ pub enum EventsCommand {
     },
 }
 
+/// `--outcome`'s word.
+fn parse_outcome(word: &str) -> Result<EventOutcome, String> {
+    EventOutcome::parse(word).ok_or_else(|| {
+        let words: Vec<&str> = EventOutcome::ALL.iter().map(|o| o.as_str()).collect();
+        format!("one of {}", words.join(", "))
+    })
+}
+
+/// A time option read as `dlq --since` reads it, or why not (naming the option).
+fn time(value: Option<&str>, option: &str) -> Result<Option<i64>, String> {
+    value
+        .map(|v| parse_since(v, now_ms()).map_err(|e| e.message_for(option)))
+        .transpose()
+}
+
 pub fn run(args: &StoreArgs, command: EventsCommand) -> ExitCode {
     on_store::run(args, async |store, _app| execute(store, command).await)
 }
@@ -66,6 +98,11 @@ async fn execute(store: &Store, command: EventsCommand) -> Result<(), String> {
         EventsCommand::List {
             event,
             company,
+            rule,
+            target,
+            outcome,
+            since,
+            until,
             limit,
             json,
         } => {
@@ -73,7 +110,12 @@ async fn execute(store: &Store, command: EventsCommand) -> Result<(), String> {
                 limit,
                 kind: event,
                 company,
-                ..EventFilter::default()
+                rule,
+                target,
+                outcome,
+                since_ms: time(since.as_deref(), "--since")?,
+                until_ms: time(until.as_deref(), "--until")?,
+                before: None,
             };
             let events = store.list_events(&filter).await.map_err(err)?;
             if json {

@@ -116,6 +116,16 @@ async fn the_dlq_command_lists_shows_replays_and_drops_dead_letters_of_a_running
     let again = dlq_fails(dir.path(), &["replay", &first.to_string()]);
     assert!(again.contains("already replayed"), "{again}");
 
+    // replay --all --since: only those that died since then (none died in the future).
+    let none = dlq_ok(
+        dir.path(),
+        &["replay", "--all", "--since", "2999-01-01T00:00:00Z"],
+    );
+    assert_eq!(none.trim(), "0 replayed");
+    let unreadable = dlq_fails(dir.path(), &["replay", "--all", "--since", "soon"]);
+    assert!(unreadable.contains("`--since`"), "{unreadable}");
+    assert!(dlq_ok(dir.path(), &["list"]).contains(&second.to_string()));
+
     // drop: the list is empty afterwards; dropping twice fails.
     let dropped = dlq_ok(dir.path(), &["drop", &second.to_string()]);
     assert_eq!(dropped.trim(), format!("delivery {second} dropped"));

@@ -56,6 +56,22 @@ async fn the_events_command_shows_what_is_delivered_what_is_retrying_and_why() {
         lines[0].contains("1 delivered, 1 waiting, 0 dead"),
         "{list}"
     );
+    for (args, listed) in [
+        (&["--outcome", "waiting", "--target", "erp"][..], true),
+        (&["--outcome", "delivered"][..], false),
+        (&["--rule", "all", "--since", "1h"][..], true),
+        (&["--until", "1h"][..], false),
+    ] {
+        let found = ok(&events(dir.path(), &[&["list"][..], args].concat()));
+        assert_eq!(found.contains(&id), listed, "{args:?}: {found}");
+    }
+    let refused = events(dir.path(), &["list", "--outcome", "fine"]);
+    assert_eq!(refused.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("delivered, waiting, dead, none, unrouted"),
+        "{said}"
+    );
 
     let waiting = ok(&events(dir.path(), &["waiting"]));
     let lines: Vec<&str> = waiting.lines().collect();
