@@ -185,6 +185,35 @@ impl Browser {
         );
     }
 
+    /// What Deque's axe-core finds wrong with the page's accessibility (WCAG 2.1 A and AA
+    /// rules and best practices), one line per rule broken: `rule (impact): N elements: help`.
+    pub async fn accessibility_problems(&self) -> Vec<String> {
+        super::npm::install_tools();
+        let axe = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/tools/axe/node_modules/axe-core/axe.min.js"
+        );
+        let source = std::fs::read_to_string(axe).expect("axe-core is installed");
+        self.client
+            .execute(&format!("{source}\nreturn true;"), vec![])
+            .await
+            .expect("axe-core loads into the page");
+        let found = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];\
+                 axe.run(document, {resultTypes: ['violations']})\
+                   .then(r => done(r.violations.map(v =>\
+                     `${v.id} (${v.impact}): ${v.nodes.length} elements: ${v.help}: \
+                      ${v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | ')}`)))\
+                   .catch(e => done(['axe failed: ' + e]));",
+                vec![],
+            )
+            .await
+            .expect("axe-core runs");
+        serde_json::from_value(found).unwrap_or_else(|e| vec![format!("axe said: {e}")])
+    }
+
     /// A PNG of the viewport.
     pub async fn screenshot(&self) -> Vec<u8> {
         self.client.screenshot().await.expect("a screenshot")

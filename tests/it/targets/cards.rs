@@ -76,32 +76,8 @@ fn events() -> Vec<(String, Value)> {
 
 /// What Microsoft's parser says about each card: `(name, version, problems, problems one
 /// version lower)`.
-/// Runs `tests/tools/install.sh` (once per test process): the pinned npm packages.
-fn install_tools() {
-    static INSTALLED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
-    let installed = INSTALLED.get_or_init(|| {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/install.sh");
-        let out = Command::new("bash")
-            .arg(script)
-            .output()
-            .map_err(|e| format!("cannot run {script}: {e}"))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "{script} failed ({}):\n{}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            ))
-        }
-    });
-    if let Err(why) = installed {
-        panic!("{why}");
-    }
-}
-
 fn parse_with_adaptivecards(cards: &[(String, Value)]) -> Vec<Value> {
-    install_tools();
+    crate::support::npm::install_tools();
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("cards.json");
     let list: Vec<Value> = cards

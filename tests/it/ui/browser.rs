@@ -26,6 +26,12 @@ fn rules(store: &str, slack: &str, erp: &str) -> String {
     )
 }
 
+/// Fails with every rule axe-core finds broken on the page.
+async fn assert_accessible(browser: &Browser, what: &str) {
+    let problems = browser.accessibility_problems().await;
+    assert!(problems.is_empty(), "{what}:\n{}", problems.join("\n"));
+}
+
 /// Signs in through the form: a wrong token first (refused, after the delay), then the right one.
 async fn sign_in(browser: &Browser, relay: &RelayProcess) {
     browser.goto(&format!("http://{}/ui/", relay.addr)).await;
@@ -35,6 +41,7 @@ async fn sign_in(browser: &Browser, relay: &RelayProcess) {
         browser.path().await
     );
     browser.assert_clean().await;
+    assert_accessible(browser, "the sign-in page").await;
     browser.fill("#token", "not-the-token").await;
     browser.click("button[type=submit]").await;
     browser.find("#login-error").await;
@@ -107,6 +114,7 @@ async fn dead_letter_story(store: &str) {
         .await;
     browser.wait_text("Send 1 message?").await;
     browser.assert_clean().await;
+    assert_accessible(&browser, "the confirmation").await;
     browser.click("#confirm").await;
     browser.wait_path("/ui/dead?replayed=1").await;
     browser.find("#replayed").await;
@@ -428,6 +436,7 @@ async fn every_screen_is_drawn_at_desktop_and_phone_width_without_a_problem() {
                     .await;
             }
             browser.assert_clean().await;
+            assert_accessible(&browser, &format!("{name} at {w} px")).await;
             let width = browser
                 .run("return document.documentElement.scrollWidth;")
                 .await;
