@@ -1,5 +1,6 @@
 //! The operator page in headless Chromium: what an operator does with it (on both engines),
-//! a draft previewed, hostile text while tailing, and every screen at two widths.
+//! a draft previewed, hostile text while tailing, the keyboard alone, and every screen at two
+//! widths.
 
 use serde_json::{Value, json};
 
@@ -447,4 +448,51 @@ async fn every_screen_is_drawn_at_desktop_and_phone_width_without_a_problem() {
             std::fs::write(dir_out.join(format!("ui-{name}.{width_name}.png")), png).unwrap();
         }
     }
+}
+
+#[tokio::test]
+async fn the_page_is_worked_from_the_keyboard_alone() {
+    let erp = WebhookReceiver::start().await;
+    let slack = SlackWebhook::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let relay = start(dir.path(), &rules("", &slack.url(), &erp.url()), &[]).await;
+    let id = relay.ack(&sample("audit_expired")).await;
+    erp.wait_for(1, DEADLINE).await;
+
+    let browser = Browser::start(DESKTOP.0, DESKTOP.1).await;
+    browser.goto(&format!("http://{}/ui/", relay.addr)).await;
+    browser.find("#token").await;
+    // The token field has the focus: type the token and press Enter.
+    let focused = browser
+        .client
+        .active_element()
+        .await
+        .expect("a focused element");
+    assert_eq!(focused.attr("id").await.unwrap().as_deref(), Some("token"));
+    focused
+        .send_keys(&format!("{ADMIN}\u{e007}"))
+        .await
+        .unwrap();
+    browser.wait_path("/ui/").await;
+
+    // Tab from the top of the page reaches the event's link, and Enter opens it.
+    let link = format!("/ui/events/{id}");
+    let mut reached = false;
+    for _ in 0..60 {
+        let focused = browser
+            .client
+            .active_element()
+            .await
+            .expect("a focused element");
+        if focused.attr("href").await.unwrap().as_deref() == Some(link.as_str()) {
+            focused.send_keys("\u{e007}").await.unwrap();
+            reached = true;
+            break;
+        }
+        focused.send_keys("\u{e004}").await.unwrap();
+    }
+    assert!(reached, "no Tab stop on the event's link within 60");
+    browser.wait_path(&link).await;
+    browser.wait_text("Every rule's verdict").await;
+    browser.assert_clean().await;
 }

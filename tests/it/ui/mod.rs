@@ -1,8 +1,10 @@
 //! The operator page, against the real binary: in a real headless Chromium ([`browser`]: signing
-//! in, an event's story, a dead letter replayed once, the preview of a pasted event against a
-//! draft rule, hostile text, every screen at desktop and phone width with no script error and
-//! no failed request), and over plain HTTP ([`security`]: off without a token, refused
-//! cross-site and token-less posts, the wrong-token delay, no secret on any screen).
+//! in, an event's story, a dead letter replayed once, a re-route, the preview of a pasted event
+//! against a draft rule, hostile text while tailing, the keyboard alone, every screen at
+//! desktop and phone width with no script error, no failed request and nothing axe-core finds
+//! wrong), and over plain HTTP ([`security`]: off without a token, refused cross-site and
+//! token-less posts, the lockout after wrong tokens, bodies too large or too slow, a resent
+//! confirmation, no secret on any screen).
 
 mod browser;
 mod security;
