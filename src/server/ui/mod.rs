@@ -288,7 +288,7 @@ impl Page<'_> {
             "message",
             "",
             title,
-            json!({"message": text, "back": Value::Null}),
+            json!({"message": text}),
         )
     }
 
