@@ -283,13 +283,7 @@ impl Page<'_> {
 
     /// A page that only says something (an error, a result).
     fn message(&self, status: StatusCode, title: &str, text: &str) -> Response {
-        self.render(
-            status,
-            "message",
-            "",
-            title,
-            json!({"message": text}),
-        )
+        self.render(status, "message", "", title, json!({"message": text}))
     }
 
     /// The page for a store that cannot answer now.

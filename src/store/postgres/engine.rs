@@ -1,7 +1,7 @@
 //! The PostgreSQL engine's side of the seam: hot writes through the writer task's group
 //! commit, everything else on a connection of the pool.
 
-use super::{Postgres, admin, read};
+use super::{Postgres, admin, read, views};
 use crate::store::StoreError;
 use crate::store::commit::{LaneDone, LaneWrite, RouteRow};
 use crate::store::engine::Engine;
@@ -137,17 +137,17 @@ impl Engine for Postgres {
     }
 
     async fn list_events(&self, filter: EventFilter) -> Result<Vec<EventSummary>, StoreError> {
-        read::list_events(&self.conn().await?, &filter).await
+        views::list_events(&self.conn().await?, &filter).await
     }
 
     async fn dead_letters(&self, filter: DeadFilter) -> Result<Vec<DeliveryRecord>, StoreError> {
-        let mut found = read::dead_letters(&self.conn().await?, &filter).await?;
+        let mut found = views::dead_letters(&self.conn().await?, &filter).await?;
         found.iter_mut().for_each(|d| self.shown(d));
         Ok(found)
     }
 
     async fn delivery(&self, id: i64) -> Result<Option<DeliveryDetails>, StoreError> {
-        let mut found = read::delivery(&self.conn().await?, id).await?;
+        let mut found = views::delivery(&self.conn().await?, id).await?;
         if let Some(details) = &mut found {
             self.shown(&mut details.delivery);
         }
@@ -155,7 +155,7 @@ impl Engine for Postgres {
     }
 
     async fn queue_stats(&self) -> Result<(Vec<QueueStat>, u64), StoreError> {
-        read::queue_stats(&self.conn().await?).await
+        views::queue_stats(&self.conn().await?).await
     }
 
     async fn target_health(
@@ -164,7 +164,7 @@ impl Engine for Postgres {
         delivered_since: i64,
     ) -> Result<Vec<TargetHealth>, StoreError> {
         let now = self.clock.to_db(now_ms);
-        let mut found = read::target_health(&self.conn().await?, now, delivered_since).await?;
+        let mut found = views::target_health(&self.conn().await?, now, delivered_since).await?;
         for t in &mut found {
             // Kept in the database's clock, shown in the relay's.
             t.paused_until = t.paused_until.map(|at| self.clock.to_relay(at));

@@ -24,6 +24,7 @@ mod listen;
 mod read;
 mod schema;
 mod tls;
+mod views;
 mod write;
 mod writer;
 

@@ -1,7 +1,7 @@
 //! The SQLite engine's side of the seam: hot writes through the writer thread's group commit,
 //! occasional writes as their own jobs on the same thread, reads on the read connections.
 
-use super::{Sqlite, admin, read};
+use super::{Sqlite, admin, read, views};
 use crate::store::StoreError;
 use crate::store::commit::{LaneDone, LaneWrite, RouteRow};
 use crate::store::engine::Engine;
@@ -145,22 +145,22 @@ impl Engine for Sqlite {
 
     async fn list_events(&self, filter: EventFilter) -> Result<Vec<EventSummary>, StoreError> {
         self.reads
-            .run(move |c| admin::list_events(c, &filter))
+            .run(move |c| views::list_events(c, &filter))
             .await
     }
 
     async fn dead_letters(&self, filter: DeadFilter) -> Result<Vec<DeliveryRecord>, StoreError> {
         self.reads
-            .run(move |c| admin::dead_letters(c, &filter))
+            .run(move |c| views::dead_letters(c, &filter))
             .await
     }
 
     async fn delivery(&self, id: i64) -> Result<Option<DeliveryDetails>, StoreError> {
-        self.reads.run(move |c| admin::delivery(c, id)).await
+        self.reads.run(move |c| views::delivery(c, id)).await
     }
 
     async fn queue_stats(&self) -> Result<(Vec<QueueStat>, u64), StoreError> {
-        self.reads.run(admin::queue_stats).await
+        self.reads.run(views::queue_stats).await
     }
 
     async fn target_health(
@@ -169,7 +169,7 @@ impl Engine for Sqlite {
         delivered_since: i64,
     ) -> Result<Vec<TargetHealth>, StoreError> {
         self.reads
-            .run(move |c| admin::target_health(c, now_ms, delivered_since))
+            .run(move |c| views::target_health(c, now_ms, delivered_since))
             .await
     }
 

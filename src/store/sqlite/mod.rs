@@ -4,13 +4,15 @@
 //! One thread owns the write connection and makes every write, a whole group-commit batch per
 //! hand-off ([`writer`]); nothing else writes, so writes never wait for SQLite's file lock.
 //! Reads use their own connections on tokio's blocking threads ([`read`]) and never block the
-//! writer (WAL). The SQL lives in [`write`], [`read`] and [`admin`]; the tables in [`schema`].
+//! writer (WAL). The SQL lives in [`write`], [`read`], [`views`] (what operators list) and
+//! [`admin`]; the tables in [`schema`].
 
 pub(super) mod admin;
 pub mod backup;
 mod engine;
 pub(super) mod read;
 mod schema;
+pub(super) mod views;
 mod wal;
 mod write;
 mod writer;
