@@ -31,11 +31,10 @@ use super::auth::{self, Credential};
 use super::reply::{ApiError, json_response, respond};
 use crate::app::Relay;
 use crate::clock::{now_ms, parse_since, rfc3339};
-use crate::pipeline::{offload, router};
-use crate::store::{
-    DeadFilter, DeadLetterError, EventFilter, EventOutcome, RerouteError, StoreError,
-};
+use crate::pipeline::offload;
+use crate::store::{DeadFilter, DeadLetterError, StoreError};
 
+mod events;
 pub mod views;
 
 const ADMIN_AUTH: auth::Messages = auth::Messages {
@@ -145,10 +144,10 @@ async fn handle(
     let parts: Vec<&str> = path.trim_start_matches("/api/").split('/').collect();
     match (method, parts.as_slice()) {
         (&Method::GET, ["config"]) => Ok(json_response(StatusCode::OK, &views::config_json(relay))),
-        (&Method::GET, ["events"]) => list_events(relay, query).await,
-        (&Method::GET, ["events", id]) => show_event(relay, id).await,
-        (&Method::POST, ["events", id, "reroute"]) => reroute(relay, id).await,
-        (&Method::GET, ["targets"]) => list_targets(relay).await,
+        (&Method::GET, ["events"]) => events::list_events(relay, query).await,
+        (&Method::GET, ["events", id]) => events::show_event(relay, id).await,
+        (&Method::POST, ["events", id, "reroute"]) => events::reroute(relay, id).await,
+        (&Method::GET, ["targets"]) => events::list_targets(relay).await,
         (&Method::GET, ["dlq"]) => list_dead(relay, query).await,
         (&Method::POST, ["dlq", "replay"]) => replay_all(relay, query).await,
         (&Method::GET, ["dlq", id]) => show_delivery(relay, parse_id(id)?).await,
@@ -207,18 +206,18 @@ fn parse_id(id: &str) -> Result<i64, ApiError> {
         .map_err(|_| ApiError::bad_request("invalid_id", "a delivery id is a number"))
 }
 
-fn store_error(e: StoreError) -> ApiError {
+pub(super) fn store_error(e: StoreError) -> ApiError {
     tracing::warn!("admin API: {e}");
     ApiError::unavailable("store_unavailable", "the store cannot answer now")
 }
 
-fn param(query: &str, name: &str) -> Option<String> {
+pub(super) fn param(query: &str, name: &str) -> Option<String> {
     auth::query_param(query, name)
         .and_then(|v| String::from_utf8(v).ok())
         .filter(|v| !v.is_empty())
 }
 
-fn limit(query: &str) -> Result<usize, ApiError> {
+pub(super) fn limit(query: &str) -> Result<usize, ApiError> {
     match param(query, "limit") {
         None => Ok(50),
         Some(v) => v.parse::<usize>().map(|n| n.clamp(1, 1000)).map_err(|_| {
@@ -228,7 +227,7 @@ fn limit(query: &str) -> Result<usize, ApiError> {
 }
 
 /// A time filter (`since`, `until`): an RFC 3339 time or a duration back from `now`.
-fn time_param(
+pub(super) fn time_param(
     query: &str,
     name: &str,
     code: &'static str,
@@ -237,135 +236,6 @@ fn time_param(
     param(query, name)
         .map(|v| parse_since(&v, now).map_err(|e| ApiError::bad_request(code, e.message_for(name))))
         .transpose()
-}
-
-fn outcome(query: &str) -> Result<Option<EventOutcome>, ApiError> {
-    let Some(word) = param(query, "outcome") else {
-        return Ok(None);
-    };
-    EventOutcome::parse(&word).map(Some).ok_or_else(|| {
-        let words: Vec<&str> = EventOutcome::ALL.iter().map(|o| o.as_str()).collect();
-        ApiError::bad_request(
-            "invalid_outcome",
-            format!("outcome is one of {}", words.join(", ")),
-        )
-    })
-}
-
-fn before(query: &str) -> Result<Option<(i64, String)>, ApiError> {
-    let Some(text) = param(query, "before") else {
-        return Ok(None);
-    };
-    crate::store::parse_cursor(&text).map(Some).ok_or_else(|| {
-        ApiError::bad_request(
-            "invalid_before",
-            "before is the `next` of a page of events: <received_at ms>.<event id>",
-        )
-    })
-}
-
-async fn list_events(relay: &Relay, query: &str) -> Result<Response, ApiError> {
-    let now = now_ms();
-    let filter = EventFilter {
-        limit: limit(query)?,
-        kind: param(query, "event"),
-        company: param(query, "company"),
-        rule: param(query, "rule"),
-        target: param(query, "target"),
-        outcome: outcome(query)?,
-        since_ms: time_param(query, "since", "invalid_since", now)?,
-        until_ms: time_param(query, "until", "invalid_until", now)?,
-        before: before(query)?,
-    };
-    let events = relay
-        .store
-        .list_events(&filter)
-        .await
-        .map_err(store_error)?;
-    // A full page may have a next one; a shorter page is the last.
-    let next = match events.last() {
-        Some(last) if events.len() >= filter.limit => Some(last.cursor()),
-        _ => None,
-    };
-    let events: Vec<_> = events
-        .iter()
-        .map(|e| {
-            let mut v = serde_json::to_value(e).unwrap_or_default();
-            v["received_at"] = json!(rfc3339(e.received_at));
-            v["routed_at"] = json!(e.routed_at.map(rfc3339));
-            v
-        })
-        .collect();
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "events": events, "next": next }),
-    ))
-}
-
-async fn show_event(relay: &Relay, id: &str) -> Result<Response, ApiError> {
-    match relay.store.event(id).await.map_err(store_error)? {
-        Some(details) => Ok(json_response(StatusCode::OK, &views::event_json(&details))),
-        None => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "no event with that id",
-        )),
-    }
-}
-
-fn reroute_error(e: RerouteError) -> ApiError {
-    match e {
-        RerouteError::NotFound(_) => {
-            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no event with that id")
-        }
-        RerouteError::Unrouted(_) => {
-            ApiError::new(StatusCode::CONFLICT, "not_routed", e.to_string())
-        }
-    }
-}
-
-/// Matches the stored event (with what enrichment added) against the rules in force and
-/// gives it one new delivery per (rule, target) they name now.
-async fn reroute(relay: &Relay, id: &str) -> Result<Response, ApiError> {
-    let Some(details) = relay.store.event(id).await.map_err(store_error)? else {
-        return Err(reroute_error(RerouteError::NotFound(id.to_owned())));
-    };
-    let app = relay.app();
-    let deliveries = router::deliveries_for(&app.config.rules, &details.event.context());
-    let ids = relay
-        .store
-        .reroute(id, &deliveries, now_ms())
-        .await
-        .map_err(store_error)?
-        .map_err(reroute_error)?;
-    tracing::info!(
-        event_id = id,
-        deliveries = ids.len(),
-        "event routed again over HTTP"
-    );
-    relay.wake_senders();
-    let created: Vec<_> = ids
-        .iter()
-        .zip(&deliveries)
-        .map(|(id, d)| json!({ "id": id, "rule": d.rule, "target": d.target }))
-        .collect();
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "event_id": id, "deliveries": created }),
-    ))
-}
-
-async fn list_targets(relay: &Relay) -> Result<Response, ApiError> {
-    let health = relay
-        .store
-        .target_health(now_ms())
-        .await
-        .map_err(store_error)?;
-    let app = relay.app();
-    Ok(json_response(
-        StatusCode::OK,
-        &views::targets_json(&app, &health),
-    ))
 }
 
 async fn list_dead(relay: &Relay, query: &str) -> Result<Response, ApiError> {
