@@ -16,6 +16,11 @@ use crate::store::{DeadLetterError, EventFilter, EventOutcome, EventSummary};
 /// Events per page.
 const PAGE: usize = 50;
 
+/// The query keys that narrow the list (a page cursor or the tail toggle do not).
+const FILTERS: [&str; 7] = [
+    "event", "company", "rule", "target", "outcome", "since", "until",
+];
+
 /// `GET /ui/`: the newest events first, filtered by the query.
 pub(super) async fn list(page: &Page<'_>, req: &Request) -> Response {
     let now = now_ms();
@@ -39,7 +44,7 @@ pub(super) async fn list(page: &Page<'_>, req: &Request) -> Response {
         "tail": tail,
         "tail_href": tail_href(req, !tail),
         "filters": filters(page, req),
-        "filtered": !req.query.is_empty() && req.query != "tail=1",
+        "filtered": FILTERS.iter().any(|k| req.query(k).is_some()),
     });
     page.render(StatusCode::OK, "events", "events", "Events", data)
 }
@@ -52,7 +57,7 @@ fn filter_of(req: &Request, now: i64) -> (EventFilter, Option<String>) {
         match parse_since(&value, now) {
             Ok(ms) => Some(ms),
             Err(e) => {
-                problem = Some(format!("{name}: {e}"));
+                problem = Some(e.message_for(name));
                 None
             }
         }

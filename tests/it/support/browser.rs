@@ -7,6 +7,7 @@
 //! `#ui-errors`, and the browser's resource timing says which request failed.
 
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -34,7 +35,9 @@ impl Browser {
     pub async fn start(width: u32, height: u32) -> Browser {
         install();
         let port = free_port();
+        // A process group of its own: the browser it starts is killed with it (see `Drop`).
         let driver = Command::new(CHROMEDRIVER)
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -230,7 +233,15 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        let _ = self.driver.kill();
+        // The whole group: chromedriver and every browser process under it. Killing only the
+        // driver leaves the browser running, hundreds of processes over a test run.
+        if let Ok(group) = i32::try_from(self.driver.id()) {
+            // SAFETY: kill(2) with a negative pid signals that process group and touches no
+            // memory of ours; the group is the one this driver was started in.
+            unsafe {
+                libc::kill(-group, libc::SIGKILL);
+            }
+        }
         let _ = self.driver.wait();
     }
 }

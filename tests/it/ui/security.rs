@@ -159,6 +159,31 @@ async fn only_the_admin_token_signs_in_and_the_page_carries_strict_headers() {
         !page.contains("<script>") && !page.contains(" style=\""),
         "no inline script or style"
     );
+
+    // The filter form sends every field, empty or not: only a value narrows the list.
+    for (query, says) in [
+        (
+            "event=&company=&rule=&target=&outcome=&since=&until=",
+            "No event has arrived yet",
+        ),
+        ("event=AUDIT_EXPIRED", "No event matches these filters"),
+        ("since=soon", "since&#x60; is a duration back from now"),
+        (
+            "outcome=fine",
+            "is not one of delivered, waiting, dead, none, unrouted",
+        ),
+    ] {
+        let page = client()
+            .get(format!("http://{}/ui/?{query}", relay.addr))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains(says), "{query}: {page}");
+    }
 }
 
 #[tokio::test]
