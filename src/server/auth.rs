@@ -67,6 +67,18 @@ pub(super) fn check(
     }
 }
 
+/// The admin token the serving configuration sets, if it sets a non-empty one: without it
+/// the admin API, `/-/reload` and the operator page are off.
+pub(super) fn admin_token(relay: &crate::app::Relay) -> Option<Secret> {
+    relay
+        .app()
+        .config
+        .server
+        .admin_token
+        .clone()
+        .filter(|t| !t.is_empty())
+}
+
 /// [`check`] for the admin token, behind `guard`: an address that has used up its wrong tokens
 /// is refused before the comparison, and a wrong token (not a missing one) counts.
 pub(super) fn check_admin(

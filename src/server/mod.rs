@@ -114,6 +114,24 @@ pub fn routes_with(
         .unify()
 }
 
+/// Matches `prefix` and every path below it (`/ui`, `/ui/…`), and extracts the whole path;
+/// matched on the full path for the reason [`at`] gives.
+fn under(
+    prefix: &'static str,
+) -> impl Filter<Extract = (String,), Error = warp::Rejection> + Clone {
+    warp::path::full().and_then(move |full: warp::path::FullPath| async move {
+        let path = full.as_str();
+        let below = path
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+        if below {
+            Ok(path.to_string())
+        } else {
+            Err(warp::reject::not_found())
+        }
+    })
+}
+
 /// Matches exactly `path`. Used instead of warp's segment filters, which trace-log every
 /// segment they compare, so a token sent to any path would reach the logs.
 fn at(path: &'static str) -> impl Filter<Extract = (), Error = warp::Rejection> + Clone {

@@ -44,8 +44,7 @@ async fn handle_reload(
     peer: Option<auth::Peer>,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let admin_token = relay.app().config.server.admin_token.clone();
-    let Some(admin_token) = admin_token.filter(|t| !t.is_empty()) else {
+    let Some(admin_token) = auth::admin_token(&relay) else {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "reload_disabled",

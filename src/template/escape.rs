@@ -131,16 +131,24 @@ pub fn html(s: &str) -> String {
     let normalized = without_bidi(s).replace("\r\n", "\n");
     for c in normalized.chars() {
         match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
             '\n' => out.push_str("<br>"),
-            _ => out.push(c),
+            c => push_html(&mut out, c),
         }
     }
     out
+}
+
+/// One character as HTML text or a quoted attribute value: `& < > " '` as entities, any
+/// other as itself.
+pub fn push_html(out: &mut String, c: char) {
+    match c {
+        '&' => out.push_str("&amp;"),
+        '<' => out.push_str("&lt;"),
+        '>' => out.push_str("&gt;"),
+        '"' => out.push_str("&quot;"),
+        '\'' => out.push_str("&#39;"),
+        c => out.push(c),
+    }
 }
 
 /// The inside of a JSON string literal (no surrounding quotes), for raw payload templates.

@@ -72,7 +72,7 @@ mod check;
 mod defaults;
 mod engine;
 mod error;
-mod escape;
+pub(crate) mod escape;
 mod helpers;
 mod load;
 mod render;

@@ -425,16 +425,10 @@ fn escape(s: &str) -> String {
     out
 }
 
-/// One character, escaped for HTML text and quoted attribute values.
+/// One character, escaped for HTML text and quoted attribute values (as the email layout
+/// escapes).
 fn push_escaped(out: &mut String, c: char) {
-    match c {
-        '&' => out.push_str("&amp;"),
-        '<' => out.push_str("&lt;"),
-        '>' => out.push_str("&gt;"),
-        '"' => out.push_str("&quot;"),
-        '\'' => out.push_str("&#39;"),
-        c => out.push(c),
-    }
+    crate::template::escape::push_html(out, c);
 }
 
 // ---------------------------------------------------------------------------------------------

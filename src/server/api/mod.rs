@@ -90,15 +90,7 @@ pub(super) fn api(
     relay: Arc<Relay>,
     guard: Arc<auth::Guard>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    warp::path::full()
-        .and_then(|full: warp::path::FullPath| async move {
-            let path = full.as_str();
-            if path.starts_with("/api/") {
-                Ok(path.to_string())
-            } else {
-                Err(warp::reject::not_found())
-            }
-        })
+    super::under("/api")
         .and(warp::method())
         .and(warp::header::headers_cloned())
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
@@ -182,8 +174,7 @@ fn authorize(
     peer: Option<auth::Peer>,
     headers: &HeaderMap,
 ) -> Result<(), ApiError> {
-    let admin_token = relay.app().config.server.admin_token.clone();
-    let Some(admin_token) = admin_token.filter(|t| !t.is_empty()) else {
+    let Some(admin_token) = auth::admin_token(relay) else {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "admin_disabled",

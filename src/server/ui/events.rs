@@ -11,7 +11,7 @@ use super::{Page, Request, first, html};
 use crate::clock::{now_ms, parse_since};
 use crate::event::EVENT_TYPES;
 use crate::preview;
-use crate::store::{DeadLetterError, EventFilter, EventOutcome, EventSummary};
+use crate::store::{DeadLetterError, EventDetails, EventFilter, EventOutcome, EventSummary};
 
 /// Events per page.
 const PAGE: usize = 50;
@@ -204,18 +204,32 @@ fn status(e: &EventSummary) -> (String, &'static str) {
     (parts.join(" · "), class)
 }
 
+/// The stored event `id`, or the page that says why there is none.
+async fn stored_event(page: &Page<'_>, id: &str) -> Result<EventDetails, Response> {
+    match page.relay.store.event(id).await {
+        Ok(Some(details)) => Ok(details),
+        Ok(None) => Err(page.message(
+            StatusCode::NOT_FOUND,
+            "No such event",
+            "No event with that id is stored (it may have been pruned).",
+        )),
+        Err(e) => Err(page.store_down(&e)),
+    }
+}
+
+fn delivery_id(id: &str) -> Option<i64> {
+    id.parse().ok()
+}
+
+fn no_delivery(page: &Page<'_>, why: &str) -> Response {
+    page.message(StatusCode::NOT_FOUND, "No such delivery", why)
+}
+
 /// `GET /ui/events/<id>`.
 pub(super) async fn show(page: &Page<'_>, id: &str) -> Response {
-    let details = match page.relay.store.event(id).await {
-        Ok(Some(details)) => details,
-        Ok(None) => {
-            return page.message(
-                StatusCode::NOT_FOUND,
-                "No such event",
-                "No event with that id is stored (it may have been pruned).",
-            );
-        }
-        Err(e) => return page.store_down(&e),
+    let details = match stored_event(page, id).await {
+        Ok(details) => details,
+        Err(response) => return response,
     };
     let now = now_ms();
     let app = page.relay.app();
@@ -268,16 +282,9 @@ pub(super) async fn reroute(page: &Page<'_>, id: &str, req: &Request) -> Respons
             "This event is being re-routed right now.",
         );
     };
-    let details = match page.relay.store.event(id).await {
-        Ok(Some(details)) => details,
-        Ok(None) => {
-            return page.message(
-                StatusCode::NOT_FOUND,
-                "No such event",
-                "No event with that id is stored.",
-            );
-        }
-        Err(e) => return page.store_down(&e),
+    let details = match stored_event(page, id).await {
+        Ok(details) => details,
+        Err(response) => return response,
     };
     let app = page.relay.app();
     let deliveries =
@@ -361,22 +368,12 @@ impl Drop for Turn<'_> {
 
 /// `GET /ui/deliveries/<id>`: one delivery, its attempts, and the body a replay would send.
 pub(super) async fn delivery(page: &Page<'_>, id: &str) -> Response {
-    let Ok(id) = id.parse::<i64>() else {
-        return page.message(
-            StatusCode::NOT_FOUND,
-            "No such delivery",
-            "A delivery id is a number.",
-        );
+    let Some(id) = delivery_id(id) else {
+        return no_delivery(page, "A delivery id is a number.");
     };
     let details = match page.relay.store.delivery(id).await {
         Ok(Some(d)) => d,
-        Ok(None) => {
-            return page.message(
-                StatusCode::NOT_FOUND,
-                "No such delivery",
-                "No delivery with that id is stored.",
-            );
-        }
+        Ok(None) => return no_delivery(page, "No delivery with that id is stored."),
         Err(e) => return page.store_down(&e),
     };
     let app = page.relay.app();
@@ -405,12 +402,8 @@ pub(super) async fn delivery(page: &Page<'_>, id: &str) -> Response {
 
 /// `POST /ui/deliveries/<id>/replay`: replays one dead letter.
 pub(super) async fn replay(page: &Page<'_>, id: &str) -> Response {
-    let Ok(id) = id.parse::<i64>() else {
-        return page.message(
-            StatusCode::NOT_FOUND,
-            "No such delivery",
-            "A delivery id is a number.",
-        );
+    let Some(id) = delivery_id(id) else {
+        return no_delivery(page, "A delivery id is a number.");
     };
     match page.relay.store.replay(id, now_ms()).await {
         Ok(Ok(new_id)) => {

@@ -103,15 +103,7 @@ pub(super) fn routes(
     body_timeout: Duration,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let ui = Arc::new(Ui::default());
-    warp::path::full()
-        .and_then(|full: warp::path::FullPath| async move {
-            let path = full.as_str();
-            if path == "/ui" || path.starts_with("/ui/") {
-                Ok(path.to_string())
-            } else {
-                Err(warp::reject::not_found())
-            }
-        })
+    super::under("/ui")
         .and(warp::method())
         .and(warp::header::headers_cloned())
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
@@ -157,8 +149,7 @@ where
     S: Stream<Item = Result<B, warp::Error>>,
     B: Buf,
 {
-    let token = state.relay.app().config.server.admin_token.clone();
-    let Some(token) = token.filter(|t| !t.is_empty()) else {
+    let Some(token) = super::auth::admin_token(state.relay) else {
         return html::page(
             StatusCode::NOT_FOUND,
             "off",

@@ -33,7 +33,7 @@ impl Browser {
     /// Starts chromedriver on a free loopback port and a headless Chromium behind it, with a
     /// viewport of `width` × `height`.
     pub async fn start(width: u32, height: u32) -> Browser {
-        install();
+        super::tools::install_chromium();
         let port = free_port();
         // A process group of its own: the browser it starts is killed with it (see `Drop`).
         let driver = Command::new(CHROMEDRIVER)
@@ -191,7 +191,7 @@ impl Browser {
     /// What Deque's axe-core finds wrong with the page's accessibility (WCAG 2.1 A and AA
     /// rules and best practices), one line per rule broken: `rule (impact): N elements: help`.
     pub async fn accessibility_problems(&self) -> Vec<String> {
-        super::npm::install_tools();
+        super::tools::install_npm_packages();
         let axe = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/tools/axe/node_modules/axe-core/axe.min.js"
@@ -272,35 +272,6 @@ fn capabilities(profile: &Path, width: u32, height: u32) -> serde_json::Map<Stri
     match caps {
         Value::Object(map) => map,
         _ => unreachable!("a JSON object literal"),
-    }
-}
-
-/// Runs `tests/tools/chromium.sh` once per test process when the browser or its driver is
-/// missing.
-fn install() {
-    static INSTALLED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
-    let installed = INSTALLED.get_or_init(|| {
-        if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() {
-            return Ok(());
-        }
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/chromium.sh");
-        let out = Command::new("bash")
-            .arg(script)
-            .output()
-            .map_err(|e| format!("cannot run {script}: {e}"))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "{script} failed ({}): the operator page's tests need Debian's chromium and \
-                 chromium-driver:\n{}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            ))
-        }
-    });
-    if let Err(why) = installed {
-        panic!("{why}");
     }
 }
 

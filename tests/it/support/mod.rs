@@ -5,7 +5,7 @@
 //! process; `process`, the real binary run as an operator runs it; `postgres`, a schema of its
 //! own in the machine's PostgreSQL for relays that share a database, and `link`, a connection
 //! to it that a test can cut, and `tls`, TLS in front of it with the test's own certificates;
-//! `logs`, a capture of what the relays log; `npm`, the pinned npm packages some tests run; `properties`, the
+//! `logs`, a capture of what the relays log; `tools`, what some tests install (npm packages, Chromium); `properties`, the
 //! generated-case tests' fixed seed; and `wait`:
 //! deadline-bounded polling and the sample events.
 
@@ -16,11 +16,11 @@ pub mod logs;
 pub mod mail_providers;
 pub mod mock;
 pub mod monitorqa;
-pub mod npm;
 pub mod postgres;
 pub mod process;
 pub mod properties;
 pub mod providers;
 pub mod relay;
 pub mod tls;
+pub mod tools;
 pub mod wait;

@@ -77,7 +77,7 @@ fn events() -> Vec<(String, Value)> {
 /// What Microsoft's parser says about each card: `(name, version, problems, problems one
 /// version lower)`.
 fn parse_with_adaptivecards(cards: &[(String, Value)]) -> Vec<Value> {
-    crate::support::npm::install_tools();
+    crate::support::tools::install_npm_packages();
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("cards.json");
     let list: Vec<Value> = cards

@@ -127,17 +127,7 @@ async fn dead_letter_story(store: &str) {
         "{}",
         got[1].text()
     );
-    eventually_within("the replay delivered", DEADLINE, async || {
-        let (_, body) = admin_get(&relay, &format!("/api/events/{rejected}")).await;
-        let event: Value = serde_json::from_str(&body).ok()?;
-        let states: Vec<&str> = event["deliveries"]
-            .as_array()?
-            .iter()
-            .filter_map(|d| d["state"].as_str())
-            .collect();
-        (states == ["dead", "delivered"]).then_some(())
-    })
-    .await;
+    wait_states(&relay, &rejected, &["dead", "delivered"]).await;
     assert_eq!(slack.received().len(), 2, "the replay went out once");
     reroute(&browser, &relay, &rejected, &slack).await;
 
@@ -147,6 +137,22 @@ async fn dead_letter_story(store: &str) {
     browser.wait_text("✓ delivered").await;
     browser.assert_clean().await;
     reload_and_preview(&browser, &relay, &rejected).await;
+}
+
+/// Waits until the event's deliveries, in order, stand as `states` (as the admin API says).
+async fn wait_states(relay: &RelayProcess, id: &str, states: &[&str]) {
+    let what = format!("event {id}'s deliveries to be {states:?}");
+    eventually_within(&what, DEADLINE, async || {
+        let (_, body) = admin_get(relay, &format!("/api/events/{id}")).await;
+        let event: Value = serde_json::from_str(&body).ok()?;
+        let now: Vec<&str> = event["deliveries"]
+            .as_array()?
+            .iter()
+            .filter_map(|d| d["state"].as_str())
+            .collect();
+        (now == states).then_some(())
+    })
+    .await;
 }
 
 /// Re-routing the event after the confirmation sends what its rule matches once more.
@@ -165,17 +171,7 @@ async fn reroute(browser: &Browser, relay: &RelayProcess, id: &str, slack: &Mock
     browser.click("#confirm").await;
     browser.wait_path(&format!("/ui/events/{id}")).await;
     slack.wait_for(3, DEADLINE).await;
-    eventually_within("the re-routed delivery delivered", DEADLINE, async || {
-        let (_, body) = admin_get(relay, &format!("/api/events/{id}")).await;
-        let event: Value = serde_json::from_str(&body).ok()?;
-        let states: Vec<&str> = event["deliveries"]
-            .as_array()?
-            .iter()
-            .filter_map(|d| d["state"].as_str())
-            .collect();
-        (states == ["dead", "delivered", "delivered"]).then_some(())
-    })
-    .await;
+    wait_states(relay, id, &["dead", "delivered", "delivered"]).await;
     assert_eq!(slack.received().len(), 3, "the re-route went out once");
 }
 

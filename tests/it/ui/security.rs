@@ -23,6 +23,29 @@ fn form(pairs: &[(&str, &str)]) -> String {
         .finish()
 }
 
+/// A form body on a request, as a browser sends it.
+trait FormBody {
+    fn form_body(self, pairs: &[(&str, &str)]) -> Self;
+}
+
+impl FormBody for reqwest::RequestBuilder {
+    fn form_body(self, pairs: &[(&str, &str)]) -> Self {
+        self.header("content-type", "application/x-www-form-urlencoded")
+            .body(form(pairs))
+    }
+}
+
+/// The page at `path` for the session `cookie`.
+async fn signed_in_page(relay: &RelayProcess, cookie: &str, path: &str) -> String {
+    let answer = client()
+        .get(format!("http://{}{path}", relay.addr))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    answer.text().await.unwrap()
+}
+
 /// A client that follows no redirect, so each answer can be looked at.
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -45,8 +68,7 @@ async fn signed_in(relay: &RelayProcess) -> (String, String) {
     let answer = client()
         .post(format!("http://{}/ui/login", relay.addr))
         .headers(same_origin(relay))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[("token", ADMIN), ("next", "/ui/rules")]))
+        .form_body(&[("token", ADMIN), ("next", "/ui/rules")])
         .send()
         .await
         .unwrap();
@@ -57,15 +79,7 @@ async fn signed_in(relay: &RelayProcess) -> (String, String) {
         assert!(cookie.contains(flag), "{cookie}");
     }
     let cookie = cookie.split(';').next().unwrap().to_string();
-    let page = client()
-        .get(format!("http://{}/ui/rules", relay.addr))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = signed_in_page(relay, &cookie, "/ui/rules").await;
     let csrf = page
         .split("name=\"csrf\" value=\"")
         .nth(1)
@@ -115,8 +129,7 @@ async fn only_the_admin_token_signs_in_and_the_page_carries_strict_headers() {
         let answer = client()
             .post(format!("http://{}/ui/login", relay.addr))
             .headers(same_origin(&relay))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(form(&[("token", wrong)]))
+            .form_body(&[("token", wrong)])
             .send()
             .await
             .unwrap();
@@ -173,15 +186,7 @@ async fn only_the_admin_token_signs_in_and_the_page_carries_strict_headers() {
             "is not one of delivered, waiting, dead, none, unrouted",
         ),
     ] {
-        let page = client()
-            .get(format!("http://{}/ui/?{query}", relay.addr))
-            .header("cookie", &cookie)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = signed_in_page(&relay, &cookie, &format!("/ui/?{query}")).await;
         assert!(page.contains(says), "{query}: {page}");
     }
 }
@@ -217,9 +222,7 @@ async fn a_post_from_another_site_or_without_the_form_token_is_refused() {
                 .header("sec-fetch-site", "cross-site"),
         };
         if let Some(token) = token {
-            request = request
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(form(&[("csrf", token)]));
+            request = request.form_body(&[("csrf", token)]);
         }
         let answer = request.send().await.unwrap();
         assert_eq!(answer.status(), StatusCode::FORBIDDEN, "{what}");
@@ -236,8 +239,7 @@ async fn a_post_from_another_site_or_without_the_form_token_is_refused() {
         .post(&reload)
         .header("cookie", &cookie)
         .headers(same_origin(&relay))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[("csrf", csrf.as_str())]))
+        .form_body(&[("csrf", csrf.as_str())])
         .send()
         .await
         .unwrap();
@@ -294,8 +296,7 @@ async fn wrong_token(relay: &RelayProcess, n: usize) -> StatusCode {
         0 => client()
             .post(format!("{url}/ui/login"))
             .headers(same_origin(relay))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(form(&[("token", "guess")]))
+            .form_body(&[("token", "guess")])
             .send(),
         1 => client()
             .get(format!("{url}/api/events"))
@@ -362,8 +363,7 @@ async fn a_sign_in_too_large_or_too_slow_is_refused_and_holds_nothing() {
     let answer = client()
         .post(format!("http://{}/ui/login", relay.addr))
         .headers(same_origin(&relay))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[("token", big.as_str())]))
+        .form_body(&[("token", big.as_str())])
         .send()
         .await
         .unwrap();
@@ -406,8 +406,7 @@ async fn a_resent_re_route_confirmation_sends_nothing_more() {
         client()
             .post(&url)
             .bearer_auth(ADMIN)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(form(&[("confirmed", "1"), ("had", "1")]))
+            .form_body(&[("confirmed", "1"), ("had", "1")])
             .send()
     };
     assert_eq!(confirmed().await.unwrap().status(), StatusCode::SEE_OTHER);
