@@ -6,9 +6,10 @@
 
 use serde_json::{Value, json};
 
+use crate::conversation::Post;
 use crate::store::Claim;
 use crate::targets::{BuildError, ConfiguredTarget, Content, HttpRequest, Rendered};
-use crate::template::{Mode, RenderError, Templates, budget};
+use crate::template::{Markup, Mode, RenderError, Templates, budget};
 
 /// Why a delivery's request could not be made. Nothing was sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -181,6 +182,39 @@ pub fn request_in(
 ) -> Result<HttpRequest, ComposeError> {
     let content = content_in(mode, templates, target, template, ctx)?;
     Ok(target.target.build(&content, delivery_key)?)
+}
+
+/// What a conversation records of the message a delivery sends in it: the object (the
+/// template's `topic`, else its title) and where it stands (`status`, else the preview), in
+/// plain text. Empty for a raw payload.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Thread {
+    pub topic: String,
+    pub status: String,
+}
+
+/// [`request_for`] for `post` in a conversation, with what the conversation records of it.
+pub fn request_in_conversation(
+    templates: &Templates,
+    target: &ConfiguredTarget,
+    template: Option<&str>,
+    ctx: &Value,
+    delivery_key: &str,
+    post: &Post,
+) -> Result<(HttpRequest, Thread), ComposeError> {
+    let content = content_for(templates, target, template, ctx)?;
+    let thread = match &content {
+        Content::Message(rendered) => rendered
+            .get(Markup::Plain)
+            .map(|m| Thread {
+                topic: m.topic_or_title().to_owned(),
+                status: m.status_or_preview().to_owned(),
+            })
+            .unwrap_or_default(),
+        _ => Thread::default(),
+    };
+    let request = target.target.build_in(&content, delivery_key, Some(post))?;
+    Ok((request, thread))
 }
 
 /// The idempotency key of a delivery (Resend's `Idempotency-Key`): stable across retries of

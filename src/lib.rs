@@ -59,6 +59,7 @@ pub mod cli;
 pub mod clock;
 pub mod compose;
 pub mod config;
+pub mod conversation;
 pub mod enrich;
 pub mod event;
 pub mod metrics;

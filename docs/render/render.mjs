@@ -21,6 +21,7 @@ const TIME = process.env.RENDER_TIME || "9:41 AM";
 const KINDS = [
   { kind: "teams", suffix: ".teams.json", page: "teams.html", width: 480 },
   { kind: "slack", suffix: ".slack.json", page: "slack.html", width: 600 },
+  { kind: "slack-thread", suffix: ".slack-thread.json", page: "slack.html", width: 600 },
   { kind: "email", suffix: ".email.html", page: "email.html", width: 680 },
 ];
 // The flags that work on this kind of machine (no sandbox as root, no background networking).

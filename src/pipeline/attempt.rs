@@ -1,6 +1,8 @@
 //! One attempt of one claimed delivery: the attempt limit, the render (off the async workers),
 //! the send, the provider's answer read by the target's table, and the next state decided by
-//! [`super::retry`]. It writes nothing: the lane records what it returns.
+//! [`super::retry`]. In a conversation (`threads: true`), [`crate::conversation`] says what
+//! the delivery posts (the first message, a reply, the parent's edit) and what the answer does
+//! to the conversation. It writes nothing: the lane records what it returns.
 
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -8,8 +10,9 @@ use std::time::{Instant, SystemTime};
 use super::offload::{self, OffloadError};
 use super::retry::{self, Attempt};
 use crate::app::App;
-use crate::compose::{self, ComposeError};
-use crate::store::{Claim, Outcome};
+use crate::compose::{self, ComposeError, Thread};
+use crate::conversation::{self, Answer, Post, Sending};
+use crate::store::{Claim, Outcome, ThreadDone};
 use crate::targets::{self, ConfiguredTarget, HttpRequest, Verdict};
 
 /// What one attempt came to.
@@ -23,6 +26,8 @@ pub struct Sent {
     pub ms: u64,
     /// A 429 that pauses the whole target until then (ms).
     pub block_until: Option<i64>,
+    /// What it did in its conversation, if it is in one.
+    pub thread: Option<ThreadDone>,
 }
 
 /// Makes the attempt of `claim` with the configuration `app` (its target gone from it: the
@@ -49,9 +54,23 @@ pub async fn attempt(
             started,
         );
     };
-    let (verdict, status) = match prepare(&app, cfg, &claim).await {
-        Prepared::Send(request) => send(&client, cfg, &request).await,
-        Prepared::Failed(verdict) => (verdict, None),
+    let threads = cfg.threads.as_ref().zip(claim.object.as_deref());
+    let post = threads.map(|(threads, _)| {
+        let kind = claim.event.event.kind.as_str();
+        conversation::post(claim.step, claim.conversation.as_ref(), kind, threads)
+    });
+    if let Some(post) = &post
+        && superseded(post, &claim)
+    {
+        return superseded_edit(claim, started);
+    }
+    let key = compose::delivery_key(&claim.event.id, claim.delivery_id);
+    let (verdict, status, gone, thread) = match prepare(&app, cfg, &claim, post.clone()).await {
+        Prepared::Send(request, thread) => {
+            let (verdict, status, gone) = send(&client, cfg, &request, post.as_ref()).await;
+            (verdict, status, gone, thread)
+        }
+        Prepared::Failed(verdict) => (verdict, None, None, Thread::default()),
         Prepared::Stopping => {
             return Sent {
                 claim,
@@ -59,20 +78,92 @@ pub async fn attempt(
                 status: None,
                 ms: 0,
                 block_until: None,
+                thread: None,
             };
         }
     };
+    let now_ms = now();
+    let done = post.map(|post| {
+        let answer = match (&gone, &verdict) {
+            (Some(error), _) => Answer::ParentGone(error.clone()),
+            (None, Verdict::Delivered { provider_id }) => Answer::Posted {
+                id: cfg
+                    .target
+                    .own_message_id(&key)
+                    .or_else(|| provider_id.clone()),
+            },
+            _ => Answer::Other,
+        };
+        in_conversation(&post, &claim, cfg, &answer, &thread, now_ms)
+    });
     let at = Attempt {
         number: claim.attempt,
         // A replay is a new delivery: its age counts from when it was queued.
         acknowledged_at_ms: claim.created_at,
-        now_ms: now(),
+        now_ms,
         status,
     };
-    let decision = retry::decide(&cfg.retry, verdict, at, fastrand::f64());
-    let mut done = sent(claim, decision.outcome, status, started);
-    done.block_until = decision.block_target_until;
+    let decision = match &gone {
+        // The conversation starts again at once, whatever the backoff.
+        Some(error) => retry::Decision::at_once(now_ms, status, conversation::gone_reason(error)),
+        None => retry::decide(&cfg.retry, verdict, at, fastrand::f64()),
+    };
+    let mut sent = sent(claim, decision.outcome, status, started);
+    sent.block_until = decision.block_target_until;
+    sent.thread = done;
+    sent
+}
+
+/// An edit of the parent for an event that is no longer the conversation's latest (a replay
+/// of an old edit): the parent shows a later event already, or will once that one's edit is
+/// made.
+fn superseded(post: &Post, claim: &Claim) -> bool {
+    matches!(post, Post::Update { .. })
+        && claim
+            .conversation
+            .as_ref()
+            .is_some_and(|c| c.last_event_id != claim.event.id)
+}
+
+fn superseded_edit(claim: Claim, started: Instant) -> Sent {
+    let outcome = Outcome::Delivered {
+        status: None,
+        provider_id: None,
+    };
+    let mut done = sent(claim, outcome, None, started);
+    done.thread = Some(ThreadDone {
+        action: "superseded",
+        next_step: None,
+        conversation: None,
+    });
     done
+}
+
+/// What the answer to `post` does to the claim's conversation.
+fn in_conversation(
+    post: &Post,
+    claim: &Claim,
+    cfg: &ConfiguredTarget,
+    answer: &Answer,
+    thread: &Thread,
+    now_ms: i64,
+) -> ThreadDone {
+    let sending = Sending {
+        target: &claim.target,
+        object_key: claim.object.as_deref().unwrap_or_default(),
+        event_id: &claim.event.id,
+        kind: &claim.event.event.kind,
+        topic: &thread.topic,
+        status: &thread.status,
+        edits: cfg.target.edits_threads(),
+        now_ms,
+    };
+    let after = conversation::after(post, claim.conversation.as_ref(), answer, &sending);
+    ThreadDone {
+        action: post.action(),
+        next_step: after.next_step,
+        conversation: after.conversation,
+    }
 }
 
 fn sent(claim: Claim, outcome: Outcome, status: Option<u16>, started: Instant) -> Sent {
@@ -82,12 +173,14 @@ fn sent(claim: Claim, outcome: Outcome, status: Option<u16>, started: Instant) -
         status,
         ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         block_until: None,
+        thread: None,
     }
 }
 
 /// What [`prepare`] made of a claim.
 enum Prepared {
-    Send(HttpRequest),
+    /// The request, and what a conversation records of its message.
+    Send(HttpRequest, Thread),
     /// Nothing to send: the verdict says why (dead, or a render that ran out of time).
     Failed(Verdict),
     Stopping,
@@ -97,7 +190,12 @@ enum Prepared {
 /// attempt (the store counts it when claiming), and the attempt limit is checked before
 /// rendering: a delivery whose render brings the relay down is claimed again with one attempt
 /// more, and ends dead at `max_attempts` instead of crashing the relay for ever.
-async fn prepare(app: &Arc<App>, cfg: &ConfiguredTarget, claim: &Claim) -> Prepared {
+async fn prepare(
+    app: &Arc<App>,
+    cfg: &ConfiguredTarget,
+    claim: &Claim,
+    post: Option<Post>,
+) -> Prepared {
     if claim.attempt > cfg.retry.max_attempts {
         let reason = format!(
             "gave up: attempt {} exceeds max_attempts {}; earlier attempts were cut off \
@@ -109,13 +207,22 @@ async fn prepare(app: &Arc<App>, cfg: &ConfiguredTarget, claim: &Claim) -> Prepa
     let ctx = compose::claim_context(claim);
     let key = compose::delivery_key(&claim.event.id, claim.delivery_id);
     let (app, target, template) = (app.clone(), cfg.name.clone(), claim.template.clone());
-    let rendered = offload::run(move || match app.target(&target) {
-        Some(cfg) => compose::request_for(&app.templates, cfg, template.as_deref(), &ctx, &key),
-        None => Err(ComposeError::UnknownTarget(target)),
+    let rendered = offload::run(move || {
+        let Some(cfg) = app.target(&target) else {
+            return Err(ComposeError::UnknownTarget(target));
+        };
+        let template = template.as_deref();
+        match &post {
+            Some(post) => {
+                compose::request_in_conversation(&app.templates, cfg, template, &ctx, &key, post)
+            }
+            None => compose::request_for(&app.templates, cfg, template, &ctx, &key)
+                .map(|request| (request, Thread::default())),
+        }
     })
     .await;
     match rendered {
-        Ok(Ok(request)) => Prepared::Send(request),
+        Ok(Ok((request, thread))) => Prepared::Send(request, thread),
         Ok(Err(e)) if e.is_transient() => Prepared::Failed(Verdict::retry(None, e.to_string())),
         Ok(Err(e)) => Prepared::Failed(Verdict::dead(e.to_string())),
         Err(OffloadError::Stopping) => Prepared::Stopping,
@@ -123,16 +230,23 @@ async fn prepare(app: &Arc<App>, cfg: &ConfiguredTarget, claim: &Claim) -> Prepa
     }
 }
 
+/// Sends the request; the verdict, the status, and for a reply or an edit in a conversation
+/// the error that says its parent is gone.
 async fn send(
     client: &reqwest::Client,
     cfg: &ConfiguredTarget,
     request: &HttpRequest,
-) -> (Verdict, Option<u16>) {
+    post: Option<&Post>,
+) -> (Verdict, Option<u16>, Option<String>) {
     match targets::execute(client, request, cfg.timeout).await {
-        Ok(response) => (
-            cfg.target.classify(&response, SystemTime::now()),
-            Some(response.status),
-        ),
-        Err(err) => (targets::classify_transport(&err), None),
+        Ok(response) => {
+            let threaded = matches!(post, Some(Post::Reply { .. } | Post::Update { .. }));
+            let gone = threaded
+                .then(|| cfg.target.parent_gone(&response))
+                .flatten();
+            let verdict = cfg.target.classify(&response, SystemTime::now());
+            (verdict, Some(response.status), gone)
+        }
+        Err(err) => (targets::classify_transport(&err), None, None),
     }
 }

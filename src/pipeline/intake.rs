@@ -90,8 +90,9 @@ fn route_now(app: &App, event: &Event) -> Option<Routed> {
     if lookup || crate::changes::compared(&event.kind) {
         return None;
     }
-    let matches = app.config.rules.evaluate(&event.to_value());
-    let (matched_rules, deliveries) = super::router::plan(&matches);
+    let context = event.to_value();
+    let matches = app.config.rules.evaluate(&context);
+    let (matched_rules, deliveries) = super::router::plan(&app.config, &matches, &context);
     Some(Routed {
         matched_rules,
         deliveries,

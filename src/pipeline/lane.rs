@@ -23,7 +23,7 @@ use super::attempt::{self, Sent};
 use super::pace::Pace;
 use crate::app::{App, Relay};
 use crate::clock::Clock;
-use crate::store::{ClaimSpec, LaneDone, Outcome, StoreError};
+use crate::store::{ClaimSpec, Finish, LaneDone, Outcome, StoreError};
 use crate::targets::{ConfiguredTarget, RateLimit};
 
 /// The longest a lane waits without looking at its queue (a reload, a lease that ran out, a
@@ -239,10 +239,16 @@ impl Lane {
         now: i64,
     ) -> Step {
         let block_until = self.finished.iter().filter_map(|s| s.block_until).max();
-        let finishes: Vec<(&crate::store::Claim, &Outcome)> = self
+        let finishes: Vec<Finish<'_>> = self
             .finished
             .iter()
-            .filter_map(|s| s.outcome.as_ref().map(|o| (&s.claim, o)))
+            .filter_map(|s| {
+                s.outcome.as_ref().map(|outcome| Finish {
+                    claim: &s.claim,
+                    outcome,
+                    thread: s.thread.as_ref(),
+                })
+            })
             .collect();
         let claim = (allowed > 0).then(|| ClaimSpec {
             target: self.target.clone(),
@@ -256,7 +262,7 @@ impl Lane {
         let written = self
             .relay
             .store
-            .lane_write(&self.target, block_until, &finishes, claim, now)
+            .lane_finish(&self.target, block_until, &finishes, claim, now)
             .await;
         match written {
             Ok(done) => {

@@ -42,6 +42,9 @@ pub(super) fn log_attempt(sent: &Sent, outcome: &Outcome, applied: bool, now_ms:
         status = status.map(i64::from).unwrap_or(0),
         duration_ms = ms,
         stale = !applied,
+        // In a conversation: its object, and what the attempt did in it.
+        conversation = claim.object.as_deref().unwrap_or(""),
+        action = sent.thread.as_ref().map_or("", |t| t.action),
         "delivery {label}{}{detail}",
         if detail.is_empty() { "" } else { ": " },
     );

@@ -19,6 +19,21 @@ pub struct Decision {
     pub block_target_until: Option<i64>,
 }
 
+impl Decision {
+    /// Try again now, whatever the backoff: the attempt changed what the next one sends (a
+    /// conversation whose first message is gone starts again).
+    pub fn at_once(now_ms: i64, status: Option<u16>, error: String) -> Decision {
+        Decision {
+            outcome: Outcome::Retry {
+                at_ms: now_ms,
+                status,
+                error,
+            },
+            block_target_until: None,
+        }
+    }
+}
+
 /// One attempt's facts.
 #[derive(Debug, Clone, Copy)]
 pub struct Attempt {

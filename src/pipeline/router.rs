@@ -18,8 +18,10 @@ use futures_util::{FutureExt, StreamExt};
 use serde_json::{Map, Value};
 
 use crate::app::{App, Relay};
+use crate::config::Config;
+use crate::conversation;
 use crate::enrich::{self, Enrichment};
-use crate::rules::{Match, RuleSet};
+use crate::rules::Match;
 use crate::store::{NewDelivery, Routing, StoreError, StoredEvent};
 
 /// How often the loop looks for events even when nobody woke it.
@@ -205,8 +207,9 @@ async fn route_one(
     } else {
         None
     };
-    let matches = app.config.rules.evaluate(&stored.context());
-    let (rules, deliveries) = plan(&matches);
+    let context = stored.context();
+    let matches = app.config.rules.evaluate(&context);
+    let (rules, deliveries) = plan(&app.config, &matches, &context);
     tracing::info!(
         event_id = %stored.id,
         // As a string, escaped in the text format: the event type is the sender's text.
@@ -223,9 +226,25 @@ async fn route_one(
     })
 }
 
-/// The names of the matched rules and one delivery per (rule, target), in rule order.
-pub fn plan(matches: &[Match<'_>]) -> (Vec<String>, Vec<NewDelivery>) {
+/// The names of the matched rules and one delivery per (rule, target), in rule order. A
+/// delivery to a target with `threads: true` names the conversation of the event (`event`:
+/// its context), if it has one.
+pub fn plan(
+    config: &Config,
+    matches: &[Match<'_>],
+    event: &Value,
+) -> (Vec<String>, Vec<NewDelivery>) {
     let rules = matches.iter().map(|m| m.rule.to_owned()).collect();
+    let kind = event.get("event").and_then(Value::as_str).unwrap_or("");
+    let object = event
+        .get("data")
+        .and_then(|data| conversation::key(kind, data));
+    let threads = |target: &str| {
+        config
+            .targets
+            .get(target)
+            .is_some_and(|t| t.threads.is_some())
+    };
     let deliveries = matches
         .iter()
         .flat_map(|m| {
@@ -233,16 +252,17 @@ pub fn plan(matches: &[Match<'_>]) -> (Vec<String>, Vec<NewDelivery>) {
                 rule: m.rule.to_owned(),
                 target: target.clone(),
                 template: m.template.map(str::to_owned),
+                object: object.clone().filter(|_| threads(target)),
             })
         })
         .collect();
     (rules, deliveries)
 }
 
-/// The deliveries the rules `rules` ask for an event (its context: the envelope and what
-/// enrichment added), one per (matched rule, target), in rule order.
-pub fn deliveries_for(rules: &RuleSet, event: &Value) -> Vec<NewDelivery> {
-    plan(&rules.evaluate(event)).1
+/// The deliveries the configuration `config` asks for an event (its context: the envelope
+/// and what enrichment added), one per (matched rule, target), in rule order.
+pub fn deliveries_for(config: &Config, event: &Value) -> Vec<NewDelivery> {
+    plan(config, &config.rules.evaluate(event), event).1
 }
 
 /// Routes until shutdown: drains the backlog, then waits for intake's wake-up, a tick, or
@@ -278,10 +298,26 @@ async fn drain(relay: &Relay, shutdown: &CancellationToken) -> Result<(), StoreE
 mod tests {
     use super::*;
 
+    const RULES: &str = r#"
+targets:
+  kitchen-slack: {kind: slack, url: "https://hooks.slack.com/services/T0/B0/x"}
+  quality-slack: {kind: slack, token: xoxb-1, channel: C1, threads: true}
+  managers-mail:
+    kind: email
+    provider: sendgrid
+    api_key: SG.x
+    from: alerts@example.com
+    to: [quality@example.com]
+rules:
+  - {name: expired audits, events: [AUDIT_EXPIRED], notify: [kitchen-slack]}
+"#;
+
     #[test]
-    fn each_target_of_each_match_becomes_one_delivery() {
+    fn each_target_of_each_match_becomes_one_delivery_threaded_ones_with_their_object() {
+        let config = crate::config::parse(RULES, std::path::Path::new("rules.yaml"), &|_| None)
+            .expect("valid");
         let kitchen = vec!["kitchen-slack".to_owned()];
-        let quality = vec!["quality-teams".to_owned(), "managers-mail".to_owned()];
+        let quality = vec!["quality-slack".to_owned(), "managers-mail".to_owned()];
         let matches = [
             Match {
                 rule: "expired audits",
@@ -294,18 +330,33 @@ mod tests {
                 template: Some("urgent-action"),
             },
         ];
-        let (rules, deliveries) = plan(&matches);
+        let event = serde_json::json!({
+            "event": "CORRECTIVE_ACTION_REJECTED",
+            "data": {"correctiveActionId": "a1"},
+        });
+        let (rules, deliveries) = plan(&config, &matches, &event);
         assert_eq!(rules, ["expired audits", "rejected actions"]);
-        let got: Vec<(&str, &str, Option<&str>)> = deliveries
+        let got: Vec<_> = deliveries
             .iter()
-            .map(|d| (d.rule.as_str(), d.target.as_str(), d.template.as_deref()))
+            .map(|d| {
+                let names = (d.rule.as_str(), d.target.as_str());
+                (names, d.template.as_deref(), d.object.as_deref())
+            })
             .collect();
         assert_eq!(
             got,
             [
-                ("expired audits", "kitchen-slack", None),
-                ("rejected actions", "quality-teams", Some("urgent-action")),
-                ("rejected actions", "managers-mail", Some("urgent-action")),
+                (("expired audits", "kitchen-slack"), None, None),
+                (
+                    ("rejected actions", "quality-slack"),
+                    Some("urgent-action"),
+                    Some("corrective-action:a1")
+                ),
+                (
+                    ("rejected actions", "managers-mail"),
+                    Some("urgent-action"),
+                    None
+                ),
             ]
         );
     }

@@ -11,9 +11,9 @@ use super::postgres::Postgres;
 use super::rows::EventRow;
 use super::sqlite::Sqlite;
 use super::types::{
-    Claim, DeadFilter, DeadLetterError, DeliveryDetails, DeliveryRecord, DeliveryState,
-    EventDetails, EventFilter, EventSummary, Ingested, NewDelivery, Nudge, QueueStat, RerouteError,
-    StoreCounts, StoredEvent, TargetHealth,
+    Claim, Conversation, ConversationFilter, DeadFilter, DeadLetterError, DeliveryDetails,
+    DeliveryRecord, DeliveryState, EventDetails, EventFilter, EventSummary, Ingested, NewDelivery,
+    Nudge, QueueStat, RerouteError, StoreCounts, StoredEvent, TargetHealth,
 };
 
 /// What an engine does. Writes that sit on the hot path (`ingest`, `route`, `lane`, `probe`)
@@ -93,6 +93,12 @@ pub(super) trait Engine {
         now_ms: i64,
         delivered_since: i64,
     ) -> Result<Vec<TargetHealth>, StoreError>;
+
+    /// The conversations `filter` asks for, most recently updated first.
+    async fn conversations(
+        &self,
+        filter: &ConversationFilter,
+    ) -> Result<Vec<Conversation>, StoreError>;
 
     /// `Err` ([`StoreError::Lost`]) once the store's database is no longer the one opened.
     fn check_file(&self) -> Result<(), StoreError>;

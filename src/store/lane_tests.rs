@@ -33,6 +33,7 @@ async fn routed(store: &Store, n: u64, target: &str) -> String {
         rule: "expired audits".into(),
         target: target.into(),
         template: None,
+        object: None,
     };
     store
         .mark_routed(&id, &["expired audits".into()], &[delivery])

@@ -36,10 +36,10 @@ pub use postgres::DatabaseUrl;
 pub use rows::{ClaimSpec, Routed};
 pub use sqlite::backup::{Backup, backup as backup_embedded};
 pub use types::{
-    AttemptRecord, Claim, DeadFilter, DeadLetterError, DeliveryDetails, DeliveryRecord,
-    DeliveryState, EventDetails, EventFilter, EventOutcome, EventSummary, Ingested, NewDelivery,
-    Nudge, Outcome, QueueStat, RerouteError, StoreCounts, StoredEvent, TargetHealth, WriterStats,
-    parse_cursor,
+    AttemptRecord, Claim, Conversation, ConversationFilter, DeadFilter, DeadLetterError,
+    DeliveryDetails, DeliveryRecord, DeliveryState, EventDetails, EventFilter, EventOutcome,
+    EventSummary, Finish, Ingested, NewDelivery, Nudge, Outcome, QueueStat, RerouteError,
+    StoreCounts, StoredEvent, TargetHealth, ThreadDone, WriterStats, parse_cursor,
 };
 
 use cache::EventCache;
@@ -319,12 +319,35 @@ impl Store {
         claim: Option<ClaimSpec>,
         now_ms: i64,
     ) -> Result<LaneDone, StoreError> {
+        let finishes: Vec<Finish<'_>> = finishes
+            .iter()
+            .map(|(claim, outcome)| Finish {
+                claim,
+                outcome,
+                thread: None,
+            })
+            .collect();
+        self.lane_finish(target, block_until, &finishes, claim, now_ms)
+            .await
+    }
+
+    /// [`Store::lane_write`] with what each attempt did in its conversation: the
+    /// conversation's new row and the delivery's next step are written with the outcome, under
+    /// the same lease.
+    pub async fn lane_finish(
+        &self,
+        target: &str,
+        block_until: Option<i64>,
+        finishes: &[Finish<'_>],
+        claim: Option<ClaimSpec>,
+        now_ms: i64,
+    ) -> Result<LaneDone, StoreError> {
         let write = LaneWrite {
             target: target.to_owned(),
             block_until,
             finishes: finishes
                 .iter()
-                .map(|(c, o)| FinishRow::new(c, o, now_ms))
+                .map(|f| FinishRow::new(f.claim, f.outcome, f.thread, now_ms))
                 .collect(),
             claim,
         };
@@ -519,6 +542,15 @@ impl Store {
     /// How every target's lane stands at `now_ms`: its queue, open dead letters, its latest
     /// attempts, a pause while it lasts, and what it delivered in the hour before. One row per
     /// target the store has a lane for (every target a delivery was ever made for), by name.
+    /// The conversations `filter` asks for (by object, by target), most recently updated
+    /// first.
+    pub async fn conversations(
+        &self,
+        filter: &ConversationFilter,
+    ) -> Result<Vec<Conversation>, StoreError> {
+        with_engine!(self.backend(), e => e.conversations(filter).await)
+    }
+
     pub async fn target_health(&self, now_ms: i64) -> Result<Vec<TargetHealth>, StoreError> {
         let hour_ago = now_ms.saturating_sub(HOUR_MS);
         let mut health =

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 pub(crate) use crate::clock::{millis, now_ms};
 use crate::event::Event;
-use crate::store::{Claim, NewDelivery, Outcome, StoreError, StoredEvent};
+use crate::store::{
+    Claim, Conversation, NewDelivery, Outcome, StoreError, StoredEvent, ThreadDone,
+};
 
 /// An event ready for the writer: the canonical body and dedup key are computed by the
 /// caller (off the writer's thread), the event itself kept for the in-memory hand-off.
@@ -84,14 +86,28 @@ pub(crate) struct FinishRow {
     pub(crate) status: Option<i64>,
     pub(crate) error: Option<String>,
     pub(crate) provider_id: Option<String>,
+    /// The delivery's step from now on (its step in its conversation).
+    pub(crate) step: i64,
+    /// What the attempt did in its conversation (`start`, `reply`, `update`, `superseded`).
+    pub(crate) action: Option<&'static str>,
+    /// The conversation's new row, written only when the outcome is.
+    pub(crate) conversation: Option<Conversation>,
 }
 
 impl FinishRow {
-    pub(crate) fn new(claim: &Claim, outcome: &Outcome, now_ms: i64) -> FinishRow {
-        let (state, retry_at, finished_at) = match outcome {
-            Outcome::Delivered { .. } => ("delivered", None, Some(now_ms)),
-            Outcome::Retry { at_ms, .. } => ("pending", Some(*at_ms), None),
-            Outcome::Dead { .. } => ("dead", None, Some(now_ms)),
+    pub(crate) fn new(
+        claim: &Claim,
+        outcome: &Outcome,
+        thread: Option<&ThreadDone>,
+        now_ms: i64,
+    ) -> FinishRow {
+        let next_step = thread.and_then(|t| t.next_step);
+        let (state, retry_at, finished_at) = match (outcome, next_step) {
+            // The message is posted and the delivery goes on with its next step, at once.
+            (Outcome::Delivered { .. }, Some(_)) => ("pending", Some(now_ms), None),
+            (Outcome::Delivered { .. }, None) => ("delivered", None, Some(now_ms)),
+            (Outcome::Retry { at_ms, .. }, _) => ("pending", Some(*at_ms), None),
+            (Outcome::Dead { .. }, _) => ("dead", None, Some(now_ms)),
         };
         let provider_id = match outcome {
             Outcome::Delivered { provider_id, .. } => provider_id.clone(),
@@ -110,6 +126,9 @@ impl FinishRow {
             status: outcome.status().map(i64::from),
             error: outcome.error().map(str::to_owned),
             provider_id,
+            step: i64::from(next_step.unwrap_or(claim.step)),
+            action: thread.map(|t| t.action),
+            conversation: thread.and_then(|t| t.conversation.clone()),
         }
     }
 }
@@ -150,10 +169,18 @@ pub(crate) struct ClaimedRow {
     pub(crate) template: Option<String>,
     pub(crate) event_id: String,
     pub(crate) created_at: i64,
+    pub(crate) object_key: Option<String>,
+    pub(crate) step: i64,
 }
 
 impl ClaimedRow {
-    pub(crate) fn into_claim(self, event: Arc<StoredEvent>, claimed_at: i64) -> Claim {
+    /// The claim, with its event and its conversation as stored.
+    pub(crate) fn into_claim(
+        self,
+        event: Arc<StoredEvent>,
+        conversation: Option<Conversation>,
+        claimed_at: i64,
+    ) -> Claim {
         Claim {
             delivery_id: self.delivery_id,
             lease_seq: self.lease_seq,
@@ -164,6 +191,9 @@ impl ClaimedRow {
             event,
             created_at: self.created_at,
             claimed_at,
+            object: self.object_key,
+            step: u8::try_from(self.step).unwrap_or(0),
+            conversation,
         }
     }
 }
@@ -194,6 +224,20 @@ impl StoredEventRow {
             enrichment,
         })
     }
+}
+
+/// The columns of a conversation row, in the order both engines select and write them.
+pub(crate) const CONVERSATION_COLUMNS: &str = "target, object_key, channel, thread_id, topic, \
+     state, first_event_id, last_event_id, last_kind, messages, restarts, opened_at, \
+     updated_at, closed_at, gone_at";
+
+/// How long an open conversation is kept after its last message (a closed one goes with the
+/// retention of events): an object nobody followed up for a year is not coming back.
+pub(crate) const OPEN_CONVERSATION_KEEP_MS: i64 = 365 * 24 * 3600 * 1000;
+
+/// A count as an integer column.
+pub(crate) fn count_column(n: u32) -> i64 {
+    i64::from(n)
 }
 
 /// An HTTP status as stored (an integer column) back to its type; out of range is absent.

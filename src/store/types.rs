@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+pub use crate::conversation::Conversation;
 use crate::event::Event;
 
 /// What intake learns when it stores an event.
@@ -246,6 +247,9 @@ pub struct NewDelivery {
     pub rule: String,
     pub target: String,
     pub template: Option<String>,
+    /// The conversation the delivery posts in ([`crate::conversation::key`]), when its target
+    /// has `threads: true`: the lane sends the deliveries of one object in order.
+    pub object: Option<String>,
 }
 
 /// Where a delivery is in its life. `Delivered` and `Dead` are final.
@@ -296,6 +300,41 @@ pub struct Claim {
     pub created_at: i64,
     /// When this claim was made (the attempt's start).
     pub claimed_at: i64,
+    /// The conversation's object, for a target with `threads: true`.
+    pub object: Option<String>,
+    /// The delivery's step in its conversation (see [`crate::conversation::post`]).
+    pub step: u8,
+    /// The conversation as stored when this was claimed (none yet: `None`).
+    pub conversation: Option<Conversation>,
+}
+
+/// What one attempt did in its conversation, written with its outcome under the same lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadDone {
+    /// What the attempt row keeps: `start`, `reply`, `update` or `superseded`.
+    pub action: &'static str,
+    /// The step the delivery goes on with, pending at once (`None`: as the outcome says).
+    pub next_step: Option<u8>,
+    /// The conversation's new row (`None`: unchanged).
+    pub conversation: Option<Conversation>,
+}
+
+/// One outcome for [`super::Store::lane_finish`]: the claim, how its attempt ended, and what it
+/// did in its conversation.
+#[derive(Debug, Clone, Copy)]
+pub struct Finish<'a> {
+    pub claim: &'a Claim,
+    pub outcome: &'a Outcome,
+    pub thread: Option<&'a ThreadDone>,
+}
+
+/// Which conversations `conversations` returns, most recently updated first.
+#[derive(Debug, Clone, Default)]
+pub struct ConversationFilter {
+    pub limit: usize,
+    /// Only this object (`corrective-action:<id>`, `audit:<id>`), or its bare id.
+    pub object: Option<String>,
+    pub target: Option<String>,
 }
 
 /// How one attempt ended, as the sender decided.
@@ -352,6 +391,8 @@ pub struct AttemptRecord {
     pub status: Option<u16>,
     pub error: Option<String>,
     pub provider_id: Option<String>,
+    /// In a conversation: `start`, `reply`, `update` or `superseded`.
+    pub action: Option<String>,
 }
 
 /// A delivery row as the CLI and admin show it.
@@ -372,6 +413,8 @@ pub struct DeliveryRecord {
     pub last_error: Option<String>,
     /// The dead delivery this one replays.
     pub replay_of: Option<i64>,
+    /// The conversation's object, for a target with `threads: true`.
+    pub object_key: Option<String>,
 }
 
 /// Everything known about one event.

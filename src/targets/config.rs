@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use super::{ConfiguredTarget, Kind, Target, email, slack, teams, webhook};
 use crate::backoff::RetryPolicy;
+use crate::conversation::Threads;
+use crate::event::EVENT_TYPES;
 use crate::secret::Secret;
 use crate::yaml::fields::{Fields, positive_duration};
 use crate::yaml::report::{Report, did_you_mean, target_context};
@@ -27,21 +29,25 @@ const KINDS: &[&str] = &["slack", "teams", "email", "webhook"];
 #[rustfmt::skip]
 const SLACK_KEYS: &[&str] = &[
     "kind", "timeout", "rate_limit", "retry", "payload_template", "max_in_flight", "time_zone",
+    "threads", "broadcast",
     "url", "token", "channel", "base_url",
 ];
 #[rustfmt::skip]
 const TEAMS_KEYS: &[&str] = &[
     "kind", "timeout", "rate_limit", "retry", "payload_template", "max_in_flight", "time_zone",
+    "threads", "broadcast",
     "url",
 ];
 #[rustfmt::skip]
 const EMAIL_KEYS: &[&str] = &[
     "kind", "timeout", "rate_limit", "retry", "payload_template", "max_in_flight", "time_zone",
+    "threads", "broadcast",
     "provider", "api_key", "from", "to", "base_url", "domain", "region",
 ];
 #[rustfmt::skip]
 const WEBHOOK_KEYS: &[&str] = &[
     "kind", "timeout", "rate_limit", "retry", "payload_template", "max_in_flight", "time_zone",
+    "threads", "broadcast",
     "url", "headers",
 ];
 
@@ -124,6 +130,7 @@ fn target(
     let payload_template = f.template_name("payload_template", report);
     let max_in_flight = max_in_flight(&f, report);
     let time_zone = time_zone(&f, context, report);
+    let threads = threads(&f, report);
     let kind = match kind.as_str() {
         "slack" => slack::config::parse(&f, report).map(Kind::Slack),
         "teams" => teams::config::parse(&f, report).map(Kind::Teams),
@@ -131,6 +138,11 @@ fn target(
         _ => webhook::config::parse(&f, report).map(Kind::Webhook),
     }?;
     let target = Target::new(kind);
+    if threads.is_some()
+        && let Some(why) = target.cannot_thread()
+    {
+        f.problem(f.get("threads")?, format!("`threads: true`: {why}"), report);
+    }
     Some(ConfiguredTarget {
         name: entry.key.clone(),
         max_in_flight: max_in_flight.unwrap_or_else(|| target.default_max_in_flight()),
@@ -140,7 +152,35 @@ fn target(
         retry,
         payload_template,
         time_zone,
+        threads,
     })
+}
+
+/// `threads: true` (one conversation per audit and corrective action), with `broadcast:` the
+/// event types whose replies are also shown in the channel.
+fn threads(f: &Fields, report: &mut Report) -> Option<Threads> {
+    let on = f.boolean("threads", report).unwrap_or(false);
+    let broadcast = f.text_list("broadcast", report);
+    if !on {
+        if let Some(node) = f.get("broadcast") {
+            f.problem(node, "`broadcast` needs `threads: true`", report);
+        }
+        return None;
+    }
+    let Some(list) = broadcast else {
+        return Some(Threads::default());
+    };
+    let mut kinds = Vec::with_capacity(list.len());
+    for (kind, pos) in list {
+        if EVENT_TYPES.contains(&kind.as_str()) {
+            kinds.push(kind);
+            continue;
+        }
+        let hint = did_you_mean(&kind, EVENT_TYPES.iter().copied());
+        let message = format!("`broadcast`: `{kind}` is not a MonitorQA event type{hint}");
+        report.error(pos, f.context(), message);
+    }
+    Some(Threads { broadcast: kinds })
 }
 
 /// `time_zone:`, an IANA name the bundled time zone database knows.

@@ -37,6 +37,7 @@ pub use verdict::{RetryScope, Verdict};
 pub use crate::yaml::RateLimit;
 
 use crate::backoff::RetryPolicy;
+use crate::conversation::{Post, Threads};
 use crate::template::{Markup, Message};
 
 /// One entry of `targets:`: the destination with its name and everything the relay decides
@@ -60,6 +61,9 @@ pub struct ConfiguredTarget {
     /// in it when the event names no zone of its own (an audit never does), instead of UTC.
     /// Templates read it as `relay.time_zone`.
     pub time_zone: Option<String>,
+    /// `threads: true`: one conversation per audit and corrective action (see
+    /// [`crate::conversation`]).
+    pub threads: Option<Threads>,
 }
 
 impl ConfiguredTarget {
@@ -179,6 +183,28 @@ impl Target {
         }
     }
 
+    /// Why this target cannot keep conversations (`threads: true`), if it cannot.
+    pub fn cannot_thread(&self) -> Option<&'static str> {
+        match &self.kind {
+            Kind::Slack(t) => t.cannot_thread(),
+            Kind::Teams(_) => Some(
+                "a Teams Workflows webhook can neither reply to a message nor edit one, so \
+                 each event stays a card of its own; remove `threads`",
+            ),
+            Kind::Email(_) => None,
+            Kind::Webhook(_) => Some(
+                "a webhook target sends the event itself; the system receiving it threads, \
+                 not the relay; remove `threads`",
+            ),
+        }
+    }
+
+    /// Whether the target edits its first message of a conversation (Slack) rather than only
+    /// replying (email).
+    pub fn edits_threads(&self) -> bool {
+        matches!(self.kind, Kind::Slack(_))
+    }
+
     /// `slack`, `teams`, `email` or `webhook`.
     pub fn kind_name(&self) -> &'static str {
         match &self.kind {
@@ -213,11 +239,44 @@ impl Target {
     /// The request that delivers `content`. `delivery_key` is a stable id of the delivery,
     /// the same on every attempt (providers with idempotency keys use it).
     pub fn build(&self, content: &Content, delivery_key: &str) -> Result<HttpRequest, BuildError> {
+        self.build_in(content, delivery_key, None)
+    }
+
+    /// [`Target::build`] for `post` in a conversation (`None`: a message of its own).
+    pub fn build_in(
+        &self,
+        content: &Content,
+        delivery_key: &str,
+        post: Option<&Post>,
+    ) -> Result<HttpRequest, BuildError> {
+        match (&self.kind, post) {
+            (Kind::Slack(t), _) => t.build(content, post),
+            (Kind::Email(t), _) => t.build(content, delivery_key, post),
+            (Kind::Teams(t), None) => t.build(content),
+            (Kind::Webhook(t), None) => t.build(content),
+            (Kind::Teams(_) | Kind::Webhook(_), Some(_)) => Err(BuildError::Config(
+                self.cannot_thread()
+                    .unwrap_or("this target cannot keep conversations")
+                    .to_owned(),
+            )),
+        }
+    }
+
+    /// The id a conversation keeps for the message of delivery `key` when it is the
+    /// conversation's first: an email's own `Message-ID` (Slack's comes in its answer).
+    pub fn own_message_id(&self, delivery_key: &str) -> Option<String> {
         match &self.kind {
-            Kind::Slack(t) => t.build(content),
-            Kind::Teams(t) => t.build(content),
-            Kind::Email(t) => t.build(content, delivery_key),
-            Kind::Webhook(t) => t.build(content),
+            Kind::Email(t) => Some(t.message_id(delivery_key)),
+            _ => None,
+        }
+    }
+
+    /// Whether the answer to a reply or an edit in a conversation says its first message is
+    /// gone (Slack's error string, when it does).
+    pub fn parent_gone(&self, resp: &HttpResponse) -> Option<String> {
+        match &self.kind {
+            Kind::Slack(t) => t.parent_gone(resp),
+            _ => None,
         }
     }
 

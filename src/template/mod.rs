@@ -126,12 +126,50 @@ pub struct Message {
     /// (`<br>` for HTML, a blank line for Teams); the template's own newlines are kept as `\n`,
     /// which a target whose markup ignores single newlines (Teams) must turn into breaks.
     pub text: String,
+    /// In a conversation (`threads: true`), what the thread is about, the same for every event
+    /// of the object: the parent's title in Slack, the thread's subject in email. One line;
+    /// empty when the template has none ([`Message::topic_or_title`]).
+    pub topic: String,
+    /// In a conversation, where the object stands after this event, who must act and by when:
+    /// the line the parent shows in bold. One line; empty when the template has none.
+    pub status: String,
+    /// In a conversation, what the reply in the thread says (the parent already shows the
+    /// object). Empty when the template has none ([`Message::reply_or_text`]).
+    pub reply: String,
     /// Ordered `(label, value)` pairs; empty values are dropped at render time. Labels are
     /// the template's own text; values are in the markup.
     pub fields: Vec<(String, String)>,
     pub link: Option<Link>,
     /// `good`, `warning`, `danger`, or a `#rrggbb` colour.
     pub color: Option<String>,
+}
+
+impl Message {
+    /// The thread's topic, else the title.
+    pub fn topic_or_title(&self) -> &str {
+        if self.topic.is_empty() {
+            &self.title
+        } else {
+            &self.topic
+        }
+    }
+
+    /// The parent's state line, else the preview, else the title.
+    pub fn status_or_preview(&self) -> &str {
+        [&self.status, &self.preview, &self.title]
+            .into_iter()
+            .find(|s| !s.is_empty())
+            .map_or("", String::as_str)
+    }
+
+    /// The reply's text, else the title and the text.
+    pub fn reply_or_text(&self) -> String {
+        match (self.reply.is_empty(), self.text.is_empty()) {
+            (false, _) => self.reply.clone(),
+            (true, true) => self.title.clone(),
+            (true, false) => format!("{}\n{}", self.title, self.text),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]

@@ -71,6 +71,9 @@ impl Templates {
                 Role::Title => message.title = out,
                 Role::Preview => message.preview = one_line(&out),
                 Role::Text => message.text = out,
+                Role::Topic => message.topic = one_line(&out),
+                Role::Status => message.status = one_line(&out),
+                Role::Reply => message.reply = out,
                 Role::Field(label) if !out.is_empty() => message.fields.push((label.clone(), out)),
                 Role::Field(_) => {}
                 Role::LinkUrl => url = out,

@@ -23,6 +23,9 @@ pub enum Role {
     Title,
     Preview,
     Text,
+    Topic,
+    Status,
+    Reply,
     Field(String),
     LinkUrl,
     LinkLabel,
@@ -35,6 +38,9 @@ impl fmt::Display for Role {
             Role::Title => f.write_str("title"),
             Role::Preview => f.write_str("preview"),
             Role::Text => f.write_str("text"),
+            Role::Topic => f.write_str("topic"),
+            Role::Status => f.write_str("status"),
+            Role::Reply => f.write_str("reply"),
             Role::Field(label) => write!(f, "field {label:?}"),
             Role::LinkUrl => f.write_str("link.url"),
             Role::LinkLabel => f.write_str("link.label"),
@@ -124,6 +130,12 @@ struct MessageConfig {
     #[serde(default)]
     text: Option<Spanned<String>>,
     #[serde(default)]
+    topic: Option<Spanned<String>>,
+    #[serde(default)]
+    status: Option<Spanned<String>>,
+    #[serde(default)]
+    reply: Option<Spanned<String>>,
+    #[serde(default)]
     fields: FieldsConfig,
     #[serde(default)]
     link: Option<LinkConfig>,
@@ -171,6 +183,9 @@ pub fn parse_message(file: &Path, source: &str) -> Result<MessageSource, Vec<Tem
     let mut raw: Vec<(Role, Spanned<String>)> = vec![(Role::Title, config.title)];
     raw.extend(config.preview.map(|p| (Role::Preview, p)));
     raw.extend(config.text.map(|t| (Role::Text, t)));
+    raw.extend(config.topic.map(|t| (Role::Topic, t)));
+    raw.extend(config.status.map(|t| (Role::Status, t)));
+    raw.extend(config.reply.map(|t| (Role::Reply, t)));
     raw.extend(
         config
             .fields

@@ -134,8 +134,42 @@ function attachment(a) {
   return wrap;
 }
 
+/** A conversation: `{"parent": body, "replies": [body, …]}`, the parent as the channel shows it
+ * (with its reply count) and its thread below, as Slack's thread panel lists it. */
+function renderThread(input) {
+  const { parent, replies } = input.payload;
+  if (!parent || !Array.isArray(replies)) {
+    throw new Error("not a conversation: expected {parent, replies}");
+  }
+  document.getElementById("time").textContent = input.time;
+  const content = document.getElementById("content");
+  content.appendChild(blocks(parent.blocks || []));
+  const count = replies.length === 1 ? "1 reply" : `${replies.length} replies`;
+  content.appendChild(el("div", "thread-summary", `<span class="thread-avatar">MQ</span> ${count}`));
+  const shot = document.getElementById("shot");
+  shot.appendChild(el("div", "thread-rule", `<span>${count}</span>`));
+  for (const reply of replies) {
+    const message = el("div", "message reply");
+    message.appendChild(el("div", "avatar", "MQ"));
+    const body = el("div", "message-body");
+    const head = el("div", "message-head");
+    head.innerHTML = `<span class="name">MonitorQA</span><span class="app-badge">APP</span>
+      <span class="time">${window.escapeHtml(input.time)}</span>`;
+    body.appendChild(head);
+    body.appendChild(blocks(reply.blocks || []));
+    if (reply.reply_broadcast) {
+      body.appendChild(el("div", "broadcast", "Also sent to the channel"));
+    }
+    message.appendChild(body);
+    shot.appendChild(message);
+  }
+  window.finishRender();
+  return warnings;
+}
+
 window.renderMessage = function renderMessage(input) {
   const p = input.payload;
+  if (p && p.parent) return renderThread(input);
   if (!p || typeof p !== "object" || Array.isArray(p)) {
     throw new Error("not a Slack webhook body: expected a JSON object");
   }

@@ -377,3 +377,47 @@ fn a_store_and_a_data_dir_together_are_an_error() {
     let shown = single_error_at(text, 3);
     assert!(shown.contains("exclude each other"), "{shown}");
 }
+
+#[test]
+fn threads_on_an_incoming_webhook_or_a_teams_target_are_refused_with_the_reason() {
+    let text = format!("{SLACK}    threads: true\n");
+    let shown = single_error_at(&text, 5);
+    assert!(
+        shown.starts_with("rules.yaml:5:14: target \"kitchen-slack\": `threads: true`: an incoming webhook answers `ok` without the message's id"),
+        "{shown}"
+    );
+    let teams =
+        "targets:\n  floor:\n    kind: teams\n    url: https://x.example/hook\n    threads: true\n";
+    let shown = single_error_at(teams, 5);
+    assert!(
+        shown.contains("a Teams Workflows webhook can neither reply to a message nor edit one"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn broadcast_names_event_types_and_needs_threads() {
+    let bot = "targets:\n  quality:\n    kind: slack\n    token: xoxb-1\n    channel: C1\n";
+    let on = valid(&format!(
+        "{bot}    threads: true\n    broadcast: [AUDIT_EXPIRED]\n"
+    ));
+    let threads = on.targets["quality"].threads.as_ref().expect("threads");
+    assert_eq!(threads.broadcast, ["AUDIT_EXPIRED"]);
+    let default = valid(&format!("{bot}    threads: true\n"));
+    let threads = default.targets["quality"]
+        .threads
+        .as_ref()
+        .expect("threads");
+    assert_eq!(
+        threads.broadcast,
+        crate::conversation::DEFAULT_BROADCAST.map(String::from)
+    );
+    let typo = format!("{bot}    threads: true\n    broadcast: [AUDIT_EXPIRD]\n");
+    let shown = single_error_at(&typo, 7);
+    assert!(
+        shown.contains("`broadcast`: `AUDIT_EXPIRD` is not a MonitorQA event type; did you mean `AUDIT_EXPIRED`?"),
+        "{shown}"
+    );
+    let alone = format!("{bot}    broadcast: [AUDIT_EXPIRED]\n");
+    assert!(single_error_at(&alone, 6).contains("`broadcast` needs `threads: true`"));
+}

@@ -104,7 +104,7 @@ pub(super) async fn reroute(relay: &Relay, id: &str) -> Result<Response, ApiErro
         return Err(reroute_error(RerouteError::NotFound(id.to_owned())));
     };
     let app = relay.app();
-    let deliveries = router::deliveries_for(&app.config.rules, &details.event.context());
+    let deliveries = router::deliveries_for(&app.config, &details.event.context());
     let ids = relay
         .store
         .reroute(id, &deliveries, now_ms())

@@ -8,6 +8,7 @@
 //! | `GET /api/events/<id>` | the event, enrichment, matched rules, deliveries and attempts |
 //! | `POST /api/events/<id>/reroute` | routes a routed event again by the rules in force (new deliveries at the tails of their lanes) |
 //! | `GET /api/targets` | every target: kind, host, rate limit, queue, dead letters, last attempt, pause |
+//! | `GET /api/conversations?object=&target=&limit=` | conversations (`threads: true`): the thread's ids, where the object stands, its messages |
 //! | `GET /api/dlq?target=&since=&limit=` | open dead letters, oldest first |
 //! | `GET /api/dlq/<id>` | one delivery: attempts, errors, and the payload a replay would send |
 //! | `POST /api/dlq/<id>/replay` | replays it (a new delivery at the tail of its lane) |
@@ -34,6 +35,7 @@ use crate::clock::{now_ms, parse_since, rfc3339};
 use crate::pipeline::offload;
 use crate::store::{DeadFilter, DeadLetterError, StoreError};
 
+mod conversations;
 mod events;
 pub mod views;
 
@@ -140,6 +142,7 @@ async fn handle(
         (&Method::GET, ["events", id]) => events::show_event(relay, id).await,
         (&Method::POST, ["events", id, "reroute"]) => events::reroute(relay, id).await,
         (&Method::GET, ["targets"]) => events::list_targets(relay).await,
+        (&Method::GET, ["conversations"]) => conversations::list(relay, query).await,
         (&Method::GET, ["dlq"]) => list_dead(relay, query).await,
         (&Method::POST, ["dlq", "replay"]) => replay_all(relay, query).await,
         (&Method::GET, ["dlq", id]) => show_delivery(relay, parse_id(id)?).await,
@@ -152,6 +155,7 @@ async fn handle(
             | ["events", _]
             | ["events", _, "reroute"]
             | ["targets"]
+            | ["conversations"]
             | ["dlq"]
             | ["dlq", _]
             | ["dlq", _, "replay"],

@@ -10,7 +10,9 @@ use serde_json::{Value, json};
 use crate::app::App;
 use crate::clock::{millis, rfc3339};
 use crate::compose::{self, ComposeError};
-use crate::store::{AttemptRecord, DeliveryDetails, DeliveryRecord, EventDetails, TargetHealth};
+use crate::store::{
+    AttemptRecord, Conversation, DeliveryDetails, DeliveryRecord, EventDetails, TargetHealth,
+};
 use crate::targets::RateLimit;
 
 /// One attempt of a delivery.
@@ -23,6 +25,28 @@ pub fn attempt_json(a: &AttemptRecord) -> Value {
         "status": a.status,
         "error": a.error,
         "provider_id": a.provider_id,
+        "action": a.action,
+    })
+}
+
+/// One conversation: its thread's ids, where its object stands, how many messages it holds.
+pub fn conversation_json(c: &Conversation) -> Value {
+    json!({
+        "target": c.target,
+        "object": c.object_key,
+        "channel": c.channel,
+        "thread_id": c.thread_id,
+        "topic": c.topic,
+        "state": c.state,
+        "first_event_id": c.first_event_id,
+        "last_event_id": c.last_event_id,
+        "last_event": c.last_kind,
+        "messages": c.messages,
+        "restarts": c.restarts,
+        "opened_at": rfc3339(c.opened_at),
+        "updated_at": rfc3339(c.updated_at),
+        "closed_at": c.closed_at.map(rfc3339),
+        "gone_at": c.gone_at.map(rfc3339),
     })
 }
 
@@ -38,6 +62,7 @@ pub fn delivery_json(d: &DeliveryRecord, attempts: &[AttemptRecord]) -> Value {
         "next_attempt_at": rfc3339(d.next_attempt_at),
         "created_at": rfc3339(d.created_at),
         "finished_at": d.finished_at.map(rfc3339),
+        "object": d.object_key,
         "last_status": d.last_status,
         "last_error": d.last_error,
         "replay_of": d.replay_of,

@@ -9,9 +9,13 @@ use warp::reply::Response;
 use super::view::{self, confirm, short_hash, when};
 use super::{Page, Request, first, html};
 use crate::clock::{now_ms, parse_since};
+use crate::conversation;
 use crate::event::EVENT_TYPES;
 use crate::preview;
-use crate::store::{DeadLetterError, EventDetails, EventFilter, EventOutcome, EventSummary};
+use crate::store::{
+    Conversation, ConversationFilter, DeadLetterError, EventDetails, EventFilter, EventOutcome,
+    EventSummary,
+};
 
 /// Events per page.
 const PAGE: usize = 50;
@@ -246,8 +250,14 @@ pub(super) async fn show(page: &Page<'_>, id: &str) -> Response {
         .map(|(d, a)| view::delivery(d, a, now))
         .collect();
     let pretty = |v: &Value| serde_json::to_string_pretty(v).unwrap_or_default();
+    let conversations: Vec<Value> = conversations_of(page, &details)
+        .await
+        .iter()
+        .map(|c| view::conversation(c, now))
+        .collect();
     let data = json!({
         "id": details.event.id,
+        "conversations": conversations,
         "kind": details.event.event.kind,
         "received": when(Some(details.event.received_at), now),
         "routed": when(details.routed_at, now),
@@ -270,6 +280,28 @@ pub(super) async fn show(page: &Page<'_>, id: &str) -> Response {
     )
 }
 
+/// The conversations of the event's object, on every target (none for an event that is about
+/// no audit or corrective action, or when the store cannot say: the page shows the rest).
+async fn conversations_of(page: &Page<'_>, details: &EventDetails) -> Vec<Conversation> {
+    let event = &details.event.event;
+    let Some(object) = conversation::key(&event.kind, &Value::Object(event.data.clone())) else {
+        return Vec::new();
+    };
+    let filter = ConversationFilter {
+        limit: 20,
+        object: Some(object),
+        target: None,
+    };
+    page.relay
+        .store
+        .conversations(&filter)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!("operator page: cannot read the conversations: {e}");
+            Vec::new()
+        })
+}
+
 /// `POST /ui/events/<id>/reroute`: first a confirmation that lists what would be sent, then
 /// (with `confirmed`) the new deliveries. The confirmation carries how many deliveries the
 /// event had, so a second submit of the same confirmation (a double click, a resent form)
@@ -287,8 +319,7 @@ pub(super) async fn reroute(page: &Page<'_>, id: &str, req: &Request) -> Respons
         Err(response) => return response,
     };
     let app = page.relay.app();
-    let deliveries =
-        crate::pipeline::router::deliveries_for(&app.config.rules, &details.event.context());
+    let deliveries = crate::pipeline::router::deliveries_for(&app.config, &details.event.context());
     if deliveries.is_empty() {
         return page.message(
             StatusCode::OK,

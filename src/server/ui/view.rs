@@ -9,7 +9,7 @@ use warp::reply::Response;
 use super::Page;
 
 use crate::clock::rfc3339;
-use crate::store::{AttemptRecord, DeliveryRecord, DeliveryState};
+use crate::store::{AttemptRecord, Conversation, DeliveryRecord, DeliveryState};
 
 /// A time for a page: `{iso, text, ago}`; `null` for `None`.
 pub(super) fn when(ms: Option<i64>, now_ms: i64) -> Value {
@@ -91,6 +91,36 @@ fn attempt(a: &AttemptRecord, now_ms: i64) -> Value {
         "status": a.status,
         "error": a.error,
         "provider_id": a.provider_id,
+        "action": a.action.as_deref().map(action_word),
+    })
+}
+
+/// What an attempt did in its conversation, in words.
+fn action_word(action: &str) -> &str {
+    match action {
+        "start" => "first message",
+        "reply" => "reply in the thread",
+        "update" => "edit of the first message",
+        "superseded" => "edit skipped: a later event is shown",
+        other => other,
+    }
+}
+
+/// One conversation, as the event page shows it.
+pub(super) fn conversation(c: &Conversation, now_ms: i64) -> Value {
+    json!({
+        "target": c.target,
+        "topic": c.topic,
+        "state": c.state,
+        "channel": c.channel,
+        "thread_id": c.thread_id,
+        "messages": c.messages,
+        "restarts": c.restarts,
+        "last_kind": c.last_kind,
+        "opened": when(Some(c.opened_at), now_ms),
+        "updated": when(Some(c.updated_at), now_ms),
+        "closed": when(c.closed_at, now_ms),
+        "gone": when(c.gone_at, now_ms),
     })
 }
 

@@ -10,7 +10,7 @@ use deadpool_postgres::{Client, Transaction};
 use super::classify;
 use super::listen::NOTIFY;
 use super::write::{self, BLOCK, Statements};
-use crate::store::rows::{merged_rules, rules_json, rules_of};
+use crate::store::rows::{OPEN_CONVERSATION_KEEP_MS, merged_rules, rules_json, rules_of};
 use crate::store::{Claim, DeadLetterError, NewDelivery, RerouteError, StoreError};
 
 /// Events pruned per transaction, so retention never holds locks for long.
@@ -142,8 +142,10 @@ pub(super) async fn replay(
     let stmt = tx
         .prepare_cached(
             "INSERT INTO deliveries (event_id, rule, target, template, state, attempts,
-                                     next_attempt_at, created_at, updated_at, replay_of)
-             SELECT event_id, rule, target, template, 'pending', 0, $3, $2, $2, id
+                                     next_attempt_at, created_at, updated_at, replay_of,
+                                     object_key, step)
+             SELECT event_id, rule, target, template, 'pending', 0, $3, $2, $2, id,
+                    object_key, step
              FROM deliveries WHERE id = $1
              RETURNING id, target",
         )
@@ -222,6 +224,10 @@ pub(super) async fn drop_dead(
     Ok(Ok(()))
 }
 
+/// Conversations closed before `$1`, and open ones with no message since `$2`.
+const PRUNE_CONVERSATIONS: &str = "DELETE FROM conversations
+     WHERE (closed_at IS NOT NULL AND closed_at < $1) OR updated_at < $2";
+
 /// One round of retention: up to [`PRUNE_BATCH`] events received before `before_ms` whose every
 /// delivery is finished and needs nobody (delivered, dropped, or dead and replayed), with their
 /// deliveries and attempts; and dedup keys older than that. Returns how many events went. One
@@ -275,6 +281,8 @@ pub(super) async fn prune_round(conn: &mut Client, before_ms: i64) -> Result<u64
         &[&before_ms],
     )
     .await?;
+    let idle = before_ms.saturating_sub(OPEN_CONVERSATION_KEEP_MS);
+    execute(&tx, PRUNE_CONVERSATIONS, &[&before_ms, &idle]).await?;
     tx.commit().await.map_err(classify)?;
     Ok(ids.len() as u64)
 }

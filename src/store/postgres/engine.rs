@@ -7,9 +7,9 @@ use crate::store::commit::{LaneDone, LaneWrite, RouteRow};
 use crate::store::engine::Engine;
 use crate::store::rows::EventRow;
 use crate::store::types::{
-    Claim, DeadFilter, DeadLetterError, DeliveryDetails, DeliveryRecord, DeliveryState,
-    EventDetails, EventFilter, EventSummary, Ingested, NewDelivery, Nudge, QueueStat, RerouteError,
-    StoreCounts, StoredEvent, TargetHealth,
+    Claim, Conversation, ConversationFilter, DeadFilter, DeadLetterError, DeliveryDetails,
+    DeliveryRecord, DeliveryState, EventDetails, EventFilter, EventSummary, Ingested, NewDelivery,
+    Nudge, QueueStat, RerouteError, StoreCounts, StoredEvent, TargetHealth,
 };
 
 impl Engine for Postgres {
@@ -156,6 +156,13 @@ impl Engine for Postgres {
 
     async fn queue_stats(&self) -> Result<(Vec<QueueStat>, u64), StoreError> {
         views::queue_stats(&self.conn().await?).await
+    }
+
+    async fn conversations(
+        &self,
+        filter: &ConversationFilter,
+    ) -> Result<Vec<Conversation>, StoreError> {
+        views::conversations(&self.conn().await?, filter).await
     }
 
     async fn target_health(

@@ -35,7 +35,8 @@ pub(super) async fn row(
 }
 
 pub(super) const DELIVERY_COLUMNS: &str = "id, event_id, rule, target, template, state, attempts,
-     next_attempt_at, created_at, updated_at, finished_at, last_status, last_error, replay_of";
+     next_attempt_at, created_at, updated_at, finished_at, last_status, last_error, replay_of,
+     object_key";
 
 /// A dead letter that is still to be dealt with: dead, not dropped, not replayed.
 pub(super) const OPEN_DEAD: &str = "state = 'dead' AND dropped_at IS NULL
@@ -245,6 +246,7 @@ pub(super) fn delivery_record(r: &Row) -> Result<DeliveryRecord, StoreError> {
         last_status: to_u16(r.get(11)),
         last_error: r.get(12),
         replay_of: r.get(13),
+        object_key: r.get(14),
     })
 }
 
@@ -254,7 +256,7 @@ pub(super) async fn attempts_of(
 ) -> Result<Vec<AttemptRecord>, StoreError> {
     let found = rows(
         conn,
-        "SELECT attempt, started_at, finished_at, outcome, status, error, provider_id
+        "SELECT attempt, started_at, finished_at, outcome, status, error, provider_id, action
          FROM attempts WHERE delivery_id = $1 ORDER BY attempt",
         &[&delivery_id],
     )
@@ -269,6 +271,7 @@ pub(super) async fn attempts_of(
             status: to_u16(r.get(4)),
             error: r.get(5),
             provider_id: r.get(6),
+            action: r.get(7),
         })
         .collect())
 }
@@ -329,11 +332,17 @@ pub(super) async fn next_due_at(conn: &Client, target: &str) -> Result<Option<i6
 pub(super) async fn next_ready_at(conn: &Client, target: &str) -> Result<Option<i64>, StoreError> {
     let found = row(
         conn,
-        "SELECT GREATEST(MIN(CASE state WHEN 'sending' THEN COALESCE(lease_until, 0)
-                                        ELSE next_attempt_at END),
-                         COALESCE((SELECT blocked_until FROM targets WHERE name = $1), 0))
-         FROM deliveries WHERE target = $1 AND state IN ('pending', 'sending')
-         HAVING COUNT(*) > 0",
+        // A delivery held by an earlier one of its conversation is not counted: it becomes
+        // claimable after that one, whose own moment is.
+        concat!(
+            "SELECT GREATEST(MIN(CASE d.state WHEN 'sending' THEN COALESCE(d.lease_until, 0)
+                                              ELSE d.next_attempt_at END),
+                             COALESCE((SELECT blocked_until FROM targets WHERE name = $1), 0))
+             FROM deliveries d WHERE d.target = $1 AND d.state IN ('pending', 'sending') AND ",
+            super::write::object_free!(),
+            "
+             HAVING COUNT(*) > 0"
+        ),
         &[&target],
     )
     .await?;

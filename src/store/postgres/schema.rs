@@ -151,11 +151,42 @@ CREATE INDEX events_unrouted_object ON events (object_key, received_at)
     WHERE routed_at IS NULL AND object_key IS NOT NULL;
 "#;
 
+/// Version 9: conversations, as the embedded engine's version 6 describes them
+/// (`crate::store::sqlite::schema`): the object and step of a delivery, the action of an
+/// attempt, the index that keeps one object's deliveries in order, and the conversations.
+const V9: &str = r#"
+ALTER TABLE deliveries ADD COLUMN object_key TEXT;
+ALTER TABLE deliveries ADD COLUMN step BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE attempts ADD COLUMN action TEXT;
+CREATE INDEX deliveries_object ON deliveries (target, object_key, id)
+    WHERE object_key IS NOT NULL AND state IN ('pending', 'sending');
+CREATE TABLE conversations (
+    target         TEXT NOT NULL,
+    object_key     TEXT NOT NULL,
+    channel        TEXT,
+    thread_id      TEXT NOT NULL,
+    topic          TEXT NOT NULL,
+    state          TEXT NOT NULL,
+    first_event_id TEXT NOT NULL,
+    last_event_id  TEXT NOT NULL,
+    last_kind      TEXT NOT NULL,
+    messages       BIGINT NOT NULL,
+    restarts       BIGINT NOT NULL DEFAULT 0,
+    opened_at      BIGINT NOT NULL,
+    updated_at     BIGINT NOT NULL,
+    closed_at      BIGINT,
+    gone_at        BIGINT,
+    PRIMARY KEY (target, object_key)
+);
+CREATE INDEX conversations_object ON conversations (object_key);
+CREATE INDEX conversations_updated ON conversations (updated_at);
+"#;
+
 /// The version whose migration is followed by [`super::backfill_object_keys`].
 pub(super) const OBJECT_KEY_VERSION: usize = 4;
 
 /// Every migration in order; the schema version after applying `MIGRATIONS[i]` is `i + 1`.
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
 
 /// The schema version this binary writes.
 pub(super) fn current_version() -> i64 {

@@ -8,10 +8,10 @@ use super::read::{
     DELIVERY_COLUMNS, OPEN_DEAD, Params, attempts_of, delivery_record, limit, row, rows,
     stored_event,
 };
-use crate::store::rows::{count, rules_of, to_u16};
+use crate::store::rows::{CONVERSATION_COLUMNS, count, rules_of, to_u16};
 use crate::store::{
-    DeadFilter, DeliveryDetails, DeliveryRecord, EventFilter, EventOutcome, EventSummary,
-    QueueStat, StoreError, TargetHealth,
+    Conversation, ConversationFilter, DeadFilter, DeliveryDetails, DeliveryRecord, EventFilter,
+    EventOutcome, EventSummary, QueueStat, StoreError, TargetHealth,
 };
 
 /// The page of events `filter` asks for, chosen first (by the events' own index), then with
@@ -144,8 +144,8 @@ pub(super) async fn delivery(
     Ok(Some(DeliveryDetails {
         attempts: attempts_of(conn, id).await?,
         event: stored_event(conn, &delivery.event_id).await?,
-        replayed_by: r.get(15),
-        dropped_at: r.get(14),
+        replayed_by: r.get(16),
+        dropped_at: r.get(15),
         delivery,
     }))
 }
@@ -233,4 +233,21 @@ pub(super) async fn queue_stats(conn: &Client) -> Result<(Vec<QueueStat>, u64), 
     let sql = format!("SELECT COUNT(*) FROM deliveries WHERE {OPEN_DEAD}");
     let dead = row(conn, &sql, &[]).await?.map_or(0, |r| count(r.get(0)));
     Ok((stats, dead))
+}
+
+/// The conversations `filter` asks for, most recently updated first.
+pub(super) async fn conversations(
+    conn: &Client,
+    filter: &ConversationFilter,
+) -> Result<Vec<Conversation>, StoreError> {
+    let sql = format!(
+        "SELECT {CONVERSATION_COLUMNS} FROM conversations
+         WHERE ($1::TEXT IS NULL OR object_key = $1
+                OR object_key IN ('corrective-action:' || $1, 'audit:' || $1))
+           AND ($2::TEXT IS NULL OR target = $2)
+         ORDER BY updated_at DESC, target, object_key LIMIT $3"
+    );
+    let limit = i64::try_from(filter.limit).unwrap_or(i64::MAX);
+    let found = rows(conn, &sql, &[&filter.object, &filter.target, &limit]).await?;
+    Ok(found.iter().map(super::write::conversation_row).collect())
 }

@@ -19,8 +19,10 @@ use super::big;
 use super::clock::DbClock;
 use crate::store::cache::EventCache;
 use crate::store::commit::{LaneDone, LaneWrite, Pending, RouteRow};
-use crate::store::rows::{ClaimSpec, ClaimedRow, EventRow, FinishRow, StoredEventRow};
-use crate::store::{Claim, Ingested, NewDelivery, StoreError, StoredEvent};
+use crate::store::rows::{
+    ClaimSpec, ClaimedRow, EventRow, FinishRow, StoredEventRow, count_column,
+};
+use crate::store::{Claim, Conversation, Ingested, NewDelivery, StoreError, StoredEvent};
 
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
@@ -154,8 +156,15 @@ pub(super) async fn ingest_all(
     }
     for r in new_rows() {
         for d in r.deliveries {
-            let params: Vec<&(dyn ToSql + Sync)> =
-                vec![&r.id, &d.rule, &d.target, &d.template, &r.received_at, &due];
+            let params: Vec<&(dyn ToSql + Sync)> = vec![
+                &r.id,
+                &d.rule,
+                &d.target,
+                &d.template,
+                &r.received_at,
+                &due,
+                &d.object,
+            ];
             writes.push((&insert_delivery, params));
         }
     }
@@ -256,8 +265,9 @@ const INSERT_LANE: &str = "INSERT INTO targets (name) VALUES ($1) ON CONFLICT (n
 
 /// A new delivery, due at `$6` (the database's clock), created at `$5` (the relay's).
 const INSERT_DELIVERY: &str = "INSERT INTO deliveries
-     (event_id, rule, target, template, state, next_attempt_at, created_at, updated_at)
-     VALUES ($1, $2, $3, $4, 'pending', $6, $5, $5)
+     (event_id, rule, target, template, state, next_attempt_at, created_at, updated_at,
+      object_key)
+     VALUES ($1, $2, $3, $4, 'pending', $6, $5, $5, $7)
      RETURNING id";
 
 /// The lanes' rows (one per target named), then one pending delivery (due at `due`) per
@@ -277,7 +287,15 @@ pub(super) async fn insert_deliveries(
     }
     let mut ids = Vec::with_capacity(deliveries.len());
     for d in deliveries {
-        let params: Params<'_> = &[&event_id, &d.rule, &d.target, &d.template, &now, &due];
+        let params: Params<'_> = &[
+            &event_id,
+            &d.rule,
+            &d.target,
+            &d.template,
+            &now,
+            &due,
+            &d.object,
+        ];
         let inserted = stmts.query(tx, INSERT_DELIVERY, params).await?;
         ids.extend(inserted.iter().map(|r| r.get::<_, i64>(0)));
     }
@@ -339,12 +357,40 @@ const FINISH: &str = "WITH done AS (
          UPDATE deliveries
          SET state = $1, next_attempt_at = COALESCE($2, next_attempt_at),
              lease_owner = NULL, lease_until = NULL, updated_at = $3, finished_at = $4,
-             last_status = $5, last_error = $6
+             last_status = $5, last_error = $6, step = $13
          WHERE id = $7 AND lease_seq = $8 AND state = 'sending'
          RETURNING id)
      INSERT INTO attempts
-         (delivery_id, attempt, started_at, finished_at, outcome, status, error, provider_id)
-     SELECT id, $9, $10, $3, $11, $5, $6, $12 FROM done";
+         (delivery_id, attempt, started_at, finished_at, outcome, status, error, provider_id,
+          action)
+     SELECT id, $9, $10, $3, $11, $5, $6, $12, $14 FROM done";
+
+/// A conversation's row as an attempt left it, written only when the attempt's outcome was.
+/// One writer per conversation at a time: its object's deliveries are claimed in order.
+const SAVE_CONVERSATION: &str = "INSERT INTO conversations
+         (target, object_key, channel, thread_id, topic, state, first_event_id, last_event_id,
+          last_kind, messages, restarts, opened_at, updated_at, closed_at, gone_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+     ON CONFLICT (target, object_key) DO UPDATE SET
+         channel = excluded.channel, thread_id = excluded.thread_id, topic = excluded.topic,
+         state = excluded.state, first_event_id = excluded.first_event_id,
+         last_event_id = excluded.last_event_id, last_kind = excluded.last_kind,
+         messages = excluded.messages, restarts = excluded.restarts,
+         opened_at = excluded.opened_at, updated_at = excluded.updated_at,
+         closed_at = excluded.closed_at, gone_at = excluded.gone_at";
+
+/// The unfinished delivery `d` is not held by an earlier one of the same conversation (the
+/// deliveries of one object go in order; others do not wait for them).
+macro_rules! object_free {
+    () => {
+        "(d.object_key IS NULL OR NOT EXISTS (
+             SELECT 1 FROM deliveries o
+             WHERE o.target = d.target AND o.object_key = d.object_key
+               AND o.object_key IS NOT NULL AND o.state IN ('pending', 'sending')
+               AND o.id < d.id))"
+    };
+}
+pub(super) use object_free;
 
 /// A pause of a lane; never shortens one.
 pub(super) const BLOCK: &str = "INSERT INTO targets (name, blocked_until) VALUES ($1, $2)
@@ -400,7 +446,8 @@ const CLAIM_HEAD: &str = concat!(
     "
        AND NOT EXISTS (SELECT 1 FROM deliveries s
                        WHERE s.target = $4 AND s.state = 'sending' AND s.lease_until > $3)
-     RETURNING id, lease_seq, attempts, rule, target, template, event_id, created_at"
+     RETURNING id, lease_seq, attempts, rule, target, template, event_id, created_at,
+               object_key, step"
 );
 
 /// The oldest `$5` ready deliveries of a lane that is not ordered. The ids are picked first
@@ -413,15 +460,19 @@ const CLAIM_DUE: &str = concat!(
      SET state = 'sending', lease_owner = $1, lease_until = $2,
          lease_seq = lease_seq + 1, attempts = attempts + 1, updated_at = $3
      WHERE id = ANY (ARRAY(
-             SELECT id FROM deliveries
-             WHERE target = $4 AND state IN ('pending', 'sending')
-               AND ((state = 'pending' AND next_attempt_at <= $3)
-                    OR (state = 'sending' AND lease_until <= $3))
-             ORDER BY id LIMIT $5))
+             SELECT d.id FROM deliveries d
+             WHERE d.target = $4 AND d.state IN ('pending', 'sending')
+               AND ((d.state = 'pending' AND d.next_attempt_at <= $3)
+                    OR (d.state = 'sending' AND d.lease_until <= $3))
+               AND ",
+    object_free!(),
+    "
+             ORDER BY d.id LIMIT $5))
        AND ",
     still_ready!(),
     "
-     RETURNING id, lease_seq, attempts, rule, target, template, event_id, created_at"
+     RETURNING id, lease_seq, attempts, rule, target, template, event_id, created_at,
+               object_key, step"
 );
 
 const EVENT_BODY: &str = "SELECT received_at, body, enrichment FROM events WHERE id = $1";
@@ -467,7 +518,7 @@ async fn finish_all(
     let written = try_join_all(rows.iter().zip(&retries).map(|(row, retry_at)| {
         let finish = &finish;
         async move {
-            let params: [&(dyn ToSql + Sync); 12] = [
+            let params: [&(dyn ToSql + Sync); 14] = [
                 &row.state,
                 retry_at,
                 &row.now_ms,
@@ -480,12 +531,21 @@ async fn finish_all(
                 &row.claimed_at,
                 &row.outcome,
                 &row.provider_id,
+                &row.step,
+                &row.action,
             ];
             tx.execute(finish, &params).await
         }
     }))
     .await?;
-    Ok(written.into_iter().map(|n| n == 1).collect())
+    let written: Vec<bool> = written.into_iter().map(|n| n == 1).collect();
+    // With the outcomes that were written (a stale claim's changes nothing).
+    for (row, _) in rows.iter().zip(&written).filter(|(_, w)| **w) {
+        if let Some(c) = &row.conversation {
+            save_conversation(tx, stmts, c).await?;
+        }
+    }
+    Ok(written)
 }
 
 /// Leases what `spec` asks for and attaches each claim's event: from the in-memory hand-off, or
@@ -550,11 +610,85 @@ async fn claim(
     let mut claims = Vec::with_capacity(rows.len());
     for row in rows {
         match event_of(tx, stmts, &row.event_id, cache).await? {
-            Ok(event) => claims.push(row.into_claim(event, spec.now_ms)),
+            Ok(event) => {
+                let object = row.object_key.as_deref();
+                let conversation = conversation_of(tx, stmts, &row.target, object).await?;
+                claims.push(row.into_claim(event, conversation, spec.now_ms));
+            }
             Err(e) => bury(tx, stmts, &row, spec.now_ms, &e).await?,
         }
     }
     Ok((claims, None))
+}
+
+async fn save_conversation(
+    tx: &Transaction<'_>,
+    stmts: &mut Statements,
+    c: &Conversation,
+) -> Result<(), tokio_postgres::Error> {
+    let (messages, restarts) = (count_column(c.messages), count_column(c.restarts));
+    let params: Params<'_> = &[
+        &c.target,
+        &c.object_key,
+        &c.channel,
+        &c.thread_id,
+        &c.topic,
+        &c.state,
+        &c.first_event_id,
+        &c.last_event_id,
+        &c.last_kind,
+        &messages,
+        &restarts,
+        &c.opened_at,
+        &c.updated_at,
+        &c.closed_at,
+        &c.gone_at,
+    ];
+    stmts.execute(tx, SAVE_CONVERSATION, params).await?;
+    Ok(())
+}
+
+/// The conversation of a claimed delivery, as stored.
+async fn conversation_of(
+    tx: &Transaction<'_>,
+    stmts: &mut Statements,
+    target: &str,
+    object: Option<&str>,
+) -> Result<Option<Conversation>, tokio_postgres::Error> {
+    let Some(object) = object else {
+        return Ok(None);
+    };
+    let found = stmts
+        .query_opt(tx, CONVERSATION, &[&target, &object])
+        .await?;
+    Ok(found.as_ref().map(conversation_row))
+}
+
+const CONVERSATION: &str = "SELECT target, object_key, channel, thread_id, topic, state,
+         first_event_id, last_event_id, last_kind, messages, restarts, opened_at, updated_at,
+         closed_at, gone_at
+     FROM conversations WHERE target = $1 AND object_key = $2";
+
+/// A conversation row, its columns as `CONVERSATION_COLUMNS` lists them.
+pub(super) fn conversation_row(r: &Row) -> Conversation {
+    let number = |i: usize| u32::try_from(r.get::<_, i64>(i)).unwrap_or(0);
+    Conversation {
+        target: r.get(0),
+        object_key: r.get(1),
+        channel: r.get(2),
+        thread_id: r.get(3),
+        topic: r.get(4),
+        state: r.get(5),
+        first_event_id: r.get(6),
+        last_event_id: r.get(7),
+        last_kind: r.get(8),
+        messages: number(9),
+        restarts: number(10),
+        opened_at: r.get(11),
+        updated_at: r.get(12),
+        closed_at: r.get(13),
+        gone_at: r.get(14),
+    }
 }
 
 fn claimed_row(r: &Row) -> ClaimedRow {
@@ -567,6 +701,8 @@ fn claimed_row(r: &Row) -> ClaimedRow {
         template: r.get(5),
         event_id: r.get(6),
         created_at: r.get(7),
+        object_key: r.get(8),
+        step: r.get(9),
     }
 }
 
@@ -617,6 +753,8 @@ async fn bury(
         &row.attempts,
         &now,
         &"dead",
+        &None::<String>,
+        &row.step,
         &None::<String>,
     ];
     stmts.execute(tx, FINISH, params).await?;

@@ -8,7 +8,7 @@
 use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use crate::store::rows::{merged_rules, rules_json, rules_of};
+use crate::store::rows::{OPEN_CONVERSATION_KEEP_MS, merged_rules, rules_json, rules_of};
 use crate::store::{Claim, DeadLetterError, NewDelivery, RerouteError};
 
 /// Events pruned per transaction, so pruning never holds the writer for long.
@@ -55,8 +55,10 @@ pub(in crate::store) fn replay(
     let new_id = tx
         .prepare_cached(
             "INSERT INTO deliveries (event_id, rule, target, template, state, attempts,
-                                     next_attempt_at, created_at, updated_at, replay_of)
-             SELECT event_id, rule, target, template, 'pending', 0, ?2, ?2, ?2, id
+                                     next_attempt_at, created_at, updated_at, replay_of,
+                                     object_key, step)
+             SELECT event_id, rule, target, template, 'pending', 0, ?2, ?2, ?2, id,
+                    object_key, step
              FROM deliveries WHERE id = ?1
              RETURNING id",
         )?
@@ -186,5 +188,12 @@ pub(in crate::store) fn prune_batch(
     }
     tx.prepare_cached("DELETE FROM dedup WHERE received_at < ?1")?
         .execute([before_ms])?;
+    // Conversations closed before the cutoff, and open ones silent for a year past it.
+    let idle = before_ms.saturating_sub(OPEN_CONVERSATION_KEEP_MS);
+    tx.prepare_cached(
+        "DELETE FROM conversations
+         WHERE (closed_at IS NOT NULL AND closed_at < ?1) OR updated_at < ?2",
+    )?
+    .execute([before_ms, idle])?;
     Ok(ids.len() as u64)
 }

@@ -7,9 +7,9 @@ use crate::store::commit::{LaneDone, LaneWrite, RouteRow};
 use crate::store::engine::Engine;
 use crate::store::rows::EventRow;
 use crate::store::types::{
-    Claim, DeadFilter, DeadLetterError, DeliveryDetails, DeliveryRecord, DeliveryState,
-    EventDetails, EventFilter, EventSummary, Ingested, NewDelivery, QueueStat, RerouteError,
-    StoreCounts, StoredEvent, TargetHealth,
+    Claim, Conversation, ConversationFilter, DeadFilter, DeadLetterError, DeliveryDetails,
+    DeliveryRecord, DeliveryState, EventDetails, EventFilter, EventSummary, Ingested, NewDelivery,
+    QueueStat, RerouteError, StoreCounts, StoredEvent, TargetHealth,
 };
 
 impl Engine for Sqlite {
@@ -161,6 +161,16 @@ impl Engine for Sqlite {
 
     async fn queue_stats(&self) -> Result<(Vec<QueueStat>, u64), StoreError> {
         self.reads.run(views::queue_stats).await
+    }
+
+    async fn conversations(
+        &self,
+        filter: &ConversationFilter,
+    ) -> Result<Vec<Conversation>, StoreError> {
+        let filter = filter.clone();
+        self.reads
+            .run(move |c| views::conversations(c, &filter))
+            .await
     }
 
     async fn target_health(

@@ -78,7 +78,8 @@ async fn spawn<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Res
 
 pub(in crate::store) const DELIVERY_COLUMNS: &str =
     "id, event_id, rule, target, template, state, attempts,
-     next_attempt_at, created_at, updated_at, finished_at, last_status, last_error, replay_of";
+     next_attempt_at, created_at, updated_at, finished_at, last_status, last_error, replay_of,
+     object_key";
 
 pub(in crate::store) fn unrouted(
     conn: &Connection,
@@ -229,6 +230,7 @@ pub(in crate::store) fn delivery_record(
         last_status: to_u16(r.get(11)?),
         last_error: r.get(12)?,
         replay_of: r.get(13)?,
+        object_key: r.get(14)?,
     }))
 }
 
@@ -238,7 +240,8 @@ pub(in crate::store) fn attempts_of(
 ) -> Result<Vec<AttemptRecord>, StoreError> {
     let mut stmt = conn
         .prepare_cached(
-            "SELECT attempt, started_at, finished_at, outcome, status, error, provider_id
+            "SELECT attempt, started_at, finished_at, outcome, status, error, provider_id,
+                    action
              FROM attempts WHERE delivery_id = ?1 ORDER BY attempt",
         )
         .map_err(classify)?;
@@ -253,6 +256,7 @@ pub(in crate::store) fn attempts_of(
                 status: to_u16(r.get(4)?),
                 error: r.get(5)?,
                 provider_id: r.get(6)?,
+                action: r.get(7)?,
             })
         })
         .map_err(classify)?;
@@ -316,12 +320,15 @@ pub(in crate::store) fn next_ready_at(
     conn: &Connection,
     target: &str,
 ) -> Result<Option<i64>, StoreError> {
-    conn.prepare_cached(
-        "SELECT MAX(MIN(CASE state WHEN 'sending' THEN COALESCE(lease_until, 0)
-                                   ELSE next_attempt_at END),
+    // A delivery held by an earlier one of its conversation is not counted: it becomes
+    // claimable after that one, whose own moment is.
+    conn.prepare_cached(concat!(
+        "SELECT MAX(MIN(CASE d.state WHEN 'sending' THEN COALESCE(d.lease_until, 0)
+                                     ELSE d.next_attempt_at END),
                     COALESCE((SELECT blocked_until FROM targets WHERE name = ?1), 0))
-         FROM deliveries WHERE target = ?1 AND state IN ('pending', 'sending')",
-    )
+         FROM deliveries d WHERE d.target = ?1 AND d.state IN ('pending', 'sending') AND ",
+        super::write::object_free!()
+    ))
     .and_then(|mut stmt| stmt.query_row([target], |r| r.get::<_, Option<i64>>(0)))
     .map_err(classify)
 }

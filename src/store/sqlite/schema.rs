@@ -138,8 +138,42 @@ WHERE kind GLOB 'CORRECTIVE_ACTION_*' OR kind GLOB 'AUDIT_*' OR kind GLOB 'TEMPL
 CREATE INDEX events_object ON events (object_key, received_at) WHERE object_key IS NOT NULL;
 "#;
 
+/// Version 6: conversations (one thread per target and audit or corrective action, see
+/// [`crate::conversation`]). A delivery to a target with `threads: true` names its object
+/// (`object_key`) and its step (0: post, 1: edit the parent after a reply); a lane claims the
+/// deliveries of one object in order (`deliveries_object`: the unfinished ones per object,
+/// only for such deliveries). An attempt says what it did in its conversation (`action`:
+/// `start`, `reply`, `update`). Existing rows are messages of their own.
+const V6: &str = r#"
+ALTER TABLE deliveries ADD COLUMN object_key TEXT;
+ALTER TABLE deliveries ADD COLUMN step INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE attempts ADD COLUMN action TEXT;
+CREATE INDEX deliveries_object ON deliveries (target, object_key, id)
+    WHERE object_key IS NOT NULL AND state IN ('pending', 'sending');
+CREATE TABLE conversations (
+    target         TEXT NOT NULL,
+    object_key     TEXT NOT NULL,
+    channel        TEXT,                -- Slack: the parent's channel id; email: NULL
+    thread_id      TEXT NOT NULL,       -- Slack: the parent's ts; email: the first Message-ID
+    topic          TEXT NOT NULL,
+    state          TEXT NOT NULL,       -- where the object stands, as the parent shows it
+    first_event_id TEXT NOT NULL,
+    last_event_id  TEXT NOT NULL,
+    last_kind      TEXT NOT NULL,
+    messages       INTEGER NOT NULL,
+    restarts       INTEGER NOT NULL DEFAULT 0,
+    opened_at      BIGINT NOT NULL,
+    updated_at     BIGINT NOT NULL,
+    closed_at      BIGINT,
+    gone_at        BIGINT,
+    PRIMARY KEY (target, object_key)
+) WITHOUT ROWID;
+CREATE INDEX conversations_object ON conversations (object_key);
+CREATE INDEX conversations_updated ON conversations (updated_at);
+"#;
+
 /// Every migration in order; the schema version after applying `MIGRATIONS[i]` is `i + 1`.
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// The size of the readiness probe's write. An event, its routing and its delivery's first
 /// outcome write about a dozen pages of 4 KiB to the log (the rows, the dedup key, their

@@ -8,10 +8,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::classify;
 use super::read::{DELIVERY_COLUMNS, attempts_of, delivery_record, stored_event};
-use crate::store::rows::{count, rules_of, to_u16};
+use crate::store::rows::{CONVERSATION_COLUMNS, count, rules_of, to_u16};
 use crate::store::{
-    DeadFilter, DeliveryDetails, DeliveryRecord, EventFilter, EventOutcome, EventSummary,
-    QueueStat, StoreError, TargetHealth,
+    Conversation, ConversationFilter, DeadFilter, DeliveryDetails, DeliveryRecord, EventFilter,
+    EventOutcome, EventSummary, QueueStat, StoreError, TargetHealth,
 };
 
 /// Rows of a dead letter that is still to be dealt with.
@@ -169,8 +169,8 @@ pub(in crate::store) fn delivery(
             stmt.query_row([id], |r| {
                 Ok((
                     delivery_record(r)?,
-                    r.get::<_, Option<i64>>(14)?,
                     r.get::<_, Option<i64>>(15)?,
+                    r.get::<_, Option<i64>>(16)?,
                 ))
             })
             .optional()
@@ -276,6 +276,29 @@ pub(in crate::store) fn target_health(
                 delivered_last_hour: count(r.get(10)?),
             })
         })
+        .map_err(classify)?;
+    rows.collect::<Result<_, _>>().map_err(classify)
+}
+
+/// The conversations `filter` asks for, most recently updated first.
+pub(in crate::store) fn conversations(
+    conn: &Connection,
+    filter: &ConversationFilter,
+) -> Result<Vec<Conversation>, StoreError> {
+    let sql = format!(
+        "SELECT {CONVERSATION_COLUMNS} FROM conversations
+         WHERE (?1 IS NULL OR object_key = ?1
+                OR object_key IN ('corrective-action:' || ?1, 'audit:' || ?1))
+           AND (?2 IS NULL OR target = ?2)
+         ORDER BY updated_at DESC, target, object_key LIMIT ?3"
+    );
+    let limit = i64::try_from(filter.limit).unwrap_or(i64::MAX);
+    let mut stmt = conn.prepare_cached(&sql).map_err(classify)?;
+    let rows = stmt
+        .query_map(
+            params![filter.object, filter.target, limit],
+            super::write::conversation_row,
+        )
         .map_err(classify)?;
     rows.collect::<Result<_, _>>().map_err(classify)
 }

@@ -13,8 +13,10 @@ use uuid::Uuid;
 
 use crate::store::cache::EventCache;
 use crate::store::commit::{LaneDone, LaneWrite, Pending, RouteRow};
-use crate::store::rows::{ClaimSpec, ClaimedRow, EventRow, FinishRow, StoredEventRow};
-use crate::store::{Claim, Ingested, NewDelivery, StoreError, StoredEvent};
+use crate::store::rows::{
+    CONVERSATION_COLUMNS, ClaimSpec, ClaimedRow, EventRow, FinishRow, StoredEventRow, count_column,
+};
+use crate::store::{Claim, Conversation, Ingested, NewDelivery, StoreError, StoredEvent};
 
 /// Claims the dedup key when no event with it was stored since the window's start (nor earlier
 /// in this batch); returns the key's event id only when this event got it.
@@ -92,12 +94,15 @@ pub(super) fn insert_deliveries(
     }
     let mut insert = tx.prepare_cached(
         "INSERT INTO deliveries
-             (event_id, rule, target, template, state, next_attempt_at, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5, ?5)",
+             (event_id, rule, target, template, state, next_attempt_at, created_at, updated_at,
+              object_key)
+         VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5, ?5, ?6)",
     )?;
     let mut ids = Vec::with_capacity(deliveries.len());
     for d in deliveries {
-        insert.execute(params![event_id, d.rule, d.target, d.template, now])?;
+        insert.execute(params![
+            event_id, d.rule, d.target, d.template, now, d.object
+        ])?;
         ids.push(tx.last_insert_rowid());
     }
     Ok((targets.into_iter().map(str::to_owned).collect(), ids))
@@ -142,12 +147,31 @@ pub(super) fn route(
 const FINISH: &str = "UPDATE deliveries
      SET state = ?1, next_attempt_at = COALESCE(?2, next_attempt_at),
          lease_owner = NULL, lease_until = NULL, updated_at = ?3, finished_at = ?4,
-         last_status = ?5, last_error = ?6
+         last_status = ?5, last_error = ?6, step = ?9
      WHERE id = ?7 AND lease_seq = ?8 AND state = 'sending'";
 
 const ATTEMPT: &str = "INSERT INTO attempts
-     (delivery_id, attempt, started_at, finished_at, outcome, status, error, provider_id)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+     (delivery_id, attempt, started_at, finished_at, outcome, status, error, provider_id, action)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+
+/// A conversation's row as an attempt left it (one writer per conversation at a time: its
+/// object's deliveries are claimed in order).
+const SAVE_CONVERSATION: &str = "INSERT OR REPLACE INTO conversations
+     (target, object_key, channel, thread_id, topic, state, first_event_id, last_event_id,
+      last_kind, messages, restarts, opened_at, updated_at, closed_at, gone_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+
+/// The unfinished delivery is not held by an earlier one of the same conversation (the
+/// deliveries of one object go in order; others do not wait for them).
+macro_rules! object_free {
+    () => {
+        "(d.object_key IS NULL OR NOT EXISTS (
+             SELECT 1 FROM deliveries o INDEXED BY deliveries_object
+             WHERE o.target = d.target AND o.object_key = d.object_key
+               AND o.state IN ('pending', 'sending') AND o.id < d.id))"
+    };
+}
+pub(super) use object_free;
 
 /// A FIFO lane's head, if it is ready: the oldest unfinished delivery, pending and due or with
 /// its lease run out, while the target is not paused.
@@ -160,19 +184,27 @@ const CLAIM_HEAD: &str = "UPDATE deliveries
        AND ((state = 'pending' AND next_attempt_at <= ?3)
             OR (state = 'sending' AND lease_until <= ?3))
        AND NOT EXISTS (SELECT 1 FROM targets WHERE name = ?4 AND blocked_until > ?3)
-     RETURNING id, lease_seq, attempts, rule, target, template, event_id, created_at";
+     RETURNING id, lease_seq, attempts, rule, target, template, event_id, created_at,
+               object_key, step";
 
-/// The oldest `?5` ready deliveries of a lane that is not ordered.
-const CLAIM_DUE: &str = "UPDATE deliveries
+/// The oldest `?5` ready deliveries of a lane that is not ordered, each after the earlier
+/// unfinished ones of its conversation.
+const CLAIM_DUE: &str = concat!(
+    "UPDATE deliveries
      SET state = 'sending', lease_owner = ?1, lease_until = ?2,
          lease_seq = lease_seq + 1, attempts = attempts + 1, updated_at = ?3
-     WHERE id IN (SELECT id FROM deliveries
-                  WHERE target = ?4 AND state IN ('pending', 'sending')
-                    AND ((state = 'pending' AND next_attempt_at <= ?3)
-                         OR (state = 'sending' AND lease_until <= ?3))
-                  ORDER BY id LIMIT ?5)
+     WHERE id IN (SELECT d.id FROM deliveries d
+                  WHERE d.target = ?4 AND d.state IN ('pending', 'sending')
+                    AND ((d.state = 'pending' AND d.next_attempt_at <= ?3)
+                         OR (d.state = 'sending' AND d.lease_until <= ?3))
+                    AND ",
+    object_free!(),
+    "
+                  ORDER BY d.id LIMIT ?5)
        AND NOT EXISTS (SELECT 1 FROM targets WHERE name = ?4 AND blocked_until > ?3)
-     RETURNING id, lease_seq, attempts, rule, target, template, event_id, created_at";
+     RETURNING id, lease_seq, attempts, rule, target, template, event_id, created_at,
+               object_key, step"
+);
 
 /// A lane's outcomes, then its claim, answered with what each did.
 pub(super) fn lane(
@@ -205,6 +237,7 @@ fn finish(tx: &Connection, row: &FinishRow) -> Result<bool, rusqlite::Error> {
         row.error,
         row.delivery_id,
         row.lease_seq,
+        row.step,
     ])?;
     if changed != 1 {
         return Ok(false);
@@ -218,8 +251,73 @@ fn finish(tx: &Connection, row: &FinishRow) -> Result<bool, rusqlite::Error> {
         row.status,
         row.error,
         row.provider_id,
+        row.action,
     ])?;
+    if let Some(c) = &row.conversation {
+        save_conversation(tx, c)?;
+    }
     Ok(true)
+}
+
+fn save_conversation(tx: &Connection, c: &Conversation) -> Result<(), rusqlite::Error> {
+    tx.prepare_cached(SAVE_CONVERSATION)?.execute(params![
+        c.target,
+        c.object_key,
+        c.channel,
+        c.thread_id,
+        c.topic,
+        c.state,
+        c.first_event_id,
+        c.last_event_id,
+        c.last_kind,
+        count_column(c.messages),
+        count_column(c.restarts),
+        c.opened_at,
+        c.updated_at,
+        c.closed_at,
+        c.gone_at,
+    ])?;
+    Ok(())
+}
+
+/// The conversation of a claimed delivery, as stored.
+fn conversation_of(
+    tx: &Connection,
+    target: &str,
+    object: Option<&str>,
+) -> Result<Option<Conversation>, rusqlite::Error> {
+    let Some(object) = object else {
+        return Ok(None);
+    };
+    tx.prepare_cached(&format!(
+        "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE target = ?1 AND object_key = ?2"
+    ))?
+    .query_row([target, object], conversation_row)
+    .optional()
+}
+
+/// A conversation row, its columns as [`CONVERSATION_COLUMNS`] lists them.
+pub(super) fn conversation_row(r: &rusqlite::Row<'_>) -> Result<Conversation, rusqlite::Error> {
+    let number = |i: usize| -> Result<u32, rusqlite::Error> {
+        Ok(u32::try_from(r.get::<_, i64>(i)?).unwrap_or(0))
+    };
+    Ok(Conversation {
+        target: r.get(0)?,
+        object_key: r.get(1)?,
+        channel: r.get(2)?,
+        thread_id: r.get(3)?,
+        topic: r.get(4)?,
+        state: r.get(5)?,
+        first_event_id: r.get(6)?,
+        last_event_id: r.get(7)?,
+        last_kind: r.get(8)?,
+        messages: number(9)?,
+        restarts: number(10)?,
+        opened_at: r.get(11)?,
+        updated_at: r.get(12)?,
+        closed_at: r.get(13)?,
+        gone_at: r.get(14)?,
+    })
 }
 
 /// Leases what `spec` asks for and attaches each claim's event: from the in-memory hand-off, or
@@ -255,7 +353,10 @@ fn claim(
     let mut claims = Vec::with_capacity(rows.len());
     for row in rows {
         match event_of(tx, &row.event_id, cache)? {
-            Ok(event) => claims.push(row.into_claim(event, spec.now_ms)),
+            Ok(event) => {
+                let conversation = conversation_of(tx, &row.target, row.object_key.as_deref())?;
+                claims.push(row.into_claim(event, conversation, spec.now_ms));
+            }
             Err(e) => bury(tx, &row, spec.now_ms, &e)?,
         }
     }
@@ -272,6 +373,8 @@ fn claimed_row(r: &rusqlite::Row<'_>) -> Result<ClaimedRow, rusqlite::Error> {
         template: r.get(5)?,
         event_id: r.get(6)?,
         created_at: r.get(7)?,
+        object_key: r.get(8)?,
+        step: r.get(9)?,
     })
 }
 
@@ -319,6 +422,7 @@ fn bury(
         error,
         row.delivery_id,
         row.lease_seq,
+        row.step,
     ])?;
     Ok(())
 }

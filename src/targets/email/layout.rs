@@ -231,6 +231,7 @@ mod tests {
                 label: "Open in MonitorQA".to_string(),
             }),
             color: Some("danger".to_string()),
+            ..Message::default()
         }
     }
 

@@ -51,6 +51,12 @@ pub fn request(
         ("html".to_string(), mail.html.clone()),
         ("v:mqa-delivery".to_string(), key.to_string()),
     ]);
+    // Custom headers are `h:<Name>` fields.
+    fields.extend(
+        mail.headers
+            .iter()
+            .map(|(name, value)| (format!("h:{name}"), value.clone())),
+    );
     Ok(HttpRequest {
         url: Secret::new(format!("{}/v3/{domain}/messages", base(base_url, default))),
         headers: vec![(

@@ -14,8 +14,9 @@ use std::time::SystemTime;
 
 use super::limits::truncate_chars;
 use super::{BuildError, Content, HttpRequest, HttpResponse, Verdict};
+use crate::conversation::{self, Post};
 use crate::secret::Secret;
-use crate::template::Markup;
+use crate::template::{Markup, Message};
 
 /// HTML for the HTML part, Plain for the subject and the text part.
 pub const MARKUPS: &[Markup] = &[Markup::Html, Markup::Plain];
@@ -59,6 +60,8 @@ pub struct Mail {
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// Extra headers: `Message-ID`, `In-Reply-To` and `References` in a conversation.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Email {
@@ -66,7 +69,14 @@ impl Email {
         self.provider
     }
 
-    pub(super) fn build(&self, content: &Content, key: &str) -> Result<HttpRequest, BuildError> {
+    /// The mail for `content`: a message of its own, or `post` in a conversation (the first
+    /// mail of the thread, or a reply to it under its subject).
+    pub(super) fn build(
+        &self,
+        content: &Content,
+        key: &str,
+        post: Option<&Post>,
+    ) -> Result<HttpRequest, BuildError> {
         let Content::Message(rendered) = content else {
             return Err(super::unsupported("email", content));
         };
@@ -77,16 +87,14 @@ impl Email {
         }
         let plain = rendered.require(Markup::Plain)?;
         let html = rendered.require(Markup::Html)?;
+        let (subject, headers) = self.subject_and_headers(plain, key, post)?;
         let mail = Mail {
             from: self.from.clone(),
             to: self.to.clone(),
-            subject: subject(if plain.preview.trim().is_empty() {
-                &plain.title
-            } else {
-                &plain.preview
-            }),
+            subject,
             text: layout::text(plain),
             html: layout::html(html, plain),
+            headers,
         };
         let base = self.base_url.as_deref();
         match self.provider {
@@ -102,6 +110,48 @@ impl Email {
             EmailProvider::Postmark => Ok(postmark::request(base, &self.api_key, &mail, key)),
             EmailProvider::Resend => Ok(resend::request(base, &self.api_key, &mail, key)),
         }
+    }
+
+    /// The subject and the threading headers: the preview (else the title) for a mail of its
+    /// own; the thread's topic for its first mail, with the mail's own `Message-ID`; `Re: `
+    /// and the topic for the others, with the first one's id as `In-Reply-To` and
+    /// `References`.
+    fn subject_and_headers(
+        &self,
+        plain: &Message,
+        key: &str,
+        post: Option<&Post>,
+    ) -> Result<(String, Vec<(String, String)>), BuildError> {
+        let Some(post) = post else {
+            let line = [&plain.preview, &plain.title]
+                .into_iter()
+                .find(|s| !s.trim().is_empty())
+                .map_or("", String::as_str);
+            return Ok((subject(line), Vec::new()));
+        };
+        let own = ("Message-ID".to_owned(), self.message_id(key));
+        match post {
+            Post::Start { .. } => Ok((subject(plain.topic_or_title()), vec![own])),
+            Post::Reply {
+                thread_id, topic, ..
+            } => Ok((
+                subject(&conversation::reply_subject(topic)),
+                vec![
+                    own,
+                    ("In-Reply-To".to_owned(), thread_id.clone()),
+                    ("References".to_owned(), thread_id.clone()),
+                ],
+            )),
+            Post::Update { .. } => Err(BuildError::Config(
+                "a mail cannot be edited once sent".to_owned(),
+            )),
+        }
+    }
+
+    /// The `Message-ID` this target gives the mail of delivery `key` (the same on every
+    /// attempt).
+    pub fn message_id(&self, key: &str) -> String {
+        conversation::message_id(key, &self.from)
     }
 
     pub(super) fn classify(&self, resp: &HttpResponse, now: SystemTime) -> Verdict {
@@ -154,6 +204,15 @@ pub fn split_address(address: &str) -> (Option<String>, String) {
         return (name, rest.trim().to_string());
     }
     (None, address.to_string())
+}
+
+/// Headers as a JSON object of name to value (SendGrid's and Resend's `headers`).
+fn header_object(headers: &[(String, String)]) -> serde_json::Value {
+    let map = headers
+        .iter()
+        .map(|(name, value)| (name.clone(), serde_json::Value::from(value.as_str())))
+        .collect();
+    serde_json::Value::Object(map)
 }
 
 /// The provider's base URL: the configured one (without a trailing `/`) or the default.

@@ -25,6 +25,24 @@ pub const DEFAULT_BASE: &str = "https://api.postmarkapp.com";
 pub const NOT_ALLOWED_PAUSE: Duration = Duration::from_secs(3600);
 
 pub fn request(base_url: Option<&str>, token: &Secret, mail: &Mail, key: &str) -> HttpRequest {
+    let mut body = json!({
+        "From": mail.from,
+        "To": mail.to.join(", "),
+        "Subject": mail.subject,
+        "HtmlBody": mail.html,
+        "TextBody": mail.text,
+        "MessageStream": "outbound",
+        "Metadata": {"mqa_delivery": key},
+    });
+    if !mail.headers.is_empty() {
+        // `[{"Name": …, "Value": …}]`.
+        let headers: Vec<Value> = mail
+            .headers
+            .iter()
+            .map(|(name, value)| json!({"Name": name, "Value": value}))
+            .collect();
+        body["Headers"] = Value::Array(headers);
+    }
     HttpRequest {
         url: Secret::new(format!("{}/email", base(base_url, DEFAULT_BASE))),
         headers: vec![
@@ -37,15 +55,7 @@ pub fn request(base_url: Option<&str>, token: &Secret, mail: &Mail, key: &str) -
                 HeaderText::Secret(token.clone()),
             ),
         ],
-        body: RequestBody::Json(json!({
-            "From": mail.from,
-            "To": mail.to.join(", "),
-            "Subject": mail.subject,
-            "HtmlBody": mail.html,
-            "TextBody": mail.text,
-            "MessageStream": "outbound",
-            "Metadata": {"mqa_delivery": key},
-        })),
+        body: RequestBody::Json(body),
     }
 }
 

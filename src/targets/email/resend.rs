@@ -27,6 +27,16 @@ pub const DEFAULT_BASE: &str = "https://api.resend.com";
 pub const QUOTA_PAUSE: Duration = Duration::from_secs(3600);
 
 pub fn request(base_url: Option<&str>, api_key: &Secret, mail: &Mail, key: &str) -> HttpRequest {
+    let mut body = json!({
+        "from": mail.from,
+        "to": mail.to,
+        "subject": mail.subject,
+        "html": mail.html,
+        "text": mail.text,
+    });
+    if !mail.headers.is_empty() {
+        body["headers"] = super::header_object(&mail.headers);
+    }
     HttpRequest {
         url: Secret::new(format!("{}/emails", base(base_url, DEFAULT_BASE))),
         headers: vec![
@@ -39,13 +49,7 @@ pub fn request(base_url: Option<&str>, api_key: &Secret, mail: &Mail, key: &str)
                 HeaderText::Plain(idempotency_key(key)),
             ),
         ],
-        body: RequestBody::Json(json!({
-            "from": mail.from,
-            "to": mail.to,
-            "subject": mail.subject,
-            "html": mail.html,
-            "text": mail.text,
-        })),
+        body: RequestBody::Json(body),
     }
 }
 

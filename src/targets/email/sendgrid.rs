@@ -21,22 +21,26 @@ pub const DEFAULT_BASE: &str = "https://api.sendgrid.com";
 /// The Mail Send request; plain text comes before HTML, as SendGrid requires.
 pub fn request(base_url: Option<&str>, api_key: &Secret, mail: &Mail, key: &str) -> HttpRequest {
     let to: Vec<Value> = mail.to.iter().map(|a| address(a)).collect();
+    let mut body = json!({
+        "personalizations": [{"to": to}],
+        "from": address(&mail.from),
+        "subject": mail.subject,
+        "content": [
+            {"type": "text/plain", "value": mail.text},
+            {"type": "text/html", "value": mail.html},
+        ],
+        "custom_args": {"mqa_delivery": key},
+    });
+    if !mail.headers.is_empty() {
+        body["headers"] = super::header_object(&mail.headers);
+    }
     HttpRequest {
         url: Secret::new(format!("{}/v3/mail/send", base(base_url, DEFAULT_BASE))),
         headers: vec![(
             "authorization".to_string(),
             HeaderText::Secret(Secret::new(format!("Bearer {}", api_key.expose()))),
         )],
-        body: RequestBody::Json(json!({
-            "personalizations": [{"to": to}],
-            "from": address(&mail.from),
-            "subject": mail.subject,
-            "content": [
-                {"type": "text/plain", "value": mail.text},
-                {"type": "text/html", "value": mail.html},
-            ],
-            "custom_args": {"mqa_delivery": key},
-        })),
+        body: RequestBody::Json(body),
     }
 }
 

@@ -74,6 +74,44 @@ pub fn message_body(plain: &Message, mrkdwn: &Message) -> Value {
     })
 }
 
+/// The parent of a conversation: the object (`topic` as first posted, else the template's) as
+/// the header, where it stands (`status`) in bold, the fields and the link, as of the latest
+/// event; `restarted` adds a line saying the earlier parent was deleted.
+pub fn parent_body(
+    plain: &Message,
+    mrkdwn: &Message,
+    topic: Option<&str>,
+    restarted: bool,
+) -> Value {
+    let mut text = format!("*{}*", mrkdwn.status_or_preview());
+    if restarted {
+        text.push_str("\n_The first message of this conversation was deleted; it continues here._");
+    }
+    let parent = |m: &Message, text: String| Message {
+        title: topic.unwrap_or(m.topic_or_title()).to_owned(),
+        preview: m.status_or_preview().to_owned(),
+        text,
+        fields: m.fields.clone(),
+        ..m.clone()
+    };
+    message_body(
+        &parent(plain, plain.status_or_preview().to_owned()),
+        &parent(mrkdwn, text),
+    )
+}
+
+/// A reply in a conversation: what this event adds (the template's `reply`), and the link;
+/// the parent above already shows the object and its fields.
+pub fn reply_body(plain: &Message, mrkdwn: &Message) -> Value {
+    let reply = |m: &Message| Message {
+        title: String::new(),
+        text: m.reply_or_text(),
+        fields: Vec::new(),
+        ..m.clone()
+    };
+    message_body(&reply(plain), &reply(mrkdwn))
+}
+
 /// The notification text: the preview, else the title, else the start of the text; never
 /// empty (Slack answers `no_text` to a message without one).
 fn fallback_text(mrkdwn: &Message) -> String {
@@ -199,6 +237,7 @@ mod tests {
                 label: String::new(),
             }),
             color: None,
+            ..Message::default()
         }
     }
 
@@ -301,5 +340,39 @@ mod tests {
         });
         let body = message_body(&m, &m);
         assert!(!body.to_string().contains("actions"));
+    }
+
+    #[test]
+    fn a_parent_shows_the_topic_the_state_and_the_fields_and_a_reply_only_what_happened() {
+        let mut m = msg("The long text of the event.", 2);
+        m.topic = "Corrective action CA-7: Replace the seal".to_string();
+        m.status = "Rejected → waiting for Ana".to_string();
+        m.reply = "Rejected. Ana must act again.".to_string();
+        let parent = parent_body(&m, &m, None, false);
+        let blocks = parent["blocks"].as_array().expect("blocks");
+        assert_eq!(blocks[0]["text"]["text"], m.topic);
+        assert_eq!(blocks[1]["text"]["text"], "*Rejected → waiting for Ana*");
+        assert!(blocks[2]["fields"].is_array(), "{parent}");
+        assert_eq!(parent["text"], m.status, "the notification says the state");
+        assert!(!parent.to_string().contains("long text"), "{parent}");
+
+        let kept = parent_body(&m, &m, Some("Corrective action CA-7"), true);
+        assert_eq!(kept["blocks"][0]["text"]["text"], "Corrective action CA-7");
+        let state = kept["blocks"][1]["text"]["text"].as_str().unwrap_or("");
+        assert!(state.contains("was deleted; it continues here"), "{state}");
+
+        let reply = reply_body(&m, &m);
+        let blocks = reply["blocks"].as_array().expect("blocks");
+        assert_eq!(blocks[0]["type"], "section", "no header: {reply}");
+        assert_eq!(blocks[0]["text"]["text"], m.reply);
+        assert!(
+            !reply.to_string().contains("fields"),
+            "the parent shows them: {reply}"
+        );
+        assert_eq!(
+            blocks.last().expect("a block")["type"],
+            "actions",
+            "the link stays"
+        );
     }
 }

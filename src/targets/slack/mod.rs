@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 
 use super::scrub::url_secret_parts;
 use super::{BuildError, Content, HeaderText, HttpRequest, HttpResponse, RequestBody, Verdict};
+use crate::conversation::{self, Post};
 use crate::secret::Secret;
 use crate::template::Markup;
 
@@ -32,11 +33,12 @@ pub struct Slack {
 enum Destination {
     /// An incoming webhook: the URL is the credential.
     Webhook(Secret),
-    /// `chat.postMessage` with a bot token.
+    /// `chat.postMessage` (and `chat.update`, in conversations) with a bot token.
     Api {
         token: Secret,
         channel: String,
-        endpoint: String,
+        /// The Web API's base URL, without a trailing `/`.
+        base: String,
     },
     /// Neither a URL nor a token and channel (config validation prevents this).
     Incomplete,
@@ -56,7 +58,7 @@ impl Slack {
                 Destination::Api {
                     token,
                     channel,
-                    endpoint: format!("{}/chat.postMessage", base.trim_end_matches('/')),
+                    base: base.trim_end_matches('/').to_owned(),
                 }
             }
             _ => Destination::Incomplete,
@@ -64,17 +66,46 @@ impl Slack {
         Slack { destination }
     }
 
-    pub(super) fn build(&self, content: &Content) -> Result<HttpRequest, BuildError> {
-        let body = match content {
-            Content::Message(rendered) => blocks::message_body(
-                rendered.require(Markup::Plain)?,
-                rendered.require(Markup::Slack)?,
+    /// Why this Slack target cannot keep conversations, if it cannot.
+    pub(super) fn cannot_thread(&self) -> Option<&'static str> {
+        match self.destination {
+            Destination::Api { .. } => None,
+            _ => Some(
+                "an incoming webhook answers `ok` without the message's id, so nothing can be \
+                 replied to or edited later; use a bot `token` and `channel` (chat.postMessage)",
             ),
+        }
+    }
+
+    /// The request for `content`: a message of its own, or `post` in a conversation (the
+    /// parent, a reply in its thread, or the parent's edit).
+    pub(super) fn build(
+        &self,
+        content: &Content,
+        post: Option<&Post>,
+    ) -> Result<HttpRequest, BuildError> {
+        let body = match content {
+            Content::Message(rendered) => {
+                let (plain, mrkdwn) = (
+                    rendered.require(Markup::Plain)?,
+                    rendered.require(Markup::Slack)?,
+                );
+                match post {
+                    None => blocks::message_body(plain, mrkdwn),
+                    Some(Post::Start { restarted, topic }) => {
+                        blocks::parent_body(plain, mrkdwn, topic.as_deref(), *restarted)
+                    }
+                    Some(Post::Update { topic, .. }) => {
+                        blocks::parent_body(plain, mrkdwn, Some(topic), false)
+                    }
+                    Some(Post::Reply { .. }) => blocks::reply_body(plain, mrkdwn),
+                }
+            }
             Content::Payload(payload) => payload.clone(),
             Content::Event(_) => return Err(super::unsupported("slack", content)),
         };
         match &self.destination {
-            Destination::Webhook(url) => Ok(HttpRequest {
+            Destination::Webhook(url) if post.is_none() => Ok(HttpRequest {
                 url: url.clone(),
                 headers: Vec::new(),
                 body: RequestBody::Json(body),
@@ -82,19 +113,40 @@ impl Slack {
             Destination::Api {
                 token,
                 channel,
-                endpoint,
-            } => Ok(HttpRequest {
-                url: Secret::new(endpoint.clone()),
-                headers: vec![(
-                    "authorization".to_string(),
-                    HeaderText::Secret(Secret::new(format!("Bearer {}", token.expose()))),
-                )],
-                body: RequestBody::Json(with_channel(body, channel)),
-            }),
+                base,
+            } => {
+                let (method, body) = in_conversation(body, channel, post);
+                Ok(HttpRequest {
+                    url: Secret::new(format!("{base}/{method}")),
+                    headers: vec![(
+                        "authorization".to_string(),
+                        HeaderText::Secret(Secret::new(format!("Bearer {}", token.expose()))),
+                    )],
+                    body: RequestBody::Json(body),
+                })
+            }
+            Destination::Webhook(_) => Err(BuildError::Config(
+                "an incoming webhook cannot keep a conversation (`threads: true` needs a bot \
+                 token)"
+                    .to_string(),
+            )),
             Destination::Incomplete => Err(BuildError::Config(
                 "a slack target needs either `url` or both `token` and `channel`".to_string(),
             )),
         }
+    }
+
+    /// Whether the answer to a reply or an edit says the conversation's parent (or its
+    /// channel) is gone: the Web API's error string, when it is one of
+    /// [`conversation::PARENT_GONE`].
+    pub(super) fn parent_gone(&self, resp: &HttpResponse) -> Option<String> {
+        if !matches!(self.destination, Destination::Api { .. }) {
+            return None;
+        }
+        let json: Value = serde_json::from_str(&resp.body).ok()?;
+        let error = json["error"].as_str()?;
+        (json["ok"] == Value::Bool(false) && conversation::PARENT_GONE.contains(&error))
+            .then(|| error.to_owned())
     }
 
     pub(super) fn classify(&self, resp: &HttpResponse, now: SystemTime) -> Verdict {
@@ -108,7 +160,7 @@ impl Slack {
     pub(super) fn host(&self) -> Option<String> {
         match &self.destination {
             Destination::Webhook(url) => url.host(),
-            Destination::Api { endpoint, .. } => crate::secret::host(endpoint),
+            Destination::Api { base, .. } => crate::secret::host(base),
             Destination::Incomplete => None,
         }
     }
@@ -118,6 +170,44 @@ impl Slack {
             Destination::Webhook(url) => url_secret_parts(url.expose()),
             Destination::Api { token, .. } => vec![token.expose().to_string()],
             Destination::Incomplete => Vec::new(),
+        }
+    }
+}
+
+/// The Web API method and body for a post in a conversation (or a message of its own):
+/// `chat.postMessage` with the target's channel, with `thread_ts` (and `reply_broadcast`) for a
+/// reply; `chat.update` with the parent's channel and `ts` for an edit.
+fn in_conversation(body: Value, channel: &str, post: Option<&Post>) -> (&'static str, Value) {
+    let mut body = with_channel(body, channel);
+    let Value::Object(fields) = &mut body else {
+        return ("chat.postMessage", body);
+    };
+    match post {
+        None | Some(Post::Start { .. }) => ("chat.postMessage", body),
+        Some(Post::Reply {
+            channel,
+            thread_id,
+            broadcast,
+            ..
+        }) => {
+            if let Some(channel) = channel {
+                fields.insert("channel".into(), Value::from(channel.as_str()));
+            }
+            fields.insert("thread_ts".into(), Value::from(thread_id.as_str()));
+            if *broadcast {
+                fields.insert("reply_broadcast".into(), Value::Bool(true));
+            }
+            ("chat.postMessage", body)
+        }
+        Some(Post::Update {
+            channel, thread_id, ..
+        }) => {
+            fields.insert("channel".into(), Value::from(channel.as_str()));
+            fields.insert("ts".into(), Value::from(thread_id.as_str()));
+            // chat.update takes neither; a raw payload may carry them.
+            fields.remove("unfurl_links");
+            fields.remove("unfurl_media");
+            ("chat.update", body)
         }
     }
 }

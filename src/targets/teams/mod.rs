@@ -337,6 +337,7 @@ mod tests {
                 .collect(),
             link: None,
             color: Some("warning".to_string()),
+            ..Message::default()
         }
     }
 

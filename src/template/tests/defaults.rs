@@ -429,3 +429,381 @@ fn every_preview_says_what_where_and_by_when_on_one_line() {
         }
     }
 }
+
+/// The stems of the corrective-action and audit event types: the ones a target with
+/// `threads: true` puts in a conversation.
+fn threaded_stems() -> Vec<String> {
+    let stems: Vec<String> = EVENT_KINDS
+        .iter()
+        .filter(|k| k.starts_with("CORRECTIVE_ACTION_") || k.starts_with("AUDIT_"))
+        .map(|k| k.to_ascii_lowercase())
+        .collect();
+    assert_eq!(stems.len(), 13);
+    stems
+}
+
+/// The sample of a threaded event type as the relay renders it: an id-only audit event with
+/// the looked-up `audit`.
+fn full(stem: &str) -> Value {
+    if stem.starts_with("audit_") && stem != "audit_completed" {
+        with_audit(stem)
+    } else {
+        sample(stem)
+    }
+}
+
+fn strict(name: &str, markup: Markup, ctx: &Value) -> Message {
+    Templates::builtin()
+        .render_in(crate::template::Mode::Strict, name, markup, ctx)
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// In a conversation: the object (`topic`), where it stands after the event (`status`) and
+/// what the thread's reply says (`reply`), for the full sample of every threaded event type
+/// and for the same event carrying only its id.
+#[test]
+fn every_thread_key_says_what_where_it_stands_and_what_happened() {
+    const ACTION: &str = "Corrective action CA-2026-0147: Repair walk-in freezer";
+    const AUDIT: &str =
+        "Audit AUD-2026-0311: Food Safety Daily Check at Kitchen — Store #12 Riverside";
+    let expected = [
+        (
+            "corrective_action_created",
+            ACTION,
+            "Open → waiting for Tomás Ortega, due Sun 22 Nov, 23:59 WET",
+            "Raised by Priya Natarajan. Tomás Ortega must act by Sun 22 Nov, 23:59 WET.\n\
+             Call the refrigeration contractor and move stock to the backup freezer",
+        ),
+        (
+            "corrective_action_assigned",
+            ACTION,
+            "Assigned to Tomás Ortega, due Sun 22 Nov, 23:59 WET",
+            "Assigned. Tomás Ortega must act by Sun 22 Nov, 23:59 WET.\n\
+             Call the refrigeration contractor and move stock to the backup freezer",
+        ),
+        (
+            "corrective_action_submitted",
+            ACTION,
+            "Submitted by Tomás Ortega → waiting for approval",
+            "Submitted for review by Tomás Ortega:\n\
+             Contractor replaced the compressor relay; freezer back at -20 °C",
+        ),
+        (
+            "corrective_action_approved",
+            ACTION,
+            "Approved ✓",
+            "Approved by Helen O'Brien on Sat 21 Nov, 17:30 WET; nothing is left to do.",
+        ),
+        (
+            "corrective_action_rejected",
+            ACTION,
+            "Rejected → waiting for Tomás Ortega, due Sun 22 Nov, 23:59 WET",
+            "Rejected. Tomás Ortega must act again by Sun 22 Nov, 23:59 WET.\n\
+             Submitted: Moved stock only; freezer still at -12 °C",
+        ),
+        (
+            "corrective_action_deleted",
+            "Corrective action 7b8c9d0e",
+            "Deleted",
+            "Deleted in MonitorQA.",
+        ),
+        (
+            "corrective_action_expired",
+            ACTION,
+            "Expired ✗ — was due Sun 22 Nov, 23:59 WET",
+            "Expired: not done by Sun 22 Nov, 23:59 WET.",
+        ),
+        (
+            "corrective_action_updated",
+            ACTION,
+            "Updated — waiting for Tomás Ortega, due Tue 24 Nov, 23:59 WET",
+            "Updated.",
+        ),
+        (
+            "audit_assigned",
+            AUDIT,
+            "Assigned to Priya Natarajan, Tomás Ortega, due Fri 20 Nov, 13:00 UTC",
+            "Assigned. Priya Natarajan, Tomás Ortega must carry it out by Fri 20 Nov, 13:00 UTC.",
+        ),
+        (
+            "audit_rescheduled",
+            AUDIT,
+            "Reopened → waiting for Priya Natarajan, Tomás Ortega, due Fri 20 Nov, 13:00 UTC",
+            "Reopened. Priya Natarajan, Tomás Ortega must carry it out again by Fri 20 Nov, 13:00 UTC.",
+        ),
+        (
+            "audit_completed",
+            AUDIT,
+            "Failed ✗, score 62 % (Needs improvement)",
+            "Failed, score 62 % (Needs improvement).\n\
+             Completed by Priya Natarajan on Fri 20 Nov, 06:41 UTC, in 36 min.",
+        ),
+        (
+            "audit_expired",
+            AUDIT,
+            "Expired ✗ — was due Fri 20 Nov, 13:00 UTC",
+            "Expired: not carried out by Fri 20 Nov, 13:00 UTC.",
+        ),
+        ("audit_deleted", AUDIT, "Deleted", "Deleted in MonitorQA."),
+    ];
+    // With only the id: no dangling "by", ", due" or "→ waiting for".
+    let id_only = [
+        ("corrective_action_created", "Open", "Raised."),
+        ("corrective_action_assigned", "Assigned", "Assigned."),
+        (
+            "corrective_action_submitted",
+            "Submitted → waiting for approval",
+            "Submitted for review.",
+        ),
+        (
+            "corrective_action_approved",
+            "Approved ✓",
+            "Approved; nothing is left to do.",
+        ),
+        ("corrective_action_rejected", "Rejected", "Rejected."),
+        (
+            "corrective_action_deleted",
+            "Deleted",
+            "Deleted in MonitorQA.",
+        ),
+        (
+            "corrective_action_expired",
+            "Expired ✗",
+            "Expired: not done in time.",
+        ),
+        ("corrective_action_updated", "Updated", "Updated."),
+        ("audit_assigned", "Assigned", "Assigned."),
+        ("audit_rescheduled", "Reopened", "Reopened."),
+        ("audit_completed", "Completed ✓", "Completed."),
+        (
+            "audit_expired",
+            "Expired ✗",
+            "Expired: not carried out in time.",
+        ),
+        ("audit_deleted", "Deleted", "Deleted in MonitorQA."),
+    ];
+    let stems: Vec<&str> = expected.iter().map(|(s, ..)| *s).collect();
+    assert_eq!(stems.len(), threaded_stems().len());
+    assert!(threaded_stems().iter().all(|s| stems.contains(&s.as_str())));
+    for (stem, topic, status, reply) in expected {
+        let m = strict(stem, Markup::Plain, &full(stem));
+        assert_eq!(
+            (m.topic.as_str(), m.status.as_str(), m.reply.as_str()),
+            (topic, status, reply),
+            "{stem}"
+        );
+    }
+    for (stem, status, reply) in id_only {
+        let event = minimal(stem);
+        let id = event["data"]
+            .as_object()
+            .and_then(|d| d.values().next())
+            .and_then(Value::as_str)
+            .unwrap();
+        let m = strict(stem, Markup::Plain, &event);
+        let object = if stem.starts_with("audit_") {
+            "Audit"
+        } else {
+            "Corrective action"
+        };
+        let topic = format!("{object} {}", &id[..8]);
+        assert_eq!(
+            (m.topic.as_str(), m.status.as_str(), m.reply.as_str()),
+            (topic.as_str(), status, reply),
+            "{stem}, id only"
+        );
+    }
+
+    // What the relay adds: the changes since its last event, a passed audit, a score of 0.
+    let mut updated = sample("corrective_action_updated");
+    updated["changes"] = json!({"known": true, "fields": [
+        {"label": "Due", "old": "Sun 22 Nov 2026, 23:59 WET", "new": "Tue 24 Nov 2026, 23:59 WET"},
+        {"label": "Priority", "old": "Medium", "new": "High"},
+    ]});
+    let m = strict("corrective_action_updated", Markup::Plain, &updated);
+    assert_eq!(
+        m.status,
+        "Updated (Due, Priority) — waiting for Tomás Ortega, due Tue 24 Nov, 23:59 WET"
+    );
+    assert_eq!(
+        m.reply,
+        "Updated:\n• Due: Sun 22 Nov 2026, 23:59 WET → Tue 24 Nov 2026, 23:59 WET\n• Priority: Medium → High"
+    );
+    updated["data"]["correctiveAction"]["status"] = json!(3);
+    let m = strict("corrective_action_updated", Markup::Plain, &updated);
+    assert_eq!(m.status, "Updated (Due, Priority) — waiting for approval");
+    updated["changes"] = json!({"known": false, "reason": "no_earlier_event", "fields": []});
+    let m = strict("corrective_action_updated", Markup::Plain, &updated);
+    assert_eq!(m.status, "Updated — waiting for approval");
+    assert_eq!(
+        m.reply,
+        "Updated. What changed is not known: no earlier event about it is stored here."
+    );
+
+    let mut reopened = with_audit("audit_rescheduled");
+    reopened["changes"] = json!({"known": true, "fields": [
+        {"label": "Due", "old": "Thu 19 Nov 2026, 13:00 UTC", "new": "Fri 20 Nov 2026, 13:00 UTC"},
+    ]});
+    let m = strict("audit_rescheduled", Markup::Plain, &reopened);
+    assert_eq!(
+        m.reply,
+        "Reopened. Priya Natarajan, Tomás Ortega must carry it out again by Fri 20 Nov, 13:00 UTC.\n\
+         • Due: Thu 19 Nov 2026, 13:00 UTC → Fri 20 Nov 2026, 13:00 UTC"
+    );
+
+    let mut passed = sample("audit_completed");
+    passed["data"]["isFailed"] = json!(false);
+    passed["data"]["score"] = json!(0);
+    passed["data"]["scoreLabel"] = json!(null);
+    let m = strict("audit_completed", Markup::Plain, &passed);
+    assert_eq!(m.status, "Completed ✓, score 0 %");
+    assert!(
+        m.reply.starts_with("Passed, score 0 %.\nCompleted by "),
+        "{}",
+        m.reply
+    );
+
+    // Every markup: one line of topic and status, a reply, no markup syntax of the template's own.
+    for stem in threaded_stems() {
+        for ctx in [full(&stem), minimal(&stem)] {
+            for markup in Markup::ALL {
+                let m = strict(&stem, markup, &ctx);
+                for (key, value) in [
+                    ("topic", &m.topic),
+                    ("status", &m.status),
+                    ("reply", &m.reply),
+                ] {
+                    assert!(!value.is_empty(), "{stem} / {markup:?}: no {key}");
+                    assert!(!value.contains('*'), "{stem} / {markup:?}: {key} {value:?}");
+                }
+                assert!(
+                    !m.topic.contains('\n') && !m.status.contains('\n'),
+                    "{stem}"
+                );
+            }
+        }
+    }
+}
+
+/// The topic is the Slack parent's header and the email thread's subject: every event of one
+/// corrective action (or audit) must give the same one, whichever its type.
+#[test]
+fn every_event_of_one_object_has_the_same_topic() {
+    let stems = threaded_stems();
+    let (actions, audits): (Vec<&String>, Vec<&String>) = stems
+        .iter()
+        .partition(|s| s.starts_with("corrective_action_"));
+
+    // The corrective-action samples are all about one action; all but the deletion (whose
+    // `correctiveAction` is null) carry its details, and give the same topic.
+    let id = sample("corrective_action_created")["data"]["correctiveActionId"].clone();
+    let mut topics = std::collections::BTreeSet::new();
+    for stem in &actions {
+        let event = sample(stem);
+        assert_eq!(event["data"]["correctiveActionId"], id, "{stem}");
+        if !event["data"]["correctiveAction"].is_null() {
+            topics.insert(strict(stem, Markup::Plain, &event).topic);
+        }
+    }
+    assert_eq!(
+        topics.into_iter().collect::<Vec<_>>(),
+        ["Corrective action CA-2026-0147: Repair walk-in freezer"]
+    );
+
+    // One context per object rendered with every type's template: with the details, with the
+    // id only, and (audits) with the details in `data` as AUDIT_COMPLETED has them or in the
+    // looked-up `audit` as the other audit events have them.
+    let shared: [(&Vec<&String>, Vec<Value>); 2] = [
+        (
+            &actions,
+            vec![
+                sample("corrective_action_updated"),
+                minimal("corrective_action_created"),
+            ],
+        ),
+        (
+            &audits,
+            vec![
+                with_audit("audit_expired"),
+                sample("audit_completed"),
+                minimal("audit_expired"),
+            ],
+        ),
+    ];
+    for (stems, contexts) in shared {
+        for ctx in &contexts {
+            for markup in [Markup::Plain, Markup::Slack, Markup::Html] {
+                let topics: std::collections::BTreeSet<String> = stems
+                    .iter()
+                    .map(|stem| strict(stem, markup, ctx).topic)
+                    .collect();
+                assert_eq!(topics.len(), 1, "{markup:?} / {}: {topics:?}", ctx["event"]);
+            }
+        }
+    }
+    let action = strict(
+        "corrective_action_created",
+        Markup::Plain,
+        &sample("corrective_action_updated"),
+    );
+    let audit = strict(
+        "audit_assigned",
+        Markup::Plain,
+        &with_audit("audit_expired"),
+    );
+    assert_eq!(
+        audit.topic,
+        "Audit AUD-2026-0311: Food Safety Daily Check at Kitchen — Store #12 Riverside"
+    );
+
+    // A type this relay does not know yet, of an object it threads, stays in the same thread
+    // under the same topic.
+    let mut new_kind = sample("corrective_action_updated");
+    new_kind["event"] = json!("CORRECTIVE_ACTION_REOPENED");
+    assert_eq!(
+        Templates::default_name("CORRECTIVE_ACTION_REOPENED"),
+        UNKNOWN_EVENT
+    );
+    let m = strict(UNKNOWN_EVENT, Markup::Plain, &new_kind);
+    assert_eq!(m.topic, action.topic);
+    assert_eq!(m.status, "MonitorQA event CORRECTIVE_ACTION_REOPENED");
+    let mut new_kind = with_audit("audit_expired");
+    new_kind["event"] = json!("AUDIT_ARCHIVED");
+    assert_eq!(
+        strict(UNKNOWN_EVENT, Markup::Plain, &new_kind).topic,
+        audit.topic
+    );
+    let m = strict(UNKNOWN_EVENT, Markup::Plain, &sample("template_created"));
+    assert_eq!(m.topic, "MonitorQA event TEMPLATE_CREATED");
+}
+
+/// The thread's parent already shows the object, its place and its fields: a reply says what
+/// the event adds, without the action's or audit's name, number or place.
+#[test]
+fn a_reply_does_not_repeat_the_object_the_parent_shows() {
+    for stem in threaded_stems() {
+        let m = strict(&stem, Markup::Plain, &full(&stem));
+        // "Corrective action CA-…: <name>", "Audit AUD-…: <template> at <place>"
+        let name = m
+            .topic
+            .split_once(": ")
+            .map(|(_, rest)| rest.split(" at ").next().unwrap_or(rest));
+        let mut shown: Vec<&str> = name.into_iter().collect();
+        shown.extend(
+            ["Where", "Action", "Audit"]
+                .iter()
+                .filter_map(|l| field(&m, l)),
+        );
+        // The name and the place at least (a deleted action is known by its id alone).
+        if stem != "corrective_action_deleted" {
+            assert!(shown.len() >= 2, "{stem}: {shown:?}");
+        }
+        for s in shown {
+            assert!(
+                !m.reply.contains(s),
+                "{stem}: the reply repeats {s:?}: {:?}",
+                m.reply
+            );
+        }
+    }
+}

@@ -6,6 +6,7 @@
 //! of it. Every wait is a poll with a deadline.
 
 mod changes;
+mod conversations;
 mod escaping;
 mod lanes;
 mod requests;

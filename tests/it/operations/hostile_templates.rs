@@ -198,6 +198,7 @@ async fn a_delivery_whose_attempts_were_all_cut_off_ends_dead_without_being_rend
         rule: "actions".into(),
         target: "slack-0".into(),
         template: Some("hostile".into()),
+        object: None,
     };
     store
         .mark_routed(&id, &["actions".into()], &[delivery])

@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use mqa_relay::event::Event;
 use mqa_relay::store::copy::embedded_to_postgres;
-use mqa_relay::store::{DeliveryState, Outcome, Store, StoreConfig, StoreOptions};
+use mqa_relay::store::{
+    Conversation, ConversationFilter, DeliveryState, Finish, NewDelivery, Outcome, Store,
+    StoreConfig, StoreOptions, ThreadDone,
+};
 
 use super::{Fresh, finish_head, routed_to};
 
@@ -30,9 +33,69 @@ async fn source() -> tempfile::TempDir {
     let claim = finish_head(&store, "gone", &dead).await;
     let now = mqa_relay::clock::now_ms();
     store.replay(claim.delivery_id, now).await.unwrap().unwrap();
+    converse(&store).await;
     store.close().await;
     dir
 }
+
+/// A delivery in a conversation, whose first message was posted.
+async fn converse(store: &Store) {
+    let id = store.ingest(&super::event(7)).await.unwrap().id;
+    let delivery = NewDelivery {
+        rule: "all".into(),
+        target: "threads".into(),
+        template: None,
+        object: Some(OBJECT.into()),
+    };
+    store
+        .mark_routed(&id, &["all".into()], &[delivery])
+        .await
+        .unwrap();
+    let now = mqa_relay::clock::now_ms();
+    let lease = Duration::from_secs(30);
+    let claim = store
+        .claim_next("threads", now, lease, "test")
+        .await
+        .unwrap()
+        .unwrap();
+    let conversation = Conversation {
+        target: "threads".into(),
+        object_key: OBJECT.into(),
+        channel: Some("C1".into()),
+        thread_id: "1.000001".into(),
+        topic: "Corrective action CA-7".into(),
+        state: "Assigned".into(),
+        first_event_id: id.clone(),
+        last_event_id: id,
+        last_kind: "CORRECTIVE_ACTION_ASSIGNED".into(),
+        messages: 1,
+        restarts: 0,
+        opened_at: now,
+        updated_at: now,
+        closed_at: None,
+        gone_at: None,
+    };
+    let thread = ThreadDone {
+        action: "start",
+        next_step: None,
+        conversation: Some(conversation),
+    };
+    let outcome = Outcome::Delivered {
+        status: Some(200),
+        provider_id: Some("C1/1.000001".into()),
+    };
+    let finish = Finish {
+        claim: &claim,
+        outcome: &outcome,
+        thread: Some(&thread),
+    };
+    store
+        .lane_finish("threads", None, &[finish], None, now)
+        .await
+        .unwrap();
+}
+
+const OBJECT: &str = "corrective-action:7";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_embedded_history_arrives_whole_and_a_second_copy_is_refused() {
@@ -42,14 +105,23 @@ async fn an_embedded_history_arrives_whole_and_a_second_copy_is_refused() {
 
     let copied = embedded_to_postgres(dir.path(), &url).await.unwrap();
     let rows: Vec<u64> = copied.tables.iter().map(|(_, n)| *n).collect();
-    assert_eq!(rows, [4, 4, 3, 5, 7], "{copied:?}");
+    assert_eq!(rows, [5, 5, 4, 6, 8, 1], "{copied:?}");
 
     let store = &test.store;
     let counts = store.counts().await.unwrap();
     assert_eq!(
         (counts.events, counts.delivered, counts.pending, counts.dead),
-        (4, 2, 2, 1)
+        (5, 3, 2, 1)
     );
+    // The conversation came along, and the attempt says what it did in it.
+    let filter = ConversationFilter {
+        limit: 10,
+        object: Some(OBJECT.into()),
+        target: None,
+    };
+    let conversations = store.conversations(&filter).await.unwrap();
+    assert_eq!(conversations.len(), 1);
+    assert_eq!(conversations[0].thread_id, "1.000001");
     let pending = store.event(PENDING).await.unwrap().unwrap();
     assert_eq!(pending.deliveries[0].0.attempts, 4);
     assert_eq!(pending.deliveries[0].1.len(), 4, "its history came along");

@@ -30,6 +30,7 @@ async fn routed(store: &Store, n: u64, target: &str) -> String {
         rule: "expired audits".into(),
         target: target.into(),
         template: None,
+        object: None,
     };
     store
         .mark_routed(&id, &["expired audits".into()], &[delivery])
@@ -201,6 +202,7 @@ async fn a_batch_of_routings_queues_deliveries_in_event_order_and_names_a_missin
             rule: "expired audits".into(),
             target: "erp".into(),
             template: None,
+            object: None,
         }],
         enrichment: None,
     };

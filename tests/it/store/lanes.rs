@@ -25,6 +25,7 @@ fn to(target: &str) -> NewDelivery {
         rule: "expired audits".into(),
         target: target.into(),
         template: None,
+        object: None,
     }
 }
 
@@ -214,6 +215,7 @@ async fn every_finished_attempt_is_recorded_with_its_outcome(store: &Store) {
             status: Some(429),
             error: Some("rate limited".into()),
             provider_id: None,
+            action: None,
         },
         AttemptRecord {
             attempt: 2,
@@ -223,6 +225,7 @@ async fn every_finished_attempt_is_recorded_with_its_outcome(store: &Store) {
             status: Some(200),
             error: None,
             provider_id: Some("msg-0001".into()),
+            action: None,
         },
     ];
     assert_eq!(attempts, &expected);

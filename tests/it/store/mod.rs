@@ -6,6 +6,7 @@
 //! promises, with two stores on one schema as two relays ([`replicas`]); and `store copy`
 //! ([`copy`]); TLS to the database as `sslmode` asks ([`tls`]).
 
+mod conversations;
 mod copy;
 mod group_commit;
 mod ingest;
@@ -34,6 +35,7 @@ async fn routed_to(store: &mqa_relay::store::Store, n: u64, target: &str) -> Str
         rule: "all".into(),
         target: target.into(),
         template: None,
+        object: None,
     };
     store
         .mark_routed(&id, &["all".into()], &[delivery])

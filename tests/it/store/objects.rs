@@ -100,7 +100,10 @@ async fn an_embedded_store_from_before_objects_gets_them_for_its_old_events() {
     rusqlite::Connection::open(fresh.config.data_dir.join("relay.db"))
         .unwrap()
         .execute_batch(
-            "DROP INDEX events_object; ALTER TABLE events DROP COLUMN object_key; \
+            "DROP TABLE conversations; DROP INDEX deliveries_object; \
+             ALTER TABLE deliveries DROP COLUMN object_key; ALTER TABLE deliveries DROP COLUMN step; \
+             ALTER TABLE attempts DROP COLUMN action; \
+             DROP INDEX events_object; ALTER TABLE events DROP COLUMN object_key; \
              PRAGMA user_version = 4;",
         )
         .unwrap();
@@ -117,8 +120,11 @@ async fn a_postgresql_store_from_before_objects_gets_them_for_its_old_events() {
     fresh
         .schema()
         .execute(
-            // Version 3: without what versions 4 to 8 added.
-            "DROP INDEX events_object; ALTER TABLE events DROP COLUMN object_key; \
+            // Version 3: without what versions 4 to 9 added.
+            "DROP TABLE conversations; DROP INDEX deliveries_object; \
+             ALTER TABLE deliveries DROP COLUMN object_key, DROP COLUMN step; \
+             ALTER TABLE attempts DROP COLUMN action; \
+             DROP INDEX events_object; ALTER TABLE events DROP COLUMN object_key; \
              ALTER TABLE events DROP COLUMN routing_owner, DROP COLUMN routing_until; \
              ALTER TABLE deliveries RESET (autovacuum_vacuum_scale_factor); \
              DROP INDEX deliveries_sending; \

@@ -20,6 +20,7 @@ fn to(rule: &str, target: &str) -> NewDelivery {
         rule: rule.into(),
         target: target.into(),
         template: None,
+        object: None,
     }
 }
 

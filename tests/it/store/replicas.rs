@@ -671,6 +671,7 @@ async fn a_relay_hears_of_the_work_another_gives_a_lane_and_not_of_its_own() {
         rule: "late rule".into(),
         target: "late".into(),
         template: None,
+        object: None,
     };
     let rerouted = other
         .reroute(&first_event, &[late], now_ms())

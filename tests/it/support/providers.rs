@@ -207,6 +207,47 @@ impl Provider for SlackWebhook {
 pub struct SlackApi {
     pub channels: Vec<String>,
     next_ts: u64,
+    /// Every message posted and not deleted, as it stands now (edits applied).
+    pub messages: Vec<SlackMessage>,
+}
+
+/// One message the mock Web API holds.
+#[derive(Debug, Clone)]
+pub struct SlackMessage {
+    pub channel: String,
+    pub ts: String,
+    /// The parent's `ts`, for a reply in a thread.
+    pub thread_ts: Option<String>,
+    /// Also shown in the channel (`reply_broadcast`).
+    pub broadcast: bool,
+    /// The message as last posted or edited (`text`, `blocks`).
+    pub body: Value,
+    /// Times `chat.update` changed it.
+    pub edits: u32,
+}
+
+impl SlackMessage {
+    /// All the text of its blocks and its notification text, for assertions.
+    pub fn shown(&self) -> String {
+        let mut out = self.body["text"].as_str().unwrap_or("").to_owned();
+        collect_text(&self.body["blocks"], &mut out);
+        out
+    }
+}
+
+fn collect_text(v: &Value, out: &mut String) {
+    match v {
+        Value::String(s) => {
+            out.push('\n');
+            out.push_str(s);
+        }
+        Value::Array(items) => items.iter().for_each(|i| collect_text(i, out)),
+        Value::Object(map) => map
+            .iter()
+            .filter(|(k, _)| *k != "type" && *k != "url")
+            .for_each(|(_, v)| collect_text(v, out)),
+        _ => {}
+    }
 }
 
 impl SlackApi {
@@ -217,6 +258,7 @@ impl SlackApi {
         Mock::start_with(SlackApi {
             channels: vec![Self::CHANNEL.to_string()],
             next_ts: 1,
+            messages: Vec::new(),
         })
         .await
     }
@@ -224,11 +266,73 @@ impl SlackApi {
     fn fail(error: &str) -> Reply {
         Reply::json(200, &json!({"ok": false, "error": error}))
     }
+
+    /// The top-level messages (not replies), oldest first.
+    pub fn parents(&self) -> Vec<SlackMessage> {
+        let top = self.messages.iter().filter(|m| m.thread_ts.is_none());
+        top.cloned().collect()
+    }
+
+    /// The replies in the thread of `ts`, oldest first.
+    pub fn replies(&self, ts: &str) -> Vec<SlackMessage> {
+        let of = |m: &&SlackMessage| m.thread_ts.as_deref() == Some(ts);
+        self.messages.iter().filter(of).cloned().collect()
+    }
+
+    /// A person deletes the message `ts` (its replies stay, as in Slack).
+    pub fn delete(&mut self, ts: &str) {
+        self.messages.retain(|m| m.ts != ts);
+    }
+
+    fn post(&mut self, msg: &Value, channel: &str) -> Reply {
+        let thread_ts = msg["thread_ts"].as_str().map(str::to_owned);
+        if let Some(parent) = &thread_ts {
+            let found = self
+                .messages
+                .iter()
+                .any(|m| &m.ts == parent && m.channel == channel);
+            if !found {
+                return Self::fail("thread_not_found");
+            }
+        }
+        let ts = format!("1767225600.{:06}", self.next_ts);
+        self.next_ts += 1;
+        self.messages.push(SlackMessage {
+            channel: channel.to_owned(),
+            ts: ts.clone(),
+            thread_ts,
+            broadcast: msg["reply_broadcast"] == Value::Bool(true),
+            body: msg.clone(),
+            edits: 0,
+        });
+        Reply::json(
+            200,
+            &json!({"ok": true, "channel": channel, "ts": ts, "message": {"text": msg["text"]}}),
+        )
+    }
+
+    fn update(&mut self, msg: &Value, channel: &str) -> Reply {
+        let ts = msg["ts"].as_str().unwrap_or("");
+        let Some(m) = self
+            .messages
+            .iter_mut()
+            .find(|m| m.ts == ts && m.channel == channel)
+        else {
+            return Self::fail("message_not_found");
+        };
+        m.body = msg.clone();
+        m.edits += 1;
+        Reply::json(
+            200,
+            &json!({"ok": true, "channel": channel, "ts": ts, "text": msg["text"]}),
+        )
+    }
 }
 
 impl Provider for SlackApi {
     fn answer(&mut self, req: &Recorded) -> Reply {
-        if !req.path.ends_with("/chat.postMessage") {
+        let update = req.path.ends_with("/chat.update");
+        if !req.path.ends_with("/chat.postMessage") && !update {
             return Self::fail("unknown_method");
         }
         match req.header("authorization") {
@@ -251,12 +355,10 @@ impl Provider for SlackApi {
         if let Err(e) = check_slack_message(&msg) {
             return Self::fail(e);
         }
-        let ts = format!("1767225600.{:06}", self.next_ts);
-        self.next_ts += 1;
-        Reply::json(
-            200,
-            &json!({"ok": true, "channel": channel, "ts": ts, "message": {"text": msg["text"]}}),
-        )
+        match update {
+            true => self.update(&msg, channel),
+            false => self.post(&msg, channel),
+        }
     }
 
     fn error(&mut self, status: u16, code: &str) -> Reply {

@@ -38,6 +38,7 @@ pub fn sample(markup: Markup) -> Message {
             label: "Open in MonitorQA".to_string(),
         }),
         color: Some("danger".to_string()),
+        ..Message::default()
     }
 }
 

@@ -1,0 +1,369 @@
+//! Conversations: one thread per (target, object), so that a corrective action or an audit
+//! reads as one message that says where it stands and a thread with its history.
+//!
+//! Pure. A target with `threads: true` gets its deliveries with the object they are about
+//! ([`key`]); the store keeps one [`Conversation`] per (target, object) and hands it to the
+//! claim of each delivery, in the object's order. This module decides what the delivery sends
+//! in it ([`post`]: the first message, a reply, or the edit of the first message) and what the
+//! answer does to it ([`after`]); the target lays the message out, the store writes the new
+//! row with the delivery's outcome, fenced by the same lease.
+//!
+//! - **Slack** (a bot token): the first event of an object posts the *parent*, a card of the
+//!   object's current state; each later event posts a *reply* in its thread (`thread_ts`,
+//!   broadcast to the channel for the event types `broadcast` names) and then, as a second
+//!   step of the same delivery, edits the parent (`chat.update`) to show the state after it.
+//!   A parent found deleted (`message_not_found`, `thread_not_found`, `channel_not_found`)
+//!   marks the conversation gone; the delivery then starts a new one, which says so.
+//! - **Email**: every message carries its own `Message-ID`; the first one's is kept, and the
+//!   others carry it as `In-Reply-To` and `References`, under the first one's subject with
+//!   `Re: `, so that mail clients thread them.
+
+use serde_json::Value;
+
+/// The event types after which the object needs nobody any more: the conversation is closed
+/// (kept while retention keeps closed ones; a later event of the object reopens it).
+pub const CLOSING: [&str; 4] = [
+    "CORRECTIVE_ACTION_APPROVED",
+    "CORRECTIVE_ACTION_DELETED",
+    "AUDIT_COMPLETED",
+    "AUDIT_DELETED",
+];
+
+/// The event types whose replies are also posted to the channel unless `broadcast` says
+/// otherwise: the object needs attention again.
+pub const DEFAULT_BROADCAST: [&str; 3] = [
+    "CORRECTIVE_ACTION_REJECTED",
+    "CORRECTIVE_ACTION_EXPIRED",
+    "AUDIT_EXPIRED",
+];
+
+/// The Slack Web API errors that say a conversation's parent message (or its channel) is gone.
+pub const PARENT_GONE: [&str; 3] = ["message_not_found", "thread_not_found", "channel_not_found"];
+
+/// A target's `threads: true`, with what it broadcasts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Threads {
+    /// Event types whose replies Slack also shows in the channel (`reply_broadcast`).
+    pub broadcast: Vec<String>,
+}
+
+impl Default for Threads {
+    fn default() -> Threads {
+        Threads {
+            broadcast: DEFAULT_BROADCAST.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+}
+
+/// The object an event's conversation is about: `corrective-action:<id>` for corrective
+/// action events, `audit:<id>` for audit events (as [`crate::event::Event::object_key`]
+/// writes them); `None` for other events, which are sent as messages of their own.
+pub fn key(kind: &str, data: &Value) -> Option<String> {
+    let (object, field) = if kind.starts_with("CORRECTIVE_ACTION_") {
+        ("corrective-action", "correctiveActionId")
+    } else if kind.starts_with("AUDIT_") {
+        ("audit", "auditId")
+    } else {
+        return None;
+    };
+    let id = data.get(field).and_then(Value::as_str)?;
+    (!id.is_empty()).then(|| format!("{object}:{id}"))
+}
+
+/// One conversation as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Conversation {
+    pub target: String,
+    /// What it is about ([`key`]).
+    pub object_key: String,
+    /// Slack: the channel id of the parent; `None` for email.
+    pub channel: Option<String>,
+    /// Slack: the parent's `ts`; email: the first message's `Message-ID`.
+    pub thread_id: String,
+    /// The thread's subject (email), the parent's title (Slack), as first sent.
+    pub topic: String,
+    /// Where the object stands, as the parent last showed it (plain text).
+    pub state: String,
+    pub first_event_id: String,
+    pub last_event_id: String,
+    /// The type of the last event in it.
+    pub last_kind: String,
+    /// Messages posted in it, the first one included.
+    pub messages: u32,
+    /// Times its first message was found deleted and a new one started.
+    pub restarts: u32,
+    pub opened_at: i64,
+    pub updated_at: i64,
+    /// When an event of [`CLOSING`] came.
+    pub closed_at: Option<i64>,
+    /// When its parent was found deleted: the next message starts a new conversation.
+    pub gone_at: Option<i64>,
+}
+
+/// What a delivery sends in its conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Post {
+    /// The first message: Slack's parent, the first mail. `restarted`: an earlier one is gone,
+    /// and the new one says so, under the earlier one's topic (`topic`).
+    Start {
+        restarted: bool,
+        topic: Option<String>,
+    },
+    /// A message in the thread: `thread_id` is the parent's `ts` (Slack) or the first mail's
+    /// `Message-ID`, `topic` the thread's subject.
+    Reply {
+        channel: Option<String>,
+        thread_id: String,
+        topic: String,
+        broadcast: bool,
+    },
+    /// The parent edited to show the state after this event (Slack, the step after a reply),
+    /// under the topic it was posted with (an event that says less, a deletion, keeps it).
+    Update {
+        channel: String,
+        thread_id: String,
+        topic: String,
+    },
+}
+
+impl Post {
+    /// The word the attempt row keeps: `start`, `reply` or `update`.
+    pub fn action(&self) -> &'static str {
+        match self {
+            Post::Start { .. } => "start",
+            Post::Reply { .. } => "reply",
+            Post::Update { .. } => "update",
+        }
+    }
+}
+
+/// The step of a delivery whose next attempt edits the parent.
+pub const UPDATE_STEP: u8 = 1;
+
+/// What delivery step `step` of an event of type `kind` sends, given the conversation as
+/// stored (`None`: there is none yet).
+pub fn post(step: u8, conversation: Option<&Conversation>, kind: &str, threads: &Threads) -> Post {
+    let Some(c) = conversation else {
+        return Post::Start {
+            restarted: false,
+            topic: None,
+        };
+    };
+    if c.gone_at.is_some() {
+        return Post::Start {
+            restarted: true,
+            topic: Some(c.topic.clone()),
+        };
+    }
+    match (step, &c.channel) {
+        (UPDATE_STEP, Some(channel)) => Post::Update {
+            channel: channel.clone(),
+            thread_id: c.thread_id.clone(),
+            topic: c.topic.clone(),
+        },
+        _ => Post::Reply {
+            channel: c.channel.clone(),
+            thread_id: c.thread_id.clone(),
+            topic: c.topic.clone(),
+            broadcast: threads.broadcast.iter().any(|k| k == kind),
+        },
+    }
+}
+
+/// How the target answered a post, as far as the conversation is concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// Posted: Slack's `channel/ts` for it, or the mail's own `Message-ID`.
+    Posted { id: Option<String> },
+    /// The parent (or its channel) is gone: Slack's error string.
+    ParentGone(String),
+    /// Anything else (a retry, a permanent failure): the conversation stays as it is.
+    Other,
+}
+
+/// The message being sent, as the conversation records it.
+#[derive(Debug, Clone, Copy)]
+pub struct Sending<'a> {
+    pub target: &'a str,
+    pub object_key: &'a str,
+    pub event_id: &'a str,
+    pub kind: &'a str,
+    /// The object, the same for each of its events (the template's `topic`), plain text.
+    pub topic: &'a str,
+    /// Where the object stands after this event (the template's `status`), plain text.
+    pub status: &'a str,
+    /// Whether the target edits its first message (Slack) rather than only replying (email).
+    pub edits: bool,
+    pub now_ms: i64,
+}
+
+/// What an answer does: the conversation row to write with the outcome (`None`: unchanged),
+/// and the step the delivery goes on with (`None`: it is done, or failed as the verdict says).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct After {
+    pub conversation: Option<Conversation>,
+    pub next_step: Option<u8>,
+}
+
+/// The conversation after `post` was answered so, from the one the claim saw.
+pub fn after(
+    post: &Post,
+    prior: Option<&Conversation>,
+    answer: &Answer,
+    sending: &Sending<'_>,
+) -> After {
+    let unchanged = After {
+        conversation: None,
+        next_step: None,
+    };
+    match (post, answer) {
+        (Post::Start { topic, .. }, Answer::Posted { id }) => {
+            let Some((channel, thread_id)) = id.as_deref().map(split_id) else {
+                // Nothing to thread onto (a provider that gave no id): the next event starts
+                // again rather than replying to nothing.
+                return unchanged;
+            };
+            let mut c = started(prior, channel, thread_id, sending);
+            if let Some(topic) = topic {
+                c.topic.clone_from(topic);
+            }
+            After {
+                conversation: Some(c),
+                next_step: None,
+            }
+        }
+        (Post::Reply { .. }, Answer::Posted { .. }) => {
+            let Some(prior) = prior else { return unchanged };
+            let mut c = prior.clone();
+            c.messages = c.messages.saturating_add(1);
+            c.last_event_id = sending.event_id.to_owned();
+            c.last_kind = sending.kind.to_owned();
+            c.updated_at = sending.now_ms;
+            c.closed_at = closed_at(sending);
+            if !sending.edits {
+                c.state = sending.status.to_owned();
+            }
+            After {
+                conversation: Some(c),
+                next_step: sending.edits.then_some(UPDATE_STEP),
+            }
+        }
+        (Post::Update { .. }, Answer::Posted { .. }) => {
+            let Some(prior) = prior else { return unchanged };
+            let mut c = prior.clone();
+            c.state = sending.status.to_owned();
+            c.updated_at = sending.now_ms;
+            After {
+                conversation: Some(c),
+                next_step: None,
+            }
+        }
+        (Post::Reply { .. } | Post::Update { .. }, Answer::ParentGone(_)) => {
+            let Some(prior) = prior else { return unchanged };
+            let mut c = prior.clone();
+            c.gone_at = Some(sending.now_ms);
+            c.updated_at = sending.now_ms;
+            After {
+                conversation: Some(c),
+                next_step: Some(0),
+            }
+        }
+        _ => unchanged,
+    }
+}
+
+/// Why a delivery that found its parent gone is tried again at once.
+pub fn gone_reason(error: &str) -> String {
+    format!(
+        "Slack answered {error}: the conversation's first message is gone; this message \
+         starts a new conversation"
+    )
+}
+
+/// A new conversation whose first message was just posted.
+fn started(
+    prior: Option<&Conversation>,
+    channel: Option<String>,
+    thread_id: String,
+    s: &Sending<'_>,
+) -> Conversation {
+    let restarts = prior.map_or(0, |p| {
+        p.restarts.saturating_add(u32::from(p.gone_at.is_some()))
+    });
+    Conversation {
+        target: s.target.to_owned(),
+        object_key: s.object_key.to_owned(),
+        channel,
+        thread_id,
+        topic: s.topic.to_owned(),
+        state: s.status.to_owned(),
+        first_event_id: s.event_id.to_owned(),
+        last_event_id: s.event_id.to_owned(),
+        last_kind: s.kind.to_owned(),
+        messages: 1,
+        restarts,
+        opened_at: s.now_ms,
+        updated_at: s.now_ms,
+        closed_at: closed_at(s),
+        gone_at: None,
+    }
+}
+
+fn closed_at(s: &Sending<'_>) -> Option<i64> {
+    CLOSING.contains(&s.kind).then_some(s.now_ms)
+}
+
+/// Slack's `channel/ts`, or a mail's `Message-ID` (no channel).
+fn split_id(id: &str) -> (Option<String>, String) {
+    match id.split_once('/') {
+        Some((channel, ts)) if !id.starts_with('<') => (Some(channel.to_owned()), ts.to_owned()),
+        _ => (None, id.to_owned()),
+    }
+}
+
+/// The `Message-ID` of one mail: the delivery's stable key at the sender's domain, the same on
+/// every attempt.
+pub fn message_id(delivery_key: &str, from: &str) -> String {
+    let local: String = delivery_key
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '.' | '-' | '_' => c,
+            _ => '-',
+        })
+        .collect();
+    format!("<{local}@{}>", domain_of(from))
+}
+
+/// The domain of a `from` address (`Name <a@b.example>` or `a@b.example`), for message ids.
+fn domain_of(from: &str) -> String {
+    let address = match (from.rfind('<'), from.rfind('>')) {
+        (Some(start), Some(end)) if start < end => &from[start + 1..end],
+        _ => from,
+    };
+    let domain = address.rsplit_once('@').map_or("", |(_, d)| d.trim());
+    let valid = !domain.is_empty()
+        && domain
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+    if valid {
+        domain.to_ascii_lowercase()
+    } else {
+        "mqa-relay.invalid".to_owned()
+    }
+}
+
+/// A reply's subject: the thread's, with one `Re: `.
+pub fn reply_subject(topic: &str) -> String {
+    let bare = topic.trim();
+    if bare
+        .get(..3)
+        .is_some_and(|start| start.eq_ignore_ascii_case("re:"))
+    {
+        bare.to_owned()
+    } else {
+        format!("Re: {bare}")
+    }
+}
+
+#[cfg(test)]
+mod tests;
