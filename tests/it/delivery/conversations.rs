@@ -36,15 +36,26 @@ async fn slack_relay(slack: &Mock<SlackApi>, extra: &str) -> TestRelay {
     spawn_relay(Spec::new(&rules)).await
 }
 
-/// The sample event of `kind` (`corrective_action_submitted`…) for action `id`; `n` makes
-/// two events of one type differ, so that the dedup keeps both.
+/// What the assignee wrote, by event number: two events of one type differ by it, so that the
+/// dedup keeps both.
+const SUBMITTED: [&str; 6] = [
+    "",
+    "Called the refrigeration contractor",
+    "Replaced the door seal; -19 °C after an hour",
+    "Moved stock only; freezer still at -12 °C",
+    "Replaced the seal and the thermostat; -19 °C for 2 h, log attached",
+    "Signed off by the store manager",
+];
+
+/// The sample event of `kind` (`corrective_action_submitted`…) for action `id`, with what the
+/// assignee wrote as of event `n`.
 fn action_event(kind: &str, id: &str, n: usize) -> Value {
     let mut event = sample(kind);
     event["data"]["correctiveActionId"] = Value::from(id);
     if event["data"]["correctiveAction"].is_object() {
         event["data"]["correctiveAction"]["id"] = Value::from(id);
         event["data"]["correctiveAction"]["information"]["text"] =
-            Value::from(format!("Fix number {n}"));
+            Value::from(SUBMITTED[n % SUBMITTED.len()]);
     }
     event
 }
@@ -88,7 +99,7 @@ async fn one_corrective_action_is_one_parent_that_tells_its_state_and_a_thread_o
     let relay = slack_relay(&slack, "").await;
     let life = [
         action_event("corrective_action_assigned", ACTION, 1),
-        action_event("corrective_action_submitted", ACTION, 2),
+        action_event("corrective_action_submitted", ACTION, 3),
         action_event("corrective_action_rejected", ACTION, 3),
         action_event("corrective_action_submitted", ACTION, 4),
         action_event("corrective_action_approved", ACTION, 5),
