@@ -18,7 +18,7 @@
 //!   others carry it as `In-Reply-To` and `References`, under the first one's subject with
 //!   `Re: `, so that mail clients thread them.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// The event types after which the object needs nobody any more: the conversation is closed
 /// (kept while retention keeps closed ones; a later event of the object reopens it).
@@ -40,17 +40,22 @@ pub const DEFAULT_BROADCAST: [&str; 3] = [
 /// The Slack Web API errors that say a conversation's parent message (or its channel) is gone.
 pub const PARENT_GONE: [&str; 3] = ["message_not_found", "thread_not_found", "channel_not_found"];
 
-/// A target's `threads: true`, with what it broadcasts.
+/// A target's `threads: true` (or `threads: audit`), with what it broadcasts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Threads {
     /// Event types whose replies Slack also shows in the channel (`reply_broadcast`).
     pub broadcast: Vec<String>,
+    /// `threads: audit`: a corrective action whose audit is known replies in the audit's
+    /// conversation (and leaves its parent, the audit's, as it is), so that whoever follows an
+    /// audit sees its actions too.
+    pub by_audit: bool,
 }
 
 impl Default for Threads {
     fn default() -> Threads {
         Threads {
             broadcast: DEFAULT_BROADCAST.iter().map(|s| (*s).to_owned()).collect(),
+            by_audit: false,
         }
     }
 }
@@ -58,7 +63,7 @@ impl Default for Threads {
 /// The object an event's conversation is about: `corrective-action:<id>` for corrective
 /// action events, `audit:<id>` for audit events (as [`crate::event::Event::object_key`]
 /// writes them); `None` for other events, which are sent as messages of their own.
-pub fn key(kind: &str, data: &Value) -> Option<String> {
+pub fn key(kind: &str, data: &Map<String, Value>) -> Option<String> {
     let (object, field) = if kind.starts_with("CORRECTIVE_ACTION_") {
         ("corrective-action", "correctiveActionId")
     } else if kind.starts_with("AUDIT_") {
@@ -68,6 +73,23 @@ pub fn key(kind: &str, data: &Value) -> Option<String> {
     };
     let id = data.get(field).and_then(Value::as_str)?;
     (!id.is_empty()).then(|| format!("{object}:{id}"))
+}
+
+/// The conversation an event (its context: the envelope and what the lookup added) goes to on
+/// a target with `threads`: its own object's ([`key`]), or with `threads: audit` a corrective
+/// action's audit's, when the event (`data.correctiveAction.audit.id`) or the lookup
+/// (`action.audit.id`) names it.
+pub fn key_for(ctx: &Value, threads: &Threads) -> Option<String> {
+    let kind = ctx.get("event").and_then(Value::as_str).unwrap_or("");
+    let own = key(kind, ctx.get("data")?.as_object()?);
+    if !threads.by_audit || !kind.starts_with("CORRECTIVE_ACTION_") {
+        return own;
+    }
+    let named = ["/data/correctiveAction/audit/id", "/action/audit/id"]
+        .into_iter()
+        .filter_map(|path| ctx.pointer(path).and_then(Value::as_str))
+        .find(|id| !id.is_empty());
+    named.map(|id| format!("audit:{id}")).or(own)
 }
 
 /// One conversation as the store keeps it.
@@ -110,12 +132,15 @@ pub enum Post {
         topic: Option<String>,
     },
     /// A message in the thread: `thread_id` is the parent's `ts` (Slack) or the first mail's
-    /// `Message-ID`, `topic` the thread's subject.
+    /// `Message-ID`, `topic` the thread's subject. `own`: the event is about the conversation's
+    /// object (else it is a corrective action in its audit's conversation, and the reply says
+    /// which).
     Reply {
         channel: Option<String>,
         thread_id: String,
         topic: String,
         broadcast: bool,
+        own: bool,
     },
     /// The parent edited to show the state after this event (Slack, the step after a reply),
     /// under the topic it was posted with (an event that says less, a deletion, keeps it).
@@ -141,8 +166,14 @@ impl Post {
 pub const UPDATE_STEP: u8 = 1;
 
 /// What delivery step `step` of an event of type `kind` sends, given the conversation as
-/// stored (`None`: there is none yet).
-pub fn post(step: u8, conversation: Option<&Conversation>, kind: &str, threads: &Threads) -> Post {
+/// stored (`None`: there is none yet); `own`: the event is about the conversation's object.
+pub fn post(
+    step: u8,
+    conversation: Option<&Conversation>,
+    kind: &str,
+    threads: &Threads,
+    own: bool,
+) -> Post {
     let Some(c) = conversation else {
         return Post::Start {
             restarted: false,
@@ -166,6 +197,7 @@ pub fn post(step: u8, conversation: Option<&Conversation>, kind: &str, threads: 
             thread_id: c.thread_id.clone(),
             topic: c.topic.clone(),
             broadcast: threads.broadcast.iter().any(|k| k == kind),
+            own,
         },
     }
 }
@@ -194,6 +226,9 @@ pub struct Sending<'a> {
     pub status: &'a str,
     /// Whether the target edits its first message (Slack) rather than only replying (email).
     pub edits: bool,
+    /// Whether the event is about the conversation's own object (not a corrective action in
+    /// its audit's conversation): only then does it change where the conversation stands.
+    pub own: bool,
     pub now_ms: i64,
 }
 
@@ -239,13 +274,15 @@ pub fn after(
             c.last_event_id = sending.event_id.to_owned();
             c.last_kind = sending.kind.to_owned();
             c.updated_at = sending.now_ms;
-            c.closed_at = closed_at(sending);
-            if !sending.edits {
-                c.state = sending.status.to_owned();
+            if sending.own {
+                c.closed_at = closed_at(sending);
+                if !sending.edits {
+                    c.state = sending.status.to_owned();
+                }
             }
             After {
                 conversation: Some(c),
-                next_step: sending.edits.then_some(UPDATE_STEP),
+                next_step: (sending.edits && sending.own).then_some(UPDATE_STEP),
             }
         }
         (Post::Update { .. }, Answer::Posted { .. }) => {
@@ -304,7 +341,7 @@ fn started(
         restarts,
         opened_at: s.now_ms,
         updated_at: s.now_ms,
-        closed_at: closed_at(s),
+        closed_at: closed_at(s).filter(|_| s.own),
         gone_at: None,
     }
 }

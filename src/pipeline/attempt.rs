@@ -55,9 +55,11 @@ pub async fn attempt(
         );
     };
     let threads = cfg.threads.as_ref().zip(claim.object.as_deref());
+    let own = conversation::key(&claim.event.event.kind, &claim.event.event.data)
+        .is_some_and(|own| claim.object.as_deref() == Some(own.as_str()));
     let post = threads.map(|(threads, _)| {
         let kind = claim.event.event.kind.as_str();
-        conversation::post(claim.step, claim.conversation.as_ref(), kind, threads)
+        conversation::post(claim.step, claim.conversation.as_ref(), kind, threads, own)
     });
     if let Some(post) = &post
         && superseded(post, &claim)
@@ -94,7 +96,7 @@ pub async fn attempt(
             },
             _ => Answer::Other,
         };
-        in_conversation(&post, &claim, cfg, &answer, &thread, now_ms)
+        in_conversation(&post, &claim, cfg, &answer, (&thread, own), now_ms)
     });
     let at = Attempt {
         number: claim.attempt,
@@ -145,7 +147,7 @@ fn in_conversation(
     claim: &Claim,
     cfg: &ConfiguredTarget,
     answer: &Answer,
-    thread: &Thread,
+    (thread, own): (&Thread, bool),
     now_ms: i64,
 ) -> ThreadDone {
     let sending = Sending {
@@ -156,6 +158,7 @@ fn in_conversation(
         topic: &thread.topic,
         status: &thread.status,
         edits: cfg.target.edits_threads(),
+        own,
         now_ms,
     };
     let after = conversation::after(post, claim.conversation.as_ref(), answer, &sending);

@@ -235,15 +235,9 @@ pub fn plan(
     event: &Value,
 ) -> (Vec<String>, Vec<NewDelivery>) {
     let rules = matches.iter().map(|m| m.rule.to_owned()).collect();
-    let kind = event.get("event").and_then(Value::as_str).unwrap_or("");
-    let object = event
-        .get("data")
-        .and_then(|data| conversation::key(kind, data));
-    let threads = |target: &str| {
-        config
-            .targets
-            .get(target)
-            .is_some_and(|t| t.threads.is_some())
+    let object = |target: &str| {
+        let threads = config.targets.get(target)?.threads.as_ref()?;
+        conversation::key_for(event, threads)
     };
     let deliveries = matches
         .iter()
@@ -252,7 +246,7 @@ pub fn plan(
                 rule: m.rule.to_owned(),
                 target: target.clone(),
                 template: m.template.map(str::to_owned),
-                object: object.clone().filter(|_| threads(target)),
+                object: object(target),
             })
         })
         .collect();

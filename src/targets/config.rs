@@ -156,19 +156,37 @@ fn target(
     })
 }
 
-/// `threads: true` (one conversation per audit and corrective action), with `broadcast:` the
-/// event types whose replies are also shown in the channel.
+/// `threads: true` (one conversation per audit and corrective action) or `threads: audit` (a
+/// corrective action in its audit's conversation), with `broadcast:` the event types whose
+/// replies are also shown in the channel.
 fn threads(f: &Fields, report: &mut Report) -> Option<Threads> {
-    let on = f.boolean("threads", report).unwrap_or(false);
+    let by_audit = match f.get("threads").map(|node| &node.value) {
+        None | Some(Value::Bool(false) | Value::Invalid) => None,
+        Some(Value::Bool(true)) => Some(false),
+        Some(Value::Str(word)) if word == "true" => Some(false),
+        Some(Value::Str(word)) if word == "false" => None,
+        Some(Value::Str(word)) if word == "audit" => Some(true),
+        Some(_) => {
+            let node = f.get("threads")?;
+            let message = "`threads` is `true` (a conversation per audit and per corrective \
+                           action), `audit` (a corrective action in its audit's conversation) or \
+                           `false`";
+            f.problem(node, message, report);
+            None
+        }
+    };
     let broadcast = f.text_list("broadcast", report);
-    if !on {
+    let Some(by_audit) = by_audit else {
         if let Some(node) = f.get("broadcast") {
             f.problem(node, "`broadcast` needs `threads: true`", report);
         }
         return None;
-    }
+    };
     let Some(list) = broadcast else {
-        return Some(Threads::default());
+        return Some(Threads {
+            by_audit,
+            ..Threads::default()
+        });
     };
     let mut kinds = Vec::with_capacity(list.len());
     for (kind, pos) in list {
@@ -180,7 +198,10 @@ fn threads(f: &Fields, report: &mut Report) -> Option<Threads> {
         let message = format!("`broadcast`: `{kind}` is not a MonitorQA event type{hint}");
         report.error(pos, f.context(), message);
     }
-    Some(Threads { broadcast: kinds })
+    Some(Threads {
+        broadcast: kinds,
+        by_audit,
+    })
 }
 
 /// `time_zone:`, an IANA name the bundled time zone database knows.

@@ -421,3 +421,28 @@ fn broadcast_names_event_types_and_needs_threads() {
     let alone = format!("{bot}    broadcast: [AUDIT_EXPIRED]\n");
     assert!(single_error_at(&alone, 6).contains("`broadcast` needs `threads: true`"));
 }
+
+#[test]
+fn threads_audit_puts_actions_in_their_audit_s_conversation_and_other_words_are_refused() {
+    let bot = "targets:\n  quality:\n    kind: slack\n    token: xoxb-1\n    channel: C1\n";
+    let audit = valid(&format!("{bot}    threads: audit\n"));
+    let threads = audit.targets["quality"].threads.as_ref().expect("threads");
+    assert!(threads.by_audit);
+    let on = valid(&format!("{bot}    threads: true\n"));
+    assert!(
+        !on.targets["quality"]
+            .threads
+            .as_ref()
+            .expect("threads")
+            .by_audit
+    );
+    let off = valid(&format!("{bot}    threads: false\n"));
+    assert!(off.targets["quality"].threads.is_none());
+    let shown = single_error_at(&format!("{bot}    threads: maybe\n"), 6);
+    assert!(
+        shown.contains(
+            "`threads` is `true` (a conversation per audit and per corrective action), `audit`"
+        ),
+        "{shown}"
+    );
+}

@@ -280,26 +280,31 @@ pub(super) async fn show(page: &Page<'_>, id: &str) -> Response {
     )
 }
 
-/// The conversations of the event's object, on every target (none for an event that is about
-/// no audit or corrective action, or when the store cannot say: the page shows the rest).
+/// The conversations the event's deliveries posted in, and its own object's, on every target
+/// (none when the store cannot say: the page shows the rest).
 async fn conversations_of(page: &Page<'_>, details: &EventDetails) -> Vec<Conversation> {
     let event = &details.event.event;
-    let Some(object) = conversation::key(&event.kind, &Value::Object(event.data.clone())) else {
-        return Vec::new();
-    };
-    let filter = ConversationFilter {
-        limit: 20,
-        object: Some(object),
-        target: None,
-    };
-    page.relay
-        .store
-        .conversations(&filter)
-        .await
-        .unwrap_or_else(|e| {
-            tracing::warn!("operator page: cannot read the conversations: {e}");
-            Vec::new()
-        })
+    let mut objects: Vec<String> = details
+        .deliveries
+        .iter()
+        .filter_map(|(d, _)| d.object_key.clone())
+        .collect();
+    objects.extend(conversation::key(&event.kind, &event.data));
+    objects.sort();
+    objects.dedup();
+    let mut found = Vec::new();
+    for object in objects {
+        let filter = ConversationFilter {
+            limit: 20,
+            object: Some(object),
+            target: None,
+        };
+        match page.relay.store.conversations(&filter).await {
+            Ok(some) => found.extend(some),
+            Err(e) => tracing::warn!("operator page: cannot read the conversations: {e}"),
+        }
+    }
+    found
 }
 
 /// `POST /ui/events/<id>/reroute`: first a confirmation that lists what would be sent, then

@@ -101,16 +101,24 @@ pub fn parent_body(
 }
 
 /// A reply in a conversation: what this event adds (the template's `reply`); the parent above
-/// it already shows the object, its fields and the button to it.
-pub fn reply_body(plain: &Message, mrkdwn: &Message) -> Value {
-    let reply = |m: &Message| Message {
-        title: String::new(),
-        text: m.reply_or_text(),
-        fields: Vec::new(),
-        link: None,
-        ..m.clone()
+/// it already shows the object, its fields and the button to it. A corrective action in its
+/// audit's conversation (`own` false) says first which action, in bold, and keeps its button.
+pub fn reply_body(plain: &Message, mrkdwn: &Message, own: bool) -> Value {
+    let reply = |m: &Message, bold: bool| {
+        let text = match (own, bold) {
+            (true, _) => m.reply_or_text(),
+            (false, true) => format!("*{}*\n{}", m.topic_or_title(), m.reply_or_text()),
+            (false, false) => format!("{}\n{}", m.topic_or_title(), m.reply_or_text()),
+        };
+        Message {
+            title: String::new(),
+            text,
+            fields: Vec::new(),
+            link: if own { None } else { m.link.clone() },
+            ..m.clone()
+        }
     };
-    message_body(&reply(plain), &reply(mrkdwn))
+    message_body(&reply(plain, false), &reply(mrkdwn, true))
 }
 
 /// The notification text: the preview, else the title, else the start of the text; never
@@ -362,7 +370,15 @@ mod tests {
         let state = kept["blocks"][1]["text"]["text"].as_str().unwrap_or("");
         assert!(state.contains("was deleted; it continues here"), "{state}");
 
-        let reply = reply_body(&m, &m);
+        let about = reply_body(&m, &m, false);
+        let text = about["blocks"][0]["text"]["text"].as_str().unwrap_or("");
+        assert!(text.starts_with(&format!("*{}*\n", m.topic)), "{text}");
+        assert!(
+            about.to_string().contains("actions"),
+            "its own button: {about}"
+        );
+
+        let reply = reply_body(&m, &m, true);
         let blocks = reply["blocks"].as_array().expect("blocks");
         assert_eq!(blocks[0]["type"], "section", "no header: {reply}");
         assert_eq!(blocks[0]["text"]["text"], m.reply);

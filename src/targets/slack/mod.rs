@@ -98,7 +98,7 @@ impl Slack {
                     Some(Post::Update { topic, .. }) => {
                         blocks::parent_body(plain, mrkdwn, Some(topic), false)
                     }
-                    Some(Post::Reply { .. }) => blocks::reply_body(plain, mrkdwn),
+                    Some(Post::Reply { own, .. }) => blocks::reply_body(plain, mrkdwn, *own),
                 }
             }
             Content::Payload(payload) => payload.clone(),

@@ -253,6 +253,67 @@ async fn two_actions_are_two_threads_and_one_action_s_slow_send_holds_only_its_o
 }
 
 #[tokio::test]
+async fn with_threads_audit_the_actions_of_an_audit_reply_in_the_audit_s_conversation() {
+    let slack = SlackApi::start().await;
+    let rules = config(
+        &[(
+            "quality",
+            slack_target(&slack, "").replace("threads: true", "threads: audit"),
+        )],
+        "*",
+    );
+    let relay = spawn_relay(Spec::new(&rules)).await;
+    // The samples' action belongs to the audit of the AUDIT_COMPLETED sample.
+    let audit = "b4d2f8e3-5c6a-4f9b-8d1e-2a3b4c5d6e7f";
+    let mut assigned = sample("audit_assigned");
+    assigned["data"]["auditId"] = Value::from(audit);
+    let life = [
+        assigned,
+        action_event("corrective_action_assigned", ACTION, 1),
+        action_event("corrective_action_rejected", ACTION, 3),
+        sample("audit_completed"),
+    ];
+    deliver_all(&relay, &life).await;
+
+    assert_eq!(
+        calls(&slack.received()),
+        ["post", "reply", "reply", "reply", "update"],
+        "the actions reply without editing the audit's parent; the audit's own event edits it"
+    );
+    let parents = slack.with(|s| s.parents());
+    assert_eq!(parents.len(), 1, "{parents:?}");
+    let replies = slack.with(|s| s.replies(&parents[0].ts));
+    let said = replies[1].shown();
+    assert!(
+        said.contains("Corrective action CA-2026-0147"),
+        "the reply says which action: {said}"
+    );
+    assert!(replies[1].broadcast, "a rejection is shown in the channel");
+    let head = parents[0].body["blocks"][0]["text"]["text"]
+        .as_str()
+        .unwrap_or("");
+    assert!(head.starts_with("Audit"), "the parent is the audit: {head}");
+
+    let listed = relay
+        .admin("GET", &format!("/api/conversations?object={audit}"))
+        .await;
+    let c = &listed.body["conversations"][0];
+    assert_eq!(
+        (c["object"].as_str(), c["messages"].as_u64()),
+        (Some(format!("audit:{audit}").as_str()), Some(4))
+    );
+    assert_eq!(c["last_event"], "AUDIT_COMPLETED");
+    let none = relay
+        .admin("GET", &format!("/api/conversations?object={ACTION}"))
+        .await;
+    assert_eq!(
+        none.body["conversations"],
+        serde_json::json!([]),
+        "no conversation of its own"
+    );
+}
+
+#[tokio::test]
 async fn a_restart_between_two_events_continues_the_same_thread() {
     let slack = SlackApi::start().await;
     let mut relay = slack_relay(&slack, "").await;
