@@ -96,7 +96,7 @@ pub fn key_for(ctx: &Value, threads: &Threads) -> Option<String> {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Conversation {
     pub target: String,
-    /// What it is about ([`key`]).
+    /// What it is about ([`key`], [`key_for`]).
     pub object_key: String,
     /// Slack: the channel id of the parent; `None` for email.
     pub channel: Option<String>,
@@ -107,9 +107,12 @@ pub struct Conversation {
     /// Where the object stands, as the parent last showed it (plain text).
     pub state: String,
     pub first_event_id: String,
+    /// The latest event in it (by when the relay received it) and its type.
     pub last_event_id: String,
-    /// The type of the last event in it.
     pub last_kind: String,
+    /// When the relay received that event (ms): an older event (a replay, a re-route) only
+    /// adds to the thread; it does not change where the object stands.
+    pub last_received_at: i64,
     /// Messages posted in it, the first one included.
     pub messages: u32,
     /// Times its first message was found deleted and a new one started.
@@ -120,6 +123,9 @@ pub struct Conversation {
     pub closed_at: Option<i64>,
     /// When its parent was found deleted: the next message starts a new conversation.
     pub gone_at: Option<i64>,
+    /// Started by an event about another object (`threads: audit`: an action before its
+    /// audit): the first event of its own object gives the parent its topic.
+    pub provisional: bool,
 }
 
 /// What a delivery sends in its conversation.
@@ -143,21 +149,26 @@ pub enum Post {
         own: bool,
     },
     /// The parent edited to show the state after this event (Slack, the step after a reply),
-    /// under the topic it was posted with (an event that says less, a deletion, keeps it).
+    /// under the topic it was posted with (`None`: a provisional one, replaced by this
+    /// event's); `restarted`: the conversation started again once, and the parent says so.
     Update {
         channel: String,
         thread_id: String,
-        topic: String,
+        topic: Option<String>,
+        restarted: bool,
     },
+    /// Nothing to send: an edit that is no longer wanted (why, for the attempt row).
+    Skip { why: &'static str },
 }
 
 impl Post {
-    /// The word the attempt row keeps: `start`, `reply` or `update`.
+    /// The word the attempt row keeps: `start`, `reply`, `update` or `skipped`.
     pub fn action(&self) -> &'static str {
         match self {
             Post::Start { .. } => "start",
             Post::Reply { .. } => "reply",
             Post::Update { .. } => "update",
+            Post::Skip { .. } => "skipped",
         }
     }
 }
@@ -165,16 +176,27 @@ impl Post {
 /// The step of a delivery whose next attempt edits the parent.
 pub const UPDATE_STEP: u8 = 1;
 
-/// What delivery step `step` of an event of type `kind` sends, given the conversation as
-/// stored (`None`: there is none yet); `own`: the event is about the conversation's object.
-pub fn post(
-    step: u8,
-    conversation: Option<&Conversation>,
-    kind: &str,
-    threads: &Threads,
-    own: bool,
-) -> Post {
-    let Some(c) = conversation else {
+/// What the claim of a delivery says about it, for [`post`].
+#[derive(Debug, Clone, Copy)]
+pub struct Claimed<'a> {
+    pub step: u8,
+    pub kind: &'a str,
+    pub event_id: &'a str,
+    /// The event is about the conversation's own object.
+    pub own: bool,
+    /// The target edits its first message (Slack) rather than only replying (email).
+    pub edits: bool,
+}
+
+/// What a delivery sends in its conversation, as stored (`None`: there is none yet).
+pub fn post(claimed: &Claimed<'_>, conversation: Option<&Conversation>, threads: &Threads) -> Post {
+    if claimed.step == UPDATE_STEP {
+        return edit(claimed, conversation);
+    }
+    // A conversation another kind of target left under this name (a Slack thread for a
+    // mail target, or the other way round) cannot be continued: a new one starts.
+    let fits = |c: &&Conversation| c.channel.is_some() == claimed.edits;
+    let Some(c) = conversation.filter(fits) else {
         return Post::Start {
             restarted: false,
             topic: None,
@@ -183,22 +205,45 @@ pub fn post(
     if c.gone_at.is_some() {
         return Post::Start {
             restarted: true,
-            topic: Some(c.topic.clone()),
+            topic: (!c.provisional).then(|| c.topic.clone()),
         };
     }
-    match (step, &c.channel) {
-        (UPDATE_STEP, Some(channel)) => Post::Update {
-            channel: channel.clone(),
-            thread_id: c.thread_id.clone(),
-            topic: c.topic.clone(),
-        },
-        _ => Post::Reply {
-            channel: c.channel.clone(),
-            thread_id: c.thread_id.clone(),
-            topic: c.topic.clone(),
-            broadcast: threads.broadcast.iter().any(|k| k == kind),
-            own,
-        },
+    Post::Reply {
+        channel: c.channel.clone(),
+        thread_id: c.thread_id.clone(),
+        topic: c.topic.clone(),
+        broadcast: threads.broadcast.iter().any(|k| k == claimed.kind),
+        own: claimed.own,
+    }
+}
+
+/// The parent's edit after a reply, unless it is no longer wanted.
+fn edit(claimed: &Claimed<'_>, conversation: Option<&Conversation>) -> Post {
+    let Some(c) = conversation else {
+        return Post::Skip {
+            why: "the conversation is no longer stored",
+        };
+    };
+    let Some(channel) = c.channel.clone().filter(|_| claimed.edits) else {
+        return Post::Skip {
+            why: "the target no longer edits its messages",
+        };
+    };
+    if c.gone_at.is_some() {
+        return Post::Skip {
+            why: "the first message is gone",
+        };
+    }
+    if c.last_event_id != claimed.event_id {
+        return Post::Skip {
+            why: "a later event is shown, or is to be",
+        };
+    }
+    Post::Update {
+        channel,
+        thread_id: c.thread_id.clone(),
+        topic: (!c.provisional).then(|| c.topic.clone()),
+        restarted: c.restarts > 0,
     }
 }
 
@@ -209,6 +254,9 @@ pub enum Answer {
     Posted { id: Option<String> },
     /// The parent (or its channel) is gone: Slack's error string.
     ParentGone(String),
+    /// Posted, but not in the thread: Slack put a reply to a deleted parent in the channel
+    /// (its `channel/ts`).
+    Strayed { id: String },
     /// Anything else (a retry, a permanent failure): the conversation stays as it is.
     Other,
 }
@@ -220,6 +268,8 @@ pub struct Sending<'a> {
     pub object_key: &'a str,
     pub event_id: &'a str,
     pub kind: &'a str,
+    /// When the relay received the event (ms).
+    pub received_at: i64,
     /// The object, the same for each of its events (the template's `topic`), plain text.
     pub topic: &'a str,
     /// Where the object stands after this event (the template's `status`), plain text.
@@ -240,6 +290,13 @@ pub struct After {
     pub next_step: Option<u8>,
 }
 
+impl After {
+    const UNCHANGED: After = After {
+        conversation: None,
+        next_step: None,
+    };
+}
+
 /// The conversation after `post` was answered so, from the one the claim saw.
 pub fn after(
     post: &Post,
@@ -247,16 +304,12 @@ pub fn after(
     answer: &Answer,
     sending: &Sending<'_>,
 ) -> After {
-    let unchanged = After {
-        conversation: None,
-        next_step: None,
-    };
-    match (post, answer) {
-        (Post::Start { topic, .. }, Answer::Posted { id }) => {
+    match (post, answer, prior) {
+        (Post::Start { topic, .. }, Answer::Posted { id }, _) => {
             let Some((channel, thread_id)) = id.as_deref().map(split_id) else {
                 // Nothing to thread onto (a provider that gave no id): the next event starts
                 // again rather than replying to nothing.
-                return unchanged;
+                return After::UNCHANGED;
             };
             let mut c = started(prior, channel, thread_id, sending);
             if let Some(topic) = topic {
@@ -267,36 +320,22 @@ pub fn after(
                 next_step: None,
             }
         }
-        (Post::Reply { .. }, Answer::Posted { .. }) => {
-            let Some(prior) = prior else { return unchanged };
-            let mut c = prior.clone();
-            c.messages = c.messages.saturating_add(1);
-            c.last_event_id = sending.event_id.to_owned();
-            c.last_kind = sending.kind.to_owned();
-            c.updated_at = sending.now_ms;
-            if sending.own {
-                c.closed_at = closed_at(sending);
-                if !sending.edits {
-                    c.state = sending.status.to_owned();
-                }
-            }
-            After {
-                conversation: Some(c),
-                next_step: (sending.edits && sending.own).then_some(UPDATE_STEP),
-            }
-        }
-        (Post::Update { .. }, Answer::Posted { .. }) => {
-            let Some(prior) = prior else { return unchanged };
+        (Post::Reply { .. }, Answer::Posted { .. }, Some(prior)) => replied(prior, sending),
+        (Post::Reply { .. }, Answer::Strayed { id }, Some(prior)) => strayed(prior, id, sending),
+        (Post::Update { .. }, Answer::Posted { .. }, Some(prior)) => {
             let mut c = prior.clone();
             c.state = sending.status.to_owned();
             c.updated_at = sending.now_ms;
+            if c.provisional && sending.own {
+                c.topic = sending.topic.to_owned();
+                c.provisional = false;
+            }
             After {
                 conversation: Some(c),
                 next_step: None,
             }
         }
-        (Post::Reply { .. } | Post::Update { .. }, Answer::ParentGone(_)) => {
-            let Some(prior) = prior else { return unchanged };
+        (Post::Reply { .. } | Post::Update { .. }, Answer::ParentGone(_), Some(prior)) => {
             let mut c = prior.clone();
             c.gone_at = Some(sending.now_ms);
             c.updated_at = sending.now_ms;
@@ -305,7 +344,52 @@ pub fn after(
                 next_step: Some(0),
             }
         }
-        _ => unchanged,
+        _ => After::UNCHANGED,
+    }
+}
+
+/// A reply in the thread. Only an event newer than the latest one in it moves the
+/// conversation on (and has the parent edited); an older one (a replay, a re-route, or one
+/// routed late) only adds to the history.
+fn replied(prior: &Conversation, sending: &Sending<'_>) -> After {
+    let mut c = prior.clone();
+    c.messages = c.messages.saturating_add(1);
+    c.updated_at = sending.now_ms;
+    let newer = sending.received_at >= prior.last_received_at;
+    if newer {
+        c.last_event_id = sending.event_id.to_owned();
+        c.last_kind = sending.kind.to_owned();
+        c.last_received_at = sending.received_at;
+        if sending.own {
+            c.closed_at = closed_at(sending);
+            if !sending.edits {
+                c.state = sending.status.to_owned();
+            }
+        }
+    }
+    After {
+        conversation: Some(c),
+        next_step: (newer && sending.edits && sending.own).then_some(UPDATE_STEP),
+    }
+}
+
+/// A reply Slack posted in the channel instead (its parent was deleted): that message becomes
+/// the new parent, edited next into the object's card, which says the conversation started
+/// again; nothing is posted twice.
+fn strayed(prior: &Conversation, id: &str, sending: &Sending<'_>) -> After {
+    let (channel, thread_id) = split_id(id);
+    let mut c = started(
+        Some(prior),
+        channel.or(prior.channel.clone()),
+        thread_id,
+        sending,
+    );
+    c.restarts = prior.restarts.saturating_add(1);
+    c.topic.clone_from(&prior.topic);
+    c.provisional = prior.provisional;
+    After {
+        conversation: Some(c),
+        next_step: (sending.edits && sending.own).then_some(UPDATE_STEP),
     }
 }
 
@@ -337,12 +421,14 @@ fn started(
         first_event_id: s.event_id.to_owned(),
         last_event_id: s.event_id.to_owned(),
         last_kind: s.kind.to_owned(),
+        last_received_at: s.received_at,
         messages: 1,
         restarts,
         opened_at: s.now_ms,
         updated_at: s.now_ms,
         closed_at: closed_at(s).filter(|_| s.own),
         gone_at: None,
+        provisional: !s.own,
     }
 }
 

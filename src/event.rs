@@ -120,17 +120,11 @@ impl Event {
     /// is a string. The store keeps it with the event, so the events of one object can be
     /// found again.
     pub fn object_key(&self) -> Option<String> {
-        let (object, key) = if self.kind.starts_with("CORRECTIVE_ACTION_") {
-            ("corrective-action", "correctiveActionId")
-        } else if self.kind.starts_with("AUDIT_") {
-            ("audit", "auditId")
-        } else if self.kind.starts_with("TEMPLATE_") {
-            ("template", "id")
-        } else {
-            return None;
-        };
-        let id = self.data.get(key).and_then(Value::as_str)?;
-        Some(format!("{object}:{id}"))
+        if !self.kind.starts_with("TEMPLATE_") {
+            return crate::conversation::key(&self.kind, &self.data);
+        }
+        let id = self.data.get("id").and_then(Value::as_str)?;
+        Some(format!("template:{id}"))
     }
 
     /// `company.id`, if it is a string.

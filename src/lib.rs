@@ -32,6 +32,9 @@
 //!    classifies the answers and writes them back in one store call per round.
 //!    - [`compose`] (pure): the context, message and request of one delivery to one configured
 //!      target; the same code serves `check`, `test`, `send` and the admin API's payload view.
+//!    - [`conversation`] (pure): for a target with `threads`, what a delivery posts in its
+//!      object's conversation (the parent, a reply, the parent's edit) and what the answer does
+//!      to the conversation, which the store writes with the outcome.
 //!    - [`pipeline::offload`]: renders run off the threads that answer webhooks.
 //!    - [`pipeline::retry`] (pure): a verdict becomes the next state, waiting with [`backoff`]
 //!      (the one backoff, shared with the MonitorQA lookups).

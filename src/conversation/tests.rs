@@ -10,6 +10,7 @@ fn sending<'a>(kind: &'a str, event_id: &'a str, status: &'a str, edits: bool) -
         object_key: ACTION,
         event_id,
         kind,
+        received_at: 500,
         topic: "Corrective action CA-7: Replace the door seal",
         status,
         edits,
@@ -18,10 +19,34 @@ fn sending<'a>(kind: &'a str, event_id: &'a str, status: &'a str, edits: bool) -
     }
 }
 
+fn claimed<'a>(step: u8, kind: &'a str, event_id: &'a str) -> Claimed<'a> {
+    Claimed {
+        step,
+        kind,
+        event_id,
+        own: true,
+        edits: true,
+    }
+}
+
 fn posted(id: &str) -> Answer {
     Answer::Posted {
         id: Some(id.to_owned()),
     }
+}
+
+fn start() -> Post {
+    Post::Start {
+        restarted: false,
+        topic: None,
+    }
+}
+
+fn opened(id: &str) -> Conversation {
+    let s = sending("CORRECTIVE_ACTION_ASSIGNED", "e1", "Assigned", true);
+    after(&start(), None, &posted(id), &s)
+        .conversation
+        .expect("opened")
 }
 
 #[test]
@@ -44,17 +69,10 @@ fn the_key_is_the_corrective_action_or_the_audit() {
 #[test]
 fn a_corrective_action_s_life_is_one_parent_replies_and_edits() {
     let threads = Threads::default();
-    // ASSIGNED: no conversation yet, the parent is posted.
-    let start = post(0, None, "CORRECTIVE_ACTION_ASSIGNED", &threads, true);
-    assert_eq!(
-        start,
-        Post::Start {
-            restarted: false,
-            topic: None
-        }
-    );
+    let first = claimed(0, "CORRECTIVE_ACTION_ASSIGNED", "e1");
+    assert_eq!(post(&first, None, &threads), start());
     let s = sending("CORRECTIVE_ACTION_ASSIGNED", "e1", "Assigned to Ana", true);
-    let opened = after(&start, None, &posted("C1/100.1"), &s);
+    let opened = after(&start(), None, &posted("C1/100.1"), &s);
     assert_eq!(opened.next_step, None);
     let c = opened.conversation.expect("opened");
     assert_eq!(
@@ -62,9 +80,11 @@ fn a_corrective_action_s_life_is_one_parent_replies_and_edits() {
         (Some("C1"), "100.1")
     );
     assert_eq!((c.messages, c.state.as_str()), (1, "Assigned to Ana"));
+    assert!(!c.provisional);
 
     // REJECTED: a reply in the thread, broadcast, then the parent's edit.
-    let reply = post(0, Some(&c), "CORRECTIVE_ACTION_REJECTED", &threads, true);
+    let rejected = claimed(0, "CORRECTIVE_ACTION_REJECTED", "e2");
+    let reply = post(&rejected, Some(&c), &threads);
     assert_eq!(
         reply,
         Post::Reply {
@@ -75,7 +95,8 @@ fn a_corrective_action_s_life_is_one_parent_replies_and_edits() {
             own: true,
         }
     );
-    let s = sending("CORRECTIVE_ACTION_REJECTED", "e2", "Rejected → Ana", true);
+    let mut s = sending("CORRECTIVE_ACTION_REJECTED", "e2", "Rejected → Ana", true);
+    s.received_at = 600;
     let replied = after(&reply, Some(&c), &posted("C1/100.2"), &s);
     assert_eq!(replied.next_step, Some(UPDATE_STEP));
     let c = replied.conversation.expect("replied");
@@ -85,19 +106,15 @@ fn a_corrective_action_s_life_is_one_parent_replies_and_edits() {
         "the state changes with the edit"
     );
 
-    let update = post(
-        UPDATE_STEP,
-        Some(&c),
-        "CORRECTIVE_ACTION_REJECTED",
-        &threads,
-        true,
-    );
+    let edit = claimed(UPDATE_STEP, "CORRECTIVE_ACTION_REJECTED", "e2");
+    let update = post(&edit, Some(&c), &threads);
     assert_eq!(
         update,
         Post::Update {
             channel: "C1".into(),
             thread_id: "100.1".into(),
-            topic: c.topic.clone(),
+            topic: Some(c.topic.clone()),
+            restarted: false,
         }
     );
     let edited = after(&update, Some(&c), &posted("C1/100.1"), &s);
@@ -112,26 +129,73 @@ fn a_reply_of_a_type_not_broadcast_stays_in_the_thread() {
         by_audit: false,
     };
     let c = opened("C1/1.1");
-    let Post::Reply { broadcast, .. } =
-        post(0, Some(&c), "CORRECTIVE_ACTION_REJECTED", &threads, true)
-    else {
+    let rejected = claimed(0, "CORRECTIVE_ACTION_REJECTED", "e2");
+    let Post::Reply { broadcast, .. } = post(&rejected, Some(&c), &threads) else {
         panic!("a reply")
     };
     assert!(!broadcast);
 }
 
-fn start() -> Post {
-    Post::Start {
-        restarted: false,
-        topic: None,
-    }
+#[test]
+fn an_older_event_only_adds_to_the_thread_and_has_no_edit() {
+    // The conversation's latest event came at 500; a replay of one from 400 arrives now.
+    let c = opened("C1/1.1");
+    let old = claimed(0, "CORRECTIVE_ACTION_SUBMITTED", "e0");
+    let reply = post(&old, Some(&c), &Threads::default());
+    let mut s = sending(
+        "CORRECTIVE_ACTION_SUBMITTED",
+        "e0",
+        "Submitted long ago",
+        true,
+    );
+    s.received_at = 400;
+    let done = after(&reply, Some(&c), &posted("C1/1.2"), &s);
+    assert_eq!(done.next_step, None, "the parent is not rolled back");
+    let c2 = done.conversation.expect("replied");
+    assert_eq!(c2.messages, 2);
+    assert_eq!(
+        (c2.last_event_id.as_str(), c2.state.as_str()),
+        ("e1", "Assigned")
+    );
 }
 
-fn opened(id: &str) -> Conversation {
-    let s = sending("CORRECTIVE_ACTION_ASSIGNED", "e1", "Assigned", true);
-    after(&start(), None, &posted(id), &s)
-        .conversation
-        .expect("opened")
+#[test]
+fn an_edit_no_longer_wanted_is_skipped() {
+    let threads = Threads::default();
+    let c = opened("C1/1.1");
+    let edit = |event_id| claimed(UPDATE_STEP, "CORRECTIVE_ACTION_SUBMITTED", event_id);
+    let skipped = |p: Post| matches!(p, Post::Skip { .. });
+    assert!(
+        skipped(post(&edit("e9"), Some(&c), &threads)),
+        "a later event is shown"
+    );
+    assert!(
+        skipped(post(&edit("e1"), None, &threads)),
+        "no conversation any more"
+    );
+    let mail = Claimed {
+        edits: false,
+        ..edit("e1")
+    };
+    assert!(
+        skipped(post(&mail, Some(&c), &threads)),
+        "a mail is not edited"
+    );
+    let mut gone = c.clone();
+    gone.gone_at = Some(900);
+    assert!(skipped(post(&edit("e1"), Some(&gone), &threads)));
+    assert!(!skipped(post(&edit("e1"), Some(&c), &threads)));
+}
+
+#[test]
+fn a_conversation_of_another_kind_of_target_is_not_continued() {
+    // A Slack thread stored under a name that is now an email target.
+    let slack = opened("C1/1.1");
+    let mail = Claimed {
+        edits: false,
+        ..claimed(0, "CORRECTIVE_ACTION_SUBMITTED", "e2")
+    };
+    assert_eq!(post(&mail, Some(&slack), &Threads::default()), start());
 }
 
 #[test]
@@ -139,14 +203,9 @@ fn a_parent_gone_starts_a_new_conversation_that_says_so() {
     let threads = Threads::default();
     let c = opened("C1/1.1");
     for step in [0, UPDATE_STEP] {
-        let p = post(
-            step,
-            Some(&c),
-            "CORRECTIVE_ACTION_SUBMITTED",
-            &threads,
-            true,
-        );
-        let s = sending("CORRECTIVE_ACTION_SUBMITTED", "e2", "Submitted", true);
+        let submitted = claimed(step, "CORRECTIVE_ACTION_SUBMITTED", "e1");
+        let p = post(&submitted, Some(&c), &threads);
+        let s = sending("CORRECTIVE_ACTION_SUBMITTED", "e1", "Submitted", true);
         let gone = after(
             &p,
             Some(&c),
@@ -156,7 +215,11 @@ fn a_parent_gone_starts_a_new_conversation_that_says_so() {
         assert_eq!(gone.next_step, Some(0), "step {step}");
         let g = gone.conversation.expect("gone");
         assert_eq!(g.gone_at, Some(1_000));
-        let again = post(0, Some(&g), "CORRECTIVE_ACTION_SUBMITTED", &threads, true);
+        let again = post(
+            &claimed(0, "CORRECTIVE_ACTION_SUBMITTED", "e1"),
+            Some(&g),
+            &threads,
+        );
         assert_eq!(
             again,
             Post::Start {
@@ -173,23 +236,48 @@ fn a_parent_gone_starts_a_new_conversation_that_says_so() {
 }
 
 #[test]
+fn a_reply_slack_put_in_the_channel_becomes_the_new_parent_and_is_edited_into_it() {
+    let c = opened("C1/1.1");
+    let p = post(
+        &claimed(0, "CORRECTIVE_ACTION_SUBMITTED", "e2"),
+        Some(&c),
+        &Threads::default(),
+    );
+    let s = sending("CORRECTIVE_ACTION_SUBMITTED", "e2", "Submitted", true);
+    let strayed = Answer::Strayed {
+        id: "C1/3.3".into(),
+    };
+    let done = after(&p, Some(&c), &strayed, &s);
+    assert_eq!(done.next_step, Some(UPDATE_STEP), "edited into the parent");
+    let new = done.conversation.expect("a new parent");
+    assert_eq!((new.thread_id.as_str(), new.restarts), ("3.3", 1));
+    assert_eq!((new.messages, new.topic.as_str()), (1, c.topic.as_str()));
+    let edit = post(
+        &claimed(UPDATE_STEP, "CORRECTIVE_ACTION_SUBMITTED", "e2"),
+        Some(&new),
+        &Threads::default(),
+    );
+    let Post::Update {
+        thread_id,
+        restarted,
+        ..
+    } = edit
+    else {
+        panic!("an edit: {edit:?}")
+    };
+    assert_eq!((thread_id.as_str(), restarted), ("3.3", true));
+}
+
+#[test]
 fn a_failed_post_changes_nothing() {
     let c = opened("C1/1.1");
     let p = post(
-        0,
+        &claimed(0, "CORRECTIVE_ACTION_SUBMITTED", "e2"),
         Some(&c),
-        "CORRECTIVE_ACTION_SUBMITTED",
         &Threads::default(),
-        true,
     );
     let s = sending("CORRECTIVE_ACTION_SUBMITTED", "e2", "Submitted", true);
-    assert_eq!(
-        after(&p, Some(&c), &Answer::Other, &s),
-        After {
-            conversation: None,
-            next_step: None
-        }
-    );
+    assert_eq!(after(&p, Some(&c), &Answer::Other, &s), After::UNCHANGED);
     // A first message whose answer names no id cannot be threaded onto.
     let none = after(&start(), None, &Answer::Posted { id: None }, &s);
     assert_eq!(none.conversation, None);
@@ -207,13 +295,11 @@ fn an_email_thread_keeps_its_first_message_id_and_takes_the_state_at_once() {
         (c.channel.as_deref(), c.thread_id.as_str()),
         (None, id.as_str())
     );
-    let reply = post(
-        0,
-        Some(&c),
-        "CORRECTIVE_ACTION_APPROVED",
-        &Threads::default(),
-        true,
-    );
+    let approved = Claimed {
+        edits: false,
+        ..claimed(0, "CORRECTIVE_ACTION_APPROVED", "e2")
+    };
+    let reply = post(&approved, Some(&c), &Threads::default());
     let s = sending("CORRECTIVE_ACTION_APPROVED", "e2", "Approved", false);
     let done = after(&reply, Some(&c), &posted("<other@example.com>"), &s);
     assert_eq!(done.next_step, None, "email has no edit");
@@ -263,13 +349,11 @@ fn with_threads_audit_a_corrective_action_goes_to_its_audit_s_conversation_when_
 #[test]
 fn an_action_in_its_audit_s_conversation_replies_and_leaves_the_audit_s_state() {
     let c = opened("C1/1.1");
-    let p = post(
-        0,
-        Some(&c),
-        "CORRECTIVE_ACTION_APPROVED",
-        &Threads::default(),
-        false,
-    );
+    let action = Claimed {
+        own: false,
+        ..claimed(0, "CORRECTIVE_ACTION_APPROVED", "e2")
+    };
+    let p = post(&action, Some(&c), &Threads::default());
     let Post::Reply { own, .. } = &p else {
         panic!("a reply: {p:?}")
     };
@@ -281,4 +365,34 @@ fn an_action_in_its_audit_s_conversation_replies_and_leaves_the_audit_s_state() 
     let c2 = done.conversation.expect("replied");
     assert_eq!((c2.state.as_str(), c2.closed_at), ("Assigned", None));
     assert_eq!(c2.messages, 2);
+}
+
+#[test]
+fn an_action_that_opens_its_audit_s_conversation_leaves_the_topic_to_the_audit() {
+    let mut s = sending("CORRECTIVE_ACTION_ASSIGNED", "e1", "Assigned", true);
+    s.own = false;
+    let c = after(&start(), None, &posted("C1/1.1"), &s)
+        .conversation
+        .expect("opened");
+    assert!(c.provisional, "the action's topic is not the audit's");
+    // The audit's own event: a reply, then the edit, which gives the parent the audit's topic.
+    let audit = claimed(UPDATE_STEP, "AUDIT_COMPLETED", "e1");
+    let Post::Update { topic, .. } = post(&audit, Some(&c), &Threads::default()) else {
+        panic!("an edit")
+    };
+    assert_eq!(topic, None, "this event's topic is used");
+    let mut s = sending("AUDIT_COMPLETED", "e1", "Completed ✓", true);
+    s.topic = "Audit AUD-7: Daily check";
+    let update = Post::Update {
+        channel: "C1".into(),
+        thread_id: "1.1".into(),
+        topic: None,
+        restarted: false,
+    };
+    let done = after(&update, Some(&c), &posted("C1/1.1"), &s);
+    let c2 = done.conversation.expect("edited");
+    assert_eq!(
+        (c2.topic.as_str(), c2.provisional),
+        ("Audit AUD-7: Daily check", false)
+    );
 }

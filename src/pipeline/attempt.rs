@@ -10,8 +10,9 @@ use std::time::{Instant, SystemTime};
 use super::offload::{self, OffloadError};
 use super::retry::{self, Attempt};
 use crate::app::App;
+use crate::backoff::RetryPolicy;
 use crate::compose::{self, ComposeError, Thread};
-use crate::conversation::{self, Answer, Post, Sending};
+use crate::conversation::{self, Answer, Claimed, Post, Sending};
 use crate::store::{Claim, Outcome, ThreadDone};
 use crate::targets::{self, ConfiguredTarget, HttpRequest, Verdict};
 
@@ -54,23 +55,16 @@ pub async fn attempt(
             started,
         );
     };
-    let threads = cfg.threads.as_ref().zip(claim.object.as_deref());
-    let own = conversation::key(&claim.event.event.kind, &claim.event.event.data)
-        .is_some_and(|own| claim.object.as_deref() == Some(own.as_str()));
-    let post = threads.map(|(threads, _)| {
-        let kind = claim.event.event.kind.as_str();
-        conversation::post(claim.step, claim.conversation.as_ref(), kind, threads, own)
-    });
-    if let Some(post) = &post
-        && superseded(post, &claim)
-    {
-        return superseded_edit(claim, started);
+    let own = own_object(&claim);
+    let post = conversation_post(cfg, &claim, own);
+    if let Some(Post::Skip { why }) = &post {
+        return skipped(claim, why, started);
     }
     let key = compose::delivery_key(&claim.event.id, claim.delivery_id);
-    let (verdict, status, gone, thread) = match prepare(&app, cfg, &claim, post.clone()).await {
+    let (verdict, status, noted, thread) = match prepare(&app, cfg, &claim, post.clone()).await {
         Prepared::Send(request, thread) => {
-            let (verdict, status, gone) = send(&client, cfg, &request, post.as_ref()).await;
-            (verdict, status, gone, thread)
+            let (verdict, status, noted) = send(&client, cfg, &request, post.as_ref()).await;
+            (verdict, status, noted, thread)
         }
         Prepared::Failed(verdict) => (verdict, None, None, Thread::default()),
         Prepared::Stopping => {
@@ -86,16 +80,15 @@ pub async fn attempt(
     };
     let now_ms = now();
     let done = post.map(|post| {
-        let answer = match (&gone, &verdict) {
-            (Some(error), _) => Answer::ParentGone(error.clone()),
-            (None, Verdict::Delivered { provider_id }) => Answer::Posted {
+        let answer = noted.clone().unwrap_or_else(|| match &verdict {
+            Verdict::Delivered { provider_id } => Answer::Posted {
                 id: cfg
                     .target
                     .own_message_id(&key)
                     .or_else(|| provider_id.clone()),
             },
             _ => Answer::Other,
-        };
+        });
         in_conversation(&post, &claim, cfg, &answer, (&thread, own), now_ms)
     });
     let at = Attempt {
@@ -105,10 +98,12 @@ pub async fn attempt(
         now_ms,
         status,
     };
-    let decision = match &gone {
+    let decision = match &noted {
         // The conversation starts again at once, whatever the backoff.
-        Some(error) => retry::Decision::at_once(now_ms, status, conversation::gone_reason(error)),
-        None => retry::decide(&cfg.retry, verdict, at, fastrand::f64()),
+        Some(Answer::ParentGone(error)) => {
+            retry::Decision::at_once(now_ms, status, conversation::gone_reason(error))
+        }
+        _ => retry::decide(&policy(cfg, claim.step), verdict, at, fastrand::f64()),
     };
     let mut sent = sent(claim, decision.outcome, status, started);
     sent.block_until = decision.block_target_until;
@@ -116,25 +111,61 @@ pub async fn attempt(
     sent
 }
 
-/// An edit of the parent for an event that is no longer the conversation's latest (a replay
-/// of an old edit): the parent shows a later event already, or will once that one's edit is
-/// made.
-fn superseded(post: &Post, claim: &Claim) -> bool {
-    matches!(post, Post::Update { .. })
-        && claim
-            .conversation
-            .as_ref()
-            .is_some_and(|c| c.last_event_id != claim.event.id)
+/// The target's retry policy for a delivery at `step`: the edit of a conversation's first
+/// message (which follows its reply in the same delivery) has as many attempts again.
+fn policy(cfg: &ConfiguredTarget, step: u8) -> RetryPolicy {
+    let mut policy = cfg.retry;
+    if step == conversation::UPDATE_STEP {
+        policy.max_attempts = policy.max_attempts.saturating_mul(2);
+    }
+    policy
 }
 
-fn superseded_edit(claim: Claim, started: Instant) -> Sent {
+/// Whether the claim's event is about its conversation's own object (not a corrective action
+/// in its audit's conversation).
+fn own_object(claim: &Claim) -> bool {
+    conversation::key(&claim.event.event.kind, &claim.event.event.data)
+        .is_some_and(|own| claim.object.as_deref() == Some(own.as_str()))
+}
+
+/// What the claim sends in its conversation; `None`: a message of its own. A target that no
+/// longer keeps conversations (a reload) sends a queued post as a message of its own, and
+/// skips an edit still to make (its reply was posted).
+fn conversation_post(cfg: &ConfiguredTarget, claim: &Claim, own: bool) -> Option<Post> {
+    claim.object.as_ref()?;
+    let Some(threads) = &cfg.threads else {
+        return (claim.step == conversation::UPDATE_STEP).then_some(Post::Skip {
+            why: "the target no longer keeps conversations",
+        });
+    };
+    let claimed = Claimed {
+        step: claim.step,
+        kind: &claim.event.event.kind,
+        event_id: &claim.event.id,
+        own,
+        edits: cfg.target.edits_threads(),
+    };
+    Some(conversation::post(
+        &claimed,
+        claim.conversation.as_ref(),
+        threads,
+    ))
+}
+
+/// An edit no longer wanted: done, without a send.
+fn skipped(claim: Claim, why: &str, started: Instant) -> Sent {
+    tracing::info!(
+        delivery_id = claim.delivery_id,
+        target_name = %claim.target,
+        "the edit of the conversation's first message is skipped: {why}"
+    );
     let outcome = Outcome::Delivered {
         status: None,
         provider_id: None,
     };
     let mut done = sent(claim, outcome, None, started);
     done.thread = Some(ThreadDone {
-        action: "superseded",
+        action: "skipped",
         next_step: None,
         conversation: None,
     });
@@ -155,6 +186,7 @@ fn in_conversation(
         object_key: claim.object.as_deref().unwrap_or_default(),
         event_id: &claim.event.id,
         kind: &claim.event.event.kind,
+        received_at: claim.event.received_at,
         topic: &thread.topic,
         status: &thread.status,
         edits: cfg.target.edits_threads(),
@@ -199,11 +231,12 @@ async fn prepare(
     claim: &Claim,
     post: Option<Post>,
 ) -> Prepared {
-    if claim.attempt > cfg.retry.max_attempts {
+    let limit = policy(cfg, claim.step).max_attempts;
+    if claim.attempt > limit {
         let reason = format!(
             "gave up: attempt {} exceeds max_attempts {}; earlier attempts were cut off \
              (the relay stopped while rendering or sending)",
-            claim.attempt, cfg.retry.max_attempts
+            claim.attempt, limit
         );
         return Prepared::Failed(Verdict::dead(reason));
     }
@@ -234,21 +267,20 @@ async fn prepare(
 }
 
 /// Sends the request; the verdict, the status, and for a reply or an edit in a conversation
-/// the error that says its parent is gone.
+/// what the answer says of the conversation beyond the verdict (its parent gone, a reply
+/// posted outside the thread).
 async fn send(
     client: &reqwest::Client,
     cfg: &ConfiguredTarget,
     request: &HttpRequest,
     post: Option<&Post>,
-) -> (Verdict, Option<u16>, Option<String>) {
+) -> (Verdict, Option<u16>, Option<Answer>) {
     match targets::execute(client, request, cfg.timeout).await {
         Ok(response) => {
-            let threaded = matches!(post, Some(Post::Reply { .. } | Post::Update { .. }));
-            let gone = threaded
-                .then(|| cfg.target.parent_gone(&response))
-                .flatten();
+            let threaded = post.filter(|p| matches!(p, Post::Reply { .. } | Post::Update { .. }));
+            let noted = threaded.and_then(|p| cfg.target.conversation_answer(&response, p));
             let verdict = cfg.target.classify(&response, SystemTime::now());
-            (verdict, Some(response.status), gone)
+            (verdict, Some(response.status), noted)
         }
         Err(err) => (targets::classify_transport(&err), None, None),
     }

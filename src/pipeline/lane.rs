@@ -351,7 +351,8 @@ impl Lane {
         }
         let metrics = &self.relay.metrics;
         metrics.attempt(&self.target, super::report::outcome_label(outcome));
-        if matches!(outcome, Outcome::Delivered { .. }) {
+        // Once per delivered message: not again for the edit of a conversation's parent.
+        if matches!(outcome, Outcome::Delivered { .. }) && sent.claim.step == 0 {
             let secs = (now - sent.claim.event.received_at).max(0) as f64 / 1000.0;
             metrics.delivered_after(&self.target, secs);
         }

@@ -125,6 +125,8 @@ const TABLES: &[(&str, &str, Columns)] = &[
             ("updated_at", Kind::Int),
             ("closed_at", Kind::Int),
             ("gone_at", Kind::Int),
+            ("last_received_at", Kind::Int),
+            ("provisional", Kind::Int),
         ],
     ),
 ];

@@ -88,7 +88,7 @@ pub(crate) struct FinishRow {
     pub(crate) provider_id: Option<String>,
     /// The delivery's step from now on (its step in its conversation).
     pub(crate) step: i64,
-    /// What the attempt did in its conversation (`start`, `reply`, `update`, `superseded`).
+    /// What the attempt did in its conversation (`start`, `reply`, `update`, `skipped`).
     pub(crate) action: Option<&'static str>,
     /// The conversation's new row, written only when the outcome is.
     pub(crate) conversation: Option<Conversation>,
@@ -102,11 +102,16 @@ impl FinishRow {
         now_ms: i64,
     ) -> FinishRow {
         let next_step = thread.and_then(|t| t.next_step);
+        let editing = claim.step == crate::conversation::UPDATE_STEP;
         let (state, retry_at, finished_at) = match (outcome, next_step) {
             // The message is posted and the delivery goes on with its next step, at once.
             (Outcome::Delivered { .. }, Some(_)) => ("pending", Some(now_ms), None),
             (Outcome::Delivered { .. }, None) => ("delivered", None, Some(now_ms)),
             (Outcome::Retry { at_ms, .. }, _) => ("pending", Some(*at_ms), None),
+            // An edit of the first message that cannot be made: the message itself was
+            // delivered (its reply), which is what the delivery says; the attempt row keeps
+            // the edit's failure. Not a dead letter: replaying it would post the reply again.
+            (Outcome::Dead { .. }, _) if editing => ("delivered", None, Some(now_ms)),
             (Outcome::Dead { .. }, _) => ("dead", None, Some(now_ms)),
         };
         let provider_id = match outcome {
@@ -229,7 +234,7 @@ impl StoredEventRow {
 /// The columns of a conversation row, in the order both engines select and write them.
 pub(crate) const CONVERSATION_COLUMNS: &str = "target, object_key, channel, thread_id, topic, \
      state, first_event_id, last_event_id, last_kind, messages, restarts, opened_at, \
-     updated_at, closed_at, gone_at";
+     updated_at, closed_at, gone_at, last_received_at, provisional";
 
 /// How long an open conversation is kept after its last message (a closed one goes with the
 /// retention of events): an object nobody followed up for a year is not coming back.

@@ -311,7 +311,7 @@ pub struct Claim {
 /// What one attempt did in its conversation, written with its outcome under the same lease.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThreadDone {
-    /// What the attempt row keeps: `start`, `reply`, `update` or `superseded`.
+    /// What the attempt row keeps: `start`, `reply`, `update` or `skipped`.
     pub action: &'static str,
     /// The step the delivery goes on with, pending at once (`None`: as the outcome says).
     pub next_step: Option<u8>,
@@ -391,7 +391,7 @@ pub struct AttemptRecord {
     pub status: Option<u16>,
     pub error: Option<String>,
     pub provider_id: Option<String>,
-    /// In a conversation: `start`, `reply`, `update` or `superseded`.
+    /// In a conversation: `start`, `reply`, `update` or `skipped`.
     pub action: Option<String>,
 }
 

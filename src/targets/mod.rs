@@ -37,7 +37,7 @@ pub use verdict::{RetryScope, Verdict};
 pub use crate::yaml::RateLimit;
 
 use crate::backoff::RetryPolicy;
-use crate::conversation::{Post, Threads};
+use crate::conversation::{Answer, Post, Threads};
 use crate::template::{Markup, Message};
 
 /// One entry of `targets:`: the destination with its name and everything the relay decides
@@ -271,11 +271,11 @@ impl Target {
         }
     }
 
-    /// Whether the answer to a reply or an edit in a conversation says its first message is
-    /// gone (Slack's error string, when it does).
-    pub fn parent_gone(&self, resp: &HttpResponse) -> Option<String> {
+    /// What the answer to `post` in a conversation says of the conversation beyond its
+    /// verdict: Slack's parent gone, or a reply posted outside its thread.
+    pub fn conversation_answer(&self, resp: &HttpResponse, post: &Post) -> Option<Answer> {
         match &self.kind {
-            Kind::Slack(t) => t.parent_gone(resp),
+            Kind::Slack(t) => t.conversation_answer(resp, post),
             _ => None,
         }
     }

@@ -101,7 +101,7 @@ fn action_word(action: &str) -> &str {
         "start" => "first message",
         "reply" => "reply in the thread",
         "update" => "edit of the first message",
-        "superseded" => "edit skipped: a later event is shown",
+        "skipped" => "edit skipped: no longer wanted",
         other => other,
     }
 }

@@ -176,6 +176,8 @@ CREATE TABLE conversations (
     updated_at     BIGINT NOT NULL,
     closed_at      BIGINT,
     gone_at        BIGINT,
+    last_received_at BIGINT NOT NULL DEFAULT 0,
+    provisional    BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (target, object_key)
 );
 CREATE INDEX conversations_object ON conversations (object_key);

@@ -369,15 +369,17 @@ const FINISH: &str = "WITH done AS (
 /// One writer per conversation at a time: its object's deliveries are claimed in order.
 const SAVE_CONVERSATION: &str = "INSERT INTO conversations
          (target, object_key, channel, thread_id, topic, state, first_event_id, last_event_id,
-          last_kind, messages, restarts, opened_at, updated_at, closed_at, gone_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+          last_kind, messages, restarts, opened_at, updated_at, closed_at, gone_at,
+          last_received_at, provisional)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
      ON CONFLICT (target, object_key) DO UPDATE SET
          channel = excluded.channel, thread_id = excluded.thread_id, topic = excluded.topic,
          state = excluded.state, first_event_id = excluded.first_event_id,
          last_event_id = excluded.last_event_id, last_kind = excluded.last_kind,
          messages = excluded.messages, restarts = excluded.restarts,
          opened_at = excluded.opened_at, updated_at = excluded.updated_at,
-         closed_at = excluded.closed_at, gone_at = excluded.gone_at";
+         closed_at = excluded.closed_at, gone_at = excluded.gone_at,
+         last_received_at = excluded.last_received_at, provisional = excluded.provisional";
 
 /// The unfinished delivery `d` is not held by an earlier one of the same conversation (the
 /// deliveries of one object go in order; others do not wait for them).
@@ -627,6 +629,7 @@ async fn save_conversation(
     c: &Conversation,
 ) -> Result<(), tokio_postgres::Error> {
     let (messages, restarts) = (count_column(c.messages), count_column(c.restarts));
+    let provisional = i64::from(c.provisional);
     let params: Params<'_> = &[
         &c.target,
         &c.object_key,
@@ -643,6 +646,8 @@ async fn save_conversation(
         &c.updated_at,
         &c.closed_at,
         &c.gone_at,
+        &c.last_received_at,
+        &provisional,
     ];
     stmts.execute(tx, SAVE_CONVERSATION, params).await?;
     Ok(())
@@ -664,9 +669,11 @@ async fn conversation_of(
     Ok(found.as_ref().map(conversation_row))
 }
 
+/// A conversation by its key, its columns as `CONVERSATION_COLUMNS` lists them (written out:
+/// a prepared statement's text is a constant).
 const CONVERSATION: &str = "SELECT target, object_key, channel, thread_id, topic, state,
          first_event_id, last_event_id, last_kind, messages, restarts, opened_at, updated_at,
-         closed_at, gone_at
+         closed_at, gone_at, last_received_at, provisional
      FROM conversations WHERE target = $1 AND object_key = $2";
 
 /// A conversation row, its columns as `CONVERSATION_COLUMNS` lists them.
@@ -688,6 +695,8 @@ pub(super) fn conversation_row(r: &Row) -> Conversation {
         updated_at: r.get(12),
         closed_at: r.get(13),
         gone_at: r.get(14),
+        last_received_at: r.get(15),
+        provisional: r.get::<_, i64>(16) != 0,
     }
 }
 

@@ -166,6 +166,8 @@ CREATE TABLE conversations (
     updated_at     BIGINT NOT NULL,
     closed_at      BIGINT,
     gone_at        BIGINT,
+    last_received_at BIGINT NOT NULL DEFAULT 0, -- of the latest event: older ones only add
+    provisional    INTEGER NOT NULL DEFAULT 0,  -- 1: its topic came from another object
     PRIMARY KEY (target, object_key)
 ) WITHOUT ROWID;
 CREATE INDEX conversations_object ON conversations (object_key);

@@ -158,8 +158,9 @@ const ATTEMPT: &str = "INSERT INTO attempts
 /// object's deliveries are claimed in order).
 const SAVE_CONVERSATION: &str = "INSERT OR REPLACE INTO conversations
      (target, object_key, channel, thread_id, topic, state, first_event_id, last_event_id,
-      last_kind, messages, restarts, opened_at, updated_at, closed_at, gone_at)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+      last_kind, messages, restarts, opened_at, updated_at, closed_at, gone_at,
+      last_received_at, provisional)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
 
 /// The unfinished delivery is not held by an earlier one of the same conversation (the
 /// deliveries of one object go in order; others do not wait for them).
@@ -276,6 +277,8 @@ fn save_conversation(tx: &Connection, c: &Conversation) -> Result<(), rusqlite::
         c.updated_at,
         c.closed_at,
         c.gone_at,
+        c.last_received_at,
+        c.provisional,
     ])?;
     Ok(())
 }
@@ -317,6 +320,8 @@ pub(super) fn conversation_row(r: &rusqlite::Row<'_>) -> Result<Conversation, ru
         updated_at: r.get(12)?,
         closed_at: r.get(13)?,
         gone_at: r.get(14)?,
+        last_received_at: r.get(15)?,
+        provisional: r.get(16)?,
     })
 }
 

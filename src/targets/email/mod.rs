@@ -145,6 +145,7 @@ impl Email {
             Post::Update { .. } => Err(BuildError::Config(
                 "a mail cannot be edited once sent".to_owned(),
             )),
+            Post::Skip { why } => Err(BuildError::Config((*why).to_owned())),
         }
     }
 

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use super::scrub::url_secret_parts;
 use super::{BuildError, Content, HeaderText, HttpRequest, HttpResponse, RequestBody, Verdict};
-use crate::conversation::{self, Post};
+use crate::conversation::{self, Answer, Post};
 use crate::secret::Secret;
 use crate::template::Markup;
 
@@ -95,9 +95,10 @@ impl Slack {
                     Some(Post::Start { restarted, topic }) => {
                         blocks::parent_body(plain, mrkdwn, topic.as_deref(), *restarted)
                     }
-                    Some(Post::Update { topic, .. }) => {
-                        blocks::parent_body(plain, mrkdwn, Some(topic), false)
-                    }
+                    Some(Post::Update {
+                        topic, restarted, ..
+                    }) => blocks::parent_body(plain, mrkdwn, topic.as_deref(), *restarted),
+                    Some(Post::Skip { why }) => return Err(BuildError::Config((*why).to_owned())),
                     Some(Post::Reply { own, .. }) => blocks::reply_body(plain, mrkdwn, *own),
                 }
             }
@@ -136,17 +137,34 @@ impl Slack {
         }
     }
 
-    /// Whether the answer to a reply or an edit says the conversation's parent (or its
-    /// channel) is gone: the Web API's error string, when it is one of
-    /// [`conversation::PARENT_GONE`].
-    pub(super) fn parent_gone(&self, resp: &HttpResponse) -> Option<String> {
+    /// What the answer to a reply or an edit in a conversation says of the conversation, when
+    /// it says something the verdict does not: the parent (or its channel) is gone (an error
+    /// of [`conversation::PARENT_GONE`]), or a reply was posted in the channel instead of the
+    /// thread (Slack answers `ok` with a message that has no `thread_ts` when the parent was
+    /// deleted).
+    pub(super) fn conversation_answer(&self, resp: &HttpResponse, post: &Post) -> Option<Answer> {
         if !matches!(self.destination, Destination::Api { .. }) {
             return None;
         }
         let json: Value = serde_json::from_str(&resp.body).ok()?;
-        let error = json["error"].as_str()?;
-        (json["ok"] == Value::Bool(false) && conversation::PARENT_GONE.contains(&error))
-            .then(|| error.to_owned())
+        if json["ok"] == Value::Bool(false) {
+            let error = json["error"].as_str()?;
+            return conversation::PARENT_GONE
+                .contains(&error)
+                .then(|| Answer::ParentGone(error.to_owned()));
+        }
+        let Post::Reply { thread_id, .. } = post else {
+            return None;
+        };
+        let message = json["message"].as_object()?;
+        let in_thread = message.get("thread_ts").and_then(Value::as_str) == Some(thread_id);
+        if in_thread || json["ok"] != Value::Bool(true) {
+            return None;
+        }
+        let (channel, ts) = (json["channel"].as_str()?, json["ts"].as_str()?);
+        Some(Answer::Strayed {
+            id: format!("{channel}/{ts}"),
+        })
     }
 
     pub(super) fn classify(&self, resp: &HttpResponse, now: SystemTime) -> Verdict {
@@ -183,7 +201,7 @@ fn in_conversation(body: Value, channel: &str, post: Option<&Post>) -> (&'static
         return ("chat.postMessage", body);
     };
     match post {
-        None | Some(Post::Start { .. }) => ("chat.postMessage", body),
+        None | Some(Post::Start { .. } | Post::Skip { .. }) => ("chat.postMessage", body),
         Some(Post::Reply {
             channel,
             thread_id,

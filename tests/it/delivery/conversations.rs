@@ -336,7 +336,7 @@ async fn a_restart_between_two_events_continues_the_same_thread() {
 }
 
 #[tokio::test]
-async fn a_deleted_parent_starts_a_new_conversation_that_says_so_and_loses_no_message() {
+async fn a_reply_to_a_deleted_parent_that_slack_posts_in_the_channel_becomes_the_new_parent() {
     let slack = SlackApi::start().await;
     let relay = slack_relay(&slack, "").await;
     deliver_all(
@@ -346,6 +346,60 @@ async fn a_deleted_parent_starts_a_new_conversation_that_says_so_and_loses_no_me
     .await;
     let first = slack.with(|s| s.parents())[0].ts.clone();
     slack.with(|s| s.delete(&first));
+
+    // Slack answers `ok`, and the reply lands in the channel: it is edited into the new
+    // parent, which says the conversation started again; nothing is posted twice.
+    let id = relay
+        .ack(&action_event("corrective_action_submitted", ACTION, 2))
+        .await;
+    let (_, attempts) = relay.wait_state(&id, DeliveryState::Delivered).await;
+    assert_eq!(calls(&slack.received()), ["post", "reply", "update"]);
+    let parents = slack.with(|s| s.parents());
+    assert_eq!(parents.len(), 1, "one message in the channel: {parents:?}");
+    let new = &parents[0];
+    assert_ne!(new.ts, first);
+    assert_eq!(new.edits, 1);
+    let shown = new.shown();
+    assert!(
+        shown.contains("was deleted") && shown.contains("Submitted"),
+        "{shown}"
+    );
+    let actions: Vec<(Option<&str>, &str)> = attempts
+        .iter()
+        .map(|a| (a.action.as_deref(), a.outcome.as_str()))
+        .collect();
+    assert_eq!(
+        actions,
+        [(Some("reply"), "delivered"), (Some("update"), "delivered")]
+    );
+
+    // The next event replies in the new thread.
+    deliver_all(
+        &relay,
+        &[action_event("corrective_action_approved", ACTION, 3)],
+    )
+    .await;
+    assert_eq!(slack.with(|s| s.replies(&new.ts)).len(), 1);
+    let listed = relay.admin("GET", "/api/conversations").await;
+    let c = &listed.body["conversations"][0];
+    assert_eq!(
+        (c["thread_id"].as_str(), c["restarts"].as_u64()),
+        (Some(new.ts.as_str()), Some(1))
+    );
+}
+
+#[tokio::test]
+async fn a_parent_slack_says_is_gone_starts_a_new_conversation_that_says_so() {
+    let slack = SlackApi::start().await;
+    let relay = slack_relay(&slack, "").await;
+    deliver_all(
+        &relay,
+        &[action_event("corrective_action_assigned", ACTION, 1)],
+    )
+    .await;
+    let first = slack.with(|s| s.parents())[0].ts.clone();
+    slack.with(|s| s.delete(&first));
+    slack.script([Answer::error(200, "thread_not_found")]);
 
     let id = relay
         .ack(&action_event("corrective_action_submitted", ACTION, 2))
@@ -375,19 +429,84 @@ async fn a_deleted_parent_starts_a_new_conversation_that_says_so_and_loses_no_me
         "{why}"
     );
     assert_eq!(delivery.attempts, 2);
+}
 
-    // The next event replies in the new thread.
+#[tokio::test]
+async fn a_rerouted_old_event_adds_to_the_thread_and_leaves_the_parent_as_it_stands() {
+    let slack = SlackApi::start().await;
+    let relay = slack_relay(&slack, "").await;
+    let assigned = relay
+        .ack(&action_event("corrective_action_assigned", ACTION, 1))
+        .await;
+    relay.wait_settled().await;
     deliver_all(
         &relay,
-        &[action_event("corrective_action_approved", ACTION, 3)],
+        &[action_event("corrective_action_approved", ACTION, 5)],
     )
     .await;
-    assert_eq!(slack.with(|s| s.replies(&new.ts)).len(), 1);
-    let listed = relay.admin("GET", "/api/conversations").await;
-    let c = &listed.body["conversations"][0];
+    let rerouted = relay
+        .admin("POST", &format!("/api/events/{assigned}/reroute"))
+        .await;
+    assert!(rerouted.status < 300, "{}", rerouted.text);
+    relay.wait_settled().await;
     assert_eq!(
-        (c["thread_id"].as_str(), c["restarts"].as_u64()),
-        (Some(new.ts.as_str()), Some(1))
+        calls(&slack.received()),
+        ["post", "reply", "update", "reply"]
+    );
+    let parent = &slack.with(|s| s.parents())[0];
+    assert!(
+        parent.shown().contains("Approved"),
+        "not rolled back: {}",
+        parent.shown()
+    );
+}
+
+#[tokio::test]
+async fn with_one_attempt_allowed_the_parent_s_edit_is_still_made() {
+    let slack = SlackApi::start().await;
+    let relay = slack_relay(&slack, ", retry: { max_attempts: 1 }").await;
+    let life = [
+        action_event("corrective_action_assigned", ACTION, 1),
+        action_event("corrective_action_rejected", ACTION, 3),
+    ];
+    deliver_all(&relay, &life).await;
+    assert_eq!(calls(&slack.received()), ["post", "reply", "update"]);
+    assert_eq!(slack.with(|s| s.parents())[0].edits, 1);
+}
+
+#[tokio::test]
+async fn an_edit_that_cannot_be_made_leaves_the_delivery_delivered_not_a_dead_letter() {
+    let slack = SlackApi::start().await;
+    let relay = slack_relay(&slack, "").await;
+    deliver_all(
+        &relay,
+        &[action_event("corrective_action_assigned", ACTION, 1)],
+    )
+    .await;
+    slack.script([Answer::ok(), Answer::error(200, "cant_update_message")]);
+    let id = relay
+        .ack(&action_event("corrective_action_rejected", ACTION, 3))
+        .await;
+    let (_, attempts) = relay.wait_state(&id, DeliveryState::Delivered).await;
+    let rows: Vec<(Option<&str>, &str)> = attempts
+        .iter()
+        .map(|a| (a.action.as_deref(), a.outcome.as_str()))
+        .collect();
+    assert_eq!(
+        rows,
+        [(Some("reply"), "delivered"), (Some("update"), "dead")]
+    );
+    assert!(
+        attempts[1]
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("cant_update_message")
+    );
+    assert_eq!(
+        relay.counts().await.dead,
+        0,
+        "no dead letter for a delivered reply"
     );
 }
 

@@ -77,6 +77,8 @@ fn conversation(object: &str, messages: u32) -> Conversation {
         updated_at: now_ms(),
         closed_at: None,
         gone_at: None,
+        last_received_at: 1_000,
+        provisional: false,
     }
 }
 
@@ -168,15 +170,30 @@ async fn a_conversation_is_written_with_its_outcome_and_handed_to_the_next_claim
         conversation: Some(opened.clone()),
     };
     assert!(finish(store, &first[0], &delivered(), &thread).await);
-    // A stale claim (its lease taken over) writes neither its outcome nor its conversation.
+    let second = claim(store, 10).await;
+    assert_eq!(second.len(), 1);
+    // A stale claim (its lease ran out and the delivery was claimed again) writes neither its
+    // outcome nor its conversation.
+    let later = now_ms() + LEASE.as_millis() as i64 + 1_000;
+    let again = claim_at(store, later).await;
+    assert_eq!(again[0].delivery_id, second[0].delivery_id, "claimed again");
     let stale = ThreadDone {
         conversation: Some(conversation(object, 99)),
         ..thread.clone()
     };
-    assert!(!finish(store, &first[0], &delivered(), &stale).await);
-
-    let second = claim(store, 10).await;
-    assert_eq!(second.len(), 1);
+    assert!(!finish(store, &second[0], &delivered(), &stale).await);
+    let listed = store
+        .conversations(&ConversationFilter {
+            limit: 10,
+            object: Some(object.into()),
+            target: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        listed[0].messages, 1,
+        "the stale claim's row was not written"
+    );
     assert_eq!(second[0].conversation.as_ref(), Some(&opened));
     let details = store
         .delivery(first[0].delivery_id)
@@ -226,9 +243,11 @@ async fn a_delivery_going_on_to_its_next_step_is_pending_at_once_with_it(store: 
     );
 }
 
-async fn a_replay_keeps_the_object_and_the_step(store: &Store) {
+async fn an_edit_that_cannot_be_made_is_no_dead_letter_and_a_dead_post_replays_in_its_conversation(
+    store: &Store,
+) {
     let object = "corrective-action:a";
-    routed(store, 1, Some(object)).await;
+    let edited = routed(store, 1, Some(object)).await;
     let first = claim(store, 10).await;
     let replied = ThreadDone {
         action: "reply",
@@ -242,8 +261,23 @@ async fn a_replay_keeps_the_object_and_the_step(store: &Store) {
         error: "cant_update_message".into(),
     };
     assert!(store.finish(&edit[0], &dead, now_ms()).await.unwrap());
+    let details = store.delivery(edited).await.unwrap().expect("it");
+    assert_eq!(
+        details.delivery.state,
+        DeliveryState::Delivered,
+        "its reply was"
+    );
+    assert_eq!(
+        details.attempts[1].outcome, "dead",
+        "the edit's failure is kept"
+    );
+
+    // A post that died replays as a post in the same conversation.
+    let posted = routed(store, 2, Some(object)).await;
+    let post = claim(store, 10).await;
+    assert!(store.finish(&post[0], &dead, now_ms()).await.unwrap());
     let replay = store
-        .replay(edit[0].delivery_id, now_ms())
+        .replay(posted, now_ms())
         .await
         .unwrap()
         .expect("replayed");
@@ -251,7 +285,7 @@ async fn a_replay_keeps_the_object_and_the_step(store: &Store) {
     assert_eq!(claimed[0].delivery_id, replay);
     assert_eq!(
         (claimed[0].object.as_deref(), claimed[0].step),
-        (Some(object), 1)
+        (Some(object), 0)
     );
 }
 
@@ -302,6 +336,6 @@ super::on_each_engine!(
     one_object_s_deliveries_go_in_order_and_others_do_not_wait,
     a_conversation_is_written_with_its_outcome_and_handed_to_the_next_claim,
     a_delivery_going_on_to_its_next_step_is_pending_at_once_with_it,
-    a_replay_keeps_the_object_and_the_step,
+    an_edit_that_cannot_be_made_is_no_dead_letter_and_a_dead_post_replays_in_its_conversation,
     conversations_are_listed_by_object_and_target_and_pruned_once_closed,
 );

@@ -74,6 +74,8 @@ async fn converse(store: &Store) {
         updated_at: now,
         closed_at: None,
         gone_at: None,
+        last_received_at: now,
+        provisional: false,
     };
     let thread = ThreadDone {
         action: "start",
@@ -122,6 +124,14 @@ async fn an_embedded_history_arrives_whole_and_a_second_copy_is_refused() {
     let conversations = store.conversations(&filter).await.unwrap();
     assert_eq!(conversations.len(), 1);
     assert_eq!(conversations[0].thread_id, "1.000001");
+    let event = store
+        .event(&conversations[0].first_event_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let (delivery, attempts) = &event.deliveries[0];
+    assert_eq!(delivery.object_key.as_deref(), Some(OBJECT));
+    assert_eq!(attempts[0].action.as_deref(), Some("start"));
     let pending = store.event(PENDING).await.unwrap().unwrap();
     assert_eq!(pending.deliveries[0].0.attempts, 4);
     assert_eq!(pending.deliveries[0].1.len(), 4, "its history came along");

@@ -284,19 +284,21 @@ impl SlackApi {
         self.messages.retain(|m| m.ts != ts);
     }
 
+    /// `chat.postMessage`. A reply whose parent was deleted is posted in the channel, not in a
+    /// thread, and answered `ok` with a message that has no `thread_ts`, as Slack does.
     fn post(&mut self, msg: &Value, channel: &str) -> Reply {
-        let thread_ts = msg["thread_ts"].as_str().map(str::to_owned);
-        if let Some(parent) = &thread_ts {
-            let found = self
-                .messages
+        let thread_ts = msg["thread_ts"].as_str().filter(|parent| {
+            self.messages
                 .iter()
-                .any(|m| &m.ts == parent && m.channel == channel);
-            if !found {
-                return Self::fail("thread_not_found");
-            }
-        }
+                .any(|m| m.ts == *parent && m.channel == channel)
+        });
+        let thread_ts = thread_ts.map(str::to_owned);
         let ts = format!("1767225600.{:06}", self.next_ts);
         self.next_ts += 1;
+        let mut message = json!({"text": msg["text"], "ts": ts});
+        if let Some(parent) = &thread_ts {
+            message["thread_ts"] = Value::from(parent.as_str());
+        }
         self.messages.push(SlackMessage {
             channel: channel.to_owned(),
             ts: ts.clone(),
@@ -307,7 +309,7 @@ impl SlackApi {
         });
         Reply::json(
             200,
-            &json!({"ok": true, "channel": channel, "ts": ts, "message": {"text": msg["text"]}}),
+            &json!({"ok": true, "channel": channel, "ts": ts, "message": message}),
         )
     }
 
