@@ -355,7 +355,9 @@ fn replied(prior: &Conversation, sending: &Sending<'_>) -> After {
     let mut c = prior.clone();
     c.messages = c.messages.saturating_add(1);
     c.updated_at = sending.now_ms;
-    let newer = sending.received_at >= prior.last_received_at;
+    // A conversation opened by another object's event (an action before its audit) takes its
+    // own object's first event, whenever that was received.
+    let newer = sending.received_at >= prior.last_received_at || (prior.provisional && sending.own);
     if newer {
         c.last_event_id = sending.event_id.to_owned();
         c.last_kind = sending.kind.to_owned();
@@ -387,9 +389,19 @@ fn strayed(prior: &Conversation, id: &str, sending: &Sending<'_>) -> After {
     c.restarts = prior.restarts.saturating_add(1);
     c.topic.clone_from(&prior.topic);
     c.provisional = prior.provisional;
+    // An older event, or another object's, does not say where the object stands now: the
+    // stray stays as it is (a message in the channel) and the next event edits it.
+    let moves_on = sending.own && sending.received_at >= prior.last_received_at;
+    if !moves_on {
+        c.last_event_id.clone_from(&prior.last_event_id);
+        c.last_kind.clone_from(&prior.last_kind);
+        c.last_received_at = prior.last_received_at;
+        c.state.clone_from(&prior.state);
+        c.closed_at = prior.closed_at;
+    }
     After {
         conversation: Some(c),
-        next_step: (sending.edits && sending.own).then_some(UPDATE_STEP),
+        next_step: (sending.edits && moves_on).then_some(UPDATE_STEP),
     }
 }
 

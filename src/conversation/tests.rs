@@ -396,3 +396,52 @@ fn an_action_that_opens_its_audit_s_conversation_leaves_the_topic_to_the_audit()
         ("Audit AUD-7: Daily check", false)
     );
 }
+
+#[test]
+fn an_older_reply_that_strays_leaves_the_state_and_has_no_edit() {
+    let c = opened("C1/1.1");
+    let p = post(
+        &claimed(0, "CORRECTIVE_ACTION_SUBMITTED", "e0"),
+        Some(&c),
+        &Threads::default(),
+    );
+    let mut s = sending(
+        "CORRECTIVE_ACTION_SUBMITTED",
+        "e0",
+        "Submitted long ago",
+        true,
+    );
+    s.received_at = 400;
+    let strayed = Answer::Strayed {
+        id: "C1/3.3".into(),
+    };
+    let done = after(&p, Some(&c), &strayed, &s);
+    assert_eq!(done.next_step, None);
+    let new = done.conversation.expect("a new parent");
+    assert_eq!(new.thread_id, "3.3");
+    assert_eq!(
+        (new.last_event_id.as_str(), new.state.as_str()),
+        ("e1", "Assigned")
+    );
+    assert_eq!(new.last_received_at, 500);
+}
+
+#[test]
+fn the_audit_s_own_event_fixes_a_provisional_parent_even_if_received_before_the_action() {
+    let mut s = sending("CORRECTIVE_ACTION_ASSIGNED", "e1", "Assigned", true);
+    s.own = false;
+    s.received_at = 900;
+    let c = after(&start(), None, &posted("C1/1.1"), &s)
+        .conversation
+        .expect("opened");
+    let audit = claimed(0, "AUDIT_ASSIGNED", "e0");
+    let p = post(&audit, Some(&c), &Threads::default());
+    let mut s = sending("AUDIT_ASSIGNED", "e0", "Assigned to Ana", true);
+    s.received_at = 800;
+    let done = after(&p, Some(&c), &posted("C1/1.2"), &s);
+    assert_eq!(
+        done.next_step,
+        Some(UPDATE_STEP),
+        "the audit's card replaces the action's"
+    );
+}

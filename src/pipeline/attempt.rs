@@ -103,7 +103,7 @@ pub async fn attempt(
         Some(Answer::ParentGone(error)) => {
             retry::Decision::at_once(now_ms, status, conversation::gone_reason(error))
         }
-        _ => retry::decide(&policy(cfg, claim.step), verdict, at, fastrand::f64()),
+        _ => retry::decide(&policy(cfg, &claim), verdict, at, fastrand::f64()),
     };
     let mut sent = sent(claim, decision.outcome, status, started);
     sent.block_until = decision.block_target_until;
@@ -111,13 +111,23 @@ pub async fn attempt(
     sent
 }
 
-/// The target's retry policy for a delivery at `step`: the edit of a conversation's first
-/// message (which follows its reply in the same delivery) has as many attempts again.
-fn policy(cfg: &ConfiguredTarget, step: u8) -> RetryPolicy {
+/// The target's retry policy for a claim. A delivery's attempts are counted across its steps:
+/// the edit of a conversation's first message (which follows its reply) may use twice the
+/// target's `max_attempts` in all, and a new first message after the old one was found gone
+/// (which follows the reply, and maybe the edit) three times, so that neither is given up for
+/// the attempts the steps before it used.
+fn policy(cfg: &ConfiguredTarget, claim: &Claim) -> RetryPolicy {
     let mut policy = cfg.retry;
-    if step == conversation::UPDATE_STEP {
-        policy.max_attempts = policy.max_attempts.saturating_mul(2);
-    }
+    let restarting = claim
+        .conversation
+        .as_ref()
+        .is_some_and(|c| c.gone_at.is_some());
+    let steps = match (claim.object.is_some(), claim.step, restarting) {
+        (true, _, true) => 3,
+        (true, conversation::UPDATE_STEP, false) => 2,
+        _ => 1,
+    };
+    policy.max_attempts = policy.max_attempts.saturating_mul(steps);
     policy
 }
 
@@ -231,7 +241,7 @@ async fn prepare(
     claim: &Claim,
     post: Option<Post>,
 ) -> Prepared {
-    let limit = policy(cfg, claim.step).max_attempts;
+    let limit = policy(cfg, claim).max_attempts;
     if claim.attempt > limit {
         let reason = format!(
             "gave up: attempt {} exceeds max_attempts {}; earlier attempts were cut off \

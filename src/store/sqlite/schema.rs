@@ -143,7 +143,7 @@ CREATE INDEX events_object ON events (object_key, received_at) WHERE object_key 
 /// (`object_key`) and its step (0: post, 1: edit the parent after a reply); a lane claims the
 /// deliveries of one object in order (`deliveries_object`: the unfinished ones per object,
 /// only for such deliveries). An attempt says what it did in its conversation (`action`:
-/// `start`, `reply`, `update`). Existing rows are messages of their own.
+/// `start`, `reply`, `update`, `skipped`). Existing rows are messages of their own.
 const V6: &str = r#"
 ALTER TABLE deliveries ADD COLUMN object_key TEXT;
 ALTER TABLE deliveries ADD COLUMN step INTEGER NOT NULL DEFAULT 0;

@@ -742,3 +742,24 @@ async fn two_relays_on_one_postgresql_continue_one_thread() {
     drop((one, two));
     drop(schema);
 }
+
+#[tokio::test]
+async fn with_one_attempt_allowed_a_gone_parent_still_gets_its_new_one() {
+    let slack = SlackApi::start().await;
+    let relay = slack_relay(&slack, ", retry: { max_attempts: 1 }").await;
+    deliver_all(
+        &relay,
+        &[action_event("corrective_action_assigned", ACTION, 1)],
+    )
+    .await;
+    let first = slack.with(|s| s.parents())[0].ts.clone();
+    slack.with(|s| s.delete(&first));
+    slack.script([Answer::error(200, "thread_not_found")]);
+    let id = relay
+        .ack(&action_event("corrective_action_submitted", ACTION, 2))
+        .await;
+    let (_, attempts) = relay.wait_state(&id, DeliveryState::Delivered).await;
+    let actions: Vec<_> = attempts.iter().map(|a| a.action.as_deref()).collect();
+    assert_eq!(actions, [Some("reply"), Some("start")], "{attempts:?}");
+    assert_eq!(slack.with(|s| s.parents()).len(), 1);
+}
