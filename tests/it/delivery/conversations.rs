@@ -612,28 +612,26 @@ fn assert_threaded(mails: &[(String, Vec<(String, String)>)]) {
     );
 }
 
-fn object_headers(v: &Value) -> Vec<(String, String)> {
-    v.as_object()
+/// The `subject` and the `headers` object of a JSON mail (SendGrid's, Resend's).
+fn subject_and_headers_object(r: &Recorded) -> (String, Vec<(String, String)>) {
+    let body = r.json();
+    let headers = body["headers"]
+        .as_object()
         .map(|m| {
             m.iter()
                 .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
                 .collect()
         })
-        .unwrap_or_default()
+        .unwrap_or_default();
+    let subject = body["subject"].as_str().unwrap_or_default().to_owned();
+    (subject, headers)
 }
 
 #[tokio::test]
 async fn sendgrid_mails_of_one_action_are_one_thread_by_the_headers_object() {
     let mock = SendGrid::start().await;
     let target = email_target("sendgrid", SendGrid::API_KEY, &mock, "");
-    let mails = mail_thread(&mock, target, |r| {
-        let body = r.json();
-        (
-            body["subject"].as_str().unwrap_or_default().to_owned(),
-            object_headers(&body["headers"]),
-        )
-    })
-    .await;
+    let mails = mail_thread(&mock, target, subject_and_headers_object).await;
     assert_threaded(&mails);
 }
 
@@ -691,14 +689,7 @@ async fn postmark_mails_of_one_action_are_one_thread_by_the_headers_list() {
 async fn resend_mails_of_one_action_are_one_thread_by_the_headers_object() {
     let mock = Resend::start().await;
     let target = email_target("resend", Resend::API_KEY, &mock, "");
-    let mails = mail_thread(&mock, target, |r| {
-        let body = r.json();
-        (
-            body["subject"].as_str().unwrap_or_default().to_owned(),
-            object_headers(&body["headers"]),
-        )
-    })
-    .await;
+    let mails = mail_thread(&mock, target, subject_and_headers_object).await;
     assert_threaded(&mails);
 }
 
