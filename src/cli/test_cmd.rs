@@ -138,7 +138,14 @@ fn print_target(t: &TargetReport) {
     match (&t.payload, &t.error) {
         (_, Some(error)) => println!("    {} ({}): cannot be sent: {error}", t.target, t.kind),
         (Some(payload), None) => {
-            println!("    {} ({}) would receive:", t.target, t.kind);
+            match &t.conversation {
+                Some(object) => println!(
+                    "    {} ({}) would receive, as the first message of the conversation of \
+                     {object} (later events reply in its thread):",
+                    t.target, t.kind
+                ),
+                None => println!("    {} ({}) would receive:", t.target, t.kind),
+            }
             let pretty = serde_json::to_string_pretty(payload).unwrap_or_default();
             for line in pretty.lines() {
                 println!("      {line}");

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::app::App;
 use crate::compose::{self, ComposeError, DeliveryInfo};
+use crate::conversation::{self, Post};
 use crate::rules::Explanation;
 
 /// One event against one configuration.
@@ -40,6 +41,10 @@ pub struct TargetReport {
     pub payload: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// With `threads`, the conversation the event goes to; `payload` is then its first
+    /// message (later events reply in its thread).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversation: Option<String>,
 }
 
 /// Matches `event` (as rules see it: the envelope plus what enrichment added) against `app`'s
@@ -81,9 +86,20 @@ fn target_report(
     let ctx = compose::context(event, &info);
     let configured = app.target(target);
     let kind = configured.map_or("unknown", |t| t.target.kind_name());
-    let request = match configured {
-        Some(t) => compose::request_for(&app.templates, t, template, &ctx, event_id),
-        None => Err(ComposeError::UnknownTarget(target.to_owned())),
+    let conversation = configured
+        .and_then(|t| t.threads.as_ref())
+        .and_then(|threads| conversation::key_for(event, threads));
+    let first = Post::Start {
+        restarted: false,
+        topic: None,
+    };
+    let request = match (configured, &conversation) {
+        (Some(t), Some(_)) => {
+            compose::request_in_conversation(&app.templates, t, template, &ctx, event_id, &first)
+                .map(|(request, _)| request)
+        }
+        (Some(t), None) => compose::request_for(&app.templates, t, template, &ctx, event_id),
+        (None, _) => Err(ComposeError::UnknownTarget(target.to_owned())),
     };
     let (payload, error) = match request {
         Ok(request) => (Some(request.body_json()), None),
@@ -94,6 +110,7 @@ fn target_report(
         kind: kind.to_string(),
         payload,
         error,
+        conversation,
     }
 }
 

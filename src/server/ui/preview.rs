@@ -215,6 +215,7 @@ fn target(page: &Page<'_>, t: &TargetReport) -> Value {
     let payload = t.payload.clone().unwrap_or(Value::Null);
     let raw = serde_json::to_string_pretty(&payload).unwrap_or_default();
     let mut shown = json!({"target": t.target, "kind": t.kind, "error": t.error, "raw": raw,
+        "conversation": t.conversation,
         "slack": Value::Null, "teams": Value::Null, "email": Value::Null});
     if t.payload.is_none() {
         return shown;

@@ -754,3 +754,43 @@ async fn with_one_attempt_allowed_a_gone_parent_still_gets_its_new_one() {
     assert_eq!(actions, [Some("reply"), Some("start")], "{attempts:?}");
     assert_eq!(slack.with(|s| s.parents()).len(), 1);
 }
+
+#[tokio::test]
+async fn mqa_relay_test_shows_a_threaded_target_s_first_message_and_its_conversation() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let slack = SlackApi::start().await;
+    let rules_path = dir.path().join("rules.yaml");
+    let rules = format!(
+        "server:\n  token: {TOKEN}\n{}",
+        config(&[("quality", slack_target(&slack, ""))], "*")
+    );
+    write_file(&rules_path, &rules);
+    let event = dir.path().join("rejected.json");
+    write_file(&event, &sample("corrective_action_rejected").to_string());
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_mqa-relay"))
+            .arg("test")
+            .arg("--rules")
+            .arg(&rules_path)
+            .arg(&event)
+            .output()
+            .expect("mqa-relay runs")
+    })
+    .await
+    .expect("the command finishes");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "as the first message of the conversation of corrective-action:{ACTION}"
+        )),
+        "{stdout}"
+    );
+    // The parent's layout: the object as the header, where it stands in bold.
+    assert!(
+        stdout.contains("Corrective action CA-2026-0147: Repair walk-in freezer"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("*Rejected → waiting for"), "{stdout}");
+    assert!(slack.received().is_empty(), "nothing is sent");
+}
