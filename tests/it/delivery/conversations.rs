@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use mqa_relay::store::{DeliveryState, EventFilter};
+use mqa_relay::store::{AttemptRecord, DeliveryState, EventFilter};
 use serde_json::Value;
 
 use super::config;
@@ -76,6 +76,29 @@ async fn event_page(relay: &TestRelay, id: &str) -> String {
         .await;
     assert_eq!(page.status, 200, "{}", page.text);
     page.text
+}
+
+/// A relay on a threaded Slack target (`extra`: more of its keys) after one action's first
+/// event, whose parent a person has then deleted; with the deleted parent's `ts`.
+async fn parent_deleted(extra: &str) -> (Mock<SlackApi>, TestRelay, String) {
+    let slack = SlackApi::start().await;
+    let relay = slack_relay(&slack, extra).await;
+    deliver_all(
+        &relay,
+        &[action_event("corrective_action_assigned", ACTION, 1)],
+    )
+    .await;
+    let first = slack.with(|s| s.parents())[0].ts.clone();
+    slack.with(|s| s.delete(&first));
+    (slack, relay, first)
+}
+
+/// What each attempt did in its conversation, and how it ended.
+fn actions(attempts: &[AttemptRecord]) -> Vec<(Option<&str>, &str)> {
+    attempts
+        .iter()
+        .map(|a| (a.action.as_deref(), a.outcome.as_str()))
+        .collect()
 }
 
 /// What each request to the mock Web API was: `post`, `reply` (with `thread_ts`) or
@@ -337,15 +360,7 @@ async fn a_restart_between_two_events_continues_the_same_thread() {
 
 #[tokio::test]
 async fn a_reply_to_a_deleted_parent_that_slack_posts_in_the_channel_becomes_the_new_parent() {
-    let slack = SlackApi::start().await;
-    let relay = slack_relay(&slack, "").await;
-    deliver_all(
-        &relay,
-        &[action_event("corrective_action_assigned", ACTION, 1)],
-    )
-    .await;
-    let first = slack.with(|s| s.parents())[0].ts.clone();
-    slack.with(|s| s.delete(&first));
+    let (slack, relay, first) = parent_deleted("").await;
 
     // Slack answers `ok`, and the reply lands in the channel: it is edited into the new
     // parent, which says the conversation started again; nothing is posted twice.
@@ -364,10 +379,7 @@ async fn a_reply_to_a_deleted_parent_that_slack_posts_in_the_channel_becomes_the
         shown.contains("was deleted") && shown.contains("Submitted"),
         "{shown}"
     );
-    let actions: Vec<(Option<&str>, &str)> = attempts
-        .iter()
-        .map(|a| (a.action.as_deref(), a.outcome.as_str()))
-        .collect();
+    let actions = actions(&attempts);
     assert_eq!(
         actions,
         [(Some("reply"), "delivered"), (Some("update"), "delivered")]
@@ -390,15 +402,7 @@ async fn a_reply_to_a_deleted_parent_that_slack_posts_in_the_channel_becomes_the
 
 #[tokio::test]
 async fn a_parent_slack_says_is_gone_starts_a_new_conversation_that_says_so() {
-    let slack = SlackApi::start().await;
-    let relay = slack_relay(&slack, "").await;
-    deliver_all(
-        &relay,
-        &[action_event("corrective_action_assigned", ACTION, 1)],
-    )
-    .await;
-    let first = slack.with(|s| s.parents())[0].ts.clone();
-    slack.with(|s| s.delete(&first));
+    let (slack, relay, first) = parent_deleted("").await;
     slack.script([Answer::error(200, "thread_not_found")]);
 
     let id = relay
@@ -414,10 +418,7 @@ async fn a_parent_slack_says_is_gone_starts_a_new_conversation_that_says_so() {
         "the new parent says why it is new: {}",
         new.shown()
     );
-    let actions: Vec<(Option<&str>, &str)> = attempts
-        .iter()
-        .map(|a| (a.action.as_deref(), a.outcome.as_str()))
-        .collect();
+    let actions = actions(&attempts);
     assert_eq!(
         actions,
         [(Some("reply"), "retry"), (Some("start"), "delivered")],
@@ -488,10 +489,7 @@ async fn an_edit_that_cannot_be_made_leaves_the_delivery_delivered_not_a_dead_le
         .ack(&action_event("corrective_action_rejected", ACTION, 3))
         .await;
     let (_, attempts) = relay.wait_state(&id, DeliveryState::Delivered).await;
-    let rows: Vec<(Option<&str>, &str)> = attempts
-        .iter()
-        .map(|a| (a.action.as_deref(), a.outcome.as_str()))
-        .collect();
+    let rows = actions(&attempts);
     assert_eq!(
         rows,
         [(Some("reply"), "delivered"), (Some("update"), "dead")]
@@ -736,15 +734,7 @@ async fn two_relays_on_one_postgresql_continue_one_thread() {
 
 #[tokio::test]
 async fn with_one_attempt_allowed_a_gone_parent_still_gets_its_new_one() {
-    let slack = SlackApi::start().await;
-    let relay = slack_relay(&slack, ", retry: { max_attempts: 1 }").await;
-    deliver_all(
-        &relay,
-        &[action_event("corrective_action_assigned", ACTION, 1)],
-    )
-    .await;
-    let first = slack.with(|s| s.parents())[0].ts.clone();
-    slack.with(|s| s.delete(&first));
+    let (slack, relay, first) = parent_deleted(", retry: { max_attempts: 1 }").await;
     slack.script([Answer::error(200, "thread_not_found")]);
     let id = relay
         .ack(&action_event("corrective_action_submitted", ACTION, 2))
@@ -752,7 +742,9 @@ async fn with_one_attempt_allowed_a_gone_parent_still_gets_its_new_one() {
     let (_, attempts) = relay.wait_state(&id, DeliveryState::Delivered).await;
     let actions: Vec<_> = attempts.iter().map(|a| a.action.as_deref()).collect();
     assert_eq!(actions, [Some("reply"), Some("start")], "{attempts:?}");
-    assert_eq!(slack.with(|s| s.parents()).len(), 1);
+    let parents = slack.with(|s| s.parents());
+    assert_eq!(parents.len(), 1, "{parents:?}");
+    assert_ne!(parents[0].ts, first, "a new parent");
 }
 
 #[tokio::test]
